@@ -1,0 +1,235 @@
+"""The cost-model contract: what every backend (analytical, simulator, learned) implements.
+
+A cost model turns a *batch* of designs and a workload into one row of metrics per design::
+
+    model = SystolicCostModel()
+    evals = model.evaluate([{"rows": 32, "cols": 32, ...}, ...], workload)
+    evals.metrics["latency_s"]   # numpy array, one value per design
+    evals.feasible               # bool array; evals.reasons[i] says why a design is not
+
+Rules every implementation follows:
+
+* ``name`` and ``version`` identify the model in run records; bump ``version`` whenever a
+  number it returns could change.
+* ``metrics`` declares each metric once, with its unit and whether lower or higher is better.
+  Metric names carry their unit (``latency_s``, ``energy_j``, ``area_mm2``, ``cycles``).
+* :meth:`CostModel.evaluate_columns` is vectorised: designs arrive as *columns* (one numpy
+  array per parameter), so analytical models compute a whole batch with array arithmetic.
+* A design the model cannot build is ``feasible=False`` with a human-readable reason; its
+  metric values are NaN. Only a broken backend (a simulator that crashes on every input, a
+  missing file) raises, and then it raises :class:`~archgym.errors.BackendError`.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from archgym.errors import ConfigError, DesignError
+
+__all__ = ["Metric", "Evaluations", "CostModel", "designs_to_columns"]
+
+Direction = Literal["min", "max"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One quantity a cost model returns.
+
+    Attributes:
+        name: Identifier with its unit as suffix, e.g. ``"energy_j"``.
+        unit: Human-readable unit, e.g. ``"J"``; ``""`` for dimensionless figures.
+        direction: ``"min"`` if lower is better, ``"max"`` if higher is better.
+        description: One line shown by ``archgym list``.
+    """
+
+    name: str
+    unit: str
+    direction: Direction = "min"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("min", "max"):
+            raise ConfigError(
+                f"Metric {self.name!r}: direction must be 'min' or 'max', "
+                f"but got {self.direction!r}."
+            )
+
+
+@dataclass
+class Evaluations:
+    """The result of evaluating a batch of ``n`` designs.
+
+    Attributes:
+        metrics: Metric name -> float array of shape ``(n,)``; NaN where infeasible.
+        feasible: Bool array of shape ``(n,)``.
+        reasons: ``n`` strings; ``""`` for a feasible design, else why it is not.
+        extras: Optional per-design JSON-serialisable details (e.g. a simulator's raw report).
+    """
+
+    metrics: dict[str, np.ndarray]
+    feasible: np.ndarray
+    reasons: list[str]
+    extras: list[dict[str, Any]] | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        self.feasible = np.asarray(self.feasible, dtype=bool)
+        n = self.feasible.shape[0]
+        for key, values in self.metrics.items():
+            arr = np.asarray(values, dtype=float)
+            if arr.shape != (n,):
+                raise ValueError(
+                    f"metric {key!r} must have shape ({n},) like `feasible`, got {arr.shape}"
+                )
+            self.metrics[key] = arr
+        if len(self.reasons) != n:
+            raise ValueError(f"`reasons` must have {n} entries, got {len(self.reasons)}")
+
+    def __len__(self) -> int:
+        return int(self.feasible.shape[0])
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Metrics of design ``i`` as plain floats (NaN becomes ``None``), plus feasibility."""
+        out: dict[str, Any] = {}
+        for k, v in self.metrics.items():
+            x = float(v[i])
+            out[k] = None if math.isnan(x) else x
+        out["feasible"] = bool(self.feasible[i])
+        out["reason"] = self.reasons[i]
+        return out
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Iterate :meth:`row` over all designs."""
+        for i in range(len(self)):
+            yield self.row(i)
+
+    @classmethod
+    def infeasible(
+        cls, n: int, metric_names: Sequence[str], reason: str | Sequence[str]
+    ) -> Evaluations:
+        """A batch of ``n`` infeasible results, e.g. for a crashed simulator call."""
+        reasons = [reason] * n if isinstance(reason, str) else list(reason)
+        return cls(
+            metrics={m: np.full(n, np.nan) for m in metric_names},
+            feasible=np.zeros(n, dtype=bool),
+            reasons=reasons,
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[Evaluations]) -> Evaluations:
+        """Join batches evaluated separately, in order."""
+        if not parts:
+            raise ValueError("concat needs at least one Evaluations")
+        keys = list(parts[0].metrics)
+        extras: list[dict[str, Any]] | None = None
+        if any(p.extras is not None for p in parts):
+            extras = []
+            for p in parts:
+                extras.extend(p.extras if p.extras is not None else [{}] * len(p))
+        return cls(
+            metrics={k: np.concatenate([p.metrics[k] for p in parts]) for k in keys},
+            feasible=np.concatenate([p.feasible for p in parts]),
+            reasons=[r for p in parts for r in p.reasons],
+            extras=extras,
+        )
+
+
+def designs_to_columns(
+    designs: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+) -> tuple[dict[str, np.ndarray], int]:
+    """Turn a list of design dicts (or a dict of columns) into numpy columns.
+
+    Returns:
+        ``(columns, n)`` where every column has length ``n``.
+
+    Raises:
+        DesignError: Designs name different parameters, or columns differ in length.
+    """
+    if isinstance(designs, Mapping):
+        cols = {k: np.asarray(v) for k, v in designs.items()}
+        lengths = {k: c.shape[0] if c.ndim else 1 for k, c in cols.items()}
+        if len(set(lengths.values())) > 1:
+            raise DesignError(f"design columns must have equal lengths, got {lengths}")
+        cols = {k: (c if c.ndim else c.reshape(1)) for k, c in cols.items()}
+        return cols, next(iter(lengths.values()), 0)
+    designs = list(designs)
+    if not designs:
+        return {}, 0
+    keys = list(designs[0])
+    for i, d in enumerate(designs):
+        if d.keys() != designs[0].keys():
+            raise DesignError(
+                f"all designs in a batch must name the same parameters; design {i} has "
+                f"{sorted(d)}, design 0 has {sorted(keys)}"
+            )
+    return {k: np.asarray([d[k] for d in designs]) for k in keys}, len(designs)
+
+
+class CostModel(abc.ABC):
+    """Base class of every cost model. Subclasses set the class attributes and implement
+    :meth:`evaluate_columns`.
+
+    Attributes:
+        name: Registry name, e.g. ``"systolic-analytical"``.
+        version: Bumped whenever returned numbers could change; recorded with every run.
+        metrics: The metrics :meth:`evaluate` returns, in order.
+        description: One line shown by ``archgym list``.
+    """
+
+    name: ClassVar[str] = "cost-model"
+    version: ClassVar[str] = "0"
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+    description: ClassVar[str] = ""
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Names of :attr:`metrics`, in order."""
+        return tuple(m.name for m in self.metrics)
+
+    def metric(self, name: str) -> Metric:
+        """Look up a declared metric by name; raises ConfigError naming the known ones."""
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise ConfigError(
+            f"cost model {self.name!r} has no metric {name!r}; it returns "
+            f"{', '.join(self.metric_names)}"
+        )
+
+    def evaluate(
+        self,
+        designs: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+        workload: Any = None,
+    ) -> Evaluations:
+        """Evaluate a batch of designs on a workload.
+
+        Args:
+            designs: A list of design dicts, or a dict of equal-length columns. Designs are
+                assumed valid for the model's space (the env validates them first).
+            workload: Whatever the model's domain calls a workload (layers, a GEMM shape...).
+
+        Returns:
+            One :class:`Evaluations` row per design, in order.
+        """
+        columns, n = designs_to_columns(designs)
+        if n == 0:
+            return Evaluations.infeasible(0, self.metric_names, "")
+        out = self.evaluate_columns(columns, workload)
+        if len(out) != n:
+            raise RuntimeError(
+                f"{type(self).__name__}.evaluate_columns returned {len(out)} rows for {n} designs"
+            )
+        return out
+
+    @abc.abstractmethod
+    def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
+        """Vectorised evaluation: ``columns[param]`` is an array with one entry per design."""
+
+    def describe(self) -> dict[str, Any]:
+        """Identity recorded in run manifests."""
+        return {"name": self.name, "version": self.version, "class": type(self).__qualname__}
