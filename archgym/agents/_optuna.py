@@ -1,0 +1,105 @@
+"""Adapter from Optuna samplers to the archgym ask/tell Agent interface.
+
+The archgym loop stays outside Optuna: :meth:`OptunaAgent.ask` calls ``study.ask`` with the
+distributions from :meth:`DesignSpace.to_optuna` (ordered parameters as value indices, so
+samplers see their order; categoricals as categoricals), and :meth:`OptunaAgent.tell` calls
+``study.tell``. Constraint violations go through ``trial.set_constraint`` (Optuna 5); an
+infeasible design is told as a failed trial. A sampled design that breaks a space constraint
+is told as failed and re-sampled; after ``max_resample`` tries a random valid design is used
+and added to the study as a finished trial once told.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from archgym.agents._base import Agent
+from archgym.errors import DesignError
+from archgym.results import Results
+
+__all__ = ["OptunaAgent"]
+
+
+def _key(design: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted((k, repr(v)) for k, v in design.items()))
+
+
+class OptunaAgent(Agent):
+    """Base of Optuna-backed agents; subclasses implement :meth:`make_sampler`."""
+
+    max_resample = 20
+
+    def __init__(self, space: Any, seed: int = 0, **kwargs: Any) -> None:
+        super().__init__(space, seed, **kwargs)
+        import optuna
+
+        self._optuna = optuna
+        directions = ["minimize"] * self.n_objectives
+        self.study = optuna.create_study(directions=directions, sampler=self.make_sampler())
+        self._dists = space.to_optuna()
+        self._pending: dict[tuple[Any, ...], list[Any]] = {}
+
+    @abc.abstractmethod
+    def make_sampler(self) -> Any:
+        """The configured Optuna sampler, seeded from ``self.seed``."""
+
+    def ask(self, n: int = 1) -> list[dict[str, Any]]:
+        from optuna.trial import TrialState
+
+        out: list[dict[str, Any]] = []
+        for _ in range(n):
+            design = None
+            for _ in range(self.max_resample):
+                trial = self.study.ask(self._dists)
+                raw = self.space.from_optuna(trial.params)
+                try:
+                    design = self.space.validate(raw)
+                except DesignError:
+                    self.study.tell(trial, state=TrialState.FAIL)
+                    continue
+                self._pending.setdefault(_key(design), []).append(trial)
+                break
+            if design is None:
+                design = self.space.sample(self.rng, 1)[0]
+            out.append(design)
+        return out
+
+    def _optuna_params(self, design: Mapping[str, Any]) -> dict[str, Any]:
+        return {p.name: p.to_optuna_value(design[p.name]) for p in self.space.params}
+
+    def tell(self, designs: Sequence[Mapping[str, Any]], results: Results) -> None:
+        from optuna.trial import TrialState, create_trial
+
+        for i, design in enumerate(designs):
+            values = results.values[i]
+            ok = bool(results.feasible[i]) and bool(np.all(np.isfinite(values)))
+            violations = results.violations[i] if results.violations.shape[1] else None
+            queue = self._pending.get(_key(design))
+            if queue:
+                trial = queue.pop(0)
+                if violations is not None and ok:
+                    for j, v in enumerate(violations):
+                        trial.set_constraint(f"c{j}", float(v) if math.isfinite(v) else 1e300)
+                if ok:
+                    self.study.tell(trial, [float(x) for x in values])
+                else:
+                    self.study.tell(trial, state=TrialState.FAIL)
+                continue
+            # A design the study did not ask for (random fallback, resume, warm start).
+            attrs: dict[str, Any] = {}
+            if violations is not None and ok:
+                attrs = {f"constraints:c{j}": float(v) for j, v in enumerate(violations)}
+            self.study.add_trial(
+                create_trial(
+                    params=self._optuna_params(design),
+                    distributions=self._dists,
+                    values=[float(x) for x in values] if ok else None,
+                    state=TrialState.COMPLETE if ok else TrialState.FAIL,
+                    system_attrs=attrs,
+                )
+            )

@@ -1,0 +1,248 @@
+"""DSEEnv: the one Gymnasium environment class every archgym domain uses.
+
+An env is a :class:`~archgym.space.DesignSpace` + a :class:`~archgym.cost_model.CostModel` +
+a workload + an :class:`~archgym.objective.Objective`::
+
+    env = archgym.make("archgym/Systolic-v0", workload="resnet18", objective="edp")
+    obs, info = env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    info["metrics"]["latency_s"], info["feasible"], info["objective"]
+
+Two ways to drive it:
+
+* **Batch API** (search agents): :meth:`DSEEnv.evaluate` takes a list of design dicts and
+  returns :class:`~archgym.results.Results` from one vectorised cost-model call.
+* **Gymnasium API** (RL agents). ``mode="one-step"`` (default): an episode is one step; the
+  action is a whole design (``MultiDiscrete`` value indices for discrete spaces, a unit
+  ``Box`` otherwise, or a design dict), the reward is the objective's. ``mode="sequential"``:
+  one parameter per step (``Discrete`` action, scaled to each parameter's choices; continuous
+  parameters are cut into ``float_bins`` values); the design is evaluated at the last step and
+  earlier steps give reward 0.
+
+Observations are ``Box(0, 1, (2d,))``: the unit-encoded design so far, then a 0/1 mask of the
+parameters already set. Every evaluation, from either API, is passed to the listeners added
+with :meth:`DSEEnv.add_listener` (the run store is one), so every agent's log looks alike.
+
+A design dict outside the space raises :class:`~archgym.errors.DesignError`. An array action
+that decodes to a design breaking a space constraint is not an error: it is scored as
+infeasible, so RL agents can learn the constraint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from archgym.cost_model import CostModel, Evaluations
+from archgym.errors import ConfigError, DesignError
+from archgym.objective import Objective, ObjectiveSpec
+from archgym.results import Results
+from archgym.space import DesignSpace
+
+__all__ = ["DSEEnv"]
+
+Listener = Callable[[Results], None]
+
+
+class DSEEnv(gym.Env):  # type: ignore[type-arg]
+    """A design-space-exploration environment.
+
+    Args:
+        space: The design space (actions).
+        cost_model: Evaluates designs on ``workload``.
+        workload: Domain-specific workload passed to the cost model (may be ``None``).
+        objective: Objective spec (see :mod:`archgym.objective`); default: the cost model's
+            first metric.
+        constraints: Constraint strings such as ``"area_mm2 <= 5"``.
+        mode: ``"one-step"`` or ``"sequential"``.
+        float_bins: Values per continuous parameter in sequential mode.
+        env_id: Registry id, recorded in run manifests.
+        infeasible_reward: Reward of an infeasible or constraint-breaking design.
+
+    Raises:
+        ConfigError: Unknown mode, or an objective/constraint naming an unknown metric.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(
+        self,
+        space: DesignSpace,
+        cost_model: CostModel,
+        workload: Any = None,
+        objective: ObjectiveSpec | None = None,
+        constraints: Sequence[str] = (),
+        mode: str = "one-step",
+        float_bins: int = 16,
+        env_id: str = "",
+        infeasible_reward: float = -1.0e6,
+    ) -> None:
+        super().__init__()
+        if mode not in ("one-step", "sequential"):
+            raise ConfigError(f"mode must be 'one-step' or 'sequential', but got {mode!r}")
+        self.space = space
+        self.cost_model = cost_model
+        self.workload = workload
+        self.objective = Objective(
+            objective if objective is not None else cost_model.metrics[0].name,
+            cost_model.metrics,
+            constraints,
+            infeasible_reward=infeasible_reward,
+        )
+        self.mode = mode
+        self.env_id = env_id
+        self.float_bins = int(float_bins)
+        self._listeners: list[Listener] = []
+        d = len(space)
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(2 * d,), dtype=np.float64)
+        if mode == "one-step":
+            self.action_space = space.to_gymnasium()
+        else:
+            self._choices = [
+                p.n_choices if p.n_choices is not None else self.float_bins for p in space.params
+            ]
+            self.action_space = spaces.Discrete(max(self._choices))
+        self._partial: dict[str, Any] = {}
+        self._obs = np.zeros(2 * d)
+
+    # -- listeners ---------------------------------------------------------------------
+    def add_listener(self, fn: Listener) -> None:
+        """Call ``fn(results)`` after every evaluation (batch or Gymnasium step)."""
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Listener) -> None:
+        """Stop calling ``fn``."""
+        self._listeners.remove(fn)
+
+    # -- batch API ---------------------------------------------------------------------
+    def evaluate(self, designs: Sequence[Mapping[str, Any]], validate: bool = True) -> Results:
+        """Evaluate designs in one cost-model call.
+
+        Args:
+            designs: Design dicts of this env's space.
+            validate: Check and normalise each design first (turn off only for designs that
+                came from :meth:`DesignSpace.validate`).
+
+        Raises:
+            DesignError: A design is outside the space; names the design's position.
+        """
+        if validate:
+            checked = []
+            for i, d in enumerate(designs):
+                try:
+                    checked.append(self.space.validate(d))
+                except DesignError as exc:
+                    raise DesignError(f"design #{i} of the batch: {exc}") from None
+        else:
+            checked = [dict(d) for d in designs]
+        return self._score(checked, self._run_model(checked))
+
+    def _run_model(self, designs: list[dict[str, Any]]) -> tuple[Evaluations, float]:
+        t0 = time.perf_counter()
+        cols = {n: np.asarray([d[n] for d in designs]) for n in self.space.names}
+        evals = self.cost_model.evaluate(cols, self.workload)
+        return evals, time.perf_counter() - t0
+
+    def _score(self, designs: list[dict[str, Any]], run: tuple[Evaluations, float]) -> Results:
+        evals, dt = run
+        obj = self.objective
+        res = Results(
+            designs=designs,
+            evals=evals,
+            values=obj.values(evals),
+            violations=obj.violations(evals),
+            reward=obj.reward(evals),
+            eval_time_s=dt,
+        )
+        for fn in self._listeners:
+            fn(res)
+        return res
+
+    # -- Gymnasium API ------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode: an empty design. Returns ``(observation, info)``."""
+        super().reset(seed=seed)
+        self._partial = {}
+        self._obs = np.zeros(2 * len(self.space))
+        return self._obs.copy(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Apply an action; see the module docstring for the two modes."""
+        if self.mode == "sequential":
+            return self._step_sequential(action)
+        if isinstance(action, Mapping):
+            design = self.space.validate(action)  # a user's dict: bad input is an error
+        else:
+            design = self._decode_action(action)
+        return self._finish(design)
+
+    def _decode_action(self, action: Any) -> dict[str, Any]:
+        arr = np.asarray(action)
+        if not self.action_space.contains(arr.astype(self.action_space.dtype)):
+            raise DesignError(
+                f"action must lie in the action space {self.action_space}, but got {action!r}"
+            )
+        if self.space.is_discrete:
+            return self.space.decode_indices(arr)
+        return self.space.decode(arr)
+
+    def _step_sequential(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        t = len(self._partial)
+        if t >= len(self.space):
+            raise ConfigError("episode is over; call reset() before step()")
+        a = int(np.asarray(action).reshape(()))
+        if not 0 <= a < self.action_space.n:
+            raise DesignError(f"action must be in [0, {self.action_space.n - 1}], but got {a}")
+        p = self.space.params[t]
+        n = self._choices[t]
+        k = min(a * n // int(self.action_space.n), n - 1)
+        value = p.values[k] if p.values is not None else p.from_unit((k + 0.5) / n)
+        self._partial[p.name] = value
+        self._obs[t] = p.to_unit(value)
+        self._obs[len(self.space) + t] = 1.0
+        if len(self._partial) < len(self.space):
+            return self._obs.copy(), 0.0, False, False, {"design_so_far": dict(self._partial)}
+        return self._finish(dict(self._partial))
+
+    def _finish(self, design: dict[str, Any]) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        try:
+            design = self.space.validate(design)
+            res = self._score([design], self._run_model([design]))
+        except DesignError as exc:  # decoded action broke a space constraint
+            evals = Evaluations.infeasible(1, self.cost_model.metric_names, str(exc))
+            res = self._score([design], (evals, 0.0))
+        d = len(self.space)
+        self._obs[:d] = [p.to_unit(design[p.name]) for p in self.space.params]
+        self._obs[d:] = 1.0
+        self._partial = dict(design)
+        info = {
+            "design": design,
+            "metrics": {k: float(v[0]) for k, v in res.evals.metrics.items()},
+            "feasible": bool(res.feasible[0]),
+            "reason": res.evals.reasons[0],
+            "objective": res.values[0].tolist(),
+            "admissible": bool(res.admissible[0]),
+        }
+        return self._obs.copy(), float(res.reward[0]), True, False, info
+
+    # -- identity ------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """Identity recorded in run manifests."""
+        wl = self.workload
+        wl_name = getattr(wl, "name", wl if isinstance(wl, (str, int, float)) or wl is None else repr(wl))
+        return {
+            "env_id": self.env_id,
+            "space": self.space.spec(),
+            "space_fingerprint": self.space.fingerprint(),
+            "cost_model": self.cost_model.describe(),
+            "workload": wl_name,
+            "objective": self.objective.describe(),
+            "mode": self.mode,
+        }

@@ -1,0 +1,298 @@
+"""Objectives and constraints: from a cost model's metrics to what an agent optimises.
+
+An objective is given by a spec, resolved against the metrics a cost model declares:
+
+==========================================  =================================================
+spec                                        meaning
+==========================================  =================================================
+``"latency_s"``                             optimise one metric in its declared direction
+``"min:energy_j"`` / ``"max:accuracy"``     explicit direction
+``"edp"``                                   energy-delay product, ``energy_j * latency_s``
+``"energy_j*latency_s"``                    any product of metrics (all minimised)
+``{"weighted": {"latency_s": 1, ...}}``     weighted sum of metrics, each normalised by a
+                                            ``"scale"`` (default 1) given as ``{"scale": {...}}``
+``{"target": {"latency_s": 1e-3, ...}}``    ArchGym target specs: sum of relative distances
+                                            ``|m - t| / |t|`` (0 when every target is met)
+``["latency_s", "max:accuracy"]``           several objectives at once, for Pareto search
+==========================================  =================================================
+
+Constraints are strings ``"<metric> <= <number>"`` or ``>=``, e.g. ``"area_mm2 <= 5"``.
+
+Everything is expressed in *minimisation form*: :meth:`Objective.values` returns an
+``(n, k)`` array where lower is better for every column (maximised metrics are negated), NaN
+for infeasible designs. :meth:`Objective.reward` gives the scalar reward Gymnasium envs
+return (higher is better).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from archgym.cost_model import Evaluations, Metric
+from archgym.errors import ConfigError
+
+__all__ = ["Term", "ConstraintSpec", "Objective", "ObjectiveSpec"]
+
+ObjectiveSpec = str | Mapping[str, Any] | Sequence[Any]
+
+_CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_][\w]*)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One objective column in minimisation form.
+
+    Attributes:
+        label: Display name, e.g. ``"edp"`` or ``"max:accuracy"``.
+        kind: ``"metric"``, ``"product"``, ``"weighted"`` or ``"target"``.
+        metrics: Metric names it reads.
+        sign: ``+1`` to minimise, ``-1`` to maximise (single-metric terms).
+        weights: Per-metric weights (weighted) or targets (target).
+        scales: Per-metric normalisers for weighted sums.
+    """
+
+    label: str
+    kind: str
+    metrics: tuple[str, ...]
+    sign: float = 1.0
+    weights: Mapping[str, float] = field(default_factory=dict)
+    scales: Mapping[str, float] = field(default_factory=dict)
+
+    def compute(self, m: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Column values (lower is better) from metric arrays."""
+        if self.kind == "metric":
+            return self.sign * m[self.metrics[0]]
+        if self.kind == "product":
+            out = np.ones_like(m[self.metrics[0]])
+            for name in self.metrics:
+                out = out * m[name]
+            return out
+        if self.kind == "weighted":
+            return sum(  # type: ignore[return-value]
+                self.weights[k] * m[k] / self.scales.get(k, 1.0) for k in self.metrics
+            )
+        if self.kind == "target":
+            return sum(  # type: ignore[return-value]
+                np.abs(m[k] - t) / abs(t) for k, t in self.weights.items()
+            )
+        raise AssertionError(self.kind)
+
+
+@dataclass(frozen=True)
+class ConstraintSpec:
+    """``metric op bound``, e.g. ``area_mm2 <= 5``."""
+
+    metric: str
+    op: str
+    bound: float
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.bound:g}"
+
+    def violation(self, m: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Amount by which each design breaks the constraint (0 when satisfied, NaN unknown)."""
+        v = m[self.metric]
+        if self.op in ("<=", "<"):
+            return np.maximum(v - self.bound, 0.0)
+        return np.maximum(self.bound - v, 0.0)
+
+    @classmethod
+    def parse(cls, text: str, known: Sequence[str]) -> ConstraintSpec:
+        """Parse ``"area_mm2 <= 5"``; raise ConfigError naming the rule and the known metrics."""
+        match = _CONSTRAINT_RE.match(text) if isinstance(text, str) else None
+        if not match:
+            raise ConfigError(
+                f"constraint must look like '<metric> <= <number>' or '<metric> >= <number>', "
+                f"but got {text!r}"
+            )
+        name, op, bound = match.groups()
+        _check_metric(name, known, what="constraint")
+        try:
+            value = float(bound)
+        except ValueError:
+            raise ConfigError(f"constraint {text!r}: bound {bound!r} is not a number") from None
+        return cls(name, op, value)
+
+
+def _check_metric(name: str, known: Sequence[str], what: str = "objective") -> None:
+    if name not in known:
+        import difflib
+
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"{what} names unknown metric {name!r}; the cost model returns "
+            f"{', '.join(known)}.{hint}"
+        )
+
+
+class Objective:
+    """Resolved objective(s) and constraints over a cost model's metrics.
+
+    Args:
+        spec: See the module docstring.
+        metrics: The cost model's declared metrics (names and directions).
+        constraints: Constraint strings such as ``"area_mm2 <= 5"``.
+        infeasible_reward: Reward returned for an infeasible design or one that breaks a
+            constraint.
+
+    Raises:
+        ConfigError: The spec is malformed or names a metric the cost model does not return.
+    """
+
+    def __init__(
+        self,
+        spec: ObjectiveSpec,
+        metrics: Sequence[Metric],
+        constraints: Sequence[str] = (),
+        infeasible_reward: float = -1.0e6,
+    ) -> None:
+        self.spec = spec
+        self._metrics = {m.name: m for m in metrics}
+        known = list(self._metrics)
+        if isinstance(spec, (list, tuple)):
+            if not spec:
+                raise ConfigError("objective list must name at least one objective, got []")
+            self.terms = tuple(self._term(s, known) for s in spec)
+        else:
+            self.terms = (self._term(spec, known),)
+        if isinstance(constraints, str):
+            constraints = [constraints]
+        self.constraints = tuple(ConstraintSpec.parse(c, known) for c in constraints)
+        self.infeasible_reward = float(infeasible_reward)
+
+    def _term(self, spec: Any, known: list[str]) -> Term:
+        if isinstance(spec, str):
+            text = spec.strip()
+            if text.lower() == "edp":
+                for name in ("energy_j", "latency_s"):
+                    _check_metric(name, known)
+                return Term("edp", "product", ("energy_j", "latency_s"))
+            if "*" in text:
+                names = tuple(s.strip() for s in text.split("*"))
+                for name in names:
+                    _check_metric(name, known)
+                return Term(text, "product", names)
+            direction = None
+            if ":" in text:
+                direction, _, text = text.partition(":")
+                if direction not in ("min", "max"):
+                    raise ConfigError(
+                        f"objective direction must be 'min' or 'max', but got {direction!r} in {spec!r}"
+                    )
+            _check_metric(text, known)
+            direction = direction or self._metrics[text].direction
+            return Term(f"{direction}:{text}", "metric", (text,), 1.0 if direction == "min" else -1.0)
+        if isinstance(spec, Mapping):
+            if "weighted" in spec:
+                weights = {str(k): float(v) for k, v in dict(spec["weighted"]).items()}
+                scales = {str(k): float(v) for k, v in dict(spec.get("scale", {})).items()}
+                for name in weights:
+                    _check_metric(name, known)
+                    if self._metrics[name].direction == "max":
+                        weights[name] = -weights[name]
+                return Term("weighted", "weighted", tuple(weights), weights=weights, scales=scales)
+            if "target" in spec:
+                targets = {str(k): float(v) for k, v in dict(spec["target"]).items()}
+                for name, t in targets.items():
+                    _check_metric(name, known)
+                    if t == 0:
+                        raise ConfigError(f"target for {name!r} must be non-zero, got 0")
+                return Term("target", "target", tuple(targets), weights=targets)
+        raise ConfigError(
+            "objective must be a metric name ('latency_s', 'max:accuracy'), 'edp', a product "
+            "('energy_j*latency_s'), {'weighted': {...}}, {'target': {...}} or a list of these; "
+            f"got {spec!r}"
+        )
+
+    # -- shape ----------------------------------------------------------------------
+    @property
+    def n_objectives(self) -> int:
+        """Number of objective columns (1 for single-objective)."""
+        return len(self.terms)
+
+    @property
+    def is_multi(self) -> bool:
+        """True for Pareto (several-objective) problems."""
+        return len(self.terms) > 1
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Column labels, e.g. ``("min:latency_s", "max:accuracy")``."""
+        return tuple(t.label for t in self.terms)
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """Every metric the objective or its constraints read."""
+        names = [m for t in self.terms for m in t.metrics] + [c.metric for c in self.constraints]
+        return tuple(dict.fromkeys(names))
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-serialisable summary recorded in run manifests."""
+        return {
+            "objectives": list(self.labels),
+            "constraints": [str(c) for c in self.constraints],
+            "infeasible_reward": self.infeasible_reward,
+        }
+
+    # -- evaluation ------------------------------------------------------------------
+    def values(self, evals: Evaluations) -> np.ndarray:
+        """``(n, k)`` objective values, lower is better; NaN where infeasible."""
+        cols = [t.compute(evals.metrics) for t in self.terms]
+        out = np.stack(cols, axis=1) if cols else np.zeros((len(evals), 0))
+        out[~evals.feasible] = np.nan
+        return out
+
+    def violations(self, evals: Evaluations) -> np.ndarray:
+        """``(n, c)`` constraint violations, 0 where satisfied; ``inf`` where infeasible."""
+        if not self.constraints:
+            return np.zeros((len(evals), 0))
+        out = np.stack([c.violation(evals.metrics) for c in self.constraints], axis=1)
+        out[~evals.feasible] = np.inf
+        return np.nan_to_num(out, nan=np.inf)
+
+    def admissible(self, evals: Evaluations) -> np.ndarray:
+        """Bool ``(n,)``: feasible and every constraint satisfied."""
+        ok = evals.feasible.copy()
+        if self.constraints:
+            ok &= np.all(self.violations(evals) == 0, axis=1)
+        return ok
+
+    def reward(self, evals: Evaluations) -> np.ndarray:
+        """Scalar reward per design (higher is better).
+
+        Single objective: ``-value``. Several objectives: ``-sum(log10(values))`` when every
+        value is positive (a scale-free scalarisation), else ``-sum(values)``. Infeasible or
+        constraint-breaking designs get ``infeasible_reward``.
+        """
+        vals = self.values(evals)
+        if vals.shape[1] == 1:
+            r = -vals[:, 0]
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                positive = np.all(vals > 0, axis=1)
+                r = np.where(
+                    positive, -np.sum(np.log10(np.abs(vals)), axis=1), -np.sum(vals, axis=1)
+                )
+        ok = self.admissible(evals) & np.isfinite(r)
+        return np.where(ok, r, self.infeasible_reward)
+
+    def scalar(self, evals: Evaluations) -> np.ndarray:
+        """Single-objective value per design (lower is better), NaN if inadmissible.
+
+        Raises:
+            ConfigError: The objective has several columns.
+        """
+        if self.is_multi:
+            raise ConfigError(
+                f"this objective has {self.n_objectives} columns {list(self.labels)}; a single "
+                "scalar needs one objective (or use a weighted spec)"
+            )
+        v = self.values(evals)[:, 0]
+        return np.where(self.admissible(evals), v, math.nan)

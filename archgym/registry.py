@@ -1,0 +1,253 @@
+"""Registries of envs, agents and cost models, with entry-point plugins.
+
+Built-ins: every module in ``archgym.envs``, ``archgym.agents`` and ``archgym.cost_models``
+registers its own names at import; the registry imports those packages' modules on first use
+(so modules keep heavy imports inside functions).
+
+Plugins: a third-party package declares entry points in its ``pyproject.toml``::
+
+    [project.entry-points."archgym.envs"]
+    "mylab/Widget-v0" = "mylab.envs:make_widget_env"      # a factory returning a DSEEnv
+
+    [project.entry-points."archgym.agents"]
+    "my-agent" = "mylab.agents:MyAgent"                   # an Agent subclass
+
+    [project.entry-points."archgym.cost_models"]
+    "widget-sim" = "mylab.models:WidgetSim"               # a CostModel factory
+
+Entry points are loaded lazily: listing them imports nothing; ``make`` loads the one asked for.
+An unknown name raises :class:`~archgym.errors.RegistryError` with the closest registered names.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+from archgym.errors import ConfigError, RegistryError
+
+__all__ = [
+    "Spec",
+    "register",
+    "register_agent",
+    "register_cost_model",
+    "make",
+    "make_agent",
+    "make_cost_model",
+    "env_spec",
+    "list_envs",
+    "list_agents",
+    "list_cost_models",
+]
+
+ENV_ID_RE = re.compile(r"^(?:[\w.-]+/)?[\w.-]+-v\d+$")
+
+
+@dataclass
+class Spec:
+    """A registered name.
+
+    Attributes:
+        name: Env id (``namespace/Name-vN``), agent name or cost-model name.
+        entry_point: The factory, or ``"module:attr"`` to import on first use.
+        description: One line for ``archgym list``.
+        kwargs: Default keyword arguments passed to the factory.
+        source: ``"archgym"`` for built-ins, else the distribution that provided it.
+    """
+
+    name: str
+    entry_point: Callable[..., Any] | str
+    description: str = ""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    source: str = "archgym"
+
+    def load(self) -> Callable[..., Any]:
+        """The factory, importing it if given as ``"module:attr"``."""
+        if callable(self.entry_point):
+            return self.entry_point
+        module, _, attr = self.entry_point.partition(":")
+        try:
+            obj: Any = importlib.import_module(module)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise RegistryError(
+                f"{self.name!r} is registered with entry point {self.entry_point!r} "
+                f"(from {self.source}), which could not be loaded: {exc}"
+            ) from exc
+        self.entry_point = obj
+        return obj
+
+
+class _Registry:
+    def __init__(self, kind: str, package: str, group: str) -> None:
+        self.kind = kind
+        self.package = package
+        self.group = group
+        self.specs: dict[str, Spec] = {}
+        self._loaded = False
+        self._loading = False
+
+    def _ensure_loaded(self) -> None:
+        if self._loaded or self._loading:
+            return
+        self._loading = True
+        try:
+            pkg = importlib.import_module(self.package)
+            for info in pkgutil.iter_modules(pkg.__path__):
+                if not info.name.startswith("_"):
+                    importlib.import_module(f"{self.package}.{info.name}")
+            for ep in metadata.entry_points(group=self.group):
+                if ep.name not in self.specs:
+                    dist = getattr(getattr(ep, "dist", None), "name", "a plugin")
+                    self.specs[ep.name] = Spec(
+                        ep.name, ep.value, f"(plugin from {dist})", source=str(dist)
+                    )
+        finally:
+            self._loading = False
+        self._loaded = True
+
+    def add(self, spec: Spec) -> None:
+        if spec.name in self.specs and self.specs[spec.name].source == spec.source:
+            existing = self.specs[spec.name]
+            if existing.entry_point is spec.entry_point or existing.entry_point == spec.entry_point:
+                return  # re-import of the same module
+            raise RegistryError(
+                f"{self.kind} {spec.name!r} is already registered (from {existing.source}); "
+                "choose another name or bump its version"
+            )
+        self.specs[spec.name] = spec
+
+    def get(self, name: str) -> Spec:
+        self._ensure_loaded()
+        if name in self.specs:
+            return self.specs[name]
+        names = sorted(self.specs)
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise RegistryError(
+            f"unknown {self.kind} {name!r}.{hint} Registered {self.kind}s: {', '.join(names)} "
+            f"(see `archgym list` or archgym.list_{self.kind.replace(' ', '_')}s())."
+        )
+
+    def all(self) -> dict[str, Spec]:
+        self._ensure_loaded()
+        return dict(sorted(self.specs.items()))
+
+
+_ENVS = _Registry("env", "archgym.envs", "archgym.envs")
+_AGENTS = _Registry("agent", "archgym.agents", "archgym.agents")
+_COST_MODELS = _Registry("cost model", "archgym.cost_models", "archgym.cost_models")
+
+
+def register(
+    env_id: str,
+    entry_point: Callable[..., Any] | str,
+    description: str = "",
+    source: str = "archgym",
+    **kwargs: Any,
+) -> None:
+    """Register an env factory under a versioned id ``namespace/Name-vN``.
+
+    Args:
+        env_id: E.g. ``"archgym/Systolic-v0"``; bump N whenever results could change.
+        entry_point: Callable returning a :class:`~archgym.env.DSEEnv`, or ``"module:attr"``.
+        description: One line for ``archgym list``.
+        source: Who provides it (shown in listings and errors).
+        **kwargs: Defaults passed to the factory (overridden by ``make``'s kwargs).
+    """
+    if not ENV_ID_RE.match(env_id):
+        raise RegistryError(
+            f"env id must look like 'namespace/Name-vN' (e.g. 'archgym/Systolic-v0'), got {env_id!r}"
+        )
+    _ENVS.add(Spec(env_id, entry_point, description, dict(kwargs), source))
+
+
+def register_agent(
+    name: str, entry_point: Callable[..., Any] | str, description: str = "", source: str = "archgym"
+) -> None:
+    """Register an :class:`~archgym.agents.Agent` class (or factory) under ``name``."""
+    _AGENTS.add(Spec(name, entry_point, description, {}, source))
+
+
+def register_cost_model(
+    name: str,
+    entry_point: Callable[..., Any] | str,
+    description: str = "",
+    source: str = "archgym",
+    **kwargs: Any,
+) -> None:
+    """Register a cost-model factory under ``name``.
+
+    ``make_cost_model("name:ARG")`` calls the factory with ARG as its first argument (e.g.
+    ``"proxy:proxies/accel.json"``).
+    """
+    _COST_MODELS.add(Spec(name, entry_point, description, dict(kwargs), source))
+
+
+def env_spec(env_id: str) -> Spec:
+    """The :class:`Spec` of a registered env; RegistryError with suggestions if unknown."""
+    return _ENVS.get(env_id)
+
+
+def make(env_id: str, **kwargs: Any) -> Any:
+    """Build a registered environment.
+
+    Args:
+        env_id: A registered id, e.g. ``"archgym/Systolic-v0"``.
+        **kwargs: Passed to the env factory (workload, objective, constraints, mode...).
+            ``cost_model`` may be a registered cost-model name (``"scalesim"``,
+            ``"proxy:path.json"``); it is resolved with :func:`make_cost_model`.
+
+    Raises:
+        RegistryError: Unknown id (with "did you mean").
+        ConfigError: The factory rejected an argument.
+    """
+    spec = _ENVS.get(env_id)
+    factory = spec.load()
+    merged = {**spec.kwargs, **kwargs}
+    cm = merged.get("cost_model")
+    if isinstance(cm, str):
+        merged["cost_model"] = make_cost_model(cm)
+    try:
+        env = factory(**merged)
+    except TypeError as exc:
+        raise ConfigError(f"{env_id}: bad argument: {exc}") from exc
+    env.env_id = env_id
+    return env
+
+
+def make_agent(name: str, space: Any, seed: int = 0, **kwargs: Any) -> Any:
+    """Build a registered agent for ``space`` with ``seed``; ``kwargs`` are hyperparameters
+    (and ``n_objectives``/``n_constraints``), validated by the agent."""
+    return _AGENTS.get(name).load()(space, seed=seed, **kwargs)
+
+
+def make_cost_model(name: str, **kwargs: Any) -> Any:
+    """Build a registered cost model; ``"name:ARG"`` passes ARG as first argument."""
+    base, sep, arg = name.partition(":")
+    spec = _COST_MODELS.get(base)
+    factory = spec.load()
+    merged = {**spec.kwargs, **kwargs}
+    return factory(arg, **merged) if sep else factory(**merged)
+
+
+def list_envs() -> dict[str, Spec]:
+    """Registered env ids -> specs (built-ins and plugins, sorted)."""
+    return _ENVS.all()
+
+
+def list_agents() -> dict[str, Spec]:
+    """Registered agent names -> specs."""
+    return _AGENTS.all()
+
+
+def list_cost_models() -> dict[str, Spec]:
+    """Registered cost-model names -> specs."""
+    return _COST_MODELS.all()
