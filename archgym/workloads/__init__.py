@@ -1,1 +1,47 @@
-"""workloads."""
+"""DNN workloads as layers lowered to GEMMs, in SCALE-Sim's topology conventions.
+
+::
+
+    from archgym import workloads
+    wl = workloads.get("resnet50")      # a Workload: name + tuple of Layer
+    wl.as_arrays()["m"]                  # per-layer GEMM M, for vectorised cost models
+    workloads.names()                    # every built-in name
+    workloads.from_torch(model, x)       # trace a torch module into a Workload
+"""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+
+from archgym.errors import ConfigError
+from archgym.workloads._layer import Layer, Workload
+from archgym.workloads._tables import BUILDERS
+from archgym.workloads._torch import from_torch
+
+__all__ = ["Layer", "Workload", "get", "names", "from_torch"]
+
+
+def names() -> list[str]:
+    """Names of the built-in workloads, sorted."""
+    return sorted(BUILDERS)
+
+
+@lru_cache(maxsize=None)
+def get(name: str) -> Workload:
+    """The built-in workload called ``name``.
+
+    Raises:
+        ConfigError: ``name`` is unknown; the message suggests the closest names and lists
+            all of them.
+    """
+    try:
+        builder = BUILDERS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, names(), n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise ConfigError(
+            f"unknown workload {name!r}.{hint} Known workloads: {', '.join(names())} "
+            f"(see archgym.workloads.names())"
+        ) from None
+    return builder()
