@@ -1,0 +1,299 @@
+"""``archgym`` command line: run, list, show, and subcommands from ``archgym.commands``.
+
+Exit codes: 0 success; 1 the run failed (a broken backend, an unexpected error); 2 bad input
+(unknown name, malformed option, invalid design or experiment); 3 a run-store problem
+(unwritable ``--out``, corrupt records, a run that cannot be resumed); 130 interrupted.
+Errors print one line ``archgym: error: ...`` to stderr, never a traceback (set
+``ARCHGYM_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from archgym.errors import ArchGymError, ConfigError, StoreError
+
+__all__ = ["main", "DEFAULT_EXPERIMENT", "parse_kv"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+#: What ``archgym run`` does with no options: a 200-evaluation multi-objective TPE search of
+#: a systolic array for ResNet-18 (latency, energy and area traded off).
+DEFAULT_EXPERIMENT: dict[str, Any] = {
+    "env": "archgym/Systolic-v0",
+    "env_kwargs": {"workload": "resnet18"},
+    "agent": "tpe",
+    "budget": 200,
+    "seed": 0,
+    "objective": ["latency_s", "energy_j", "area_mm2"],
+    "constraints": [],
+}
+
+
+def parse_kv(items: Sequence[str] | None, what: str) -> dict[str, Any]:
+    """Parse ``key=value`` options; values are JSON when they parse as JSON, else strings."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{what} must look like key=value, but got {item!r}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, but got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, but got {value}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, but got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, but got {value}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # exit 2 with one line, like every bad input
+        self.print_usage(sys.stderr)
+        print(f"archgym: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (built-in commands plus discovered subcommands)."""
+    parser = _Parser(prog="archgym", description="Design-space exploration gym for ML systems.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run one search experiment (default: the built-in one)")
+    run.add_argument("--env", help=f"env id (default {DEFAULT_EXPERIMENT['env']})")
+    run.add_argument("--env-opt", action="append", metavar="KEY=VALUE",
+                     help="env argument, e.g. workload=bert_base (repeatable)")
+    run.add_argument("--cost-model", help="replace the env's cost model, e.g. scalesim or proxy:FILE")
+    run.add_argument("--agent", help=f"agent name (default {DEFAULT_EXPERIMENT['agent']})")
+    run.add_argument("--agent-opt", action="append", metavar="KEY=VALUE",
+                     help="agent hyperparameter, e.g. n_startup_trials=20 (repeatable)")
+    run.add_argument("--objective", action="append",
+                     help="objective: a metric, min:/max:metric, edp; repeat for Pareto search")
+    run.add_argument("--constraint", action="append", help="e.g. 'area_mm2 <= 10' (repeatable)")
+    run.add_argument("--budget", type=_positive_int, help="number of evaluations (default 200)")
+    run.add_argument("--batch-size", type=_positive_int, default=1, help="designs per agent ask")
+    run.add_argument("--seed", type=_nonneg_int, help="random seed (default 0)")
+    run.add_argument("--out", help="run directory for the records (default: in memory only)")
+    run.add_argument("--resume", action="store_true", help="continue the run in --out")
+    run.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    lst = sub.add_parser("list", help="list envs, agents and cost models")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_list)
+
+    show = sub.add_parser("show", help="summarise a run directory")
+    show.add_argument("run_dir")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
+
+    import archgym.commands as commands
+
+    for info in pkgutil.iter_modules(commands.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"archgym.commands.{info.name}")
+        add = getattr(module, "add_parser", None)
+        if add is not None:
+            add(sub)
+    return parser
+
+
+def _experiment_from_args(args: argparse.Namespace) -> Any:
+    from archgym.runner import Experiment
+
+    custom = args.env is not None
+    base = DEFAULT_EXPERIMENT if not custom else {"env": args.env}
+    env_kwargs = dict(base.get("env_kwargs", {}))
+    env_kwargs.update(parse_kv(args.env_opt, "--env-opt"))
+    if args.cost_model:
+        env_kwargs["cost_model"] = args.cost_model
+    objective: Any = base.get("objective")
+    if args.objective:
+        objective = args.objective[0] if len(args.objective) == 1 else list(args.objective)
+    constraints = list(args.constraint) if args.constraint else list(base.get("constraints", []))
+    return Experiment(
+        env=base["env"],
+        env_kwargs=env_kwargs,
+        agent=args.agent or DEFAULT_EXPERIMENT["agent"],
+        agent_kwargs=parse_kv(args.agent_opt, "--agent-opt"),
+        budget=args.budget or DEFAULT_EXPERIMENT["budget"],
+        seed=args.seed if args.seed is not None else DEFAULT_EXPERIMENT["seed"],
+        batch_size=args.batch_size,
+        objective=objective,
+        constraints=constraints,
+    )
+
+
+def _progress_bar(enabled: bool) -> tuple[Any, Any]:
+    if not enabled:
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="eval", file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def update(done: int, budget: int, infeasible: int) -> None:
+        bar.total = budget
+        bar.n = done
+        bar.set_postfix(infeasible=infeasible, refresh=False)
+        bar.refresh()
+
+    return update, bar
+
+
+def _fmt_table(df: Any, max_rows: int = 15) -> str:
+    if df is None or len(df) == 0:
+        return "  (empty)"
+    with_fmt = df.head(max_rows).to_string(index=False, float_format=lambda x: f"{x:.4g}")
+    extra = f"\n  ... {len(df) - max_rows} more" if len(df) > max_rows else ""
+    return "\n".join("  " + line for line in with_fmt.splitlines()) + extra
+
+
+def _print_result(result: Any, header: str) -> None:
+    print(header)
+    best = result.best
+    if best is None:
+        print("No admissible design found (every evaluation was infeasible or broke a constraint).")
+    else:
+        print(f"Best design (evaluation #{best['eval_id']}):")
+        for k, v in best["design"].items():
+            print(f"  {k:>16} = {v}")
+        print("Its metrics:")
+        for k, v in best["metrics"].items():
+            print(f"  {k:>22} = {v:.6g}" if isinstance(v, float) else f"  {k:>22} = {v}")
+    print(f"Pareto front over {', '.join(result.pareto_metrics)} ({len(result.pareto)} designs):")
+    print(_fmt_table(result.pareto))
+    if result.run_dir is not None:
+        print(f"Records: {result.run_dir}/records.jsonl  (archgym.load_runs('{result.run_dir}'))")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``archgym run``."""
+    from archgym.runner import run_experiment
+
+    exp = _experiment_from_args(args)
+    if args.resume and not args.out:
+        raise ConfigError("--resume needs --out naming the run directory to continue")
+    update, bar = _progress_bar(not (args.quiet or args.json))
+    try:
+        result = run_experiment(exp, out=args.out, resume=args.resume, progress=update)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(result.to_dict(), default=str))
+        return EXIT_OK
+    _print_result(
+        result,
+        f"archgym run: {exp.env} ({exp.env_kwargs.get('workload', '')}), agent {exp.agent}, "
+        f"seed {exp.seed}: {result.n_evaluations} evaluations in {result.wall_s:.2f} s",
+    )
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """``archgym list``."""
+    from archgym.registry import list_agents, list_cost_models, list_envs
+
+    groups = {"envs": list_envs(), "agents": list_agents(), "cost_models": list_cost_models()}
+    if args.json:
+        print(json.dumps({g: {k: s.description for k, s in specs.items()} for g, specs in groups.items()}))
+        return EXIT_OK
+    for title, specs in groups.items():
+        print(f"{title.replace('_', ' ')}:")
+        width = max((len(k) for k in specs), default=0)
+        for name, spec in specs.items():
+            print(f"  {name:<{width}}  {spec.description}")
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """``archgym show RUN_DIR``."""
+    from archgym.runner import Experiment, RunResult, summarize_records
+    from archgym.store import read_manifest, read_records
+
+    manifest = read_manifest(args.run_dir)
+    records, _ = read_records(args.run_dir)
+    exp = Experiment(**manifest["experiment"])
+    env = exp.make_env()
+    summary = summarize_records(records, env)
+    result = RunResult(
+        run_dir=args.run_dir, n_evaluations=len(records), best=summary["best"],
+        pareto=summary["pareto"], pareto_metrics=summary["pareto_metrics"],
+        status=manifest.get("status", "?"), wall_s=0.0,
+    )
+    if args.json:
+        print(json.dumps({**result.to_dict(), "manifest": manifest}, default=str))
+        return EXIT_OK
+    _print_result(
+        result,
+        f"Run {args.run_dir}: {manifest['env_id']}, agent {manifest['agent']}, seed "
+        f"{manifest['seed']}, status {manifest.get('status')}, {len(records)}/{manifest['budget']} "
+        "evaluations",
+    )
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``archgym`` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["run", *(argv or [])])
+    import logging
+
+    logging.getLogger("optuna").setLevel(logging.WARNING)  # the app, not the library, decides
+    warnings.filterwarnings("ignore", module="optuna")
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("archgym: interrupted; records written so far are kept (resume with --resume)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except StoreError as exc:
+        if os.environ.get("ARCHGYM_DEBUG"):
+            raise
+        print(f"archgym: error: {exc}", file=sys.stderr)
+        return EXIT_STORE
+    except ArchGymError as exc:
+        if os.environ.get("ARCHGYM_DEBUG"):
+            raise
+        code = EXIT_FAILED if type(exc).__name__ == "BackendError" else EXIT_USAGE
+        print(f"archgym: error: {exc}", file=sys.stderr)
+        return code
+    except Exception as exc:  # noqa: BLE001 - the CLI reports, never tracebacks
+        if os.environ.get("ARCHGYM_DEBUG"):
+            raise
+        print(f"archgym: error: {type(exc).__name__}: {exc} (set ARCHGYM_DEBUG=1 for a traceback)",
+              file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

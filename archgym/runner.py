@@ -1,0 +1,382 @@
+"""Run one experiment: an agent searching an env for a budget, every evaluation stored.
+
+::
+
+    exp = Experiment(env="archgym/Systolic-v0", env_kwargs={"workload": "resnet18"},
+                     agent="tpe", budget=200, seed=0, objective="edp")
+    result = run_experiment(exp, out="runs/demo")
+    result.best["design"], result.pareto        # best design; Pareto front (DataFrame)
+
+The loop is ``designs = agent.ask(k)`` -> ``env.evaluate(designs)`` -> ``agent.tell`` ->
+``store.append``, until ``budget`` evaluations. Agents that learn through the Gymnasium API
+(``drives_env``) get the env instead, and the store records their evaluations through the
+env's listener, so every agent's log looks alike.
+
+**Resume.** ``run_experiment(exp, out, resume=True)`` reopens the run, rebuilds the agent with
+the same seed and *replays* the recorded batches (ask, compare with the records, tell the
+recorded results without calling the cost model), then continues. Agents are deterministic
+under a seed, so the resumed run is the run that would have happened without the crash:
+nothing lost, nothing evaluated twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archgym.cost_model import Evaluations
+from archgym.errors import ConfigError, StoreError
+from archgym.pareto import pareto_mask
+from archgym.registry import make, make_agent
+from archgym.results import Results
+from archgym.store import RunStore
+
+__all__ = ["Experiment", "RunResult", "run_experiment", "summarize_records"]
+
+
+@dataclass
+class Experiment:
+    """One search: an env, an agent, a budget and a seed.
+
+    Attributes:
+        env: Registered env id.
+        env_kwargs: Passed to the env factory (workload, cost_model...).
+        agent: Registered agent name.
+        agent_kwargs: The agent's hyperparameters.
+        budget: Number of evaluations.
+        seed: Seed of the agent (and of anything random in the env).
+        batch_size: Designs asked per round (evaluated in one vectorised call).
+        objective: Objective spec; ``None`` uses the env's default.
+        constraints: Constraint strings, e.g. ``["area_mm2 <= 10"]``.
+        name: Free label stored in the manifest.
+    """
+
+    env: str = "archgym/Systolic-v0"
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    agent: str = "random"
+    agent_kwargs: dict[str, Any] = field(default_factory=dict)
+    budget: int = 200
+    seed: int = 0
+    batch_size: int = 1
+    objective: Any = None
+    constraints: list[str] = field(default_factory=list)
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 1:
+            raise ConfigError(f"budget must be a positive integer, but got {self.budget!r}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, but got {self.batch_size!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, but got {self.seed!r}")
+        if isinstance(self.constraints, str):
+            self.constraints = [self.constraints]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form, stored in the manifest."""
+        return dataclasses.asdict(self)
+
+    def make_env(self) -> Any:
+        """Build the env with this experiment's objective and constraints."""
+        kwargs = dict(self.env_kwargs)
+        if self.objective is not None:
+            kwargs["objective"] = self.objective
+        if self.constraints:
+            kwargs["constraints"] = list(self.constraints)
+        return make(self.env, **kwargs)
+
+
+@dataclass
+class RunResult:
+    """What a finished run returns.
+
+    Attributes:
+        run_dir: Where the records are (``None`` for an in-memory run).
+        n_evaluations: Evaluations made (including resumed ones).
+        best: ``{"design", "metrics", "objective", "eval_id"}`` of the best admissible
+            design, or ``None`` if no design was admissible.
+        pareto: DataFrame of the non-dominated admissible designs over ``pareto_metrics``.
+        pareto_metrics: The columns the front is over (minimisation form applied).
+        status: ``complete`` or ``interrupted``.
+        wall_s: Wall time of this call.
+    """
+
+    run_dir: Path | None
+    n_evaluations: int
+    best: dict[str, Any] | None
+    pareto: Any
+    pareto_metrics: list[str]
+    status: str
+    wall_s: float
+    hypervolume: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary (``archgym run --json``)."""
+        return {
+            "run_dir": str(self.run_dir) if self.run_dir else None,
+            "n_evaluations": self.n_evaluations,
+            "status": self.status,
+            "wall_s": round(self.wall_s, 4),
+            "best": self.best,
+            "pareto_metrics": self.pareto_metrics,
+            "pareto": json.loads(self.pareto.to_json(orient="records")),
+            "hypervolume": self.hypervolume,
+        }
+
+
+ProgressFn = Callable[[int, int, int], None]  # (done, budget, infeasible)
+
+
+def _results_from_records(env: Any, designs: list[dict[str, Any]], recs: list[dict[str, Any]]) -> Results:
+    names = env.cost_model.metric_names
+    evals = Evaluations(
+        metrics={
+            m: np.array([np.nan if r["metrics"].get(m) is None else float(r["metrics"][m]) for r in recs])
+            for m in names
+        },
+        feasible=np.array([bool(r["feasible"]) for r in recs]),
+        reasons=[str(r.get("reason", "")) for r in recs],
+    )
+    obj = env.objective
+    return Results(designs, evals, obj.values(evals), obj.violations(evals), obj.reward(evals))
+
+
+def _canon(design: Mapping[str, Any]) -> str:
+    return json.dumps(design, sort_keys=True, default=float)
+
+
+def run_experiment(
+    exp: Experiment,
+    out: str | Path | None = None,
+    resume: bool = False,
+    progress: ProgressFn | None = None,
+    env: Any = None,
+) -> RunResult:
+    """Run ``exp``, recording every evaluation under ``out``.
+
+    Args:
+        exp: The experiment.
+        out: Run directory; ``None`` keeps records in memory only.
+        resume: Continue the run already in ``out`` (see the module docstring).
+        progress: Called as ``progress(done, budget, infeasible)`` after each batch.
+        env: A pre-built env to use instead of ``exp.make_env()`` (tests, custom envs).
+
+    Raises:
+        ConfigError / RegistryError / DesignError: Bad experiment (before anything runs).
+        StoreError: ``out`` is unusable, already holds a run (without ``resume``), or the
+            recorded run does not match ``exp``.
+    """
+    t0 = time.perf_counter()
+    env = env if env is not None else exp.make_env()
+    agent = make_agent(
+        exp.agent,
+        env.space,
+        seed=exp.seed,
+        n_objectives=env.objective.n_objectives,
+        n_constraints=len(env.objective.constraints),
+        **exp.agent_kwargs,
+    )
+    manifest = {
+        "env_id": exp.env,
+        "env": env.describe(),
+        "agent": exp.agent,
+        "agent_hparams": agent.hparams(),
+        "seed": exp.seed,
+        "budget": exp.budget,
+        "batch_size": exp.batch_size,
+        "experiment": exp.to_dict(),
+    }
+    store: RunStore | None = None
+    records: list[dict[str, Any]] = []
+    if out is not None:
+        if resume and (Path(out) / "manifest.json").exists():
+            store = RunStore.open(out)
+            _check_same_run(store.manifest, manifest, Path(out))
+            records = store.records
+        else:
+            store = RunStore.create(out, manifest)
+            records = store.records
+    status = "running"
+    try:
+        done = len(records)
+        if done and agent.drives_env:
+            raise StoreError(
+                f"agent {exp.agent!r} learns through the env and cannot replay a partial run; "
+                "rerun into a new --out"
+            )
+        if done:
+            _replay(env, agent, records)
+        infeasible = sum(1 for r in records if not r["feasible"])
+
+        def record(res: Results) -> None:
+            nonlocal done, infeasible
+            if store is not None:
+                store.append(res, time.perf_counter() - t0)
+            else:
+                _append_memory(records, res, time.perf_counter() - t0)
+            done += len(res)
+            infeasible += int((~res.feasible).sum())
+            if progress:
+                progress(done, exp.budget, infeasible)
+
+        if progress:
+            progress(done, exp.budget, infeasible)
+        if agent.drives_env:
+            env.add_listener(record)
+            try:
+                agent.run_env(env, exp.budget - done)
+            finally:
+                env.remove_listener(record)
+        else:
+            while done < exp.budget:
+                k = min(exp.batch_size, exp.budget - done)
+                designs = agent.ask(k)
+                res = env.evaluate(designs)
+                agent.tell(res.designs, res)
+                record(res)
+        status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    except Exception as exc:
+        status = "failed"
+        if store is not None:
+            store.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        if store is not None:
+            if status != "failed":
+                summary = summarize_records(records, env) if records else {}
+                store.set_status(status, best=summary.get("best"))
+            store.close()
+    summary = summarize_records(records, env)
+    return RunResult(
+        run_dir=Path(out) if out is not None else None,
+        n_evaluations=len(records),
+        best=summary["best"],
+        pareto=summary["pareto"],
+        pareto_metrics=summary["pareto_metrics"],
+        status=status,
+        wall_s=time.perf_counter() - t0,
+    )
+
+
+def _check_same_run(old: Mapping[str, Any], new: Mapping[str, Any], path: Path) -> None:
+    for key in ("env_id", "agent", "seed", "batch_size", "agent_hparams"):
+        if json.dumps(old.get(key), sort_keys=True) != json.dumps(new.get(key), sort_keys=True):
+            raise StoreError(
+                f"cannot resume {path}: it was run with {key}={old.get(key)!r}, this experiment "
+                f"has {key}={new.get(key)!r}; resume with the same settings or choose another --out"
+            )
+    old_fp = old.get("env", {}).get("space_fingerprint")
+    if old_fp and old_fp != new["env"]["space_fingerprint"]:
+        raise StoreError(f"cannot resume {path}: the env's design space has changed since it was run")
+
+
+def _replay(env: Any, agent: Any, records: list[dict[str, Any]]) -> None:
+    batches: dict[int, list[dict[str, Any]]] = {}
+    for r in records:
+        batches.setdefault(int(r["batch"]), []).append(r)
+    for b in sorted(batches):
+        recs = batches[b]
+        asked = agent.ask(len(recs))
+        if [_canon(d) for d in asked] != [_canon(r["design"]) for r in recs]:
+            raise StoreError(
+                f"cannot resume: replaying batch {b}, agent {agent.name!r} asked for different "
+                "designs than the records hold (was the agent, its seed or the package version "
+                "changed?); rerun into a new --out"
+            )
+        designs = [env.space.validate(d) for d in recs_designs(recs)]
+        agent.tell(designs, _results_from_records(env, designs, recs))
+
+
+def recs_designs(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The designs of a list of records."""
+    return [dict(r["design"]) for r in recs]
+
+
+def _append_memory(records: list[dict[str, Any]], res: Results, t: float) -> None:
+    batch = (records[-1]["batch"] + 1) if records else 0
+    for i in range(len(res)):
+        records.append(
+            {
+                "eval_id": len(records),
+                "batch": batch,
+                "design": res.designs[i],
+                "metrics": res.evals.row(i),
+                "feasible": bool(res.feasible[i]),
+                "reason": res.evals.reasons[i],
+                "objective": [None if math.isnan(x) else float(x) for x in res.values[i]],
+                "admissible": bool(res.admissible[i]),
+                "reward": float(res.reward[i]),
+                "t_s": t,
+            }
+        )
+
+
+def summarize_records(records: list[dict[str, Any]], env: Any) -> dict[str, Any]:
+    """Best admissible design and the Pareto front of a run's records.
+
+    The front is over the objective columns for multi-objective runs, else over the env's
+    ``report_metrics`` (latency/energy/area style metrics), so single-objective runs still
+    show the trade-off they explored.
+    """
+    import pandas as pd
+
+    obj = env.objective
+    ok = [r for r in records if r.get("admissible")]
+    best = None
+    if ok:
+        def score(r: dict[str, Any]) -> float:
+            vals = [v for v in r["objective"]]
+            if any(v is None for v in vals):
+                return math.inf
+            if len(vals) == 1:
+                return float(vals[0])
+            return -float(r["reward"])
+
+        top = min(ok, key=score)
+        best = {
+            "eval_id": top["eval_id"],
+            "design": top["design"],
+            "metrics": {k: v for k, v in top["metrics"].items() if k not in ("feasible", "reason")},
+            "objective": dict(zip(obj.labels, top["objective"], strict=False)),
+        }
+    if obj.is_multi:
+        pm = list(obj.labels)
+        signs = [1.0] * len(pm)
+        cols = [list(t.metrics) for t in obj.terms]
+        pts = np.array([[np.nan if v is None else v for v in r["objective"]] for r in ok]).reshape(len(ok), len(pm))
+    else:
+        metric_dirs = {m.name: m.direction for m in env.cost_model.metrics}
+        pm = [m for m in getattr(env, "report_metrics", ()) if m in metric_dirs][:3] or list(obj.metric_names)
+        signs = [1.0 if metric_dirs.get(m, "min") == "min" else -1.0 for m in pm]
+        cols = [[m] for m in pm]
+        pts = np.array(
+            [[np.nan if r["metrics"].get(m) is None else s * r["metrics"][m] for m, s in zip(pm, signs, strict=True)] for r in ok]
+        ).reshape(len(ok), len(pm))
+    rows = []
+    seen: set[str] = set()
+    if len(ok):
+        mask = pareto_mask(pts)
+        for r, keep in zip(ok, mask, strict=True):
+            key = _canon(r["design"])
+            if keep and key not in seen:
+                seen.add(key)
+                row = {"eval_id": r["eval_id"]}
+                for m in dict.fromkeys(c for cs in cols for c in cs):
+                    row[m] = r["metrics"].get(m)
+                row.update(r["design"])
+                rows.append(row)
+    front = pd.DataFrame(rows)
+    if len(front):
+        front = front.sort_values(by=[c for c in front.columns if c != "eval_id"][0]).reset_index(drop=True)
+    return {"best": best, "pareto": front, "pareto_metrics": pm}
