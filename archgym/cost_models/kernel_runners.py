@@ -1,0 +1,290 @@
+"""Build a zero-argument callable that runs one kernel design on the GPU (torch + Triton).
+
+Used by :func:`archgym.cost_models.kernel_measure.measure_points`; everything here needs
+torch with CUDA, imported inside functions. Operand preparation (random data, pruning,
+compression to 2:4/CSR/BSR formats, block index lists) happens outside the timed callable,
+as for static weights at inference time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import zlib
+
+import numpy as np
+
+from archgym.cost_models.kernel_triton import MODE_BLOCK_A, MODE_DENSE, MODE_SDDMM, matmul_kernel
+
+__all__ = ["OperandCache", "build_runner", "tile_mask", "triton_launch_args", "warmup_compile"]
+
+_DEVICE = "cuda"  # tests on CPU (Triton interpreter) set this to "cpu"
+_TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp8": "float8_e4m3fn", "int8": "int8"}
+
+
+def tile_mask(block_mask: np.ndarray, block: int, tile_r: int, tile_c: int,
+              rows: int, cols: int) -> np.ndarray:
+    """Which ``tile_r x tile_c`` tiles hold a non-zero ``block x block`` block.
+
+    ``np.maximum.reduceat`` ORs the block rows each tile covers; when a block is larger than
+    a tile the starts repeat and each tile simply takes its block's value.
+    """
+    nr, nc = -(-rows // tile_r), -(-cols // tile_c)
+    rs = (np.arange(nr) * tile_r) // block
+    cs = (np.arange(nc) * tile_c) // block
+    m = np.maximum.reduceat(block_mask.astype(np.uint8), rs, axis=0)
+    return np.maximum.reduceat(m, cs, axis=1).astype(bool)
+
+
+def _sync(torch: Any) -> None:
+    if _DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
+class OperandCache:
+    """Random operands of one (shape, op, precision), reused across tile configs."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.items: dict[Any, Any] = {}
+
+    def clear(self) -> None:
+        import torch
+
+        self.items.clear()
+        if _DEVICE == "cuda":
+            torch.cuda.empty_cache()
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        if key not in self.items:
+            self.items[key] = make()
+        return self.items[key]
+
+    def rng(self, *key: Any) -> np.random.Generator:
+        return np.random.default_rng([self.seed, zlib.crc32(repr(key).encode())])
+
+
+def _dense(torch: Any, shape: tuple[int, ...], prec: str, gen: Any) -> Any:
+    if prec == "int8":
+        return torch.randint(-8, 8, shape, device=_DEVICE, dtype=torch.int8, generator=gen)
+    x = torch.randn(shape, device=_DEVICE, dtype=torch.float16, generator=gen)
+    return x.to(getattr(torch, _TORCH_DTYPES[prec]))
+
+
+def _operands(p: Mapping[str, Any], cache: OperandCache) -> dict[str, Any]:
+    import torch
+
+    def make() -> dict[str, Any]:
+        gen = torch.Generator(device=_DEVICE).manual_seed(cache.seed)
+        g, m, n, k = int(p["groups"]), int(p["m"]), int(p["n"]), int(p["k"])
+        prec = str(p["precision"])
+        if prec == "int4":
+            a = torch.randint(-128, 128, (g, m, k // 2), device=_DEVICE, dtype=torch.int8,
+                              generator=gen)
+            b = _dense(torch, (g, k, n), "fp16", gen)
+            scale = torch.full((m,), 0.01, device=_DEVICE, dtype=torch.float16)
+        else:
+            a = _dense(torch, (g, m, k), prec, gen)
+            b = _dense(torch, (g, k, n), prec, gen)
+            scale = torch.empty(1, device=_DEVICE, dtype=torch.float16)
+        return {"a": a, "b": b, "scale": scale}
+
+    return cache.get(("operands",), make)
+
+
+def triton_launch_args(p: Mapping[str, Any], ops: Mapping[str, Any], out: Any,
+                       mode: int, idx: Any, cnt: Any, tiles: Any, max_kb: int
+                       ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Positional args and constexpr kwargs of :func:`matmul_kernel` for point ``p``.
+
+    Strides are those of contiguous ``A[G, M, K]`` (``K/2`` packed bytes for int4),
+    ``B[G, K, N]`` and ``C[G, M, N]`` (``C[S, G, M, N]`` with split-K), computed from the shape
+    so that tiny placeholder tensors suffice for compiling.
+    """
+    g, m, n, k = int(p["groups"]), int(p["m"]), int(p["n"]), int(p["k"])
+    split = int(p["split_k"])
+    ka = k // 2 if p["precision"] == "int4" else k
+    cs = g * m * n if split > 1 else 0
+    args = (ops["a"], ops["b"], out, ops["scale"], idx, cnt, tiles, m, n, k, max_kb,
+            m * ka, ka, 1, k * n, n, 1, cs, m * n, n, 1)
+    kw = {"BLOCK_M": int(p["block_m"]), "BLOCK_N": int(p["block_n"]),
+          "BLOCK_K": int(p["block_k"]), "GROUP_M": int(p["group_m"]),
+          "SPLIT_K": split, "MODE": mode, "INT4": p["precision"] == "int4",
+          "ACC_INT": p["precision"] == "int8", "num_warps": int(p["num_warps"]),
+          "num_stages": int(p["num_stages"])}
+    return args, kw
+
+
+def _triton_runner(p: Mapping[str, Any], cache: OperandCache) -> tuple[Callable[[], Any], float | None]:
+    import torch
+
+    ops = _operands(p, cache)
+    g, m, n, k = int(p["groups"]), int(p["m"]), int(p["n"]), int(p["k"])
+    bm, bn, bk, split = int(p["block_m"]), int(p["block_n"]), int(p["block_k"]), int(p["split_k"])
+    prec = str(p["precision"])
+    out_dtype = {"bf16": torch.bfloat16, "int8": torch.int32}.get(prec, torch.float16)
+    acc_dtype = torch.int32 if prec == "int8" else torch.float32
+    dummy = torch.zeros(2, device=_DEVICE, dtype=torch.int32)
+    idx, cnt, tiles, max_kb, mode, tile_density = dummy, dummy, dummy, 0, MODE_DENSE, None
+    n_pid = -(-m // bm) * -(-n // bn)
+    if p["sparsity"] == "block":
+        blk, dens = int(p["sparse_block"]), float(p["density"])
+        rows, cols, tr, tc = (m, k, bm, bk) if p["op"] == "spmm" else (m, n, bm, bn)
+        rng = cache.rng("mask", p["op"], blk, dens)
+        bmask = rng.random((-(-rows // blk), -(-cols // blk))) < dens
+        tmask = tile_mask(bmask, blk, tr, tc, rows, cols)
+        tile_density = float(tmask.mean())
+        if p["op"] == "spmm":
+            mode = MODE_BLOCK_A
+            counts = tmask.sum(1).astype(np.int32)
+            max_kb = max(int(counts.max()), 1)
+            lists = np.zeros((tmask.shape[0], max_kb), dtype=np.int32)
+            for r in range(tmask.shape[0]):
+                nz = np.flatnonzero(tmask[r])
+                lists[r, : len(nz)] = nz
+            idx = torch.from_numpy(lists).to(_DEVICE)
+            cnt = torch.from_numpy(counts).to(_DEVICE)
+        else:
+            mode = MODE_SDDMM
+            pairs = np.argwhere(tmask).astype(np.int32)
+            n_pid = max(len(pairs), 1)
+            tiles = torch.from_numpy(pairs.reshape(-1) if len(pairs) else np.zeros(2, np.int32)).to(_DEVICE)
+    if split > 1:
+        out = torch.empty((split, g, m, n), device=_DEVICE, dtype=acc_dtype)
+    else:
+        out = torch.empty((g, m, n), device=_DEVICE, dtype=out_dtype)
+    args, kw = triton_launch_args(p, ops, out, mode, idx, cnt, tiles, max_kb)
+    kernel = matmul_kernel()
+    grid = (n_pid, split, g)
+
+    def run() -> Any:
+        kernel[grid](*args, **kw)
+        if split > 1:
+            return out.sum(0).to(out_dtype)
+        return out
+
+    run()  # compile (or load from cache) and launch once outside the timing
+    _sync(torch)
+    return run, tile_density
+
+
+def _prune(torch: Any, a2d: Any, p: Mapping[str, Any], cache: OperandCache) -> Any:
+    """Zero A (or the SDDMM mask) to the point's pattern; returns a dense tensor."""
+    sp, dens = str(p["sparsity"]), float(p["density"])
+    rows, cols = a2d.shape
+    gen = torch.Generator(device=_DEVICE).manual_seed(cache.seed + 1)
+    if sp == "2:4":
+        keep = torch.tensor([0, 0, 1, 1], device=_DEVICE, dtype=torch.bool).tile(rows, cols // 4)
+    elif sp == "nm":
+        n_keep = max(1, int(round(dens * 8)))
+        score = torch.rand((rows, cols // 8, 8), device=_DEVICE, generator=gen)
+        thr = score.topk(n_keep, dim=-1).values[..., -1:]
+        keep = (score >= thr).reshape(rows, cols)
+    elif sp == "block":
+        blk = int(p["sparse_block"])
+        bm = torch.rand((-(-rows // blk), -(-cols // blk)), device=_DEVICE, generator=gen) < dens
+        keep = bm.repeat_interleave(blk, 0).repeat_interleave(blk, 1)[:rows, :cols]
+    else:
+        keep = torch.rand((rows, cols), device=_DEVICE, generator=gen) < dens
+    if a2d.dtype.itemsize == 1:  # fp8/int8: zero the bytes (fp8 has no multiply)
+        return (a2d.view(torch.int8) * keep.to(torch.int8)).view(a2d.dtype)
+    return a2d * keep.to(a2d.dtype)
+
+
+def _torch_runner(p: Mapping[str, Any], cache: OperandCache) -> Callable[[], Any]:
+    import torch
+
+    ops = _operands(p, cache)
+    a, b = ops["a"], ops["b"]
+    g, prec, sp, op = int(p["groups"]), str(p["precision"]), str(p["sparsity"]), str(p["op"])
+    if op == "sddmm":
+        mask = _prune(torch, torch.ones(a.shape[1], b.shape[2], device=_DEVICE,
+                                        dtype=a.dtype), p, cache).to_sparse_csr()
+        a0, b0 = a[0], b[0]
+        return lambda: torch.sparse.sampled_addmm(mask, a0, b0, beta=0.0)
+    if sp == "dense":
+        if prec in ("fp16", "bf16"):
+            return (lambda: torch.mm(a[0], b[0])) if g == 1 else (lambda: torch.bmm(a, b))
+        if prec == "int8":
+            return lambda: [torch._int_mm(a[i], b[i]) for i in range(g)]
+        if prec == "fp8":
+            bt = b.transpose(1, 2).contiguous()
+            one = torch.ones((), device=_DEVICE, dtype=torch.float32)
+            return lambda: [torch._scaled_mm(a[i], bt[i].t(), scale_a=one, scale_b=one,
+                                             out_dtype=torch.float16) for i in range(g)]
+        if prec == "int4":
+            m, k = a.shape[1], a.shape[2] * 2
+            w = torch.randint(0, 16, (m, k), device=_DEVICE, dtype=torch.int32)
+            packed = ((w[:, ::2] << 4) | w[:, 1::2]).to(torch.uint8)
+            wp = torch._convert_weight_to_int4pack(packed, 8)
+            sz = torch.ones((k // 128, m, 2), device=_DEVICE, dtype=torch.bfloat16)
+            x = b[0].t().contiguous().to(torch.bfloat16)
+            return lambda: torch._weight_int4pack_mm(x, wp, 128, sz)
+    a2 = _prune(torch, a[0], p, cache)
+    b0 = b[0]
+    if sp == "2:4":
+        from torch.sparse import to_sparse_semi_structured
+
+        a_sp = to_sparse_semi_structured(a2)
+        return lambda: torch.mm(a_sp, b0)
+    if sp == "block":
+        blk = int(p["sparse_block"])
+        a_sp = a2.to_sparse_bsr((blk, blk))
+        return lambda: torch.mm(a_sp, b0)
+    a_sp = a2.to_sparse_csr()
+    return lambda: torch.mm(a_sp, b0)
+
+
+def build_runner(p: Mapping[str, Any], cache: OperandCache) -> tuple[Callable[[], Any], float | None]:
+    """A callable that runs point ``p`` once, and the tile density it computes (or None).
+
+    Raises:
+        Exception: Whatever torch/Triton raise for an unbuildable design; the caller turns
+            it into an infeasible record.
+    """
+    import torch
+
+    if p["backend"] == "triton":
+        return _triton_runner(p, cache)
+    fn = _torch_runner(p, cache)
+    fn()
+    _sync(torch)
+    return fn, None
+
+
+def warmup_compile(points: list[Mapping[str, Any]]) -> list[str]:
+    """Compile the Triton kernels of ``points`` into Triton's on-disk cache (no launch).
+
+    Run in worker processes so compiles proceed in parallel; returns one error string per
+    point (``""`` when it compiled). Operand tensors are tiny: only their dtypes, alignment
+    and the integer arguments (which Triton specialises on) matter for compilation.
+    """
+    import torch
+
+    kernel = matmul_kernel()
+    errors = []
+    for p in points:
+        try:
+            prec = str(p["precision"])
+            g, m, n, k = int(p["groups"]), int(p["m"]), int(p["n"]), int(p["k"])
+            a_dt = torch.int8 if prec == "int4" else getattr(torch, _TORCH_DTYPES[prec])
+            b_dt = torch.float16 if prec == "int4" else a_dt
+            ops = {"a": torch.empty(16, device=_DEVICE, dtype=a_dt),
+                   "b": torch.empty(16, device=_DEVICE, dtype=b_dt),
+                   "scale": torch.empty(16, device=_DEVICE, dtype=torch.float16)}
+            split = int(p["split_k"])
+            acc = torch.int32 if prec == "int8" else torch.float32
+            outd = {"bf16": torch.bfloat16, "int8": torch.int32}.get(prec, torch.float16)
+            out = torch.empty(16, device=_DEVICE, dtype=acc if split > 1 else outd)
+            mode = {"spmm": MODE_BLOCK_A, "sddmm": MODE_SDDMM}.get(str(p["op"]), MODE_DENSE)
+            if p["sparsity"] != "block":
+                mode = MODE_DENSE
+            dummy = torch.zeros(2, device=_DEVICE, dtype=torch.int32)
+            max_kb = 2  # runtime value; 2 keeps Triton's "== 1" specialisation off
+            args, kw = triton_launch_args(p, ops, out, mode, dummy, dummy, dummy, max_kb)
+            kernel.warmup(*args, grid=(1,), **kw)
+            errors.append("")
+        except Exception as exc:  # noqa: BLE001 - reported back to the driver
+            errors.append(f"{type(exc).__name__}: {exc}"[:300])
+    return errors

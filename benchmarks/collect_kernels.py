@@ -1,0 +1,55 @@
+"""Collect the shipped kernel dataset on a CUDA GPU (device-side driver).
+
+    python benchmarks/collect_kernels.py --plan-only           # CPU: what would run
+    python benchmarks/collect_kernels.py --out kernels_h100.csv.gz --workers 14 --deadline 420
+
+Writes ``<out>`` (gzip CSV in archgym's record format) and ``<stem>.meta.json`` (GPU,
+driver, CUDA, torch and triton versions, date, timing protocol).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from archgym.cost_models.kernel_collect import run_collection, summarize_plan
+from archgym.cost_models.kernel_measure import plan_collection
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="kernels.csv.gz")
+    ap.add_argument("--plan-only", action="store_true", help="print the plan; needs no GPU")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--configs-per-case", type=int, default=20)
+    ap.add_argument("--pool-size", type=int, default=36)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--compile-timeout", type=float, default=200.0)
+    ap.add_argument("--deadline", type=float, default=None, help="seconds for the whole run")
+    ap.add_argument("--limit", type=int, default=0, help="keep only the first N points")
+    args = ap.parse_args(argv)
+    points = plan_collection(args.seed, args.configs_per_case, args.pool_size)
+    if args.limit:
+        points = points[: args.limit]
+    print(json.dumps(summarize_plan(points), indent=1), flush=True)
+    if args.plan_only:
+        return 0
+    csv, meta = run_collection(points, args.out, reps=args.reps, warmup=args.warmup,
+                               seed=args.seed, workers=args.workers,
+                               compile_timeout_s=args.compile_timeout, deadline_s=args.deadline,
+                               log=lambda s: print(s, flush=True))
+    print(f"wrote {csv} and {meta}")
+    import pandas as pd
+
+    df = pd.read_csv(csv)
+    print(f"{int(df.feasible.sum())}/{len(df)} feasible")
+    print(df.groupby(["backend", "sparsity", "precision"]).feasible.agg(["sum", "count"]))
+    print(df.loc[~df.feasible, "reason"].str[:120].value_counts().head(15).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
