@@ -91,6 +91,7 @@ class _Registry:
         self.package = package
         self.group = group
         self.specs: dict[str, Spec] = {}
+        self.broken: dict[str, str] = {}
         self._loaded = False
         self._loading = False
 
@@ -101,8 +102,13 @@ class _Registry:
         try:
             pkg = importlib.import_module(self.package)
             for info in pkgutil.iter_modules(pkg.__path__):
-                if not info.name.startswith("_"):
-                    importlib.import_module(f"{self.package}.{info.name}")
+                if info.name.startswith("_"):
+                    continue
+                module = f"{self.package}.{info.name}"
+                try:
+                    importlib.import_module(module)
+                except Exception as exc:  # noqa: BLE001 - one broken module must not hide the rest
+                    self.broken[module] = f"{type(exc).__name__}: {exc}"
             for ep in metadata.entry_points(group=self.group):
                 if ep.name not in self.specs:
                     dist = getattr(getattr(ep, "dist", None), "name", "a plugin")
@@ -131,9 +137,12 @@ class _Registry:
         names = sorted(self.specs)
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        broken = "".join(
+            f" Module {m} failed to import and may define it: {err}." for m, err in self.broken.items()
+        )
         raise RegistryError(
             f"unknown {self.kind} {name!r}.{hint} Registered {self.kind}s: {', '.join(names)} "
-            f"(see `archgym list` or archgym.list_{self.kind.replace(' ', '_')}s())."
+            f"(see `archgym list` or archgym.list_{self.kind.replace(' ', '_')}s()).{broken}"
         )
 
     def all(self) -> dict[str, Spec]:

@@ -1,0 +1,97 @@
+"""CLI: the README commands, JSON output, and one clear line (no traceback) per bad input."""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "archgym.cli", *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def test_default_run_prints_best_design_and_pareto_table() -> None:
+    out = cli("run", "--quiet", "--budget", "40")
+    assert out.returncode == 0, out.stderr
+    assert "Best design" in out.stdout and "Pareto front over min:latency_s, min:energy_j, min:area_mm2" in out.stdout
+
+
+def test_run_json_show_and_list(tmp_path: Path) -> None:
+    run_dir = tmp_path / "demo"
+    out = cli("run", "--env", "archgym/Systolic-v0", "--agent", "random", "--budget", "30", "--seed", "0",
+              "--out", str(run_dir), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["n_evaluations"] == 30 and data["status"] == "complete" and data["best"]["design"]["rows"] > 0
+    shown = cli("show", str(run_dir), "--json")
+    assert shown.returncode == 0, shown.stderr
+    s = json.loads(shown.stdout)
+    assert s["best"] == data["best"] and s["manifest"]["agent"] == "random"
+    text = cli("show", str(run_dir))
+    assert "Best design" in text.stdout and "records.jsonl" in text.stdout
+    listed = cli("list")
+    assert listed.returncode == 0 and "archgym/Systolic-v0" in listed.stdout and "random-walk" in listed.stdout
+
+
+def test_agent_options_are_passed_and_checked(tmp_path: Path) -> None:
+    ok = cli("run", "--env", "archgym/Systolic-v0", "--agent", "tpe", "--agent-opt", "n_startup_trials=5",
+             "--budget", "8", "--out", str(tmp_path / "r"), "--quiet")
+    assert ok.returncode == 0, ok.stderr
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["agent_hparams"]["n_startup_trials"] == 5
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["run", "--env", "archgym/Systolik-v0"], 2, "Did you mean 'archgym/Systolic-v0'"),
+        (["run", "--agent", "tpee", "--budget", "3"], 2, "Did you mean 'tpe'"),
+        (["run", "--objective", "latncy_s", "--budget", "3"], 2, "Did you mean 'latency_s'"),
+        (["run", "--budget", "0"], 2, "must be a positive integer, but got 0"),
+        (["run", "--budget", "ten"], 2, "must be a positive integer, but got 'ten'"),
+        (["run", "--agent", "tpe", "--agent-opt", "n_startup=3", "--budget", "3"], 2, "no hyperparameter 'n_startup'"),
+        (["run", "--agent", "tpe", "--agent-opt", "n_startup_trials=abc", "--budget", "3"], 2, "must be of type int"),
+        (["run", "--agent-opt", "oops", "--budget", "3"], 2, "key=value"),
+        (["run", "--resume", "--budget", "3"], 2, "--resume needs --out"),
+        (["show", "/nonexistent/run"], 3, "not an archgym run directory"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args, code, message) -> None:
+    out = cli(*args)
+    assert out.returncode == code, (out.stdout, out.stderr)
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_out(tmp_path: Path) -> None:
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(stat.S_IREAD | stat.S_IEXEC)
+    out = cli("run", "--budget", "3", "--out", str(locked / "run"))
+    assert out.returncode == 3 and "cannot write the run directory" in out.stderr
+
+
+def test_out_that_is_a_file(tmp_path: Path) -> None:
+    f = tmp_path / "file"
+    f.write_text("x")
+    out = cli("run", "--budget", "3", "--out", str(f / "run"), "--quiet")
+    assert out.returncode == 3 and "cannot write the run directory" in out.stderr
+
+
+def test_existing_run_needs_resume_and_corrupt_records_are_reported(tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    assert cli("run", "--budget", "5", "--out", str(run), "--quiet").returncode == 0
+    again = cli("run", "--budget", "5", "--out", str(run), "--quiet")
+    assert again.returncode == 3 and "pass --resume" in again.stderr
+    lines = (run / "records.jsonl").read_text().splitlines(keepends=True)
+    lines[2] = "{broken\n"
+    (run / "records.jsonl").write_text("".join(lines))
+    shown = cli("show", str(run))
+    assert shown.returncode == 3 and "line 3 is corrupt" in shown.stderr
+    assert (run / "records.jsonl").read_text().count("\n") == 5  # nothing rewritten or lost

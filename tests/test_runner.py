@@ -1,0 +1,101 @@
+"""Runner: determinism under a seed, budgets, resume after a real kill -9, mismatched resume."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import archgym
+from archgym.errors import ConfigError, StoreError
+from archgym.runner import Experiment, run_experiment
+
+
+def _designs(run: Path) -> list[dict]:
+    return [json.loads(x)["design"] for x in (run / "records.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("agent", ["random", "random-walk", "tpe"])
+def test_same_seed_same_records(agent: str, tmp_path: Path) -> None:
+    exp = Experiment(env="archgym/Systolic-v0", agent=agent, budget=25, seed=4)
+    run_experiment(exp, out=tmp_path / "a")
+    run_experiment(exp, out=tmp_path / "b")
+    assert _designs(tmp_path / "a") == _designs(tmp_path / "b")
+    other = run_experiment(Experiment(env="archgym/Systolic-v0", agent=agent, budget=25, seed=5), out=tmp_path / "c")
+    assert other.n_evaluations == 25
+    assert _designs(tmp_path / "a") != _designs(tmp_path / "c")
+
+
+def test_budget_is_exact_with_batches(bowl_env) -> None:
+    res = run_experiment(Experiment(agent="random", budget=10, batch_size=4), env=bowl_env)
+    assert res.n_evaluations == 10 and res.status == "complete"
+    # best is the true optimum of the bowl among what was seen; a=5 gives latency 1
+    assert res.best["metrics"]["latency_s"] >= 1.0
+
+
+def test_best_is_min_over_admissible_records(bowl_env, tmp_path) -> None:
+    res = run_experiment(Experiment(agent="random", budget=40, seed=1), out=tmp_path, env=bowl_env)
+    df = archgym.load_runs(tmp_path)
+    ok = df[df["admissible"]]
+    assert res.best["metrics"]["latency_s"] == ok["latency_s"].min()
+    assert (~df["feasible"]).sum() > 0  # size=16 designs were sampled and recorded as infeasible
+    assert set(df.loc[~df["feasible"], "reason"]) == {"size 16 does not fit"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"budget": 0}, "budget must be a positive integer"), ({"budget": "10"}, "budget must be"),
+     ({"seed": -1}, "seed must be"), ({"batch_size": 0}, "batch_size must be")],
+)
+def test_bad_experiment(kwargs, match) -> None:
+    with pytest.raises(ConfigError, match=match):
+        Experiment(**kwargs)
+
+
+def test_resume_completes_exactly_the_same_run(tmp_path: Path) -> None:
+    exp = Experiment(env="archgym/Systolic-v0", agent="tpe", budget=30, seed=2)
+    run_experiment(exp, out=tmp_path / "ref")
+    partial = Experiment(env="archgym/Systolic-v0", agent="tpe", budget=12, seed=2)
+    run_experiment(partial, out=tmp_path / "cut")
+    # same experiment with a larger budget resumes the cut run (budget is not part of identity)
+    res = run_experiment(exp, out=tmp_path / "cut", resume=True)
+    assert res.n_evaluations == 30
+    assert _designs(tmp_path / "cut") == _designs(tmp_path / "ref")
+
+
+def test_resume_refuses_a_different_experiment(tmp_path: Path) -> None:
+    run_experiment(Experiment(env="archgym/Systolic-v0", agent="random", budget=3, seed=0), out=tmp_path)
+    with pytest.raises(StoreError, match="cannot resume .* seed=0.*seed=1"):
+        run_experiment(Experiment(env="archgym/Systolic-v0", agent="random", budget=5, seed=1), out=tmp_path, resume=True)
+
+
+def test_resume_after_kill_9_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    args = ["--env", "archgym/Systolic-v0", "--agent", "tpe", "--budget", "160", "--seed", "3", "--quiet"]
+    ref = tmp_path / "ref"
+    subprocess.run([sys.executable, "-m", "archgym.cli", "run", *args, "--out", str(ref)], check=True, timeout=300)
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen([sys.executable, "-m", "archgym.cli", "run", *args, "--out", str(cut)])
+    records = cut / "records.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if records.exists() and records.read_bytes().count(b"\n") >= 40:
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_cut = records.read_bytes().count(b"\n")
+    assert 40 <= n_cut < 160, "the run must be killed mid-way"
+    assert json.loads((cut / "manifest.json").read_text())["status"] == "running"
+    done = subprocess.run(
+        [sys.executable, "-m", "archgym.cli", "run", *args, "--out", str(cut), "--resume"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    recs = [json.loads(x) for x in records.read_text().splitlines()]
+    assert [r["eval_id"] for r in recs] == list(range(160))
+    assert [r["design"] for r in recs] == _designs(ref)
+    manifest = json.loads((cut / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["resumed"] == 1
