@@ -1,0 +1,260 @@
+"""Run a sweep: one task per experiment on a ``concurrent.futures.Executor``, resumable.
+
+Layout of a sweep directory::
+
+    runs/lottery/
+      sweep.json       the resolved sweep: file text, every experiment with its id (written once)
+      results.jsonl    one line per finished task, appended as tasks finish (status, best, error)
+      .sweep.lock      flock held by the sweep process: a second sweep on the directory is refused
+      <experiment-id>/ a run directory (manifest.json + records.jsonl, see archgym.store)
+
+**Resume.** An experiment is finished when its manifest says ``complete`` with all of its
+budget recorded. ``resume=True`` skips those, deletes the directory of every other one (a
+partial or failed run) and runs it again from scratch, so the sweep ends with exactly one
+complete record set per experiment however it was stopped (Ctrl-C, ``kill -9``, a lost node).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archgym.errors import StoreError
+from archgym.sweep._spec import SweepItem, SweepSpec
+
+__all__ = ["run_sweep", "run_item", "SweepResult", "is_complete", "SWEEP_FILE", "RESULTS_FILE"]
+
+SWEEP_FILE = "sweep.json"
+RESULTS_FILE = "results.jsonl"
+LOCK_FILE = ".sweep.lock"
+
+
+@dataclass
+class SweepResult:
+    """What :func:`run_sweep` returns.
+
+    Attributes:
+        out: The sweep directory.
+        n_total: Experiments in the sweep.
+        n_skipped: Already complete before this call (resume).
+        n_complete: Completed by this call.
+        n_failed: Failed in this call (each recorded in ``results.jsonl`` with its error).
+        wall_s: Wall time of this call.
+        task_s: Sum of the experiments' own wall times (inside the workers).
+        failures: ``(id, error)`` of each failure.
+    """
+
+    out: Path
+    n_total: int
+    n_skipped: int = 0
+    n_complete: int = 0
+    n_failed: int = 0
+    wall_s: float = 0.0
+    task_s: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
+def run_item(item: dict[str, Any], run_dir: str) -> dict[str, Any]:
+    """The task: run one experiment into ``run_dir``; never raises for a failed experiment.
+
+    Returns:
+        ``{"id", "status", "wall_s", "n_evaluations", "best_objective"}`` and, on failure,
+        ``"error"`` (one line) and ``"traceback"``.
+    """
+    from archgym.runner import Experiment, run_experiment
+
+    t0 = time.perf_counter()
+    out: dict[str, Any] = {"id": item["id"], "pid": os.getpid()}
+    try:
+        res = run_experiment(Experiment(**item["experiment"]), out=run_dir)
+        out.update(status=res.status, n_evaluations=res.n_evaluations,
+                   best_objective=res.best["objective"] if res.best else None)
+    except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
+        out.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                   traceback=traceback.format_exc(limit=20))
+    out["wall_s"] = time.perf_counter() - t0
+    return out
+
+
+def is_complete(run_dir: Path, budget: int) -> bool:
+    """Whether ``run_dir`` holds a complete run of ``budget`` evaluations."""
+    try:
+        m = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return m.get("status") == "complete" and int(m.get("n_evaluations", -1)) == budget
+
+
+class _SweepLock:
+    def __init__(self, out: Path) -> None:
+        import fcntl
+
+        self.fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(self.fd)
+            raise StoreError(
+                f"{out} is being written by another sweep (pid {holder}); two sweeps may not share "
+                "a directory: wait for it to finish, or choose another --out"
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, str(os.getpid()).encode())
+
+    def release(self) -> None:
+        os.close(self.fd)
+
+
+def _wait_run_lock(run_dir: Path, timeout_s: float = 30.0) -> None:
+    """Wait until no process (an orphan worker of a killed sweep) holds ``run_dir``'s lock."""
+    import fcntl
+
+    lock = run_dir / ".lock"
+    if not lock.exists():
+        return
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreError(f"{run_dir} is still being written by another process after "
+                                     f"{timeout_s:g} s; stop it, then resume") from None
+                time.sleep(0.1)
+    finally:
+        os.close(fd)
+
+
+def _prepare(spec: SweepSpec, out: Path, resume: bool) -> list[SweepItem]:
+    """Write or check ``sweep.json``; return the experiments still to run (partials removed)."""
+    sweep_file = out / SWEEP_FILE
+    if sweep_file.exists():
+        if not resume:
+            raise StoreError(f"{out} already holds a sweep; pass --resume to continue it, or choose "
+                             "another --out")
+        try:
+            old = json.loads(sweep_file.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise StoreError(f"{sweep_file} is corrupt ({exc}); choose another --out") from None
+        if old.get("fingerprint") != spec.fingerprint():
+            raise StoreError(
+                f"cannot resume {out}: the experiment file now expands to different experiments "
+                f"({old.get('n_experiments')} before, {len(spec.items)} now, or changed settings); "
+                "resume with the file it was started with, or choose another --out"
+            )
+    else:
+        tmp = out / f".{SWEEP_FILE}.tmp"
+        tmp.write_text(json.dumps(spec.to_dict(), indent=1, default=str) + "\n", encoding="utf-8")
+        os.replace(tmp, sweep_file)
+    todo = []
+    for it in spec.items:
+        run_dir = out / it.id
+        if run_dir.exists():
+            if is_complete(run_dir, it.experiment.budget):
+                continue
+            _wait_run_lock(run_dir)
+            shutil.rmtree(run_dir)
+        todo.append(it)
+    return todo
+
+
+ProgressFn = Callable[[int, int, int], None]  # (done, total, failed)
+
+
+def _default_bar(total: int, initial: int, name: str) -> tuple[ProgressFn, Callable[[], None]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, initial=initial, unit="exp", desc=name, file=sys.stderr,
+               dynamic_ncols=True, smoothing=0.05)
+
+    def update(done: int, total_: int, failed: int) -> None:
+        bar.n = done
+        bar.set_postfix(failed=failed, refresh=False)
+        bar.refresh()
+
+    return update, bar.close
+
+
+def run_sweep(
+    spec: SweepSpec,
+    out: str | os.PathLike[str],
+    executor: Executor,
+    resume: bool = False,
+    progress: ProgressFn | bool | None = True,
+) -> SweepResult:
+    """Run every experiment of ``spec`` not yet complete in ``out`` on ``executor``.
+
+    Args:
+        spec: The expanded sweep (:func:`archgym.sweep.load_sweep`).
+        out: Sweep directory (created if missing).
+        executor: Any ``concurrent.futures.Executor`` whose workers see ``out``.
+        resume: Continue the sweep already in ``out`` (see the module docstring).
+        progress: ``True`` for a tqdm bar on stderr, a callable ``(done, total, failed)``,
+            or ``None``/``False`` for silence.
+
+    Raises:
+        StoreError: ``out`` holds another sweep (without ``resume``), a different sweep, or is
+            being written by another sweep process right now.
+    """
+    t0 = time.perf_counter()
+    out_p = Path(out)
+    try:
+        out_p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create the sweep directory {out_p}: {exc.strerror or exc}") from None
+    lock = _SweepLock(out_p)
+    try:
+        todo = _prepare(spec, out_p, resume)
+        result = SweepResult(out_p, len(spec.items), n_skipped=len(spec.items) - len(todo))
+        close: Callable[[], None] | None = None
+        if progress is True:
+            update, close = _default_bar(len(spec.items), result.n_skipped, spec.name)
+        else:
+            update = progress or None  # type: ignore[assignment]
+        results_fd = os.open(out_p / RESULTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        futures: dict[Future[Any], SweepItem] = {}
+        try:
+            for it in todo:
+                futures[executor.submit(run_item, it.to_dict(), str(out_p / it.id))] = it
+            done = result.n_skipped
+            for fut in as_completed(futures):
+                it = futures.pop(fut)
+                try:
+                    rec = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker died or could not run the task
+                    rec = {"id": it.id, "status": "failed", "wall_s": 0.0,
+                           "error": f"the worker running it died or failed: {type(exc).__name__}: {exc}"}
+                rec["t_s"] = round(time.perf_counter() - t0, 4)
+                os.write(results_fd, (json.dumps(rec, default=str) + "\n").encode())
+                done += 1
+                result.task_s += float(rec.get("wall_s", 0.0))
+                if rec["status"] == "complete":
+                    result.n_complete += 1
+                else:
+                    result.n_failed += 1
+                    result.failures.append((it.id, str(rec.get("error", rec["status"]))))
+                if update:
+                    update(done, len(spec.items), result.n_failed)
+        finally:
+            for f in futures:
+                f.cancel()
+            os.close(results_fd)
+            if close:
+                close()
+    finally:
+        lock.release()
+    result.wall_s = time.perf_counter() - t0
+    return result

@@ -1,0 +1,143 @@
+"""Executors for sweeps: anything behind :class:`concurrent.futures.Executor`.
+
+* ``local`` (default): a :class:`~concurrent.futures.ProcessPoolExecutor` whose workers are
+  started with ``forkserver`` (Linux) or ``spawn`` (elsewhere), never plain ``fork``, so a
+  parent that has imported torch or holds threads is safe. Each worker exits on its own if
+  the sweep process dies (even by ``kill -9``), so no orphan keeps writing after a crash.
+* ``dask``: ``distributed.Client(address).get_executor()``, the same interface on a Dask
+  cluster (or SLURM/PBS through dask-jobqueue). Workers must be able to import archgym and
+  must see the sweep directory (a shared filesystem). Start a cluster with::
+
+      dask scheduler                           # prints tcp://HOST:8786
+      dask worker tcp://HOST:8786 --nworkers 8 --nthreads 1
+
+  then ``archgym sweep FILE --executor dask --address tcp://HOST:8786 --out DIR``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any
+
+from archgym.errors import ConfigError
+
+__all__ = ["local_executor", "dask_executor", "open_executor"]
+
+
+def _watch_parent(sweep_pid: int) -> None:
+    """Exit this worker as soon as the sweep process is gone (its parent, or with
+    forkserver the forkserver, is reparented; or the sweep pid no longer exists)."""
+    ppid = os.getppid()
+
+    def alive() -> bool:
+        if os.getppid() != ppid:
+            return False
+        try:
+            os.kill(sweep_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def loop() -> None:
+        while alive():
+            time.sleep(0.5)
+        os._exit(70)  # the sweep died: stop at once, resume redoes this experiment
+
+    threading.Thread(target=loop, name="archgym-parent-watch", daemon=True).start()
+
+
+def _init_worker(parent_pid: int) -> None:
+    _watch_parent(parent_pid)
+    import logging
+    import warnings
+
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module="optuna")
+    import archgym.registry as reg
+
+    reg.list_envs()  # import env and agent modules once per worker, not once per task
+    reg.list_agents()
+
+
+def local_executor(workers: int) -> Executor:
+    """A process pool of ``workers`` processes (forkserver on Linux, spawn elsewhere).
+
+    Raises:
+        ConfigError: ``workers`` < 1.
+    """
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, but got {workers}")
+    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+    ctx = multiprocessing.get_context(method)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(os.getpid(),))
+
+
+def dask_executor(address: str | None, workers: int, timeout_s: float = 10.0) -> tuple[Executor, Any]:
+    """A Dask executor and its client (close the client when done).
+
+    Args:
+        address: Scheduler address (``tcp://host:8786``); ``None`` starts a local cluster of
+            ``workers`` processes on 127.0.0.1.
+        workers: Workers of the local cluster (ignored with an address).
+        timeout_s: How long to wait for the scheduler to answer.
+
+    Raises:
+        MissingDependencyError: ``dask[distributed]`` is not installed (gives the pip command).
+        ConfigError: The scheduler does not answer within ``timeout_s``.
+    """
+    from archgym._imports import optional_import
+
+    distributed = optional_import("distributed", "dask")
+    if address is None:
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None)
+        client = distributed.Client(cluster)
+        client._archgym_cluster = cluster  # closed with the client
+    else:
+        try:
+            client = distributed.Client(address, timeout=timeout_s)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(
+                f"the Dask scheduler at {address!r} did not answer within {timeout_s:g} s ({exc}); "
+                "check the address (tcp://HOST:8786) and that `dask scheduler` is running"
+            ) from None
+    return client.get_executor(), client
+
+
+@contextlib.contextmanager
+def open_executor(kind: str = "local", workers: int = 2, address: str | None = None,
+                  timeout_s: float = 10.0) -> Iterator[Executor]:
+    """Open the executor named ``kind`` (``local`` or ``dask``) and close it afterwards.
+
+    Raises:
+        ConfigError: Unknown kind, or an address given for the local executor.
+    """
+    if kind == "local":
+        if address:
+            raise ConfigError("--address is for --executor dask; the local executor takes --workers")
+        ex = local_executor(workers)
+        try:
+            yield ex
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
+    elif kind == "dask":
+        ex, client = dask_executor(address, workers, timeout_s)
+        try:
+            yield ex
+        finally:
+            cluster = getattr(client, "_archgym_cluster", None)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    else:
+        raise ConfigError(f"executor must be 'local' or 'dask', but got {kind!r}")
