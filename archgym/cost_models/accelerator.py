@@ -1,0 +1,393 @@
+"""Analytical DNN-accelerator model: PE array + per-PE register files + banked global buffer
++ NoC + DRAM, vectorised over (design x layer).
+
+``AcceleratorCostModel`` evaluates many designs on a workload (``archgym.workloads``) in one
+numpy pass. Each layer is an im2col GEMM ``(M x K) @ (K x N)`` run ``groups * repeat`` times.
+
+Compute (stall-free) -- identical to SCALE-Sim 3.0.0 and to
+:class:`~archgym.cost_models.systolic.SystolicCostModel` for ``os``/``ws``/``is``::
+
+    dataflow  Sr (array rows)   Sc (array cols)   T (time)           fill
+    os        M                 N                 K                  R + C - 2
+    ws        K                 N                 M                  2R + C - 2
+    is        K                 M                 N                  2R + C - 2
+    rs        fh * C/groups     ofmap_h           ofmap_w * fw * N   R + C - 2
+
+``cycles = ceil(Sr/R) * ceil(Sc/C) * (T + fill) - 1``. Row-stationary (Eyeriss) maps filter
+rows x channels on the array rows and ofmap rows on its columns; each PE runs 1-D
+convolutions and keeps ``p = (rf_words - fw) // (fw + 1)`` filter rows in its register file,
+so the ifmap is streamed ``ceil(N/p)`` times (GEMM layers use the ``is`` mapping).
+
+Array traffic (global buffer <-> PEs over the NoC, in words) is SCALE-Sim's SRAM count for
+``os``/``ws``/``is`` (``sram_read_words``, ``sram_write_words`` equal its DETAILED_ACCESS_REPORT).
+
+Global buffer and DRAM: the whole layer stays on chip if its ifmap, weights and outputs fit in
+the buffer; otherwise half the buffer holds a resident tile and half streams (double
+buffering), and the cheapest of three tilings is used -- weight tiles (ifmap re-read
+``ceil(N/n_t)`` times), ifmap tiles (weights re-read ``ceil(M/m_t)`` times), or square output
+tiles (both re-read). A buffer that cannot hold one array tile double-buffered
+(``2 * (R*C + R + C)`` words) is infeasible.
+
+Latency (``bandwidth_mode="limited"``): transfers overlap compute (double buffering), so a
+layer takes ``max(compute, DRAM bytes / dram_bw_bytes, NoC bytes / min(noc_bw_bytes,
+gbuf_banks * 16 B))`` cycles; the excess is ``stall_cycles``. ``"ideal"`` gives no stalls.
+
+Energy per level (J): ``energy_mac_j`` (one MAC per MAC), ``energy_rf_j`` (3 RF accesses per
+MAC: two operands and the partial sum), ``energy_noc_j`` (array traffic), ``energy_buffer_j``
+(array traffic plus DRAM fills/drains, per bank size), ``energy_dram_j``; constants and their
+sources are in :mod:`archgym.cost_models.accelerator_tables`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from archgym.cost_model import CostModel, Evaluations, Metric
+from archgym.cost_models import accelerator_tables as tb
+from archgym.errors import ConfigError
+from archgym.registry import register_cost_model
+from archgym.workloads import Layer, Workload
+from archgym.workloads import get as get_workload
+
+__all__ = ["AcceleratorCostModel", "DATAFLOWS", "DEFAULTS", "as_workload", "layer_arrays"]
+
+DATAFLOWS: tuple[str, ...] = ("os", "ws", "is", "rs")
+
+#: Values for design parameters a design leaves out.
+DEFAULTS: dict[str, Any] = {
+    "rows": 16, "cols": 16, "rf_bytes": 64, "gbuf_kb": 256, "gbuf_banks": 4,
+    "noc_bw_bytes": 1.0e12, "dram_bw_bytes": 16.0, "dataflow": "ws", "precision": "int8",
+    "tech_nm": 45, "clock_mhz": 1000.0,
+}
+_NUMERIC = ("rows", "cols", "rf_bytes", "gbuf_kb", "gbuf_banks", "noc_bw_bytes",
+            "dram_bw_bytes", "tech_nm", "clock_mhz")
+
+LEVELS: tuple[str, ...] = ("mac", "rf", "noc", "buffer", "dram")
+
+_METRICS = (
+    Metric("latency_s", "s", "min", "Run time of the workload, stalls included"),
+    Metric("cycles", "cycles", "min", "Clock cycles, stalls included"),
+    Metric("compute_cycles", "cycles", "min", "Stall-free cycles (SCALE-Sim 'Total Cycles')"),
+    Metric("stall_cycles", "cycles", "min", "Cycles lost to DRAM/NoC bandwidth"),
+    Metric("energy_j", "J", "min", "Total energy (sum of the five levels)"),
+    Metric("energy_mac_j", "J", "min", "MAC energy"),
+    Metric("energy_rf_j", "J", "min", "PE register-file energy"),
+    Metric("energy_noc_j", "J", "min", "Array NoC energy (buffer <-> PEs)"),
+    Metric("energy_buffer_j", "J", "min", "Global-buffer energy"),
+    Metric("energy_dram_j", "J", "min", "DRAM energy"),
+    Metric("area_mm2", "mm^2", "min", "PE array + register files + global buffer"),
+    Metric("power_w", "W", "min", "Average power, energy / latency"),
+    Metric("utilization", "", "max", "MACs / (cycles * rows * cols)"),
+    Metric("dram_bytes", "B", "min", "DRAM traffic"),
+    Metric("sram_read_words", "words", "min", "Global-buffer reads by the array"),
+    Metric("sram_write_words", "words", "min", "Global-buffer writes by the array"),
+)
+
+
+def as_workload(workload: Any) -> Workload:
+    """A :class:`Workload` from a workload, a name or a single :class:`Layer`."""
+    if isinstance(workload, Workload):
+        return workload
+    if isinstance(workload, Layer):
+        return Workload(workload.name, (workload,))
+    if isinstance(workload, str):
+        return get_workload(workload)
+    raise ConfigError(
+        f"accelerator: workload must be a Workload, a workload name or a Layer, but got "
+        f"{type(workload).__name__}; see archgym.workloads.names()"
+    )
+
+
+_LAYER_CACHE: dict[int, tuple[Workload, dict[str, np.ndarray]]] = {}
+
+
+def layer_arrays(wl: Workload) -> dict[str, np.ndarray]:
+    """Per-layer float arrays of shape ``(1, L)`` (cached per workload object)."""
+    hit = _LAYER_CACHE.get(id(wl))
+    if hit is not None and hit[0] is wl:
+        return hit[1]
+    a = {k: v.astype(float)[None, :] for k, v in wl.as_arrays().items()}
+    ls = wl.layers
+    a["fh"] = np.array([[x.filter_h for x in ls]], dtype=float)
+    a["fw"] = np.array([[x.filter_w for x in ls]], dtype=float)
+    a["oh"] = np.array([[x.ofmap_h for x in ls]], dtype=float)
+    a["cg"] = np.array([[x.channels // x.groups for x in ls]], dtype=float)
+    a["is_gemm"] = np.array([[x.kind == "gemm" for x in ls]])
+    if len(_LAYER_CACHE) > 64:
+        _LAYER_CACHE.clear()
+    _LAYER_CACHE[id(wl)] = (wl, a)
+    return a
+
+
+def _codes(col: Any, choices: tuple[str, ...], n: int) -> np.ndarray:
+    arr = np.asarray(col)
+    code = np.full(n, -1, dtype=np.int64)
+    for i, c in enumerate(choices):
+        code[arr == c] = i
+    return code
+
+
+class AcceleratorCostModel(CostModel):
+    """DNN accelerator: ``rows x cols`` PEs with register files, a banked global buffer, a
+    NoC and a DRAM link; dataflows ``os``/``ws``/``is``/``rs``; int8/int4/fp16 MACs.
+
+    Design columns (defaults in :data:`DEFAULTS`): ``rows``, ``cols``, ``rf_bytes`` (per PE),
+    ``gbuf_kb``, ``gbuf_banks``, ``noc_bw_bytes`` and ``dram_bw_bytes`` (bytes/cycle),
+    ``dataflow``, ``precision``, ``tech_nm``, ``clock_mhz``.
+
+    Args:
+        bandwidth_mode: ``"limited"`` adds DRAM/NoC stalls; ``"ideal"`` is SCALE-Sim's CALC.
+        energy_pj: Override per-access energies at 45 nm, pJ per byte (``"rf"``, ``"noc"``,
+            ``"buffer"``, ``"dram"``) or per MAC (``"mac"``); used to configure the model like
+            a peer simulator (see ``archgym validate accelerator --against zigzag``).
+    """
+
+    name: ClassVar[str] = "accelerator-analytical"
+    version: ClassVar[str] = "1"
+    metrics: ClassVar[tuple[Metric, ...]] = _METRICS
+    description: ClassVar[str] = "Vectorised PE-array/RF/buffer/NoC/DRAM model, energy by level"
+
+    def __init__(
+        self, bandwidth_mode: str = "limited", energy_pj: Mapping[str, float] | None = None
+    ) -> None:
+        if bandwidth_mode not in ("ideal", "limited"):
+            raise ConfigError(
+                f"bandwidth_mode must be 'ideal' or 'limited', but got {bandwidth_mode!r}"
+            )
+        unknown = sorted(set(energy_pj or {}) - set(LEVELS))
+        if unknown:
+            raise ConfigError(f"energy_pj keys must be among {list(LEVELS)}, got {unknown}")
+        self.bandwidth_mode = bandwidth_mode
+        self.energy_pj = dict(energy_pj or {})
+
+    def describe(self) -> dict[str, Any]:
+        """Identity recorded in run manifests."""
+        return {**super().describe(), "bandwidth_mode": self.bandwidth_mode,
+                "energy_pj": self.energy_pj}
+
+    # -- public API ------------------------------------------------------------------------
+    def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
+        """Whole-workload metrics (sums over layers), one row per design."""
+        per, feasible, reasons, design = self._evaluate(columns, workload)
+        tot = {k: v.sum(axis=1) for k, v in per.items()}
+        clock_hz = design["clock_mhz"] * 1e6
+        cycles = tot["cycles"]
+        latency = cycles / clock_hz
+        energy = {f"energy_{lv}_j": tot[f"energy_{lv}_j"] for lv in LEVELS}
+        e_total = sum(energy.values())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            metrics = {
+                "latency_s": latency,
+                "cycles": cycles,
+                "compute_cycles": tot["compute_cycles"],
+                "stall_cycles": tot["stall_cycles"],
+                "energy_j": e_total,
+                **energy,
+                "area_mm2": design["area_mm2"],
+                "power_w": e_total / latency,
+                "utilization": tot["macs"] / (cycles * design["rows"] * design["cols"]),
+                "dram_bytes": tot["dram_bytes"],
+                "sram_read_words": tot["sram_read_words"],
+                "sram_write_words": tot["sram_write_words"],
+            }
+        for k in metrics:
+            metrics[k] = np.where(feasible, metrics[k], np.nan)
+        return Evaluations(metrics=metrics, feasible=feasible, reasons=reasons)
+
+    def evaluate_layers(
+        self, columns: dict[str, np.ndarray], workload: Any
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
+        """Per-layer figures ``(n_designs, n_layers)`` (NaN where infeasible), feasibility
+        and reasons. Keys: the ``_METRICS`` counts per layer plus ``macs`` and
+        ``sram_ifmap_read_words``, ``sram_filter_read_words``."""
+        per, feasible, reasons, _ = self._evaluate(columns, workload)
+        ok = feasible[:, None]
+        return {k: np.where(ok, v, np.nan) for k, v in per.items()}, feasible, reasons
+
+    # -- the model -------------------------------------------------------------------------
+    def _design(self, columns: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+        d: dict[str, np.ndarray] = {}
+        for key in _NUMERIC:
+            d[key] = (np.asarray(columns[key], dtype=float) if key in columns
+                      else np.full(n, float(DEFAULTS[key])))
+        d["df"] = _codes(columns.get("dataflow", np.full(n, DEFAULTS["dataflow"])), DATAFLOWS, n)
+        d["prec"] = _codes(columns.get("precision", np.full(n, DEFAULTS["precision"])),
+                           tb.PRECISIONS, n)
+        return d
+
+    def _evaluate(
+        self, columns: dict[str, np.ndarray], workload: Any
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, list[str], dict[str, np.ndarray]]:
+        wl = as_workload(workload)
+        n = len(next(iter(columns.values()))) if columns else 0
+        d = self._design(columns, n)
+        checks: list[tuple[np.ndarray, str]] = []
+        for key in ("rows", "cols", "gbuf_banks"):
+            v = d[key]
+            checks.append((~((v >= 1) & (v == np.floor(v))), f"{key} must be a positive integer"))
+        for key in ("rf_bytes", "gbuf_kb", "noc_bw_bytes", "dram_bw_bytes", "tech_nm",
+                    "clock_mhz"):
+            checks.append((~(d[key] > 0), f"{key} must be > 0"))
+        checks.append((d["df"] < 0, f"dataflow must be one of {list(DATAFLOWS)}"))
+        checks.append((d["prec"] < 0, f"precision must be one of {list(tb.PRECISIONS)}"))
+        wb_all = np.array([tb.WORD_BYTES[p] for p in tb.PRECISIONS])[np.maximum(d["prec"], 0)]
+        tile_kb = 2 * (d["rows"] * d["cols"] + d["rows"] + d["cols"]) * wb_all / 1024
+        checks.append((d["gbuf_kb"] < tile_kb,
+                       "gbuf_kb must hold one array tile double-buffered, "
+                       "2*(rows*cols+rows+cols) words; raise gbuf_kb or shrink the array"))
+        feasible = np.ones(n, dtype=bool)
+        for mask, _ in checks:
+            feasible &= ~mask
+        # Safe stand-ins for rows already infeasible, so the arithmetic stays finite.
+        for key in _NUMERIC:
+            d[key] = np.where(feasible, d[key], float(DEFAULTS[key]))
+        d["df"] = np.where(feasible, d["df"], 0)
+        d["prec"] = np.where(feasible, d["prec"], 0)
+
+        wb = np.array([tb.WORD_BYTES[p] for p in tb.PRECISIONS])[d["prec"]]
+        a = layer_arrays(wl)
+        per, layer_bad = layer_costs(d, wb, a, self.bandwidth_mode, self.energy_pj)
+
+        reasons = [""] * n
+        for i in np.flatnonzero(~feasible):
+            reasons[i] = "; ".join(
+                f"{msg} (got {_shown(columns, msg, i)})" for mask, msg in checks if mask[i]
+            )
+        layer_infeasible = np.zeros(n, dtype=bool)
+        for mask, msg in layer_bad:
+            hit = mask.any(axis=1) & feasible & ~layer_infeasible
+            for i in np.flatnonzero(hit):
+                j = int(np.argmax(mask[i]))
+                reasons[i] = f"layer {wl.layers[j].name!r}: {msg(i, j)}"
+            layer_infeasible |= hit
+        feasible &= ~layer_infeasible
+
+        es, ar = tb.tech_scale(d["tech_nm"])
+        R, C = d["rows"], d["cols"]
+        mac_area = np.array([tb.MAC_AREA_UM2[p] for p in tb.PRECISIONS])[d["prec"]]
+        gbuf_bytes = d["gbuf_kb"] * 1024.0
+        area_um2 = (R * C * (mac_area + d["rf_bytes"] * tb.RF_UM2_PER_BYTE)
+                    + gbuf_bytes * tb.SRAM_UM2_PER_BYTE
+                    * (1 + tb.BANK_AREA_OVERHEAD * (d["gbuf_banks"] - 1)))
+        d["area_mm2"] = area_um2 * ar * 1e-6
+        del es
+        return per, feasible, reasons, d
+
+
+def layer_costs(
+    d: dict[str, np.ndarray],
+    wb: np.ndarray,
+    a: dict[str, np.ndarray],
+    bandwidth_mode: str,
+    energy_pj: Mapping[str, float],
+    dram_bytes_override: np.ndarray | None = None,
+) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, Any]]]:
+    """Per-(design, layer) costs. ``d`` holds design columns of shape ``(n,)``; ``a`` layer
+    arrays of shape ``(1, L)``. Returns ``(per, bad)`` where ``per`` maps names to ``(n, L)``
+    arrays (whole layer, all instances) and ``bad`` lists ``(mask (n, L), message(i, j))`` of
+    per-layer infeasibilities. ``dram_bytes_override`` (per instance) replaces the tiling
+    estimate (the Mapping env computes DRAM traffic from an explicit loop nest)."""
+    R, C = d["rows"][:, None], d["cols"][:, None]
+    df = d["df"][:, None]
+    w = wb[:, None]
+    M, N, K, inst = a["m"], a["n"], a["k"], a["instances"]
+    ifw = a["ifmap_words"]
+    mnk = M * N * K
+    is_os, is_ws, is_rs = df == 0, df == 1, df == 3
+    rs_conv = is_rs & ~a["is_gemm"]
+
+    # Gather per-dataflow layer tables (rows: os, ws, is, rs) instead of chained wheres.
+    rs_r = np.where(a["is_gemm"], K, a["fh"] * a["cg"])
+    rs_c = np.where(a["is_gemm"], M, a["oh"])
+    dfi = d["df"]
+    Sr = np.concatenate([M, K, K, rs_r])[dfi]
+    Sc = np.concatenate([N, N, M, rs_c])[dfi]
+    T = mnk / (Sr * Sc)
+    rfold = np.ceil(Sr / R)
+    cfold = np.ceil(Sc / C)
+    folds = rfold * cfold
+    fill = np.where(is_os | rs_conv, R + C - 2, 2 * R + C - 2)
+    compute = folds * (T + fill) - 1
+
+    rf_words = (d["rf_bytes"] / wb)[:, None]
+    p = np.maximum(np.floor((rf_words - a["fw"]) / (a["fw"] + 1)), 1)
+    ifm = np.where(is_os | is_ws, M * K * cfold,
+                   np.where(rs_conv, ifw * np.ceil(N / p), K * M))
+    flt = np.where(is_os, K * N * rfold, np.where(is_ws, K * N, K * N * cfold))
+    ofm_real = np.where(is_os, M * N, M * N * rfold)
+    ofm_ss = np.where(is_os, M * N + folds * (R + C), ofm_real)  # SCALE-Sim's count
+    noc_words = ifm + flt + ofm_real
+
+    bad: list[tuple[np.ndarray, Any]] = []
+    need_rf = np.where(rs_conv, 2 * a["fw"] + 1, 3.0)
+    bad.append((np.broadcast_to(rf_words < need_rf, compute.shape),
+                lambda i, j, rw=rf_words, nr=need_rf: (
+                    f"register file of {rw[i, 0]:g} words per PE cannot hold the "
+                    f"{np.broadcast_to(nr, (rw.shape[0], nr.shape[1]))[i, j]:g} words this "
+                    f"dataflow needs; raise rf_bytes")))
+    cap = (d["gbuf_kb"] * 1024.0)[:, None]
+
+    if dram_bytes_override is None:
+        half = cap / 2 / w
+        fp = ifw + K * N + M * N
+        t_w = np.floor(half / K)
+        big = np.inf
+        d_a = np.where(t_w >= 1, K * N + ifw * np.ceil(N / np.maximum(t_w, 1)) + M * N, big)
+        d_b = np.where(t_w >= 1, ifw + K * N * np.ceil(M / np.maximum(t_w, 1)) + M * N, big)
+        t_o = np.maximum(np.floor(np.sqrt(half / 2)), 1)
+        d_c = ifw * np.ceil(N / t_o) + K * N * np.ceil(M / t_o) + M * N
+        dram_words = np.where(fp * w <= cap, fp, np.minimum(np.minimum(d_a, d_b), d_c))
+        dram = dram_words * w
+    else:
+        dram = dram_bytes_override
+    if bandwidth_mode == "limited":
+        noc_bw = np.minimum(d["noc_bw_bytes"], d["gbuf_banks"] * tb.GBUF_BANK_WIDTH_BYTES)
+        cycles = np.maximum(np.maximum(compute, dram / d["dram_bw_bytes"][:, None]),
+                            noc_words * w / noc_bw[:, None])
+    else:
+        cycles = compute
+
+    es = tb.tech_scale(d["tech_nm"])[0][:, None]
+    e_mac = energy_pj.get("mac")
+    mac_pj = (np.full_like(w, e_mac) if e_mac is not None
+              else np.array([tb.MAC_PJ[p] for p in tb.PRECISIONS])[d["prec"]][:, None])
+    rf_pj = energy_pj.get("rf", None)
+    rf_pj = rf_pj if rf_pj is not None else tb.rf_pj_per_byte(d["rf_bytes"])[:, None]
+    buf_pj = energy_pj.get("buffer", None)
+    buf_pj = (buf_pj if buf_pj is not None
+              else tb.sram_pj_per_byte(d["gbuf_kb"] * 1024.0 / d["gbuf_banks"])[:, None])
+    noc_pj = energy_pj.get("noc", tb.NOC_PJ_PER_BYTE)
+    dram_pj = energy_pj.get("dram", tb.DRAM_PJ_PER_BYTE)
+    pj = 1e-12
+    per = {
+        "cycles": cycles * inst,
+        "compute_cycles": compute * inst,
+        "stall_cycles": (cycles - compute) * inst,
+        "energy_mac_j": mnk * mac_pj * es * inst * pj,
+        "energy_rf_j": 3 * mnk * w * rf_pj * es * inst * pj,
+        "energy_noc_j": noc_words * w * noc_pj * es * inst * pj,
+        "energy_buffer_j": (noc_words * w + dram) * buf_pj * es * inst * pj,
+        "energy_dram_j": dram * dram_pj * inst * pj,
+        "macs": np.broadcast_to(mnk * inst, compute.shape),
+        "dram_bytes": dram * inst,
+        "sram_read_words": (ifm + flt) * inst,
+        "sram_write_words": ofm_ss * inst,
+        "sram_ifmap_read_words": ifm * inst,
+        "sram_filter_read_words": flt * inst,
+    }
+    return per, bad
+
+
+def _shown(columns: dict[str, np.ndarray], msg: str, i: int) -> Any:
+    key = msg.split(" ", 1)[0]
+    return columns[key][i] if key in columns else DEFAULTS.get(key)
+
+
+def _make(bandwidth_mode: str = "limited", **kwargs: Any) -> AcceleratorCostModel:
+    return AcceleratorCostModel(bandwidth_mode=bandwidth_mode, **kwargs)
+
+
+register_cost_model("accelerator-analytical", _make, AcceleratorCostModel.description)

@@ -1,0 +1,189 @@
+"""Regenerate ``tests/data/scalesim_user_bw.json``: SCALE-Sim 3.0.0 in its bandwidth-limited
+``InterfaceBandwidth: USER`` mode, for the layers and DRAM bandwidths that
+``tests/test_accelerator_bandwidth.py`` pins the accelerator model's latency against.
+
+Run from the repo root with archgym's Python; SCALE-Sim runs in a separate interpreter that has
+``scalesim==3.0.0`` (default ``/tmp/simvenv/bin/python``)::
+
+    python benchmarks/scalesim_user_reference.py [--sim-python PATH] [--out PATH]
+
+How SCALE-Sim 3.0.0 models a limited DRAM bandwidth (``single_layer_sim.py``,
+``memory/double_buffered_scratchpad_mem.py``, ``memory/read_buffer.py``): in USER mode the
+ifmap and filter read buffers fetch from DRAM at ``[layout] IfmapSRAMBankBandwidth`` /
+``FilterSRAMBankBandwidth`` words per cycle (not the ``Bandwidth`` field, which only sets the
+ofmap write bandwidth), so this script sets all three to the same value ``B``. Each read buffer
+is double buffered (half active, half prefetch); a demand that misses the active half waits for
+the next prefetch, and the layer's cycle count is the last ofmap write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CFG = """[general]
+run_name = ref
+
+[architecture_presets]
+ArrayHeight:    {rows}
+ArrayWidth:     {cols}
+IfmapSramSzkB:    {ifmap_kb}
+FilterSramSzkB:   {filter_kb}
+OfmapSramSzkB:    {ofmap_kb}
+IfmapOffset:    0
+FilterOffset:   10000000
+OfmapOffset:    20000000
+Bandwidth : {bw}
+Dataflow : {dataflow}
+MemoryBanks: 1
+ReadRequestBuffer: 32
+WriteRequestBuffer: 32
+
+[layout]
+IfmapCustomLayout: False
+IfmapSRAMBankBandwidth: {bw}
+IfmapSRAMBankNum: 1
+IfmapSRAMBankPort: 2
+FilterCustomLayout: False
+FilterSRAMBankBandwidth: {bw}
+FilterSRAMBankNum: 1
+FilterSRAMBankPort: 2
+
+[sparsity]
+SparsitySupport : false
+SparseRep : ellpack_block
+OptimizedMapping : false
+BlockSize : 8
+RandomNumberGeneratorSeed : 40
+
+[run_presets]
+InterfaceBandwidth: USER
+UseRamulatorTrace: False
+"""
+
+#: (rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb) configurations.
+CONFIGS = [
+    (16, 16, "os", 64, 64, 32),
+    (16, 16, "ws", 64, 64, 32),
+    (16, 16, "is", 64, 64, 32),
+    (32, 32, "ws", 16, 16, 8),
+]
+BANDWIDTHS = [1, 2, 4, 8, 16]
+
+#: Small conv / GEMM layers (SCALE-Sim conv rows): name, ifmap_h, ifmap_w, fh, fw, C, K, stride.
+LAYERS = [
+    ("conv3x3_c8", 18, 18, 3, 3, 8, 16, 1),
+    ("conv3x3s2_c16", 17, 17, 3, 3, 16, 32, 2),
+    ("conv1x1_c32", 14, 14, 1, 1, 32, 64, 1),
+    ("gemm_128x64x96", 128, 96, 1, 96, 1, 64, 1),
+    ("fc_1x256x512", 1, 512, 1, 512, 1, 256, 1),
+]
+
+
+def _run(cfg: tuple, bw: int) -> list[dict]:
+    from scalesim.scale_sim import scalesim
+
+    rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb = cfg
+    with tempfile.TemporaryDirectory() as d:
+        cfg_p, topo, lay = (os.path.join(d, f) for f in ("c.cfg", "t.csv", "l.csv"))
+        Path(cfg_p).write_text(CFG.format(rows=rows, cols=cols, dataflow=dataflow, bw=bw,
+                                          ifmap_kb=ifmap_kb, filter_kb=filter_kb,
+                                          ofmap_kb=ofmap_kb))
+        lines = ["Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+                 "Channels, Num Filter, Strides,"]
+        lines += [", ".join(str(v) for v in layer) + "," for layer in LAYERS]
+        Path(topo).write_text("\n".join(lines) + "\n")
+        Path(lay).write_text("Layer name,\n")
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            sim = scalesim(save_disk_space=True, verbose=False, config=cfg_p, topology=topo,
+                           layout=lay)
+            sim.run_scale(top_path=os.path.join(d, "out"))
+        seconds = time.perf_counter() - t0
+        out = []
+        reports = {}
+        for report in ("COMPUTE_REPORT", "DETAILED_ACCESS_REPORT"):
+            with open(os.path.join(d, "out", "ref", report + ".csv")) as f:
+                table = list(csv.reader(f))
+            header = [h.strip() for h in table[0]]
+            reports[report] = [dict(zip(header, (v.strip() for v in row))) for row in table[1:]]
+        for i, layer in enumerate(LAYERS):
+            c = reports["COMPUTE_REPORT"][i]
+            a = reports["DETAILED_ACCESS_REPORT"][i]
+            out.append({
+                "layer": list(layer), "rows": rows, "cols": cols, "dataflow": dataflow,
+                "ifmap_kb": ifmap_kb, "filter_kb": filter_kb, "ofmap_kb": ofmap_kb, "bw": bw,
+                "total_cycles": int(float(c["Total Cycles"])),
+                "stall_cycles": int(float(c["Stall Cycles"])),
+                "dram_ifmap_reads": int(float(a["DRAM IFMAP Reads"])),
+                "dram_filter_reads": int(float(a["DRAM Filter Reads"])),
+                "dram_ofmap_writes": int(float(a["DRAM OFMAP Writes"])),
+                "sram_ifmap_reads": int(float(a["SRAM IFMAP Reads"])),
+                "sram_filter_reads": int(float(a["SRAM Filter Reads"])),
+                "sram_ofmap_writes": int(float(a["SRAM OFMAP Writes"])),
+                "scalesim_seconds_per_layer": seconds / len(LAYERS),
+            })
+    return out
+
+
+def worker() -> None:
+    """Read jobs (JSON on stdin), run SCALE-Sim, print results (JSON on stdout)."""
+    jobs = json.load(sys.stdin)
+    results = [r for job in jobs for r in _run(tuple(job["cfg"]), job["bw"])]
+    from importlib.metadata import version
+    json.dump({"results": results, "scalesim_version": version("scalesim")}, sys.stdout)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sim-python", default="/tmp/simvenv/bin/python")
+    ap.add_argument("--out", default="tests/data/scalesim_user_bw.json")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        worker()
+        return 0
+    jobs = [{"cfg": list(c), "bw": b} for c in CONFIGS for b in BANDWIDTHS]
+    t0 = time.perf_counter()
+    procs = []
+    for w in range(args.workers):
+        p = subprocess.Popen([args.sim_python, __file__, "--worker"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+        procs.append(p)
+        p.stdin.write(json.dumps(jobs[w::args.workers]))  # type: ignore[union-attr]
+        p.stdin.close()  # type: ignore[union-attr]
+    outs = []
+    for p in procs:
+        stdout = p.stdout.read()  # type: ignore[union-attr]
+        if p.wait():
+            raise SystemExit(f"SCALE-Sim worker failed with exit code {p.returncode}")
+        outs.append(json.loads(stdout))
+    results = [r for o in outs for r in o["results"]]
+    results.sort(key=lambda r: (r["layer"][0], r["dataflow"], r["rows"], r["bw"]))
+    doc = {
+        "generator": "benchmarks/scalesim_user_reference.py",
+        "scalesim_version": outs[0]["scalesim_version"],
+        "mode": "InterfaceBandwidth: USER; Bandwidth = IfmapSRAMBankBandwidth = "
+                "FilterSRAMBankBandwidth = bw",
+        "config_template": CFG,
+        "word_bytes": 1,
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "entries": results,
+    }
+    Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {len(results)} entries to {args.out} in {doc['wall_seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
