@@ -38,7 +38,7 @@ from archgym.errors import ConfigError
 from archgym.results import Results
 from archgym.space import DesignSpace
 
-__all__ = ["Agent", "coerce_hparams"]
+__all__ = ["Agent", "coerce_hparams", "scalar_scores"]
 
 
 class Agent(abc.ABC):
@@ -108,6 +108,17 @@ class Agent(abc.ABC):
     def hparams(self) -> dict[str, Any]:
         """The resolved hyperparameters, for run manifests."""
         return dataclasses.asdict(self.config)  # type: ignore[call-overload]
+
+
+def scalar_scores(results: Results) -> np.ndarray:
+    """One score per design for single-objective agents, lower is better.
+
+    The objective value for one objective, else minus the env's scalar reward; ``inf`` for
+    designs that are infeasible, break a constraint or have a non-finite value.
+    """
+    vals = results.values[:, 0] if results.values.shape[1] == 1 else -results.reward
+    ok = results.admissible & np.isfinite(vals)
+    return np.where(ok, vals, np.inf)
 
 
 def coerce_hparams(cls: type[Agent], given: Mapping[str, Any]) -> Any:

@@ -12,8 +12,9 @@ and added to the study as a finished trial once told.
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,21 @@ from archgym.errors import DesignError
 from archgym.results import Results
 
 __all__ = ["OptunaAgent"]
+
+
+@contextlib.contextmanager
+def _optuna_quiet() -> Iterator[None]:
+    """Silence Optuna's INFO chatter ("A new study created") for the duration, then restore
+    the ``optuna`` logger's level: the library never reconfigures logging for good."""
+    import logging
+
+    logger = logging.getLogger("optuna")
+    before = logger.level
+    logger.setLevel(max(before, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def _key(design: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -40,7 +56,8 @@ class OptunaAgent(Agent):
 
         self._optuna = optuna
         directions = ["minimize"] * self.n_objectives
-        self.study = optuna.create_study(directions=directions, sampler=self.make_sampler())
+        with _optuna_quiet():
+            self.study = optuna.create_study(directions=directions, sampler=self.make_sampler())
         self._dists = space.to_optuna()
         self._pending: dict[tuple[Any, ...], list[Any]] = {}
 
@@ -48,7 +65,15 @@ class OptunaAgent(Agent):
     def make_sampler(self) -> Any:
         """The configured Optuna sampler, seeded from ``self.seed``."""
 
+    def sampling_context(self) -> contextlib.AbstractContextManager[Any]:
+        """Context entered around sampling (``study.ask``); e.g. GP limits torch threads."""
+        return contextlib.nullcontext()
+
     def ask(self, n: int = 1) -> list[dict[str, Any]]:
+        with self.sampling_context():
+            return self._ask(n)
+
+    def _ask(self, n: int) -> list[dict[str, Any]]:
         from optuna.trial import TrialState
 
         out: list[dict[str, Any]] = []
