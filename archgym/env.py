@@ -100,8 +100,14 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         self._listeners: list[Listener] = []
         d = len(space)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(2 * d,), dtype=np.float64)
+        self._values = [p.values for p in space.params]
+        self._discrete = space.is_discrete
+        if self._discrete:
+            self._nvec_all = np.array([p.n_choices for p in space.params], dtype=float)
         if mode == "one-step":
             self.action_space = space.to_gymnasium()
+            if space.is_discrete:
+                self._nvec = np.asarray(self.action_space.nvec)
         else:
             self._choices = [
                 p.n_choices if p.n_choices is not None else self.float_bins for p in space.params
@@ -145,20 +151,17 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
     def _run_model(self, designs: list[dict[str, Any]]) -> tuple[Evaluations, float]:
         t0 = time.perf_counter()
         cols = {n: np.asarray([d[n] for d in designs]) for n in self.space.names}
-        evals = self.cost_model.evaluate(cols, self.workload)
+        evals = self.cost_model.evaluate_columns(cols, self.workload)
+        if len(evals) != len(designs):
+            raise RuntimeError(
+                f"{type(self.cost_model).__name__} returned {len(evals)} rows for {len(designs)} designs"
+            )
         return evals, time.perf_counter() - t0
 
     def _score(self, designs: list[dict[str, Any]], run: tuple[Evaluations, float]) -> Results:
         evals, dt = run
-        obj = self.objective
-        res = Results(
-            designs=designs,
-            evals=evals,
-            values=obj.values(evals),
-            violations=obj.violations(evals),
-            reward=obj.reward(evals),
-            eval_time_s=dt,
-        )
+        values, violations, reward = self.objective.score(evals)
+        res = Results(designs, evals, values, violations, reward, dt)
         for fn in self._listeners:
             fn(res)
         return res
@@ -179,18 +182,26 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
             return self._step_sequential(action)
         if isinstance(action, Mapping):
             design = self.space.validate(action)  # a user's dict: bad input is an error
-        else:
-            design = self._decode_action(action)
-        return self._finish(design)
+            return self._finish(design, trusted=True)
+        return self._finish(self._decode_action(action), trusted=True)
 
     def _decode_action(self, action: Any) -> dict[str, Any]:
         arr = np.asarray(action)
-        if not self.action_space.contains(arr.astype(self.action_space.dtype)):
+        d = len(self.space)
+        if self._discrete:
+            if arr.shape != (d,) or not np.issubdtype(arr.dtype, np.integer):
+                ok = False
+            else:
+                ok = bool(np.all((arr >= 0) & (arr < self._nvec)))
+        else:
+            ok = arr.shape == (d,) and bool(np.all((arr >= 0.0) & (arr <= 1.0)))
+        if not ok:
             raise DesignError(
                 f"action must lie in the action space {self.action_space}, but got {action!r}"
             )
-        if self.space.is_discrete:
-            return self.space.decode_indices(arr)
+        if self._discrete:
+            idx = arr.tolist()
+            return {p.name: vals[i] for p, vals, i in zip(self.space.params, self._values, idx, strict=True)}
         return self.space.decode(arr)
 
     def _step_sequential(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -209,17 +220,22 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         self._obs[len(self.space) + t] = 1.0
         if len(self._partial) < len(self.space):
             return self._obs.copy(), 0.0, False, False, {"design_so_far": dict(self._partial)}
-        return self._finish(dict(self._partial))
+        return self._finish(dict(self._partial), trusted=True)
 
-    def _finish(self, design: dict[str, Any]) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def _finish(
+        self, design: dict[str, Any], trusted: bool = False
+    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         try:
-            design = self.space.validate(design)
+            design = self.space.validate(design, trusted=trusted)
             res = self._score([design], self._run_model([design]))
         except DesignError as exc:  # decoded action broke a space constraint
             evals = Evaluations.infeasible(1, self.cost_model.metric_names, str(exc))
             res = self._score([design], (evals, 0.0))
         d = len(self.space)
-        self._obs[:d] = [p.to_unit(design[p.name]) for p in self.space.params]
+        if self._discrete:
+            self._obs[:d] = (self.space.encode_indices(design) + 0.5) / self._nvec_all
+        else:
+            self._obs[:d] = [p.to_unit(design[p.name]) for p in self.space.params]
         self._obs[d:] = 1.0
         self._partial = dict(design)
         info = {

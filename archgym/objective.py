@@ -69,8 +69,8 @@ class Term:
         if self.kind == "metric":
             return self.sign * m[self.metrics[0]]
         if self.kind == "product":
-            out = np.ones_like(m[self.metrics[0]])
-            for name in self.metrics:
+            out = m[self.metrics[0]]
+            for name in self.metrics[1:]:
                 out = out * m[name]
             return out
         if self.kind == "weighted":
@@ -244,10 +244,18 @@ class Objective:
     # -- evaluation ------------------------------------------------------------------
     def values(self, evals: Evaluations) -> np.ndarray:
         """``(n, k)`` objective values, lower is better; NaN where infeasible."""
-        cols = [t.compute(evals.metrics) for t in self.terms]
-        out = np.stack(cols, axis=1) if cols else np.zeros((len(evals), 0))
+        if len(self.terms) == 1:
+            out = np.array(self.terms[0].compute(evals.metrics), dtype=float).reshape(-1, 1)
+        else:
+            out = np.stack([t.compute(evals.metrics) for t in self.terms], axis=1)
         out[~evals.feasible] = np.nan
         return out
+
+    def score(self, evals: Evaluations) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(values, violations, reward)`` computed once (see the three methods)."""
+        vals = self.values(evals)
+        viol = self.violations(evals)
+        return vals, viol, self._reward(evals, vals, viol)
 
     def violations(self, evals: Evaluations) -> np.ndarray:
         """``(n, c)`` constraint violations, 0 where satisfied; ``inf`` where infeasible."""
@@ -271,7 +279,9 @@ class Objective:
         value is positive (a scale-free scalarisation), else ``-sum(values)``. Infeasible or
         constraint-breaking designs get ``infeasible_reward``.
         """
-        vals = self.values(evals)
+        return self._reward(evals, self.values(evals), self.violations(evals))
+
+    def _reward(self, evals: Evaluations, vals: np.ndarray, viol: np.ndarray) -> np.ndarray:
         if vals.shape[1] == 1:
             r = -vals[:, 0]
         else:
@@ -280,7 +290,9 @@ class Objective:
                 r = np.where(
                     positive, -np.sum(np.log10(np.abs(vals)), axis=1), -np.sum(vals, axis=1)
                 )
-        ok = self.admissible(evals) & np.isfinite(r)
+        ok = evals.feasible & np.isfinite(r)
+        if viol.shape[1]:
+            ok &= np.all(viol == 0, axis=1)
         return np.where(ok, r, self.infeasible_reward)
 
     def scalar(self, evals: Evaluations) -> np.ndarray:

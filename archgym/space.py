@@ -82,14 +82,24 @@ class Param:
         assert vals is not None
         return vals[0]
 
+    def _lookup(self) -> dict[tuple[str, Any], int]:
+        cache = self.__dict__.get("_index_cache")
+        if cache is None:
+            cache = {}
+            for i, v in enumerate(self.values or ()):
+                cache.setdefault(_typed_key(v), i)
+            object.__setattr__(self, "_index_cache", cache)
+        return cache
+
     def index(self, value: Any) -> int:
         """Position of ``value`` in :attr:`values` (discrete kinds)."""
-        vals = self.values
-        assert vals is not None
-        for i, v in enumerate(vals):
-            if _same(v, value):
-                return i
-        raise self._error(value)
+        try:
+            i = self._lookup().get(_typed_key(value))
+        except TypeError:  # unhashable
+            i = None
+        if i is None:
+            raise self._error(value)
+        return i
 
     def _rule(self) -> str:
         return f"must be one of {list(self.values or ())}"
@@ -101,10 +111,7 @@ class Param:
         """Return ``value`` normalised to the canonical Python type, or raise DesignError."""
         vals = self.values
         assert vals is not None
-        for v in vals:
-            if _same(v, value):
-                return v
-        raise self._error(value)
+        return vals[self.index(value)]
 
     def sample(self, rng: np.random.Generator, n: int) -> list[Any]:
         """``n`` values drawn uniformly (over the index, for discrete kinds)."""
@@ -172,6 +179,20 @@ def _same(a: Any, b: Any) -> bool:
         return bool(a == b)
     except Exception:  # noqa: BLE001 - incomparable types are simply unequal
         return False
+
+
+def _typed_key(v: Any) -> tuple[str, Any]:
+    """A hashable key under which equal values of compatible types meet (1 == 1.0) but
+    booleans, strings and numbers never do."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, bool):
+        return ("b", v)
+    if isinstance(v, str):
+        return ("s", v)
+    if isinstance(v, (int, float)):
+        return ("n", v)
+    return (type(v).__name__, v)
 
 
 def _jsonable(v: Any) -> Any:
@@ -339,7 +360,7 @@ class Categorical(Param):
 
     @property
     def values(self) -> tuple[Any, ...]:
-        return tuple(self.choices)
+        return self.choices  # type: ignore[return-value]  # a tuple since __post_init__
 
     def neighbors(self, value: Any) -> list[Any]:
         v = self.validate(value)
@@ -370,7 +391,7 @@ class Ordinal(Param):
 
     @property
     def values(self) -> tuple[Any, ...]:
-        return tuple(self.sequence)
+        return self.sequence  # type: ignore[return-value]  # a tuple since __post_init__
 
 
 @dataclass(frozen=True)
@@ -416,6 +437,8 @@ class DesignSpace:
         if not self.params:
             raise DesignError(f"design space {name!r} needs at least one parameter")
         self._by_name = {p.name: p for p in self.params}
+        self._conditional = tuple(p for p in self.params if p.active_if)
+        self._discrete = all(p.n_choices is not None for p in self.params)
         for p in self.params:
             for parent in p.active_if or {}:
                 if parent not in self._by_name:
@@ -446,7 +469,7 @@ class DesignSpace:
     @property
     def is_discrete(self) -> bool:
         """True if every parameter has finitely many values."""
-        return all(p.n_choices is not None for p in self.params)
+        return self._discrete
 
     def is_active(self, param: Param, design: Mapping[str, Any]) -> bool:
         """Whether ``param``'s condition holds in ``design``."""
@@ -457,13 +480,25 @@ class DesignSpace:
         )
 
     # -- validation --------------------------------------------------------------------
-    def validate(self, design: Mapping[str, Any]) -> Design:
+    def validate(self, design: Mapping[str, Any], trusted: bool = False) -> Design:
         """Check a design and return it normalised (canonical types, inactive params pinned).
+
+        Args:
+            design: Parameter name -> value.
+            trusted: Skip the per-parameter checks (for designs built from this space's own
+                values, e.g. decoded indices); conditions and constraints are still applied.
 
         Raises:
             DesignError: A parameter is missing, unknown, out of range or of the wrong type,
                 or a constraint fails. The message names the parameter, the rule and the value.
         """
+        if trusted:
+            out = dict(design)
+            if self._conditional:
+                for p in self._conditional:
+                    if not self.is_active(p, out):
+                        out[p.name] = p.default
+            return self._check_constraints(out)
         if not isinstance(design, Mapping):
             raise DesignError(
                 f"a design must be a mapping of parameter name to value, got {type(design).__name__}"
@@ -484,9 +519,12 @@ class DesignSpace:
                     f"{self.name!r} expects {list(self.names)}"
                 )
             out[p.name] = p.validate(design[p.name])
-        for p in self.params:
-            if p.active_if and not self.is_active(p, out):
+        for p in self._conditional:
+            if not self.is_active(p, out):
                 out[p.name] = p.default
+        return self._check_constraints(out)
+
+    def _check_constraints(self, out: Design) -> Design:
         for c in self.constraints:
             if not c.check(out):
                 shown = {k: out[k] for k in self.names}
@@ -639,7 +677,7 @@ class DesignSpace:
 
     def encode_indices(self, design: Mapping[str, Any]) -> np.ndarray:
         """A design of a discrete space -> its value indices, shape ``(d,)``."""
-        return np.array([p.index(design[p.name]) for p in self.params], dtype=np.int64)
+        return np.fromiter((p.index(design[p.name]) for p in self.params), np.int64, len(self.params))
 
     def decode_indices(self, idx: Sequence[int] | np.ndarray) -> Design:
         """Value indices -> a design (not constraint-checked)."""
