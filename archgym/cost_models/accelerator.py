@@ -94,7 +94,12 @@ def as_workload(workload: Any) -> Workload:
     if isinstance(workload, Layer):
         return Workload(workload.name, (workload,))
     if isinstance(workload, str):
-        return get_workload(workload)
+        from archgym.workloads import names
+
+        # Accept spellings without separators ("mobilenetv2" for "mobilenet_v2").
+        squash = {x.replace("_", "").replace("-", ""): x for x in names()}
+        key = workload.lower().replace("_", "").replace("-", "")
+        return get_workload(squash.get(key, workload))
     raise ConfigError(
         f"accelerator: workload must be a Workload, a workload name or a Layer, but got "
         f"{type(workload).__name__}; see archgym.workloads.names()"
@@ -303,8 +308,12 @@ def layer_costs(
     rs_r = np.where(a["is_gemm"], K, a["fh"] * a["cg"])
     rs_c = np.where(a["is_gemm"], M, a["oh"])
     dfi = d["df"]
-    Sr = np.concatenate([M, K, K, rs_r])[dfi]
-    Sc = np.concatenate([N, N, M, rs_c])[dfi]
+    if M.shape[0] == 1:  # layers along axis 1 (a workload)
+        Sr = np.concatenate([M, K, K, rs_r])[dfi]
+        Sc = np.concatenate([N, N, M, rs_c])[dfi]
+    else:  # one (tiled) layer per design (the Mapping env)
+        Sr = np.choose(dfi[:, None], [M, K, K, rs_r])
+        Sc = np.choose(dfi[:, None], [N, N, M, rs_c])
     T = mnk / (Sr * Sc)
     rfold = np.ceil(Sr / R)
     cfold = np.ceil(Sc / C)
