@@ -183,26 +183,27 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         if isinstance(action, Mapping):
             design = self.space.validate(action)  # a user's dict: bad input is an error
             return self._finish(design, trusted=True)
-        return self._finish(self._decode_action(action), trusted=True)
+        design, idx = self._decode_action(action)
+        return self._finish(design, trusted=True, idx=idx)
 
-    def _decode_action(self, action: Any) -> dict[str, Any]:
-        arr = np.asarray(action)
-        d = len(self.space)
+    def _decode_action(self, action: Any) -> tuple[dict[str, Any], list[int] | None]:
         if self._discrete:
-            if arr.shape != (d,) or not np.issubdtype(arr.dtype, np.integer):
-                ok = False
-            else:
-                ok = bool(np.all((arr >= 0) & (arr < self._nvec)))
-        else:
-            ok = arr.shape == (d,) and bool(np.all((arr >= 0.0) & (arr <= 1.0)))
-        if not ok:
+            idx = action.tolist() if isinstance(action, np.ndarray) else list(action)
+            ok = (
+                len(idx) == len(self._values)
+                and all(type(i) is int and 0 <= i < len(v) for i, v in zip(idx, self._values))
+            )
+            if not ok:
+                raise DesignError(
+                    f"action must lie in the action space {self.action_space}, but got {action!r}"
+                )
+            return {p.name: vals[i] for p, vals, i in zip(self.space.params, self._values, idx)}, idx
+        arr = np.asarray(action, dtype=float)
+        if arr.shape != (len(self.space),) or not bool(np.all((arr >= 0.0) & (arr <= 1.0))):
             raise DesignError(
                 f"action must lie in the action space {self.action_space}, but got {action!r}"
             )
-        if self._discrete:
-            idx = arr.tolist()
-            return {p.name: vals[i] for p, vals, i in zip(self.space.params, self._values, idx, strict=True)}
-        return self.space.decode(arr)
+        return self.space.decode(arr), None
 
     def _step_sequential(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         t = len(self._partial)
@@ -223,7 +224,7 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         return self._finish(dict(self._partial), trusted=True)
 
     def _finish(
-        self, design: dict[str, Any], trusted: bool = False
+        self, design: dict[str, Any], trusted: bool = False, idx: list[int] | None = None
     ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         try:
             design = self.space.validate(design, trusted=trusted)
@@ -233,7 +234,9 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
             res = self._score([design], (evals, 0.0))
         d = len(self.space)
         if self._discrete:
-            self._obs[:d] = (self.space.encode_indices(design) + 0.5) / self._nvec_all
+            if idx is None or self.space._conditional:
+                idx = self.space.encode_indices(design)  # type: ignore[assignment]
+            self._obs[:d] = (np.asarray(idx) + 0.5) / self._nvec_all
         else:
             self._obs[:d] = [p.to_unit(design[p.name]) for p in self.space.params]
         self._obs[d:] = 1.0
