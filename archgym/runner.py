@@ -34,12 +34,12 @@ import numpy as np
 
 from archgym.cost_model import Evaluations
 from archgym.errors import ConfigError, StoreError
-from archgym.pareto import pareto_mask
+from archgym.pareto import hypervolume, pareto_mask
 from archgym.registry import make, make_agent
 from archgym.results import Results
 from archgym.store import RunStore
 
-__all__ = ["Experiment", "RunResult", "run_experiment", "summarize_records"]
+__all__ = ["Experiment", "RunResult", "run_experiment", "summarize_records", "hypervolume_reference"]
 
 
 @dataclass
@@ -57,6 +57,8 @@ class Experiment:
         objective: Objective spec; ``None`` uses the env's default.
         constraints: Constraint strings, e.g. ``["area_mm2 <= 10"]``.
         name: Free label stored in the manifest.
+        hv_reference: Reference point (one value per objective, minimisation form) for the
+            hypervolume of multi-objective runs; ``None`` uses :func:`hypervolume_reference`.
     """
 
     env: str = "archgym/Systolic-v0"
@@ -69,6 +71,7 @@ class Experiment:
     objective: Any = None
     constraints: list[str] = field(default_factory=list)
     name: str = ""
+    hv_reference: list[float] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 1:
@@ -107,6 +110,9 @@ class RunResult:
         pareto_metrics: The columns the front is over (minimisation form applied).
         status: ``complete`` or ``interrupted``.
         wall_s: Wall time of this call.
+        hypervolume: Hypervolume of the admissible objective vectors (multi-objective runs;
+            ``None`` otherwise), against ``Experiment.hv_reference`` or
+            :func:`hypervolume_reference`.
     """
 
     run_dir: Path | None
@@ -257,7 +263,7 @@ def run_experiment(
                 summary = summarize_records(records, env) if records else {}
                 store.set_status(status, best=summary.get("best"))
             store.close()
-    summary = summarize_records(records, env)
+    summary = summarize_records(records, env, hv_reference=exp.hv_reference)
     return RunResult(
         run_dir=Path(out) if out is not None else None,
         n_evaluations=len(records),
@@ -266,6 +272,7 @@ def run_experiment(
         pareto_metrics=summary["pareto_metrics"],
         status=status,
         wall_s=time.perf_counter() - t0,
+        hypervolume=summary["hypervolume"],
     )
 
 
@@ -322,8 +329,27 @@ def _append_memory(records: list[dict[str, Any]], res: Results, t: float) -> Non
         )
 
 
-def summarize_records(records: list[dict[str, Any]], env: Any) -> dict[str, Any]:
-    """Best admissible design and the Pareto front of a run's records.
+def hypervolume_reference(values: np.ndarray) -> np.ndarray:
+    """Default hypervolume reference point: per objective, the worst (largest) admissible
+    value pushed out by 10 % of its magnitude, i.e. ``max * 1.1`` for positive values (and
+    ``max * 0.9`` for negated, maximised ones). A zero maximum is pushed out by 10 % of the
+    objective's range (or by 1 if every value is equal).
+
+    The reference depends on the run's own values, so compare hypervolumes across runs only
+    with a shared ``Experiment.hv_reference``.
+    """
+    v = np.asarray(values, dtype=float)
+    worst = np.nanmax(v, axis=0)
+    margin = 0.1 * np.abs(worst)
+    spread = 0.1 * (worst - np.nanmin(v, axis=0))
+    margin = np.where(margin > 0, margin, np.where(spread > 0, spread, 1.0))
+    return worst + margin
+
+
+def summarize_records(
+    records: list[dict[str, Any]], env: Any, hv_reference: Any = None
+) -> dict[str, Any]:
+    """Best admissible design, the Pareto front and (multi-objective) hypervolume of a run.
 
     The front is over the objective columns for multi-objective runs, else over the env's
     ``report_metrics`` (latency/energy/area style metrics), so single-objective runs still
@@ -379,4 +405,12 @@ def summarize_records(records: list[dict[str, Any]], env: Any) -> dict[str, Any]
     front = pd.DataFrame(rows)
     if len(front):
         front = front.sort_values(by=[c for c in front.columns if c != "eval_id"][0]).reset_index(drop=True)
-    return {"best": best, "pareto": front, "pareto_metrics": pm}
+    hv = None
+    if obj.is_multi and len(ok):
+        ref = hypervolume_reference(pts) if hv_reference is None else np.asarray(hv_reference, float)
+        if ref.shape != (pts.shape[1],):
+            raise ConfigError(
+                f"hv_reference needs one value per objective {list(obj.labels)}, got {hv_reference!r}"
+            )
+        hv = hypervolume(pts, ref)
+    return {"best": best, "pareto": front, "pareto_metrics": pm, "hypervolume": hv}
