@@ -26,7 +26,14 @@ from archgym.cost_models.kernel_space import OPS, PRECISIONS, SPARSITIES, Kernel
 from archgym.errors import BackendError, ConfigError
 from archgym.registry import register_cost_model
 
-__all__ = ["DATASET", "load_dataset", "features", "fit_kernel_model", "KernelLearnedCostModel"]
+__all__ = [
+    "DATASET",
+    "load_dataset",
+    "features",
+    "fit_kernel_model",
+    "predict_log_ratio",
+    "KernelLearnedCostModel",
+]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "kernels"
 DATASET = DATA_DIR / "kernels_h100.parquet"
@@ -108,19 +115,34 @@ def _frame_xy(frame: Any, gpu: GPUSpec) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack(xs), np.concatenate(ys)
 
 
-def fit_kernel_model(frame: Any, gpu: str | GPUSpec = "H100-SXM", seed: int = 0) -> Any:
-    """Fit the residual booster on the feasible rows of ``frame``; deterministic under ``seed``."""
+def fit_kernel_model(frame: Any, gpu: str | GPUSpec = "H100-SXM", seed: int = 0,
+                     max_iter: int = 300) -> Any:
+    """Fit the residual booster on the feasible rows of ``frame``; deterministic under ``seed``.
+
+    Runs single-threaded (OpenMP threads oversubscribe busy machines badly: 20x slower).
+    """
     from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
 
     spec = get_gpu(gpu)
     frame = frame[frame["feasible"].astype(bool) & (frame["latency_s"] > 0)]
     if len(frame) < 20:
         raise BackendError(f"the kernel dataset has only {len(frame)} feasible rows; need >= 20")
     x, y = _frame_xy(frame, spec)
-    model = HistGradientBoostingRegressor(max_iter=400, learning_rate=0.08, max_leaf_nodes=31,
-                                          min_samples_leaf=8, l2_regularization=1e-3,
-                                          early_stopping=False, random_state=seed)
-    return model.fit(x, y)
+    model = HistGradientBoostingRegressor(max_iter=max_iter, learning_rate=0.08,
+                                          max_leaf_nodes=31, min_samples_leaf=8,
+                                          l2_regularization=1e-3, early_stopping=False,
+                                          random_state=seed)
+    with threadpool_limits(1):
+        return model.fit(x, y)
+
+
+def predict_log_ratio(model: Any, x: np.ndarray) -> np.ndarray:
+    """``log(measured / analytical)`` predicted by a fitted booster (single-threaded)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return np.asarray(model.predict(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)))
 
 
 @functools.lru_cache(maxsize=4)
@@ -171,7 +193,7 @@ class KernelLearnedCostModel(CostModel):
         feasible, reasons = check_designs(columns, wl, self.gpu)
         x, lat_a = features(columns, wl, self.gpu)
         with np.errstate(all="ignore"):
-            lat = lat_a * np.exp(self.model.predict(np.nan_to_num(x, nan=0.0, posinf=0.0)))
+            lat = lat_a * np.exp(predict_log_ratio(self.model, x))
             t = analytic_terms(columns, wl, self.gpu)
             tflops = t["flop"] / lat / 1e12
             en = energy_j(lat, t["flop"], t["traffic_bytes"], t["peak_tflops"], self.gpu)
