@@ -22,6 +22,7 @@ pandas DataFrame with one row per evaluation.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import math
 import os
@@ -47,6 +48,13 @@ SCHEMA = 1
 
 def package_versions() -> dict[str, str]:
     """Versions of archgym and the packages that can change results."""
+    return dict(_package_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _package_versions() -> dict[str, str]:
+    # importlib.metadata scans sys.path on every call (~5-50 ms); a sweep creates thousands
+    # of runs in one process, and installed versions do not change during a process.
     out = {"python": platform.python_version()}
     for name in ("archgym", "numpy", "gymnasium", "optuna", "scikit-learn", "torch", "pandas"):
         try:
