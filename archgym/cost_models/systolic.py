@@ -53,6 +53,7 @@ import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.errors import ConfigError
+from archgym.registry import register_cost_model
 from archgym.workloads import Layer, Workload
 from archgym.workloads import get as get_workload
 
@@ -224,7 +225,7 @@ class SystolicCostModel(CostModel):
         for mask, _ in bad:
             feasible &= ~mask
         reasons = [""] * n
-        for i in np.flatnonzero(~feasible):
+        for i in np.flatnonzero(~feasible).tolist():
             reasons[i] = "; ".join(
                 f"{msg} (got {_value(columns, msg, i)})" for mask, msg in bad if mask[i]
             )
@@ -306,3 +307,6 @@ class SystolicCostModel(CostModel):
 def _value(columns: dict[str, np.ndarray], msg: str, i: int) -> Any:
     key = msg.split(" ", 1)[0]
     return columns[key][i] if key in columns else DEFAULTS.get(key)
+
+
+register_cost_model("systolic-analytical", SystolicCostModel, SystolicCostModel.description)

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import difflib
-from functools import lru_cache
+from functools import cache
 
 from archgym.errors import ConfigError
 from archgym.workloads._layer import Layer, Workload
@@ -27,7 +27,7 @@ def names() -> list[str]:
     return sorted(BUILDERS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def get(name: str) -> Workload:
     """The built-in workload called ``name``.
 

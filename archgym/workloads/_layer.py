@@ -1,10 +1,13 @@
 """`Layer` and `Workload`: DNN layers in SCALE-Sim's topology terms, lowered to GEMMs.
 
 A layer is described exactly as a SCALE-Sim topology row (``ifmap_h, ifmap_w, filter_h,
-filter_w, channels, num_filters, stride``). SCALE-Sim applies **no padding**: the output is
-``(ifmap - filter) // stride + 1`` (``ceil((ifmap - filter + stride) / stride)`` in
-``scalesim/topology_utils.py``), so tables give ifmap sizes that already include padding
-(a 3x3/pad-1 conv on 56x56 is written as ifmap 58x58), as SCALE-Sim's own topologies do.
+filter_w, channels, num_filters, stride``). SCALE-Sim applies **no padding** and computes the
+output as ``ceil((ifmap - filter + stride) / stride)`` (``scalesim/topology_utils.py``), i.e.
+``ceil((ifmap - filter) / stride) + 1`` -- one more than PyTorch's
+``(ifmap - filter) // stride + 1`` whenever the stride does not divide ``ifmap - filter``.
+The built-in tables therefore give the *used* padded ifmap, ``(ofmap - 1) * stride + filter``
+(a 3x3/pad-1 conv on 56x56 is ifmap 58 at stride 1 and 57 at stride 2), for which both
+formulas agree and SCALE-Sim's ofmap equals the real network's.
 
 The GEMM a conv lowers to (im2col, ``scalesim/compute/operand_matrix.py``) is::
 
@@ -109,13 +112,13 @@ class Layer:
 
     @property
     def ofmap_h(self) -> int:
-        """Output height, ``(ifmap_h - filter_h) // stride + 1`` (no padding)."""
-        return (self.ifmap_h - self.filter_h) // self.stride + 1
+        """Output height as SCALE-Sim computes it: ``ceil((ifmap_h - filter_h) / stride) + 1``."""
+        return -(-(self.ifmap_h - self.filter_h) // self.stride) + 1
 
     @property
     def ofmap_w(self) -> int:
-        """Output width, ``(ifmap_w - filter_w) // stride + 1`` (no padding)."""
-        return (self.ifmap_w - self.filter_w) // self.stride + 1
+        """Output width as SCALE-Sim computes it: ``ceil((ifmap_w - filter_w) / stride) + 1``."""
+        return -(-(self.ifmap_w - self.filter_w) // self.stride) + 1
 
     @property
     def m(self) -> int:

@@ -2,8 +2,10 @@
 
 Conventions (all batch 1, 8-bit words as in SCALE-Sim):
 
-* Conv ifmap sizes include padding (SCALE-Sim pads nothing): a k x k conv with padding p on an
-  H x H input is the row ``ifmap = H + 2p``.
+* Conv ifmap sizes include the padding the conv uses (SCALE-Sim pads nothing): a k x k conv
+  with stride s and padding p on an H x H input has ``out = (H + 2p - k) // s + 1`` and is the
+  row ``ifmap = (out - 1) * s + k`` (``H + 2p`` minus padding rows no window touches), for
+  which SCALE-Sim's ceil-based ofmap formula gives the real ``out``.
 * Transformer blocks are listed once with ``repeat = number of blocks`` (times heads for the
   per-head attention matmuls); Q/K/V projections are one fused GEMM.
 * Depthwise convs are ``groups == channels`` (each channel its own 1-filter GEMM), the way
@@ -21,9 +23,10 @@ __all__ = ["BUILDERS"]
 
 def _conv(name: str, hw: int, k: int, cin: int, cout: int, stride: int = 1,
           pad: int | None = None, groups: int = 1) -> Layer:
-    """A square conv on an ``hw x hw`` (unpadded) input with 'same'-style padding ``k // 2``."""
+    """A square conv on an ``hw x hw`` (unpadded) input, padding ``k // 2`` unless given."""
     p = k // 2 if pad is None else pad
-    return Layer(name, "conv", hw + 2 * p, hw + 2 * p, k, k, cin, cout, stride, groups)
+    used = (_out(hw, k, stride, p) - 1) * stride + k
+    return Layer(name, "conv", used, used, k, k, cin, cout, stride, groups)
 
 
 def _out(hw: int, k: int, stride: int, pad: int) -> int:

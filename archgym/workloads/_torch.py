@@ -64,27 +64,29 @@ def from_torch(model: Any, example_input: Any, name: str = "torch_model") -> Wor
 
     def conv_hook(mod: Any, args: tuple[Any, ...], _out: Any, mod_name: str) -> None:
         x = args[0]
-        if isinstance(mod, nn.Conv1d):
-            b, c, w = (x.shape[0], x.shape[1], x.shape[2]) if x.dim() == 3 else (1, *x.shape)
-            h, (kh, kw_), (sh, sw), (ph, pw), (dh, dw) = (
-                1, (1, mod.kernel_size[0]), (1, mod.stride[0]), (0, _pad(mod, 0)),
-                (1, mod.dilation[0]))
+        if isinstance(mod, nn.Conv1d):  # a 1 x L conv
+            b, c, w = x.shape if x.dim() == 3 else (1, *x.shape)
+            h, kh, kw_, ph, pw = 1, 1, mod.kernel_size[0], 0, _pad(mod, 0)
+            sh = sw = mod.stride[0]
+            dh, dw = 1, mod.dilation[0]
         else:
-            b, c, h, w = (x.shape if x.dim() == 4 else (1, *x.shape))
+            b, c, h, w = x.shape if x.dim() == 4 else (1, *x.shape)
             (kh, kw_), (sh, sw), (dh, dw) = (
                 _pair(mod.kernel_size), _pair(mod.stride), _pair(mod.dilation))
             ph, pw = _pad(mod, 0), _pad(mod, 1)
         if dh != 1 or dw != 1:
             raise ConfigError(f"from_torch: layer {mod_name!r} uses dilation; not supported")
-        stride = sh if kh > 1 or h > 1 else sw
-        if kh > 1 and kw_ > 1 and sh != sw:
+        if sh != sw:
             raise ConfigError(
                 f"from_torch: layer {mod_name!r} has unequal strides {sh}x{sw}; SCALE-Sim "
                 f"layers have one stride"
             )
-        add("conv", mod_name, ifmap_h=int(h) + 2 * ph, ifmap_w=int(w) + 2 * pw,
+        # The padded ifmap rows/cols some window touches (see archgym.workloads._layer).
+        oh = (int(h) + 2 * ph - kh) // sh + 1
+        ow = (int(w) + 2 * pw - kw_) // sw + 1
+        add("conv", mod_name, ifmap_h=(oh - 1) * sh + kh, ifmap_w=(ow - 1) * sw + kw_,
             filter_h=kh, filter_w=kw_, channels=int(c), num_filters=mod.out_channels,
-            stride=max(sh, sw) if h > 1 else stride, groups=mod.groups, repeat=int(b))
+            stride=sh, groups=mod.groups, repeat=int(b))
 
     def _pad(mod: Any, i: int) -> int:
         p = mod.padding
