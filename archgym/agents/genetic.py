@@ -2,7 +2,7 @@
 
 Steady-state (mu + lambda) GA, readable in one pass:
 
-1. The first ``population_size`` designs are uniform random samples.
+1. The first ``population_size`` designs are uniform random samples (distinct, if possible).
 2. After that, each asked design is a child: two parents chosen by tournament among the
    current population, uniform crossover (each parameter from either parent) with
    probability ``crossover_prob``, then with probability ``mutation_prob`` a mutation through
@@ -73,7 +73,10 @@ class GeneticAgent(Agent):
         out: list[dict[str, Any]] = []
         for _ in range(n):
             if self._asked < self.config.population_size or len(self._population) < 2:
-                child = self.space.sample(self.rng, 1)[0]
+                for _ in range(max(self.config.max_redraws, 1)):
+                    child = self.space.sample(self.rng, 1)[0]
+                    if _key(child) not in self._seen:
+                        break
             else:
                 child = self._child()
             self._asked += 1

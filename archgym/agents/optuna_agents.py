@@ -243,14 +243,15 @@ class NSGA3Agent(OptunaAgent):
             raise ConfigError(
                 f"agent {self.name!r}: population_size must be >= 2, got {c.population_size}"
             )
-        return optuna.samplers.NSGAIIISampler(
-            population_size=c.population_size,
-            mutation_prob=c.mutation_prob or None,
-            crossover_prob=c.crossover_prob,
-            swapping_prob=c.swapping_prob,
-            dividing_parameter=c.dividing_parameter,
-            seed=self.seed,
-        )
+        with _quiet_experimental():
+            return optuna.samplers.NSGAIIISampler(
+                population_size=c.population_size,
+                mutation_prob=c.mutation_prob or None,
+                crossover_prob=c.crossover_prob,
+                swapping_prob=c.swapping_prob,
+                dividing_parameter=c.dividing_parameter,
+                seed=self.seed,
+            )
 
 
 class QMCAgent(OptunaAgent):
@@ -267,7 +268,7 @@ class QMCAgent(OptunaAgent):
         """Hyperparameters passed to ``optuna.samplers.QMCSampler``."""
 
         qmc_type: str = "sobol"  # "sobol" or "halton"
-        scramble: bool = True  # randomise the sequence with the seed (else seeds are ignored)
+        scramble: bool = True  # randomise the sequence with the seed (else only trial 0 is)
 
     def make_sampler(self) -> Any:
         import optuna

@@ -1,0 +1,157 @@
+"""Optuna-backed agents: tpe, gp, cmaes, nsga2, nsga3, qmc.
+
+Uses the ``bowl_env`` fixture (tests/conftest.py): latency_s = (a-5)^2 + 1 + 0.5*[kind=='b'],
+size=16 infeasible; by hand the optimum is latency 1.0 at a=5, kind='a' (any other size).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from archgym.agents.optuna_agents import CmaEsAgent
+from archgym.errors import ConfigError, RegistryError
+from archgym.registry import make_agent
+from archgym.runner import Experiment, run_experiment
+
+OPTUNA_AGENTS = ["tpe", "gp", "cmaes", "nsga2", "nsga3", "qmc"]
+
+
+def _search(agent, env, budget: int) -> np.ndarray:
+    vals = []
+    for _ in range(budget):
+        designs = agent.ask(1)
+        res = env.evaluate(designs)
+        agent.tell(res.designs, res)
+        vals.append(res.values[0, 0])
+    return np.array(vals)
+
+
+@pytest.mark.parametrize(
+    ("name", "sampler"),
+    [("tpe", "TPESampler"), ("gp", "GPSampler"), ("cmaes", "CmaEsSampler"),
+     ("nsga2", "NSGAIISampler"), ("qmc", "QMCSampler")],
+)  # fmt: skip
+def test_each_name_wraps_its_optuna_sampler(bowl_env, name: str, sampler: str) -> None:
+    if name == "cmaes":
+        pytest.importorskip("cmaes")
+    agent = make_agent(name, bowl_env.space, seed=0)
+    assert type(agent.study.sampler).__name__ == sampler
+
+
+@pytest.mark.parametrize("name", ["tpe", "cmaes", "nsga2"])
+def test_model_based_agents_find_the_bowl_optimum(bowl_env, name: str) -> None:
+    if name == "cmaes":
+        pytest.importorskip("cmaes")
+    best = np.nanmin(_search(make_agent(name, bowl_env.space, seed=0), bowl_env, 80))
+    assert best == pytest.approx(1.0)  # hand-computed optimum of the bowl
+
+
+def test_nsga3_refuses_a_single_objective(bowl_env) -> None:
+    with pytest.raises(ConfigError, match="needs several objectives"):
+        make_agent("nsga3", bowl_env.space, n_objectives=1)
+    agent = make_agent("nsga3", bowl_env.space, n_objectives=2)
+    assert len(agent.ask(3)) == 3
+
+
+@pytest.mark.parametrize("name", ["cmaes", "random-walk", "ga", "aco", "ppo"])
+def test_single_objective_agents_refuse_several_objectives(bowl_env, name: str) -> None:
+    with pytest.raises(ConfigError, match="single objective"):
+        make_agent(name, bowl_env.space, n_objectives=2)
+
+
+def test_unknown_agent_name_suggests_the_closest(bowl_env) -> None:
+    with pytest.raises(RegistryError, match="Did you mean 'tpe'"):
+        make_agent("tpf", bowl_env.space)
+
+
+def test_unknown_hyperparameter_lists_the_accepted_ones(bowl_env) -> None:
+    with pytest.raises(ConfigError, match=r"no hyperparameter 'n_startup'.*n_startup_trials=10"):
+        make_agent("tpe", bowl_env.space, n_startup=3)
+
+
+def test_hyperparameters_from_cli_strings_are_typed(bowl_env) -> None:
+    agent = make_agent("nsga2", bowl_env.space, population_size="7", crossover_prob="0.5")
+    assert agent.config.population_size == 7 and agent.config.crossover_prob == 0.5
+    with pytest.raises(ConfigError, match="'population_size' must be of type int"):
+        make_agent("nsga2", bowl_env.space, population_size="big")
+    with pytest.raises(ConfigError, match="population_size must be >= 2"):
+        make_agent("nsga2", bowl_env.space, population_size=1)
+    with pytest.raises(ConfigError, match="qmc_type must be 'sobol' or 'halton'"):
+        make_agent("qmc", bowl_env.space, qmc_type="lhs")
+
+
+def test_constraints_reach_optuna_through_set_constraint(bowl_env) -> None:
+    from archgym.env import DSEEnv
+
+    env = DSEEnv(bowl_env.space, bowl_env.cost_model, None, "latency_s", ["area_mm2 <= 1"])
+    agent = make_agent("tpe", env.space, seed=0, n_constraints=1)
+    designs = [{"a": 5, "size": 8, "kind": "a"}, {"a": 5, "size": 2, "kind": "a"}]
+    res = env.evaluate(designs)
+    agent.tell(res.designs, res)
+    trials = agent.study.trials
+    # area = size / 4: size 8 -> 2 mm^2, 1 over the bound; size 2 -> 0.5, within it
+    assert [t.system_attrs["constraints:c0"] for t in trials] == [1.0, 0.0]
+
+
+def test_infeasible_designs_are_told_as_failed_trials(bowl_env) -> None:
+    agent = make_agent("tpe", bowl_env.space, seed=0)
+    res = bowl_env.evaluate([{"a": 1, "size": 16, "kind": "a"}])  # size 16 is infeasible
+    agent.tell(res.designs, res)
+    assert agent.study.trials[-1].state.name == "FAIL"
+
+
+def test_qmc_scrambles_with_the_seed_unless_told_not_to(bowl_env) -> None:
+    def first(seed: int, **kw) -> list:
+        return make_agent("qmc", bowl_env.space, seed=seed, **kw).ask(6)
+
+    assert first(0) == first(0)
+    assert first(0) != first(1)
+    # Unscrambled Sobol points do not depend on the seed (numeric params only); Optuna draws
+    # the very first trial at random to learn the search space.
+    strip = lambda ds: [(d["a"], d["size"]) for d in ds[1:]]  # noqa: E731
+    assert strip(first(0, scramble=False)) == strip(first(1, scramble=False))
+
+
+def test_gp_uses_one_torch_thread_while_sampling_and_restores_it(bowl_env) -> None:
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        agent = make_agent("gp", bowl_env.space, seed=0, n_startup_trials=2)
+        seen = []
+        orig = agent.study.sampler.sample_relative
+
+        def spy(*args, **kwargs):
+            seen.append(torch.get_num_threads())
+            return orig(*args, **kwargs)
+
+        agent.study.sampler.sample_relative = spy
+        _search(agent, bowl_env, 3)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_cmaes_documents_that_categoricals_are_sampled_at_random() -> None:
+    assert "categorical parameters are sampled" in (CmaEsAgent.__doc__ or "").lower()
+
+
+def test_multi_objective_run_reports_front_and_hypervolume(bowl_env) -> None:
+    from archgym.env import DSEEnv
+
+    env = DSEEnv(bowl_env.space, bowl_env.cost_model, None, ["latency_s", "energy_j"], env_id="test/Bowl-v0")
+    exp = Experiment(env="test/Bowl-v0", agent="nsga2", budget=60, seed=0, hv_reference=[100.0, 100.0])
+    result = run_experiment(exp, env=env)
+    assert len(result.pareto) >= 2
+    # Every design is dominated by a front point, so the front's hypervolume is the run's.
+    from archgym.pareto import hypervolume
+
+    front = result.pareto[["latency_s", "energy_j"]].to_numpy()
+    assert result.hypervolume == pytest.approx(hypervolume(front, np.array([100.0, 100.0])))
+    # Pinned bound by hand: the best possible front is (1, 6) [a=5,size=1] and
+    # (26, 1) [a=0,size=1] plus the points between; its hypervolume is below 99 * 99.
+    assert 0 < result.hypervolume < 99 * 99
+    with pytest.raises(ConfigError, match="one value per objective"):
+        run_experiment(Experiment(env="test/Bowl-v0", agent="random", budget=5, hv_reference=[1.0]), env=env)
