@@ -30,6 +30,7 @@ infeasible, so RL agents can learn the constraint.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -228,10 +229,20 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
     ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         try:
             design = self.space.validate(design, trusted=trusted)
-            res = self._score([design], self._run_model([design]))
+            evals, dt = self._run_model([design])
         except DesignError as exc:  # decoded action broke a space constraint
-            evals = Evaluations.infeasible(1, self.cost_model.metric_names, str(exc))
-            res = self._score([design], (evals, 0.0))
+            evals, dt = Evaluations.infeasible(1, self.cost_model.metric_names, str(exc)), 0.0
+        metrics = {k: float(v[0]) for k, v in evals.metrics.items()}
+        feasible = bool(evals.feasible[0])
+        values, violations, reward = self.objective.score_one(metrics, feasible)
+        if self._listeners:
+            res = Results(
+                [design], evals, np.array([values], dtype=float),
+                np.array([violations], dtype=float).reshape(1, len(violations)),
+                np.array([reward]), dt,
+            )
+            for fn in self._listeners:
+                fn(res)
         d = len(self.space)
         if self._discrete:
             if idx is None or self.space._conditional:
@@ -243,13 +254,13 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         self._partial = dict(design)
         info = {
             "design": design,
-            "metrics": {k: float(v[0]) for k, v in res.evals.metrics.items()},
-            "feasible": bool(res.feasible[0]),
-            "reason": res.evals.reasons[0],
-            "objective": res.values[0].tolist(),
-            "admissible": bool(res.admissible[0]),
+            "metrics": metrics,
+            "feasible": feasible,
+            "reason": evals.reasons[0],
+            "objective": values,
+            "admissible": feasible and not any(violations) and all(map(math.isfinite, values)),
         }
-        return self._obs.copy(), float(res.reward[0]), True, False, info
+        return self._obs.copy(), float(reward), True, False, info
 
     # -- identity ------------------------------------------------------------------
     def describe(self) -> dict[str, Any]:

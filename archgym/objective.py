@@ -251,6 +251,29 @@ class Objective:
         out[~evals.feasible] = np.nan
         return out
 
+    def score_one(
+        self, metrics: Mapping[str, float], feasible: bool
+    ) -> tuple[list[float], list[float], float]:
+        """:meth:`score` for a single design given as plain floats (the env-step fast path);
+        returns ``(values, violations, reward)`` equal to the vectorised results."""
+        if not feasible:
+            return [math.nan] * len(self.terms), [math.inf] * len(self.constraints), self.infeasible_reward
+        vals = [float(t.compute(metrics)) for t in self.terms]  # type: ignore[arg-type]
+        viol = []
+        for c in self.constraints:
+            v = metrics[c.metric]
+            d = v - c.bound if c.op in ("<=", "<") else c.bound - v
+            viol.append(math.inf if math.isnan(d) else max(d, 0.0))
+        if len(vals) == 1:
+            r = -vals[0]
+        elif all(v > 0 for v in vals):
+            r = -sum(math.log10(v) for v in vals)
+        else:
+            r = -sum(vals)
+        if not math.isfinite(r) or any(v != 0 for v in viol):
+            r = self.infeasible_reward
+        return vals, viol, r
+
     def score(self, evals: Evaluations) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(values, violations, reward)`` computed once (see the three methods)."""
         vals = self.values(evals)

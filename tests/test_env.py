@@ -100,3 +100,20 @@ def test_listeners_see_every_evaluation(bowl_env: DSEEnv) -> None:
 def test_bad_mode() -> None:
     with pytest.raises(ConfigError, match="mode must be"):
         DSEEnv(bowl_space(), BowlCostModel(), mode="multi")
+
+
+@pytest.mark.parametrize(
+    ("objective", "constraints"),
+    [("latency_s", ()), ("edp", ("area_mm2 <= 2",)), (["latency_s", "energy_j"], ()),
+     ({"target": {"latency_s": 2.0}}, ("energy_j >= 3",))],
+)
+def test_step_fast_path_equals_batch_scoring(objective, constraints) -> None:
+    env = DSEEnv(bowl_space(), BowlCostModel(), None, objective, constraints)
+    batch = env.space.sample(np.random.default_rng(3), 40)
+    res = env.evaluate(batch)
+    for i, d in enumerate(batch):
+        env.reset()
+        _, reward, _, _, info = env.step(d)
+        assert reward == pytest.approx(res.reward[i])
+        assert info["admissible"] == bool(res.admissible[i])
+        np.testing.assert_allclose(info["objective"], res.values[i])
