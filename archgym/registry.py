@@ -229,6 +229,9 @@ def make(env_id: str, **kwargs: Any) -> Any:
     except TypeError as exc:
         raise ConfigError(f"{env_id}: bad argument: {exc}") from exc
     env.env_id = env_id
+    bind = getattr(env.cost_model, "bind_env", None)
+    if callable(bind):  # a cost model tied to one env (a proxy) refuses any other
+        bind(env)
     return env
 
 
