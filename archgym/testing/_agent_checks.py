@@ -14,6 +14,7 @@ Checks, in order (ask/tell agents; ``drives_env`` agents where noted):
   runs and the report says so).
 * ``hparams``: an unknown hyperparameter and a mistyped one are rejected with a
   ConfigError naming them; the resolved hyperparameters are JSON-serialisable.
+* ``run``: plain runs (on the env as it is) raise nothing.
 * ``budget``: ``ask(k)`` returns exactly ``k`` designs for varying ``k`` and the run makes
   exactly ``budget`` evaluations (RL: ``run_env(env, budget)`` makes exactly ``budget``).
 * ``valid_designs``: every asked design passes ``space.validate`` and is already in its
@@ -134,7 +135,16 @@ def check_agent(
     report.passed.append("hparams")
 
     # -- budget, valid_designs, deterministic, seed_effect -------------------------------
-    run = _run_env if cls.drives_env else _run_ask_tell
+    plain = _run_env if cls.drives_env else _run_ask_tell
+
+    def run(agent_: Agent, env_: Any, budget_: int, subject_: str) -> list[str]:
+        try:
+            return plain(agent_, env_, budget_, subject_)
+        except ConformanceError:
+            raise
+        except Exception as exc:
+            raise fail("run", subject_, f"raised {type(exc).__name__}: {exc}") from exc
+
     first = run(make(seed), env, budget, subject)
     report.passed += ["budget", "valid_designs"]
     second = run(make(seed), env, budget, subject)
@@ -157,7 +167,7 @@ def check_agent(
     inner = env.cost_model
     env.cost_model = FlakyCostModel(inner, rate=0.5)
     try:
-        n_bad = _count_infeasible(run, make(seed), env, budget, subject)
+        n_bad = _count_infeasible(plain, make(seed), env, budget, subject)
     finally:
         env.cost_model = inner
     if n_bad:

@@ -1,0 +1,189 @@
+"""The conformance suites (archgym.testing) on every registered agent x every registered env,
+and proof that the suites catch broken agents and envs.
+
+Envs are built with their default (single) objective and with two objectives, so that
+multi-objective agents are exercised and single-objective ones must refuse cleanly. Envs
+whose optional extras are missing are skipped. Budgets are tiny; GP gets fewer start-up
+trials so that its (slow) model still runs within the time limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from archgym.agents import Agent
+from archgym.cost_model import CostModel, Evaluations, Metric
+from archgym.env import DSEEnv
+from archgym.errors import ConfigError, MissingDependencyError
+from archgym.registry import list_agents, list_envs, make
+from archgym.results import Results
+from archgym.testing import ConformanceError, check_agent, check_env, derive_env
+
+AGENTS = sorted(list_agents())
+ENVS = sorted(list_envs())
+FAST = {"gp": {"budget": 5, "hparams": {"n_startup_trials": 4}}}
+_cache: dict[tuple[str, bool], Any] = {}
+
+
+def _env(env_id: str, multi: bool) -> Any:
+    key = (env_id, multi)
+    if key not in _cache:
+        try:
+            env = make(env_id)
+        except MissingDependencyError as exc:
+            _cache[key] = exc
+        else:
+            if multi:
+                names = [m for m in getattr(env, "report_metrics", ()) if m in env.cost_model.metric_names]
+                names = (names + [m for m in env.cost_model.metric_names if m not in names])[:2]
+                try:
+                    env = derive_env(env, objective=names)
+                except ConfigError as exc:  # pragma: no cover - an env with one metric
+                    env = exc
+            _cache[key] = env
+    env = _cache[key]
+    if isinstance(env, Exception):
+        pytest.skip(f"{env_id}: {env}")
+    return env
+
+
+def _agent_params() -> list[Any]:
+    params = []
+    for agent in AGENTS:
+        for i, env_id in enumerate(ENVS):
+            for multi in (False, True):
+                marks = []
+                if agent == "sb3-ppo" and (i > 0 or multi):
+                    marks.append(pytest.mark.slow)  # SB3 takes seconds per run
+                if agent == "gp" and i > 0 and multi:
+                    marks.append(pytest.mark.slow)  # multi-objective GP: ~1 s per trial
+                params.append(pytest.param(agent, env_id, multi, marks=marks,
+                                           id=f"{agent}-{env_id}-{'multi' if multi else 'single'}"))  # fmt: skip
+    return params
+
+
+@pytest.mark.parametrize("env_id", ENVS)
+def test_every_env_conforms(env_id: str) -> None:
+    env = _env(env_id, False)
+    try:
+        report = check_env(env)
+    except ConformanceError as exc:
+        if "Deterministic step info are not equivalent" in str(exc):
+            # Known core issue: DSEEnv puts NaN metrics of infeasible designs into step
+            # info, and Gymnasium's checker compares info with == (NaN != NaN).
+            pytest.xfail(f"DSEEnv step info holds NaN for infeasible designs: {exc}")
+        raise
+    assert "gymnasium" in report.passed
+
+
+@pytest.mark.parametrize(("agent", "env_id", "multi"), _agent_params())
+def test_every_agent_conforms_on_every_env(agent: str, env_id: str, multi: bool) -> None:
+    if agent == "sb3-ppo":
+        pytest.importorskip("stable_baselines3")
+    if agent == "cmaes":
+        pytest.importorskip("cmaes")
+    env = _env(env_id, multi)
+    fast = FAST.get(agent, {})
+    report = check_agent(agent, env, budget=fast.get("budget", 10), hparams=fast.get("hparams"))
+    cls = list_agents()[agent].load()
+    supported = cls.supports_multi if multi else cls.supports_single
+    if supported:
+        assert {"budget", "valid_designs", "deterministic", "infeasible", "smoke"} <= set(report.passed)
+    else:
+        assert report.passed == ["objective_count"]
+
+
+# -- the suites catch broken components ----------------------------------------------------
+class _Base(Agent):
+    name = "broken"
+
+    def ask(self, n: int = 1) -> list[dict[str, Any]]:
+        return self.space.sample(self.rng, n)
+
+    def tell(self, designs: Sequence[Mapping[str, Any]], results: Results) -> None:
+        pass
+
+
+class OverAsker(_Base):
+    def ask(self, n: int = 1) -> list[dict[str, Any]]:
+        return self.space.sample(self.rng, n + 1)
+
+
+class InvalidAsker(_Base):
+    def ask(self, n: int = 1) -> list[dict[str, Any]]:
+        return [{**d, "a": 99} for d in self.space.sample(self.rng, n)]
+
+
+class GlobalRandom(_Base):
+    def ask(self, n: int = 1) -> list[dict[str, Any]]:
+        return self.space.sample(np.random.default_rng(), n)  # ignores its seed
+
+
+class SeedBlind(_Base):
+    def ask(self, n: int = 1) -> list[dict[str, Any]]:
+        return self.space.sample(np.random.default_rng(0), n)
+
+
+class NaNHater(_Base):
+    def tell(self, designs: Sequence[Mapping[str, Any]], results: Results) -> None:
+        if np.isnan(results.values).any():
+            raise ValueError("cannot handle NaN")
+
+
+class AcceptsAnything(_Base):
+    supports_multi = True
+
+    def __init__(self, space: Any, seed: int = 0, **kwargs: Any) -> None:
+        kwargs.pop("no_such_hparam_xyz", None)
+        super().__init__(space, seed, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("cls", "check"),
+    [(OverAsker, "budget"), (InvalidAsker, "valid_designs"), (GlobalRandom, "deterministic"),
+     (SeedBlind, "seed_effect"), (NaNHater, "infeasible"), (AcceptsAnything, "hparams")],
+)  # fmt: skip
+def test_check_agent_catches_broken_agents(bowl_env, cls: type[Agent], check: str) -> None:
+    env = derive_env(bowl_env, space=bowl_env.space.restrict(size=[1, 2, 4, 8]))  # all feasible
+    with pytest.raises(ConformanceError, match=rf"^\[{check}\]"):
+        check_agent(cls, env)
+
+
+def test_check_agent_reports_a_crash_in_a_plain_run(bowl_env) -> None:
+    with pytest.raises(ConformanceError, match=r"^\[run\].*ValueError: cannot handle NaN"):
+        check_agent(NaNHater, bowl_env)  # size 16 is infeasible: NaN values
+
+
+def test_a_good_third_party_agent_passes(bowl_env) -> None:
+    report = check_agent(_Base, bowl_env)
+    assert report.skipped == {"smoke": "agent class is not registered; the runner builds agents by name"}
+    assert "failed_tell" in report.passed
+
+
+def test_check_agent_restores_the_env(bowl_env) -> None:
+    model = bowl_env.cost_model
+    check_agent("random", bowl_env)
+    assert bowl_env.cost_model is model and bowl_env._listeners == []
+
+
+class _PositionDependent(CostModel):
+    name = "position"
+    metrics = (Metric("latency_s", "s"),)
+
+    def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
+        n = len(columns["a"])
+        return Evaluations({"latency_s": np.arange(n, dtype=float) + columns["a"]}, np.ones(n, bool), [""] * n)
+
+
+def test_check_env_catches_a_batch_inconsistent_model(bowl_env) -> None:
+    env = DSEEnv(bowl_env.space, _PositionDependent(), env_id="test/Position-v0")
+    with pytest.raises(ConformanceError, match=r"^\[batch_consistent\]"):
+        check_env(env)
+
+
+def test_check_env_passes_the_bowl(bowl_env) -> None:
+    assert check_env(bowl_env, gymnasium_check=False).passed[-1] == "describe"
