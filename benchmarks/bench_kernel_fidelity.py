@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  median |latency error| = {100 * test['err_l'].median():.1f} %  (target <= 10 %)")
     print(f"  Spearman across tile configs: median {np.median(rhos):.3f}, mean "
           f"{np.mean(rhos):.3f} over {len(rhos)} groups  (target >= 0.9)")
-    print(f"  per backend: " + ", ".join(
+    print("  per backend: " + ", ".join(
         f"{b} {100 * e:.1f} %" for b, e in test.groupby("backend")["err_l"].median().items()))
     print("\nanalytical model on held-out shapes")
     print(f"  median |latency error| = {100 * test['err_a'].median():.1f} %  (target <= 30 %)")

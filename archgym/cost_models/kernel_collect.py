@@ -91,7 +91,7 @@ def compile_all(points: Sequence[Mapping[str, Any]], workers: int, timeout_s: fl
             except Exception as exc:  # noqa: BLE001 - a crashed worker: compile on launch
                 log(f"compile worker failed: {exc}")
                 continue
-            for k, e in zip(c, errs):
+            for k, e in zip(c, errs, strict=True):
                 if e:
                     errors[k] = e
             done_n += len(c)

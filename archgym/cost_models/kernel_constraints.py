@@ -141,6 +141,14 @@ def check_designs(
         flag(tri & (prec == "int4"), f"support: packed int4 needs an even K; got K={k_}")
 
     # --- Triton tile rules -----------------------------------------------------------------
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _tile_rules(columns, tri, prec, k_, gpu, flag)
+    feasible = np.array([r == "" for r in reasons], dtype=bool)
+    return feasible, reasons
+
+
+def _tile_rules(columns, tri, prec, k_, gpu, flag):  # type: ignore[no-untyped-def]
+    """The Triton tile rules (smem, registers, mma, split_k); vendor rows are skipped."""
     if tri.any():
         bm = np.asarray(columns["block_m"], dtype=float)
         bn = np.asarray(columns["block_n"], dtype=float)
@@ -168,5 +176,3 @@ def check_designs(
         flag(tri & (split > ktiles),
              lambda i: f"split_k: K={k_} has {int(ktiles[i])} tiles of {int(bk[i])}, fewer than "
              f"split_k={int(split[i])}; lower split_k or BLOCK_K")
-    feasible = np.array([r == "" for r in reasons], dtype=bool)
-    return feasible, reasons

@@ -53,7 +53,7 @@ class KernelMeasureCostModel(CostModel):
         points = [{"op": wl.op, "shape": wl.name, "m": wl.m, "n": wl.n, "k": wl.k,
                    "groups": wl.groups, **{c: columns[c][i].item() if hasattr(columns[c][i], "item")
                                            else columns[c][i] for c in columns}} for i in idx]
-        for i, rec in zip(idx, measure_points(points, reps=self.reps, seed=self.seed)):
+        for i, rec in zip(idx, measure_points(points, reps=self.reps, seed=self.seed), strict=True):
             if rec["feasible"]:
                 lat[i] = rec["latency_s"]
             else:

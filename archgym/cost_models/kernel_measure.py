@@ -166,12 +166,14 @@ def plan_collection(
         add(sd_wl, {"backend": "torch", "precision": "fp16", "sparsity": "unstructured",
                     "density": 0.05, "sparse_block": 0, **_VENDOR_TILE})
     # drop points the rules reject (they would be infeasible records, not measurements)
-    keep = []
-    for p in points:
-        ok, _ = check_designs({k: np.asarray([p[k]]) for k in p}, point_workload(p), spec)
-        if ok[0]:
-            keep.append(p)
-    return keep
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, p in enumerate(points):
+        groups.setdefault((p["op"], p["m"], p["n"], p["k"], p["groups"]), []).append(i)
+    ok = np.zeros(len(points), dtype=bool)
+    for idx in groups.values():
+        cols = {k: np.asarray([points[i][k] for i in idx]) for k in points[idx[0]]}
+        ok[idx] = check_designs(cols, point_workload(points[idx[0]]), spec)[0]
+    return [p for p, good in zip(points, ok, strict=True) if good]
 
 
 def point_workload(point: Mapping[str, Any]) -> KernelWorkload:
@@ -257,7 +259,7 @@ def time_cuda(fn: Callable[[], Any], reps: int = 20, warmup: int = 3,
         fn()
         ends[i].record()
     torch.cuda.synchronize()
-    return float(np.median([s.elapsed_time(e) for s, e in zip(starts, ends)])) / 1e3
+    return float(np.median([s.elapsed_time(e) for s, e in zip(starts, ends, strict=True)])) / 1e3
 
 
 def collection_metadata(reps: int, warmup: int, seed: int, **extra: Any) -> dict[str, Any]:

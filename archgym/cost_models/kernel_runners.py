@@ -8,10 +8,9 @@ as for static weights at inference time.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
-
-import zlib
 
 import numpy as np
 
@@ -267,7 +266,6 @@ def warmup_compile(points: list[Mapping[str, Any]]) -> list[str]:
     for p in points:
         try:
             prec = str(p["precision"])
-            g, m, n, k = int(p["groups"]), int(p["m"]), int(p["n"]), int(p["k"])
             a_dt = torch.int8 if prec == "int4" else getattr(torch, _TORCH_DTYPES[prec])
             b_dt = torch.float16 if prec == "int4" else a_dt
             ops = {"a": torch.empty(16, device=_DEVICE, dtype=a_dt),
