@@ -136,7 +136,7 @@ def load_sweep_data(root: str | Path) -> SweepData:
     runs = pd.DataFrame(rows)
     runs["final"] = math.nan
     runs["quality"] = 0.0
-    for env, grp in runs.groupby("env"):
+    for _env, grp in runs.groupby("env"):
         ids = [i for i in grp["id"] if i in raw]
         if not ids:
             continue

@@ -12,7 +12,14 @@ The command line is ``archgym sweep FILE --workers 2 --out DIR [--resume]``; ``a
 DIR`` turns the results into tables and plots (:mod:`archgym.report`).
 """
 
-from archgym.sweep._driver import RESULTS_FILE, SWEEP_FILE, SweepResult, is_complete, run_item, run_sweep
+from archgym.sweep._driver import (
+    RESULTS_FILE,
+    SWEEP_FILE,
+    SweepResult,
+    is_complete,
+    run_item,
+    run_sweep,
+)
 from archgym.sweep._executors import dask_executor, local_executor, open_executor
 from archgym.sweep._spec import SweepItem, SweepSpec, load_sweep
 from archgym.sweep._toml import SweepFileError
