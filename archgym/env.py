@@ -254,10 +254,10 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         self._partial = dict(design)
         info = {
             "design": design,
-            "metrics": metrics,
+            "metrics": {k: (None if math.isnan(v) else v) for k, v in metrics.items()},
             "feasible": feasible,
             "reason": evals.reasons[0],
-            "objective": values,
+            "objective": [None if math.isnan(v) else v for v in values],
             "admissible": feasible and not any(violations) and all(map(math.isfinite, values)),
         }
         return self._obs.copy(), float(reward), True, False, info

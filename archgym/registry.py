@@ -212,7 +212,8 @@ def make(env_id: str, **kwargs: Any) -> Any:
         env_id: A registered id, e.g. ``"archgym/Systolic-v0"``.
         **kwargs: Passed to the env factory (workload, objective, constraints, mode...).
             ``cost_model`` may be a registered cost-model name (``"scalesim"``,
-            ``"proxy:path.json"``); it is resolved with :func:`make_cost_model`.
+            ``"proxy:path.json"``), resolved with :func:`make_cost_model`, or a short name the
+            factory lists in its ``own_cost_models`` attribute, passed to it unchanged.
 
     Raises:
         RegistryError: Unknown id (with "did you mean").
@@ -222,7 +223,8 @@ def make(env_id: str, **kwargs: Any) -> Any:
     factory = spec.load()
     merged = {**spec.kwargs, **kwargs}
     cm = merged.get("cost_model")
-    if isinstance(cm, str):
+    own = getattr(factory, "own_cost_models", ())
+    if isinstance(cm, str) and cm not in own:  # names in `own` the factory resolves itself
         merged["cost_model"] = make_cost_model(cm)
     try:
         env = factory(**merged)

@@ -131,6 +131,9 @@ def make_kernel_env(
     return env
 
 
+
+make_kernel_env.own_cost_models = ("analytical", "learned", "measure")  # type: ignore[attr-defined]
+
 register(
     "archgym/Kernel-v0",
     make_kernel_env,
