@@ -22,10 +22,12 @@ import numpy as np
 from archgym._imports import optional_import
 from archgym.errors import ConfigError
 
-__all__ = ["TASKS", "TaskData", "load_task"]
+__all__ = ["TASKS", "TASK_SHAPES", "TaskData", "load_task", "save_mnist1d_cache"]
 
 TASKS = ("digits", "mnist1d")
 DEFAULT_SPLIT_SEED = 0
+#: ``(in_channels, in_size, ndim, n_classes)`` of each task, known without loading it.
+TASK_SHAPES = {"digits": (1, 8, 2, 10), "mnist1d": (1, 40, 1, 10)}
 
 
 @dataclass(frozen=True)
