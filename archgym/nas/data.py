@@ -71,11 +71,11 @@ def _raw_mnist1d(cache: Path | None) -> tuple[np.ndarray, np.ndarray]:
             return z["x"].astype(np.float32), z["y"].astype(np.int64)
     data_mod = optional_import("mnist1d.data", "nas")
     # make_dataset seeds numpy's *global* generator (seed 42 by default); restore it after.
-    state = np.random.get_state()
+    state = np.random.get_state()  # noqa: NPY002  (mnist1d seeds the global RNG; restore it)
     try:
         ds = data_mod.make_dataset(data_mod.get_dataset_args())
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
     x = np.concatenate([ds["x"], ds["x_test"]]).astype(np.float32)[:, None, :]
     y = np.concatenate([ds["y"], ds["y_test"]]).astype(np.int64)
     return x, y
