@@ -115,7 +115,7 @@ def _run(cfg: tuple, bw: int) -> list[dict]:
             with open(os.path.join(d, "out", "ref", report + ".csv")) as f:
                 table = list(csv.reader(f))
             header = [h.strip() for h in table[0]]
-            reports[report] = [dict(zip(header, (v.strip() for v in row))) for row in table[1:]]
+            reports[report] = [dict(zip(header, (v.strip() for v in row), strict=False)) for row in table[1:]]
         for i, layer in enumerate(LAYERS):
             c = reports["COMPUTE_REPORT"][i]
             a = reports["DETAILED_ACCESS_REPORT"][i]

@@ -259,7 +259,7 @@ class AcceleratorCostModel(CostModel):
         reasons = [""] * n
         for i in np.flatnonzero(~feasible):
             reasons[i] = "; ".join(
-                f"{msg} (got {_shown(columns, msg, i)})" for mask, msg in checks if mask[i]
+                f"{msg} (got {_shown(columns, msg, int(i))})" for mask, msg in checks if mask[i]
             )
         layer_infeasible = np.zeros(n, dtype=bool)
         for mask, msg in layer_bad:
@@ -363,11 +363,11 @@ def layer_costs(
     e_mac = energy_pj.get("mac")
     mac_pj = (np.full_like(w, e_mac) if e_mac is not None
               else np.array([tb.MAC_PJ[p] for p in tb.PRECISIONS])[d["prec"]][:, None])
-    rf_pj = energy_pj.get("rf", None)
-    rf_pj = rf_pj if rf_pj is not None else tb.rf_pj_per_byte(d["rf_bytes"])[:, None]
-    buf_pj = energy_pj.get("buffer", None)
-    buf_pj = (buf_pj if buf_pj is not None
-              else tb.sram_pj_per_byte(d["gbuf_kb"] * 1024.0 / d["gbuf_banks"])[:, None])
+    rf_pj: float | np.ndarray = (
+        energy_pj["rf"] if "rf" in energy_pj else tb.rf_pj_per_byte(d["rf_bytes"])[:, None])
+    buf_pj: float | np.ndarray = (
+        energy_pj["buffer"] if "buffer" in energy_pj
+        else tb.sram_pj_per_byte(d["gbuf_kb"] * 1024.0 / d["gbuf_banks"])[:, None])
     noc_pj = energy_pj.get("noc", tb.NOC_PJ_PER_BYTE)
     dram_pj = energy_pj.get("dram", tb.DRAM_PJ_PER_BYTE)
     pj = 1e-12

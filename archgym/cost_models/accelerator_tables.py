@@ -108,12 +108,12 @@ def tech_scale(node_nm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return energy, area
 
 
-def sram_pj_per_byte(bank_bytes: np.ndarray) -> np.ndarray:
+def sram_pj_per_byte(bank_bytes: float | np.ndarray) -> np.ndarray:
     """SRAM access energy per byte of a bank of ``bank_bytes`` at 45 nm (sqrt-of-size trend
     through Horowitz's 8 KB / 32 KB / 1 MB points)."""
     return SRAM_PJ_PER_BYTE_8KB * np.sqrt(np.asarray(bank_bytes, dtype=float) / 8192.0)
 
 
-def rf_pj_per_byte(rf_bytes: np.ndarray) -> np.ndarray:
+def rf_pj_per_byte(rf_bytes: float | np.ndarray) -> np.ndarray:
     """Register-file access energy per byte at 45 nm: Eyeriss's 0.5 KB point, sqrt-of-size."""
     return RF_PJ_PER_BYTE_512B * np.sqrt(np.asarray(rf_bytes, dtype=float) / 512.0)

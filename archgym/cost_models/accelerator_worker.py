@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import shutil
 import tempfile
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -53,19 +54,20 @@ def run_job(
     try:
         proc.start()
         child.close()
-        if parent.poll(timeout_s):
-            try:
-                ok, payload = parent.recv()
-            except EOFError:
-                ok, payload = False, None
-            proc.join(5)
-            if payload is None and not ok:
+        deadline = time.monotonic() + timeout_s
+        while not parent.poll(0.05):
+            if not proc.is_alive() and not parent.poll(0.05):
+                proc.join(1)
                 return False, f"{label} worker crashed (exit code {proc.exitcode})"
-            return bool(ok), payload
-        if proc.is_alive():
-            return False, f"{label} timed out after {timeout_s:g} s"
-        proc.join(1)
-        return False, f"{label} worker crashed (exit code {proc.exitcode})"
+            if time.monotonic() > deadline:
+                return False, f"{label} timed out after {timeout_s:g} s"
+        try:
+            ok, payload = parent.recv()
+        except EOFError:
+            proc.join(5)
+            return False, f"{label} worker crashed (exit code {proc.exitcode})"
+        proc.join(5)
+        return bool(ok), payload
     finally:
         if proc.is_alive():
             proc.kill()

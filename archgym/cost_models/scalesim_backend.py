@@ -146,7 +146,7 @@ def scalesim_job(tmpdir: str, cfg: dict[str, Any], rows: list[list[Any]]) -> lis
             table = list(csv.reader(f))
         header = [h.strip() for h in table[0]]
         for i, row in enumerate(table[1:]):
-            for h, v in zip(header, row):
+            for h, v in zip(header, row, strict=False):
                 if h in _REPORT_KEYS:
                     out[i][_REPORT_KEYS[h]] = float(v)
     return out

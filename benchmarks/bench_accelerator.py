@@ -1,0 +1,95 @@
+"""Speed of the analytical accelerator model, and its speed-up over SCALE-Sim and ZigZag.
+
+    python benchmarks/bench_accelerator.py [--designs 20000] [--sim-python /tmp/simvenv/bin/python]
+
+Prints, measured in this run: (design x layer) evaluations per second of
+:class:`~archgym.cost_models.accelerator.AcceleratorCostModel` on one core (ResNet-50, random
+Accelerator-v0 designs), then SCALE-Sim 3.0.0 and ZigZag 3.9.1 seconds per layer on the same
+small layers (run under ``--sim-python``, which needs those packages and archgym's
+dependencies) and the speed-up per layer evaluation. Targets: >= 1e6 evaluations/s and
+>= 1e6x faster than SCALE-Sim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+_SIM = r"""
+import json, sys, tempfile, time
+from archgym.cost_models.scalesim_backend import scalesim_job, scalesim_config
+from archgym.cost_models.zigzag_backend import zigzag_job
+from archgym.workloads import Layer
+layers = [Layer.gemm("g1", 128, 64, 96), Layer.gemm("g2", 196, 128, 32),
+          Layer("c1", "conv", 18, 18, 3, 3, 8, 16, 1)]
+design = {"rows": 16, "cols": 16, "dataflow": "ws", "gbuf_kb": 256}
+out = {}
+with tempfile.TemporaryDirectory() as d:
+    t = time.perf_counter()
+    scalesim_job(d, scalesim_config(design, "ideal"), [x.scalesim_row() for x in layers])
+    out["scalesim_s_per_layer"] = (time.perf_counter() - t) / len(layers)
+with tempfile.TemporaryDirectory() as d:
+    t = time.perf_counter()
+    zigzag_job(d, design, [(x.name, x.m, x.n, x.k, x.instances) for x in layers])
+    out["zigzag_s_per_layer"] = (time.perf_counter() - t) / len(layers)
+json.dump(out, sys.stdout)
+"""
+
+
+def bench_model(n: int, repeats: int = 5) -> tuple[float, float]:
+    """Best-of-``repeats`` evaluations/s and seconds per (design x layer) evaluation."""
+    import archgym
+    from archgym.cost_models.accelerator import AcceleratorCostModel
+    from archgym.workloads import get
+
+    env = archgym.make("archgym/Accelerator-v0", workload="resnet50")
+    designs = env.space.sample(np.random.default_rng(0), n)
+    cols = {k: np.array([d[k] for d in designs]) for k in designs[0]}
+    model = AcceleratorCostModel()
+    wl = get("resnet50")
+    model.evaluate(cols, wl)
+    best = min(_timed(model, cols, wl) for _ in range(repeats))
+    evals = n * len(wl)
+    return evals / best, best / evals
+
+
+def _timed(model, cols, wl) -> float:  # type: ignore[no-untyped-def]
+    t = time.perf_counter()
+    model.evaluate(cols, wl)
+    return time.perf_counter() - t
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--designs", type=int, default=20000)
+    ap.add_argument("--sim-python", default="/tmp/simvenv/bin/python")
+    args = ap.parse_args()
+    rate, per_eval = bench_model(args.designs)
+    print(f"analytical model: {rate:.3g} (design x layer) evaluations/s on one core "
+          f"({per_eval * 1e9:.0f} ns each); target >= 1e6: {'met' if rate >= 1e6 else 'NOT met'}")
+    if not Path(args.sim_python).exists():
+        print(f"no simulator interpreter at {args.sim_python}; speed-ups not measured")
+        return 0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    res = subprocess.run([args.sim_python, "-c", _SIM], capture_output=True, text=True, env=env)
+    if res.returncode:
+        print(f"simulator run failed: {res.stderr.strip().splitlines()[-1:]}")
+        return 1
+    sims = json.loads(res.stdout)
+    for name in ("scalesim", "zigzag"):
+        s = sims[f"{name}_s_per_layer"]
+        print(f"{name}: {s:.3g} s per layer -> analytical model is {s / per_eval:.3g}x faster "
+              f"per layer evaluation")
+    ok = sims["scalesim_s_per_layer"] / per_eval >= 1e6
+    print(f"target >= 1e6x faster than SCALE-Sim: {'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
