@@ -1,0 +1,190 @@
+"""Benchmark of proxy cost models: accuracy on held-out designs, speed against the analytical
+model and against SCALE-Sim, and the true evaluations active learning saves.
+
+Run from the repo root::
+
+    python benchmarks/proxy.py [--env archgym/Accelerator-v0] [--n-train 10000] \\
+        [--models hist-gbm rf mlp] [--acquire 500] [--threads 1] [--out proxy_bench.json]
+
+Steps:
+
+1. Log ``--n-train`` random evaluations (seed 1) and 2,000 held-out ones (seed 2) with the
+   runner, as a user would (``archgym run --agent random``).
+2. Train each model family on the training runs (targets ``cycles``, ``energy_j``,
+   ``latency_s``, ``area_mm2``) and report held-out normalised RMSE (RMSE / (max - min)),
+   MAPE, R², Spearman and top-10 recall. Target: nRMSE <= 0.5 % on cycles and energy.
+3. Time the proxy and the analytical model on the same 10,000 designs (one batch call, best
+   of three, same process), and compare with SCALE-Sim: its seconds per layer measured by
+   ``benchmarks/scalesim_reference.py`` (``tests/data/scalesim_calc.json``, reduced layers,
+   so a lower bound for full layers) times the workload's layer count.
+4. Active learning: start from 1,000 random evaluations, add ``--acquire`` designs chosen by
+   the proxy (EDP objective), and estimate how many random evaluations reach the same best
+   EDP (``1 / p``, ``p`` the share of 200,000 random designs at least as good).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import archgym
+from archgym.proxy import Proxy, acquire, evaluate_proxy, format_report, train_proxy
+from archgym.runner import Experiment, run_experiment
+
+TARGETS = ["cycles", "energy_j", "latency_s", "area_mm2"]
+
+
+def log_runs(env_id: str, n: int, seed: int, out: Path) -> None:
+    exp = Experiment(env=env_id, agent="random", budget=n, seed=seed, batch_size=min(n, 1000))
+    run_experiment(exp, out=out)
+
+
+def scalesim_seconds_per_layer(repo: Path) -> float | None:
+    path = repo / "tests" / "data" / "scalesim_calc.json"
+    if not path.exists():
+        return None
+    entries = json.loads(path.read_text())["entries"]
+    vals = [e["scalesim_seconds_per_layer"] for e in entries if "scalesim_seconds_per_layer" in e]
+    return statistics.median(vals) if vals else None
+
+
+def speed(proxy: Proxy, env: object, n: int) -> dict[str, float]:
+    from archgym.cost_models.proxy import ProxyCostModel
+
+    designs = env.space.sample(np.random.default_rng(5), n)  # type: ignore[attr-defined]
+    cols = env.space.to_columns(designs)  # type: ignore[attr-defined]
+    cm = ProxyCostModel(proxy)
+
+    def best(fn: object) -> float:
+        out = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn()  # type: ignore[operator]
+            out.append(time.perf_counter() - t0)
+        return min(out)
+
+    tp = best(lambda: cm.evaluate(cols, env.workload))  # type: ignore[attr-defined]
+    ta = best(lambda: env.cost_model.evaluate(cols, env.workload))  # type: ignore[attr-defined]
+    return {"n": n, "proxy_s_per_design": tp / n, "analytical_s_per_design": ta / n}
+
+
+def active_learning(env_id: str, work: Path, family: str, n_acquire: int, threads: int,
+                    hparams: dict | None = None) -> dict:
+    init = work / "al_init"
+    log_runs(env_id, 1000, 11, init)
+    proxy = train_proxy(init, targets=["latency_s", "energy_j"], model=family, cv=0,
+                        hparams=hparams, n_threads=threads)
+    env = archgym.make(env_id, objective="edp")
+    res = acquire(proxy, n_acquire, env=env, batch=50, seed=0, out=work / "al_acquired",
+                  n_threads=threads)
+    best_edp = res.history[-1][1]
+    # how many uniform random evaluations reach that EDP? p = share of random designs as good
+    rng = np.random.default_rng(123)
+    vals = []
+    for _ in range(20):
+        r = env.evaluate(env.space.sample(rng, 10_000), validate=False)
+        vals.append(env.objective.scalar(r.evals))
+    allv = np.concatenate(vals)
+    hits = int(np.sum(np.nan_to_num(allv, nan=np.inf) <= best_edp))
+    p = hits / allv.size
+    # none of the random designs as good: report the sample size as a lower bound
+    expected = (1.0 / p) if hits else float(allv.size)
+    return {
+        "family": family, "n_initial": res.n_initial, "n_acquired": res.n_acquired,
+        "history": res.history, "best_edp_initial": res.history[0][1], "best_edp_final": best_edp,
+        "random_share_as_good": p, "random_evals_expected": expected,
+        "random_evals_is_lower_bound": hits == 0, "random_sample": int(allv.size),
+        "true_evals_used": res.n_initial + res.n_acquired,
+        "true_evals_saved": expected - (res.n_initial + res.n_acquired),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--env", default="archgym/Accelerator-v0")
+    ap.add_argument("--n-train", type=int, default=10_000)
+    ap.add_argument("--n-test", type=int, default=2_000)
+    ap.add_argument("--models", nargs="+", default=["hist-gbm", "rf", "mlp"])
+    ap.add_argument("--acquire", type=int, default=500)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--hparam", action="append", metavar="FAMILY:KEY=VALUE",
+                    help="override a hyperparameter, e.g. hist-gbm:max_iter=2000 (repeatable)")
+    ap.add_argument("--out", help="write the results as JSON here")
+    ap.add_argument("--workdir", help="keep the runs here (default: a temporary directory)")
+    args = ap.parse_args(argv)
+    env_id = args.env
+    if env_id not in archgym.list_envs():
+        print(f"{env_id} is not registered; using archgym/Systolic-v0", file=sys.stderr)
+        env_id = "archgym/Systolic-v0"
+    repo = Path(__file__).resolve().parents[1]
+    results: dict = {"env": env_id, "n_train": args.n_train, "n_test": args.n_test, "models": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.workdir or tmp)
+        t0 = time.perf_counter()
+        log_runs(env_id, args.n_train, 1, work / "train")
+        log_runs(env_id, args.n_test, 2, work / "test")
+        results["logging_s"] = time.perf_counter() - t0
+        env = archgym.make(env_id)
+        targets = [t for t in TARGETS if t in env.cost_model.metric_names]
+        per_layer = scalesim_seconds_per_layer(repo)
+        n_layers = len(getattr(env.workload, "layers", ())) or 1
+        overrides: dict[str, dict] = {}
+        for item in args.hparam or ():
+            fam, _, kv = item.partition(":")
+            key, _, raw = kv.partition("=")
+            overrides.setdefault(fam, {})[key] = json.loads(raw)
+        results["hparams"] = overrides
+        for family in args.models:
+            t0 = time.perf_counter()
+            proxy = train_proxy(work / "train", targets=targets, model=family, cv=0,
+                                hparams=overrides.get(family), n_threads=args.threads)
+            fit_s = time.perf_counter() - t0
+            path = work / f"{family}.json"
+            proxy.save(path)
+            loaded = Proxy.load(path)
+            report = evaluate_proxy(loaded, work / "test", speed_n=0)
+            sp = speed(loaded, env, 10_000)
+            sp["speedup_vs_analytical"] = sp["analytical_s_per_design"] / sp["proxy_s_per_design"]
+            if per_layer is not None:
+                sim = per_layer * n_layers
+                sp["scalesim_s_per_design_lower_bound"] = sim
+                sp["speedup_vs_scalesim_at_least"] = sim / sp["proxy_s_per_design"]
+            report["speed_detail"] = sp
+            results["models"][family] = {
+                "fit_s": fit_s, "file_bytes": path.stat().st_size, "report": report,
+            }
+            print(f"\n== {env_id}  {family}  (fit {fit_s:.1f} s, file {path.stat().st_size/1e6:.1f} MB)")
+            print(format_report(report))
+            print(f"proxy {sp['proxy_s_per_design']*1e6:.2f} us/design, analytical "
+                  f"{sp['analytical_s_per_design']*1e6:.2f} us/design -> "
+                  f"{sp['speedup_vs_analytical']:.3g}x vs analytical", end="")
+            if per_layer is not None:
+                print(f"; SCALE-Sim >= {sp['scalesim_s_per_design_lower_bound']:.3g} s/design "
+                      f"({n_layers} layers x {per_layer:.3g} s) -> >= "
+                      f"{sp['speedup_vs_scalesim_at_least']:.3g}x vs SCALE-Sim")
+            else:
+                print()
+        if args.acquire:
+            al = active_learning(env_id, work, args.models[0], args.acquire, args.threads,
+                                 overrides.get(args.models[0]))
+            results["active_learning"] = al
+            print(f"\n== active learning ({al['family']}, EDP): best EDP {al['best_edp_initial']:.4g} "
+                  f"after {al['n_initial']} random -> {al['best_edp_final']:.4g} after "
+                  f"{al['true_evals_used']} true evaluations; random search needs "
+                  f"{'more than ' if al['random_evals_is_lower_bound'] else '~'}"
+                  f"{al['random_evals_expected']:.3g} evaluations for that (share "
+                  f"{al['random_share_as_good']:.2g} of {al['random_sample']} random designs)")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
