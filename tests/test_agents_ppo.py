@@ -118,10 +118,11 @@ def test_sb3_ppo_makes_exactly_the_budget(bowl_env, mode: str) -> None:
     import random
 
     env = derive_env(bowl_env, mode=mode)
-    np_state = np.random.get_state()[1].copy()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002 - checks the global state is restored
     py_state = random.getstate()
     seen: list[float] = []
     env.add_listener(lambda res: seen.extend(res.values[:, 0]))
     make_agent("sb3-ppo", env.space, seed=0, n_steps=16, batch_size=8).run_env(env, 50)
     assert len(seen) == 50
-    assert np.array_equal(np.random.get_state()[1], np_state) and random.getstate() == py_state
+    assert np.array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002
+    assert random.getstate() == py_state

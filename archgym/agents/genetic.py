@@ -22,8 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from archgym.agents._base import Agent, scalar_scores
 from archgym.errors import ConfigError
 from archgym.registry import register_agent

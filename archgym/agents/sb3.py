@@ -121,7 +121,7 @@ class SB3PPOAgent(Agent):
                 return count[0] < budget
 
         steps_per_episode = len(env.space) if getattr(env, "mode", "") == "sequential" else 1
-        py_state, np_state = random.getstate(), np.random.get_state()
+        py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002
         env.add_listener(listener)
         try:
             with torch.random.fork_rng(devices=[]):
@@ -148,7 +148,7 @@ class SB3PPOAgent(Agent):
         finally:
             env.remove_listener(listener)
             random.setstate(py_state)
-            np.random.set_state(np_state)
+            np.random.set_state(np_state)  # noqa: NPY002
         self.model = model
 
 
