@@ -2,6 +2,9 @@
 
     python benchmarks/collect_kernels.py --plan-only           # CPU: what would run
     python benchmarks/collect_kernels.py --out kernels_h100.csv.gz --workers 14 --deadline 420
+    # a supplement: one part of the seed-0 plan, plus the full plan of extra shapes
+    python benchmarks/collect_kernels.py --select backend=triton --select precision=fp8 \
+        --extra-shapes llama-7b.qkv@2048,gpt2.lm_head@1024 --extra-seed 1 --out supp.csv.gz
 
 Writes ``<out>`` (gzip CSV in archgym's record format) and ``<stem>.meta.json`` (GPU,
 driver, CUDA, torch and triton versions, date, timing protocol).
@@ -30,8 +33,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile-timeout", type=float, default=200.0)
     ap.add_argument("--deadline", type=float, default=None, help="seconds for the whole run")
     ap.add_argument("--limit", type=int, default=0, help="keep only the first N points")
+    ap.add_argument("--select", action="append", default=[], metavar="COLUMN=VALUE",
+                    help="keep only plan points whose COLUMN equals VALUE (repeatable, ANDed)")
+    ap.add_argument("--extra-shapes", default="",
+                    help="comma-separated LAYER@TOKENS; their full plan (seed --extra-seed) is "
+                         "appended after --select is applied to the main plan")
+    ap.add_argument("--extra-seed", type=int, default=1)
     args = ap.parse_args(argv)
-    points = plan_collection(args.seed, args.configs_per_case, args.pool_size)
+    points = select_points(plan_collection(args.seed, args.configs_per_case, args.pool_size),
+                           args.select)
+    if args.extra_shapes:
+        shapes = [parse_shape(s) for s in args.extra_shapes.split(",") if s]
+        points += plan_collection(args.extra_seed, args.configs_per_case, args.pool_size,
+                                  shapes=shapes)
     if args.limit:
         points = points[: args.limit]
     print(json.dumps(summarize_plan(points), indent=1), flush=True)
@@ -48,7 +62,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{int(df.feasible.sum())}/{len(df)} feasible")
     print(df.groupby(["backend", "sparsity", "precision"]).feasible.agg(["sum", "count"]))
     print(df.loc[~df.feasible, "reason"].str[:120].value_counts().head(15).to_string())
+    bad = df.loc[~df.feasible, "reason"]
+    for head, full in bad.groupby(bad.str[:120]).first().items():  # one full text per cause
+        print(f"--- full text of {head[:60]!r}:\n{full}")
     return 0
+
+
+def parse_shape(text: str) -> tuple[str, int]:
+    """``"llama-7b.qkv@2048"`` -> ``("llama-7b.qkv", 2048)``."""
+    layer, _, tokens = text.partition("@")
+    if not tokens.isdigit():
+        raise SystemExit(f"bad shape {text!r}: write LAYER@TOKENS, e.g. llama-7b.qkv@2048")
+    return layer, int(tokens)
+
+
+def select_points(points: list[dict], rules: list[str]) -> list[dict]:
+    """Plan points matching every ``COLUMN=VALUE`` rule (values compared as text)."""
+    for rule in rules:
+        col, _, val = rule.partition("=")
+        points = [p for p in points if str(p[col]) == val]
+    return points
 
 
 if __name__ == "__main__":

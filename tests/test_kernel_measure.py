@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from archgym.cost_models.kernel_collect import compile_key, summarize_plan
+from archgym.cost_models.kernel_collect import compile_key, merge_records, summarize_plan
 from archgym.cost_models.kernel_measure import (
     RECORD_COLUMNS,
+    error_text,
     make_record,
     plan_collection,
     require_cuda,
@@ -78,3 +79,24 @@ def test_tile_mask_or_over_blocks():
     # 16-row tiles under 32 blocks repeat the block's value
     big = np.array([[1, 0]], dtype=bool)
     assert tile_mask(big, 32, 16, 16, 32, 64).tolist() == [[1, 1, 0, 0], [1, 1, 0, 0]]
+
+
+def test_error_text_keeps_the_cause_at_the_end():
+    # Triton's CompilationError prints ~40 source lines and then the cause (the fp8 failure of
+    # the first collection read "cannot cast int32[...] to <[...], fp8e4nv>" at the very end)
+    src = "\n".join(f"    line {i} of the kernel source" for i in range(80))
+    exc = RuntimeError(f"at 43:12:\n{src}\ncannot cast int32 to fp8e4nv")
+    text = error_text(exc, limit=1000)
+    assert len(text) == 300 + len(" [...] ") + 700
+    assert text.startswith("RuntimeError: at 43:12:") and text.endswith("to fp8e4nv")
+    assert error_text(ValueError("short")) == "ValueError: short"
+
+
+def test_merge_records_replaces_remeasured_designs(plan):
+    pts = plan[:3]
+    base = pd.DataFrame([make_record(pts[0], 1e-3), make_record(pts[1], None, "compile: x")])
+    new = pd.DataFrame([make_record(pts[1], 2e-3), make_record(pts[2], 3e-3)])
+    out = merge_records(base, new)
+    assert list(out.columns) == list(RECORD_COLUMNS) and len(out) == 3
+    assert out["feasible"].all()
+    assert out["latency_s"].tolist() == [1e-3, 2e-3, 3e-3]

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from archgym.cost_models.kernel_measure import (
+    DESIGN_COLUMNS,
+    RECORD_COLUMNS,
+    WORKLOAD_COLUMNS,
     collection_metadata,
     make_record,
     measure_points,
@@ -20,7 +23,7 @@ from archgym.cost_models.kernel_measure import (
     write_dataset,
 )
 
-__all__ = ["compile_key", "compile_all", "run_collection", "summarize_plan"]
+__all__ = ["compile_key", "compile_all", "merge_records", "run_collection", "summarize_plan"]
 
 
 def compile_key(p: Mapping[str, Any]) -> tuple[Any, ...] | None:
@@ -142,3 +145,20 @@ def run_collection(points: Sequence[Mapping[str, Any]], out: str | Path, *, reps
     meta["elapsed_s"] = round(time.monotonic() - t0, 1)
     meta["partial"] = len(records) < len(points)
     return write_dataset(records, out, meta)
+
+
+def merge_records(base: Any, new: Any) -> Any:
+    """Records of ``base`` with those of ``new`` laid over them (pandas DataFrames).
+
+    Rows are matched on workload and design columns: a row of ``new`` replaces the ``base``
+    row with the same key (a re-measurement, e.g. of a design that failed before) and is
+    appended otherwise. Column order is :data:`RECORD_COLUMNS`; the unreplaced ``base`` rows
+    keep their order and come first, then the rows of ``new``.
+    """
+    import pandas as pd
+
+    key = list(WORKLOAD_COLUMNS + DESIGN_COLUMNS)
+    new = new.drop_duplicates(key, keep="last")
+    cols = list(RECORD_COLUMNS)
+    merged = pd.concat([base[cols], new[cols]], ignore_index=True)
+    return merged.drop_duplicates(key, keep="last").reset_index(drop=True)

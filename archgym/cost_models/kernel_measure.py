@@ -9,7 +9,8 @@ Timing protocol (:func:`time_cuda`): compile first (excluded), ``warmup`` calls,
 of ``reps`` repetitions write a 256 MB buffer (flushes the 50 MB L2), record a CUDA event,
 run the kernel, record a second event; the result is the median of the ``reps`` event
 intervals. A design that fails to compile or launch (out of shared memory or registers, an
-unsupported dtype) becomes an infeasible record whose reason is the exception text.
+unsupported dtype) becomes an infeasible record whose reason is the exception text
+(:func:`error_text`: complete, or its head and its tail when long).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "useful_flop",
     "make_record",
     "write_dataset",
+    "error_text",
     "require_cuda",
     "time_cuda",
     "measure_points",
@@ -221,6 +223,23 @@ def write_dataset(records: Sequence[Mapping[str, Any]], path: str | Path,
     return path, meta_path
 
 
+ERROR_TEXT_LIMIT = 1600
+"""Most characters of an exception kept in a record's ``reason`` (see :func:`error_text`)."""
+
+
+def error_text(exc: BaseException, limit: int = ERROR_TEXT_LIMIT) -> str:
+    """``"<Type>: <message>"`` of ``exc``, complete when short, else its head and its tail.
+
+    Compiler errors (Triton's ``CompilationError``) print the failing source lines first and
+    the cause last, so a long text keeps its first 300 characters and its last
+    ``limit - 300``, joined by ``" [...] "``; the cause is never cut off.
+    """
+    text = f"{type(exc).__name__}: {str(exc).strip()}"
+    if len(text) <= limit:
+        return text
+    return text[:300] + " [...] " + text[-(limit - 300):]
+
+
 def require_cuda() -> Any:
     """Import torch and check for a CUDA device; returns the torch module.
 
@@ -325,8 +344,8 @@ def measure_points(points: Sequence[Mapping[str, Any]], reps: int = 20, warmup: 
             lat = time_cuda(fn, reps=reps, warmup=warmup, flush=flush)
             rec = make_record(p, lat, tile_density=tile_density)
         except Exception as exc:  # noqa: BLE001 - any kernel failure is an infeasible design
-            msg = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-            rec = make_record(p, None, reason=msg[:300])
+            msg = error_text(exc)
+            rec = make_record(p, None, reason=msg)
             if "out of memory" in msg.lower():
                 torch.cuda.empty_cache()
         records.append(rec)

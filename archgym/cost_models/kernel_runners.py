@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from archgym.cost_models.kernel_measure import error_text
 from archgym.cost_models.kernel_triton import MODE_BLOCK_A, MODE_DENSE, MODE_SDDMM, matmul_kernel
 
 __all__ = ["OperandCache", "build_runner", "tile_mask", "triton_launch_args", "warmup_compile"]
@@ -284,5 +285,5 @@ def warmup_compile(points: list[Mapping[str, Any]]) -> list[str]:
             kernel.warmup(*args, grid=(1,), **kw)
             errors.append("")
         except Exception as exc:  # noqa: BLE001 - reported back to the driver
-            errors.append(f"{type(exc).__name__}: {exc}"[:300])
+            errors.append(error_text(exc))
     return errors

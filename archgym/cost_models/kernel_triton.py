@@ -81,7 +81,7 @@ def matmul_kernel() -> Any:
                 kb = i
             offs_k = kb * BLOCK_K + tl.arange(0, BLOCK_K)
             b = tl.load(b_cols + offs_k[:, None] * stride_bk,
-                        mask=(offs_k[:, None] < K) & (offs_n[None, :] < N), other=0)
+                        mask=(offs_k[:, None] < K) & (offs_n[None, :] < N), other=0.0)
             if INT4:
                 offs_kp = kb * (BLOCK_K // 2) + tl.arange(0, BLOCK_K // 2)
                 packed = tl.load(a_rows + offs_kp[None, :] * stride_ak,
@@ -93,7 +93,7 @@ def matmul_kernel() -> Any:
                 acc = tl.dot(a, b, acc)
             else:
                 a = tl.load(a_rows + offs_k[None, :] * stride_ak,
-                            mask=(offs_m[:, None] < M) & (offs_k[None, :] < K), other=0)
+                            mask=(offs_m[:, None] < M) & (offs_k[None, :] < K), other=0.0)
                 if ACC_INT:
                     acc = tl.dot(a, b, acc, out_dtype=tl.int32)
                 else:
