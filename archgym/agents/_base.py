@@ -103,7 +103,9 @@ class Agent(abc.ABC):
     def run_env(self, env: Any, budget: int) -> None:
         """For ``drives_env`` agents: learn through ``env.reset/step`` for ``budget``
         evaluations."""
-        raise NotImplementedError(f"agent {self.name!r} does not drive the env directly")
+        raise ConfigError(
+            f"agent {self.name!r} uses ask/tell and does not drive the env; call ask() and tell()"
+        )
 
     def hparams(self) -> dict[str, Any]:
         """The resolved hyperparameters, for run manifests."""
