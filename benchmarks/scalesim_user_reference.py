@@ -76,6 +76,10 @@ CONFIGS = [
     (16, 16, "ws", 64, 64, 32),
     (16, 16, "is", 64, 64, 32),
     (32, 32, "ws", 16, 16, 8),
+    # Operands fit, small ofmap buffers: stalls come from ofmap write-back.
+    (16, 16, "os", 256, 256, 4),
+    (16, 16, "ws", 256, 256, 8),
+    (32, 32, "is", 256, 256, 8),
 ]
 BANDWIDTHS = [1, 2, 4, 8, 16]
 

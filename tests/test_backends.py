@@ -102,6 +102,7 @@ def test_registered_backends_resolve_by_name():
 
 
 @pytest.mark.slow
+@pytest.mark.scalesim
 def test_live_scalesim_matches_the_model():
     pytest.importorskip("scalesim", reason="SCALE-Sim not installed (pip install archgym[scalesim])")
     from archgym.cost_models.accelerator import AcceleratorCostModel
@@ -113,6 +114,7 @@ def test_live_scalesim_matches_the_model():
 
 
 @pytest.mark.slow
+@pytest.mark.zigzag
 def test_live_zigzag_runs():
     pytest.importorskip("zigzag", reason="ZigZag not installed (pip install archgym[zigzag])")
     cols = {"rows": np.array([16]), "cols": np.array([16]), "dataflow": np.array(["ws"])}

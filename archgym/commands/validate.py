@@ -47,7 +47,7 @@ def validate_scalesim(entries: list[dict], layers: list[str] | None = None) -> l
     from archgym.cost_models.accelerator import AcceleratorCostModel
     from archgym.workloads import Layer
 
-    model = AcceleratorCostModel("limited")
+    model = AcceleratorCostModel("scalesim")
     out = []
     for e in entries:
         name = e["layer"][0]
@@ -56,14 +56,18 @@ def validate_scalesim(entries: list[dict], layers: list[str] | None = None) -> l
         lay = Layer(name, "conv", *e["layer"][1:])
         cols = {"rows": np.array([e["rows"]]), "cols": np.array([e["cols"]]),
                 "dataflow": np.array([e["dataflow"]]),
-                "gbuf_kb": np.array([e["ifmap_kb"] + e["filter_kb"] + e["ofmap_kb"]]),
+                "ifmap_sram_kb": np.array([e["ifmap_kb"]]),
+                "filter_sram_kb": np.array([e["filter_kb"]]),
+                "ofmap_sram_kb": np.array([e["ofmap_kb"]]),
                 "dram_bw_bytes": np.array([float(e["bw"])])}
         per, ok, why = model.evaluate_layers(cols, lay)
         out.append({"layer": name, "cfg": f"{e['dataflow']} {e['rows']}x{e['cols']} bw={e['bw']}",
                     "sim_cycles": e["total_cycles"], "sim_stall": e["stall_cycles"],
                     "model_compute": float(per["compute_cycles"][0, 0]),
                     "model_cycles": float(per["cycles"][0, 0]),
-                    "err": float(per["cycles"][0, 0]) / e["total_cycles"] - 1})
+                    "err": float(per["cycles"][0, 0]) / e["total_cycles"] - 1,
+                    "fits": bool(lay.m * lay.k <= e["ifmap_kb"] * 512
+                                 and lay.k * lay.n <= e["filter_kb"] * 512)})
     return out
 
 
@@ -135,15 +139,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
     entries = json.loads(path.read_text())["entries"]
     if args.against == "scalesim":
         rows = validate_scalesim(entries, args.layers)
-        w = [16, 20, 10, 8, 10, 10, 8]
-        print(_row(["layer", "config", "sim cyc", "stall", "model cmp", "model cyc", "err %"], w))
+        w = [16, 20, 10, 8, 10, 10, 8, 5]
+        print(_row(["layer", "config", "sim cyc", "stall", "model cmp", "model cyc", "err %",
+                    "fits"], w))
         for r in rows:
             print(_row([r["layer"], r["cfg"], r["sim_cycles"], r["sim_stall"],
                         f"{r['model_compute']:.0f}", f"{r['model_cycles']:.0f}",
-                        f"{100 * r['err']:+.1f}"], w))
+                        f"{100 * r['err']:+.1f}", "yes" if r["fits"] else "no"], w))
         err = np.abs([r["err"] for r in rows])
+        fits = np.array([r["fits"] for r in rows])
+        stall = np.array([r["sim_stall"] > 0 for r in rows])
         print(f"{len(rows)} rows: |err| <= 5 % in {(err <= 0.05).sum()}, median "
               f"{100 * np.median(err):.1f} %, max {100 * err.max():.1f} %")
+        if fits.any():
+            print(f"read operands fit the SRAM half (the modelled regime): {fits.sum()} rows, "
+                  f"{(err[fits] <= 0.05).sum()} within 5 %; of them {(fits & stall).sum()} "
+                  f"bandwidth-stalled, {((err <= 0.05) & fits & stall).sum()} within 5 %, "
+                  f"max {100 * err[fits].max():.1f} %")
     else:
         rows = validate_zigzag(entries, args.layers)
         w = [22, 22, 11, 11, 7, 11, 11, 7, 8, 9]
