@@ -258,12 +258,14 @@ def run_experiment(
             store.set_status("failed", error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        summary = None
         if store is not None:
             if status != "failed":
-                summary = summarize_records(records, env) if records else {}
-                store.set_status(status, best=summary.get("best"))
+                summary = summarize_records(records, env, hv_reference=exp.hv_reference)
+                store.set_status(status, best=summary["best"], sync=True)
             store.close()
-    summary = summarize_records(records, env, hv_reference=exp.hv_reference)
+    if summary is None:
+        summary = summarize_records(records, env, hv_reference=exp.hv_reference)
     return RunResult(
         run_dir=Path(out) if out is not None else None,
         n_evaluations=len(records),

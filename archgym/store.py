@@ -12,8 +12,8 @@ Crash safety: each batch of records is written with a single ``os.write`` on an 
 descriptor, so a killed process (even ``kill -9``) leaves whole batches plus at most one torn
 last line; readers drop a torn last line, and :meth:`RunStore.open` truncates an incomplete
 last batch before a resume so nothing is duplicated. The manifest is replaced with
-``os.replace``. ``fsync`` happens when a run closes (set ``fsync_every_batch`` to pay for
-power-loss safety on every batch).
+``os.replace``. ``fsync`` happens when a run ends (records, then the final manifest); set
+``fsync_every_batch`` to pay for power-loss safety on every batch.
 
 Records are plain JSON (never pickle); :func:`load_runs` turns one or many runs into a
 pandas DataFrame with one row per evaluation.
@@ -77,13 +77,16 @@ def _json_float(x: Any) -> Any:
     return x
 
 
-def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+def _atomic_write_json(path: Path, data: dict[str, Any], sync: bool = False) -> None:
+    """Replace ``path`` atomically (a reader sees the old or the new file, never half of
+    one, also after kill -9); ``sync`` also survives power loss, at the price of an fsync."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, sort_keys=True, default=_json_float)
         fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+        if sync:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
@@ -286,17 +289,19 @@ class RunStore:
         self.records.extend(new)
         return new
 
-    def _write_manifest(self) -> None:
+    def _write_manifest(self, sync: bool = False) -> None:
         self.manifest["updated"] = _now()
         self.manifest["n_evaluations"] = len(self.records)
-        _atomic_write_json(self.path / MANIFEST, self.manifest)
+        _atomic_write_json(self.path / MANIFEST, self.manifest, sync=sync)
 
-    def set_status(self, status: str, **extra: Any) -> None:
+    def set_status(self, status: str, sync: bool = False, **extra: Any) -> None:
         """Record the run's status (``running``, ``complete``, ``failed``, ``interrupted``)
-        and any summary fields."""
+        and any summary fields; ``sync=True`` fsyncs the manifest (done for the final one)."""
         self.manifest["status"] = status
         self.manifest.update(extra)
-        self._write_manifest()
+        if sync and self._fd is not None:
+            os.fsync(self._fd)  # records reach the disk before a manifest that counts them
+        self._write_manifest(sync=sync)
 
     def close(self) -> None:
         """fsync the records and release the lock."""
