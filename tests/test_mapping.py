@@ -49,3 +49,20 @@ def test_env_and_layer_resolution():
         archgym.make("archgym/Mapping-v0", layer="resnet18:nope")
     with pytest.raises(ConfigError, match="unknown accelerator parameters"):
         MappingCostModel(G, {"rowz": 3})
+
+
+def test_register_file_tiling_cuts_folds_and_needs_rf_space():
+    # Hand calculation, ws on 16x16, one 64x64x64 tile: Sr=K=64, Sc=N=64, T=M=64.
+    # rf_tile=1: 4*4 folds x (64 + 2*16 + 16 - 2) lines - 1 = 1759 cycles;
+    # rf_tile=4: 4*1 folds x (4*64 + 46) - 1 = 1207 cycles.
+    m = MappingCostModel(G, {"rows": 16, "cols": 16, "gbuf_kb": 256, "rf_bytes": 16},
+                         bandwidth_mode="ideal")
+    e = _ev(m, dataflow="ws", loop_order="mnk", tile_m=64, tile_n=64, tile_k=64,
+            rf_tile=[1, 4, 16])
+    assert e.metrics["cycles"][:2].tolist() == [1759, 1207]
+    assert e.metrics["energy_noc_j"][1] < e.metrics["energy_noc_j"][0]
+    # rf_tile=16 is capped at ceil(64/16)=4 column folds' worth: needs 6 words, fits 16 B.
+    assert e.feasible.all()
+    small = MappingCostModel(G, {"rf_bytes": 4}, bandwidth_mode="ideal")
+    e2 = _ev(small, dataflow="ws", loop_order="mnk", tile_m=64, tile_n=64, tile_k=64, rf_tile=4)
+    assert not e2.feasible[0] and "rf_tile=4" in e2.reasons[0] and "raise rf_bytes" in e2.reasons[0]

@@ -331,7 +331,13 @@ def layer_costs(
         Sc = np.choose(dfi[:, None], [N, N, M, rs_c])
     T = mnk / (Sr * Sc)
     rfold = np.ceil(Sr / R)
-    cfold = np.ceil(Sc / C)
+    if "rf_tile" in d:  # Mapping env: each PE time-multiplexes rf_tile stationary values
+        rt = np.minimum(d["rf_tile"][:, None], np.ceil(Sc / C))
+        cfold = np.ceil(Sc / (C * rt))
+        T = T * rt
+    else:
+        rt = np.ones((1, 1))
+        cfold = np.ceil(Sc / C)
     folds = rfold * cfold
     fill = np.where(is_os | rs_conv, R + C - 2, 2 * R + C - 2)
     compute = folds * (T + fill) - 1
@@ -346,7 +352,7 @@ def layer_costs(
     noc_words = ifm + flt + ofm_real
 
     bad: list[tuple[np.ndarray, Any]] = []
-    need_rf = np.where(rs_conv, 2 * a["fw"] + 1, 3.0)
+    need_rf = np.where(rs_conv, 2 * a["fw"] + 1, np.maximum(rt + 2, 3.0))
     bad.append((np.broadcast_to(rf_words < need_rf, compute.shape),
                 lambda i, j, rw=rf_words, nr=need_rf: (
                     f"register file of {rw[i, 0]:g} words per PE cannot hold the "

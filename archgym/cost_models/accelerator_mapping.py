@@ -7,7 +7,11 @@ A mapping of the GEMM ``(M x K) @ (K x N)`` chooses:
 * ``tile_m``, ``tile_n``, ``tile_k`` -- the tile held in the global buffer (the DRAM -> buffer
   tiling); each must divide its dimension, and the double-buffered tile
   ``2 * (tm*tk + tk*tn + tm*tn)`` words must fit in the buffer;
-* ``loop_order`` -- the order of the tile loops, outermost first (``"mnk"`` ... ``"knm"``).
+* ``loop_order`` -- the order of the tile loops, outermost first (``"mnk"`` ... ``"knm"``);
+* ``rf_tile`` -- the register-file tiling: each PE holds ``rf_tile`` stationary values and
+  time-multiplexes them, so one array fold covers ``cols * rf_tile`` of the column dimension
+  and the streamed operand is re-read from the buffer ``rf_tile`` times less often; the RF must
+  hold ``rf_tile + 2`` words (``1`` is the plain systolic array, SCALE-Sim's).
 
 DRAM traffic follows from the loop nest: an operand's tile stays in the buffer while the loops
 inside its innermost relevant loop iterate, so it is fetched ``prod(trips of the loops down to
@@ -152,13 +156,18 @@ class MappingCostModel(CostModel):
         code = {name: i for i, name in enumerate(MAPPING_DATAFLOWS)}  # = accelerator codes
         d["df"] = np.array([code.get(x, 0) for x in df], dtype=np.int64)
         d["prec"] = np.full(n, tb.PRECISIONS.index(acc["precision"]))
+        rt_col = columns.get("rf_tile")
+        d["rf_tile"] = (np.ones(n) if rt_col is None
+                        else np.where(feasible, np.asarray(rt_col, dtype=float), 1.0))
         inst = float(L.instances)
         a = {"m": tm[:, None], "n": tn[:, None], "k": tk[:, None],
              "instances": (ntiles * inst)[:, None], "ifmap_words": (tm * tk)[:, None],
              "fh": np.ones((n, 1)), "fw": np.ones((n, 1)), "oh": tm[:, None],
              "cg": tk[:, None], "is_gemm": np.ones((n, 1), dtype=bool)}
-        per, _ = layer_costs(d, np.full(n, wb), a, self.bandwidth_mode, {},
-                             dram_bytes_override=(words * wb / ntiles)[:, None])
+        per, bad = layer_costs(d, np.full(n, wb), a, self.bandwidth_mode, {},
+                               dram_bytes_override=(words * wb / ntiles)[:, None])
+        for mask, msg in bad:
+            fail(mask[:, 0], lambda i, msg=msg: f"rf_tile={d['rf_tile'][i]:g}: {msg(i, 0)}")
         tot = {k: v[:, 0] for k, v in per.items()}
         energy = {f"energy_{lv}_j": tot[f"energy_{lv}_j"] for lv in LEVELS}
         cycles = tot["cycles"]

@@ -1,8 +1,8 @@
 """``archgym/Mapping-v0``: map one DNN layer onto a fixed accelerator.
 
 Design parameters: ``dataflow`` (spatial unrolling on the PE array: ``os`` M x N, ``ws``
-K x N, ``is`` K x M), ``loop_order`` of the DRAM -> buffer tile loops (outermost first) and the
-buffer tile ``tile_m``, ``tile_n``, ``tile_k``. Tiles that do not divide the layer or do not
+K x N, ``is`` K x M), ``loop_order`` of the DRAM -> buffer tile loops (outermost first), the
+buffer tile ``tile_m``, ``tile_n``, ``tile_k`` and the register-file tile ``rf_tile``. Tiles that do not divide the layer or do not
 fit the global buffer are infeasible with the reason. The cost model
 (:class:`~archgym.cost_models.accelerator_mapping.MappingCostModel`) is the accelerator model
 with the tiling chosen by the agent.
@@ -82,6 +82,8 @@ def mapping_space(layer: Layer) -> DesignSpace:
             Ordinal("tile_m", tile_choices(layer.m), description=f"buffer tile of M={layer.m}"),
             Ordinal("tile_n", tile_choices(layer.n), description=f"buffer tile of N={layer.n}"),
             Ordinal("tile_k", tile_choices(layer.k), description=f"buffer tile of K={layer.k}"),
+            Ordinal("rf_tile", (1, 2, 4, 8, 16, 32),
+                    description="stationary values per PE register file"),
         ],
         name=f"mapping[{layer.name}]",
     )
