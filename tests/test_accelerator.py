@@ -136,3 +136,24 @@ def test_throughput_is_vectorised():
     t = time.perf_counter()
     m.evaluate(cols, wl)
     assert n * len(wl) / (time.perf_counter() - t) > 1e5
+
+
+def test_matches_scalesim_calc_reference_directly():
+    # tests/data/scalesim_calc.json: SCALE-Sim 3.0.0 CALC-mode output for 9 layers x 3 dataflows
+    # x 5 array shapes (benchmarks/scalesim_reference.py).
+    path = DATA / "scalesim_calc.json"
+    if not path.exists():
+        pytest.skip("tests/data/scalesim_calc.json not generated yet")
+    m = AcceleratorCostModel("ideal")
+    entries = json.loads(path.read_text())["entries"]
+    for e in entries:
+        x = e["layer"]
+        lay = Layer(x["name"], x["kind"], x["ifmap_h"], x["ifmap_w"], x["filter_h"],
+                    x["filter_w"], x["channels"], x["num_filters"], x["stride"])
+        per, ok, _ = m.evaluate_layers(
+            _cols(rows=e["rows"], cols=e["cols"], dataflow=e["dataflow"]), lay)
+        assert per["compute_cycles"][0, 0] == e["total_cycles"], (x["name"], e["dataflow"])
+        assert per["sram_ifmap_read_words"][0, 0] == e["sram_ifmap_reads"]
+        assert per["sram_filter_read_words"][0, 0] == e["sram_filter_reads"]
+        assert per["sram_write_words"][0, 0] == e["sram_ofmap_writes"]
+    assert len(entries) >= 100
