@@ -137,7 +137,7 @@ class CmaEsAgent(OptunaAgent):
     CMA-ES adapts a Gaussian over the *ordered* parameters (integers and ordinals, as value
     indices; floats). It cannot model unordered choices: **categorical parameters are sampled
     uniformly at random** for every trial (Optuna's independent sampler), so on spaces where a
-    categorical matters most prefer ``tpe``, ``ga`` or ``aco``. Needs the ``cmaes`` package.
+    categorical matters most prefer ``tpe``, ``ga`` or ``aco``. Uses the ``cmaes`` package.
     """
 
     name = "cmaes"
@@ -156,9 +156,6 @@ class CmaEsAgent(OptunaAgent):
     def make_sampler(self) -> Any:
         import optuna
 
-        from archgym._imports import optional_import
-
-        optional_import("cmaes", "cmaes")
         c = self.config
         if c.restart_strategy not in ("", "ipop", "bipop"):
             raise ConfigError(
