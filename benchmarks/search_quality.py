@@ -53,17 +53,25 @@ MODEL_FREE = {"random", "qmc"}
 def reduction(space: Any, target: float) -> dict[str, list[Any]]:
     """Values to keep per parameter so that the product of choices is <= ``target``.
 
-    Repeatedly takes the parameter with the most values and keeps about half of them, evenly
-    spaced, always including both ends (continuous parameters start as 9 evenly spaced points
-    of their unit encoding)."""
+    Repeatedly takes the parameter with the most values (the last such in the space's order)
+    and keeps about half of them, evenly spaced, always including both ends; once only binary
+    parameters are left, pins them one at a time to their first value, alternately from
+    the end and the start of the space's order (so a joint space keeps both halves). Continuous
+    parameters start as 9 evenly spaced points of their unit encoding."""
     keep: dict[str, list[Any]] = {}
     for p in space.params:
         keep[p.name] = list(p.values) if p.values is not None else [p.from_unit(u) for u in np.linspace(0, 1, 9)]
+    pins = 0
     while math.prod(len(v) for v in keep.values()) > target:
-        name = max(keep, key=lambda k: len(keep[k]))
+        widest = max(len(v) for v in keep.values())
+        names = [k for k in keep if len(keep[k]) == widest]
+        if widest == 2:  # only binary choices left: pin one, alternating from both ends
+            name = names[-1] if pins % 2 == 0 else names[0]
+            keep[name] = keep[name][:1]
+            pins += 1
+            continue
+        name = names[-1]
         vals = keep[name]
-        if len(vals) <= 2:
-            break
         idx = np.unique(np.round(np.linspace(0, len(vals) - 1, (len(vals) + 1) // 2)).astype(int))
         keep[name] = [vals[i] for i in idx]
     return {k: v for k, v in keep.items() if space[k].values is None or len(v) < len(space[k].values)}
@@ -286,9 +294,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n### {env_id}: skipped ({type(exc).__name__}: {exc})")
             continue
         keep = reduction(env.space, args.designs)
-        summaries.append(single_objective_table(env_id, keep, agents, args.seeds, budgets, gp_budget, args.jobs))
-        if env_id in multi_envs:
-            multi_objective_table(env_id, keep, agents, args.seeds, budgets, gp_budget, args.jobs)
+        try:
+            summaries.append(single_objective_table(env_id, keep, agents, args.seeds, budgets, gp_budget, args.jobs))
+            if env_id in multi_envs:
+                multi_objective_table(env_id, keep, agents, args.seeds, budgets, gp_budget, args.jobs)
+        except Exception as exc:  # noqa: BLE001 - report and go on with the next env
+            print(f"\n### {env_id}: failed ({type(exc).__name__}: {exc})")
     print(f"\nTotal {time.perf_counter() - t0:.0f} s.")
     ok = all(s["within_1pct"] for s in summaries)
     print("Target 'some agent within 1 % of the optimum on each env':", "met" if ok else "NOT met")
