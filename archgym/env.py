@@ -101,19 +101,18 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         self._listeners: list[Listener] = []
         d = len(space)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(2 * d,), dtype=np.float64)
-        self._values = [p.values for p in space.params]
+        self._values: list[Any] = [p.values for p in space.params]
         self._discrete = space.is_discrete
         if self._discrete:
             self._nvec_all = np.array([p.n_choices for p in space.params], dtype=float)
         if mode == "one-step":
             self.action_space = space.to_gymnasium()
-            if space.is_discrete:
-                self._nvec = np.asarray(self.action_space.nvec)
         else:
             self._choices = [
                 p.n_choices if p.n_choices is not None else self.float_bins for p in space.params
             ]
-            self.action_space = spaces.Discrete(max(self._choices))
+            self._n_actions = max(self._choices)
+            self.action_space = spaces.Discrete(self._n_actions)
         self._partial: dict[str, Any] = {}
         self._obs = np.zeros(2 * d)
 
@@ -192,13 +191,14 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
             idx = action.tolist() if isinstance(action, np.ndarray) else list(action)
             ok = (
                 len(idx) == len(self._values)
-                and all(type(i) is int and 0 <= i < len(v) for i, v in zip(idx, self._values))
+                and all(type(i) is int and 0 <= i < len(v) for i, v in zip(idx, self._values, strict=True))
             )
             if not ok:
                 raise DesignError(
                     f"action must lie in the action space {self.action_space}, but got {action!r}"
                 )
-            return {p.name: vals[i] for p, vals, i in zip(self.space.params, self._values, idx)}, idx
+            design = {p.name: v[i] for p, v, i in zip(self.space.params, self._values, idx, strict=True)}
+            return design, idx
         arr = np.asarray(action, dtype=float)
         if arr.shape != (len(self.space),) or not bool(np.all((arr >= 0.0) & (arr <= 1.0))):
             raise DesignError(
@@ -211,11 +211,11 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         if t >= len(self.space):
             raise ConfigError("episode is over; call reset() before step()")
         a = int(np.asarray(action).reshape(()))
-        if not 0 <= a < self.action_space.n:
-            raise DesignError(f"action must be in [0, {self.action_space.n - 1}], but got {a}")
+        if not 0 <= a < self._n_actions:
+            raise DesignError(f"action must be in [0, {self._n_actions - 1}], but got {a}")
         p = self.space.params[t]
         n = self._choices[t]
-        k = min(a * n // int(self.action_space.n), n - 1)
+        k = min(a * n // self._n_actions, n - 1)
         value = p.values[k] if p.values is not None else p.from_unit((k + 0.5) / n)
         self._partial[p.name] = value
         self._obs[t] = p.to_unit(value)

@@ -493,12 +493,11 @@ class DesignSpace:
                 or a constraint fails. The message names the parameter, the rule and the value.
         """
         if trusted:
-            out = dict(design)
-            if self._conditional:
-                for p in self._conditional:
-                    if not self.is_active(p, out):
-                        out[p.name] = p.default
-            return self._check_constraints(out)
+            fast = dict(design)
+            for p in self._conditional:
+                if not self.is_active(p, fast):
+                    fast[p.name] = p.default
+            return self._check_constraints(fast)
         if not isinstance(design, Mapping):
             raise DesignError(
                 f"a design must be a mapping of parameter name to value, got {type(design).__name__}"
@@ -707,7 +706,7 @@ class DesignSpace:
         from gymnasium import spaces
 
         if self.is_discrete:
-            return spaces.MultiDiscrete([p.n_choices for p in self.params])
+            return spaces.MultiDiscrete([int(p.n_choices or 0) for p in self.params])
         return spaces.Box(0.0, 1.0, shape=(len(self.params),), dtype=np.float64)
 
     def to_optuna(self) -> dict[str, Any]:

@@ -45,7 +45,7 @@ def model_throughput(n_designs: int = 4000) -> tuple[float, int]:
 
 def step_overhead() -> dict[str, float]:
     import archgym
-    from archgym.cost_model import CostModel, Evaluations, Metric
+    from archgym.cost_model import CostModel, Evaluations
     from archgym.env import DSEEnv
     from archgym.envs.systolic import systolic_space
 

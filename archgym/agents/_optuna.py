@@ -55,7 +55,7 @@ class OptunaAgent(Agent):
         import optuna
 
         self._optuna = optuna
-        directions = ["minimize"] * self.n_objectives
+        directions: list[Any] = ["minimize"] * self.n_objectives
         with _optuna_quiet():
             self.study = optuna.create_study(directions=directions, sampler=self.make_sampler())
         self._dists = space.to_optuna()

@@ -23,11 +23,10 @@ change accuracy. That assumption is the model's main simplification on the netwo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
-
-import re
 
 import numpy as np
 
