@@ -188,6 +188,9 @@ def _print_result(result: Any, header: str) -> None:
             print(f"  {k:>22} = {v:.6g}" if isinstance(v, float) else f"  {k:>22} = {v}")
     print(f"Pareto front over {', '.join(result.pareto_metrics)} ({len(result.pareto)} designs):")
     print(_fmt_table(result.pareto))
+    if getattr(result, "hypervolume", None) is not None:
+        print(f"Hypervolume of the front (minimisation form, reference = worst admissible "
+              f"value + 10 % per objective): {result.hypervolume:.6g}")
     if result.run_dir is not None:
         print(f"Records: {result.run_dir}/records.jsonl  (archgym.load_runs('{result.run_dir}'))")
 
