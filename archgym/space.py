@@ -508,20 +508,19 @@ class DesignSpace:
                 f"design has unknown parameter(s) {unknown}; {self.name!r} expects {list(self.names)}"
             )
         out: Design = {}
-        for p in self.params:
+        # unconditional parameters first, then conditional ones in order, so a condition is
+        # judged on validated values; an inactive parameter's value is ignored and pinned
+        for p in (*[q for q in self.params if not q.active_if], *self._conditional):
+            if p.active_if and not self.is_active(p, out):
+                out[p.name] = p.default
+                continue
             if p.name not in design:
-                if p.active_if and not self.is_active(p, {**design, **out}):
-                    out[p.name] = p.default
-                    continue
                 raise DesignError(
                     f"design is missing parameter {p.name!r} ({p._rule()}); "
                     f"{self.name!r} expects {list(self.names)}"
                 )
             out[p.name] = p.validate(design[p.name])
-        for p in self._conditional:
-            if not self.is_active(p, out):
-                out[p.name] = p.default
-        return self._check_constraints(out)
+        return self._check_constraints({n: out[n] for n in self.names})
 
     def _check_constraints(self, out: Design) -> Design:
         for c in self.constraints:

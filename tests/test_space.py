@@ -57,6 +57,12 @@ def test_inactive_conditional_parameter_is_pinned(space: DesignSpace) -> None:
     assert d["rf"] == 0  # rf only matters for ws: pinned to its default
     d = space.validate({"rows": 8, "dataflow": "ws", "banks": 2, "clock_ghz": 1.0, "rf": 3})
     assert d["rf"] == 3
+    # an inactive parameter's value is ignored (even out of range), or may be left out
+    d = space.validate({"rows": 8, "dataflow": "os", "banks": 2, "clock_ghz": 1.0, "rf": 99})
+    assert d["rf"] == 0 and list(d) == list(space.names)
+    assert space.validate({"rows": 8, "dataflow": "os", "banks": 2, "clock_ghz": 1.0})["rf"] == 0
+    with pytest.raises(DesignError, match=r"'rf' must be an integer in \[0, 3\], but got 99"):
+        space.validate({"rows": 8, "dataflow": "ws", "banks": 2, "clock_ghz": 1.0, "rf": 99})
 
 
 def test_sampling_is_seeded_and_valid(space: DesignSpace) -> None:
