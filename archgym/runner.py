@@ -396,7 +396,7 @@ def summarize_records(
     if len(ok):
         mask = pareto_mask(pts)
         for r, keep in zip(ok, mask, strict=True):
-            key = _canon(r["design"])
+            key = _canon(r["design"]) if keep else ""
             if keep and key not in seen:
                 seen.add(key)
                 row = {"eval_id": r["eval_id"]}

@@ -437,6 +437,8 @@ class DesignSpace:
         if not self.params:
             raise DesignError(f"design space {name!r} needs at least one parameter")
         self._by_name = {p.name: p for p in self.params}
+        self._names = tuple(names)
+        self._order = (*[q for q in self.params if not q.active_if], *[q for q in self.params if q.active_if])
         self._conditional = tuple(p for p in self.params if p.active_if)
         self._discrete = all(p.n_choices is not None for p in self.params)
         for p in self.params:
@@ -450,7 +452,7 @@ class DesignSpace:
     @property
     def names(self) -> tuple[str, ...]:
         """Parameter names, in order."""
-        return tuple(p.name for p in self.params)
+        return self._names
 
     def __getitem__(self, name: str) -> Param:
         try:
@@ -510,7 +512,7 @@ class DesignSpace:
         out: Design = {}
         # unconditional parameters first, then conditional ones in order, so a condition is
         # judged on validated values; an inactive parameter's value is ignored and pinned
-        for p in (*[q for q in self.params if not q.active_if], *self._conditional):
+        for p in self._order:
             if p.active_if and not self.is_active(p, out):
                 out[p.name] = p.default
                 continue
@@ -520,7 +522,9 @@ class DesignSpace:
                     f"{self.name!r} expects {list(self.names)}"
                 )
             out[p.name] = p.validate(design[p.name])
-        return self._check_constraints({n: out[n] for n in self.names})
+        if self._conditional:
+            out = {n: out[n] for n in self._names}  # back to the space's order
+        return self._check_constraints(out)
 
     def _check_constraints(self, out: Design) -> Design:
         for c in self.constraints:

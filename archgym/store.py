@@ -77,6 +77,11 @@ def _json_float(x: Any) -> Any:
     return x
 
 
+def _plain(xs: list[Any]) -> list[Any]:
+    """JSON-safe copy of a list of Python floats (see :func:`_json_float`)."""
+    return [x if x == x and x not in (math.inf, -math.inf) else _json_float(x) for x in xs]
+
+
 def _atomic_write_json(path: Path, data: dict[str, Any], sync: bool = False) -> None:
     """Replace ``path`` atomically (a reader sees the old or the new file, never half of
     one, also after kill -9); ``sync`` also survives power loss, at the price of an fsync."""
@@ -261,23 +266,31 @@ class RunStore:
         batch = (self.records[-1]["batch"] + 1) if self.records else 0
         start = len(self.records)
         per = results.eval_time_s / max(n, 1)
-        admissible = results.admissible
+        # numpy -> Python once per batch (tolist); NaN -> null, +-inf -> "inf"/"-inf" strings
+        metrics = {k: _plain(v.tolist()) for k, v in results.evals.metrics.items()}
+        values = [_plain(row) for row in results.values.tolist()]
+        violations = [_plain(row) for row in results.violations.tolist()]
+        rewards = _plain(results.reward.tolist())
+        feasible = results.feasible.tolist()
+        admissible = results.admissible.tolist()
+        t_s = round(float(elapsed_s), 6)
         new = []
         for i in range(n):
+            design = results.designs[i]
             rec = {
                 "eval_id": start + i,
                 "batch": batch,
                 "batch_size": n,
-                "design": {k: _json_float(v) for k, v in results.designs[i].items()},
-                "metrics": {k: _json_float(v[i]) for k, v in results.evals.metrics.items()},
-                "feasible": bool(results.feasible[i]),
+                "design": {k: _json_float(v) for k, v in design.items()},
+                "metrics": {k: col[i] for k, col in metrics.items()},
+                "feasible": feasible[i],
                 "reason": results.evals.reasons[i],
-                "objective": [_json_float(x) for x in results.values[i]],
-                "violation": [_json_float(x) for x in results.violations[i]],
-                "admissible": bool(admissible[i]),
-                "reward": _json_float(results.reward[i]),
+                "objective": values[i],
+                "violation": violations[i],
+                "admissible": admissible[i],
+                "reward": rewards[i],
                 "eval_s": per,
-                "t_s": round(float(elapsed_s), 6),
+                "t_s": t_s,
             }
             new.append(rec)
         blob = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in new).encode()
