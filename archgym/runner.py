@@ -165,6 +165,7 @@ def run_experiment(
     resume: bool = False,
     progress: ProgressFn | None = None,
     env: Any = None,
+    store_options: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run ``exp``, recording every evaluation under ``out``.
 
@@ -174,6 +175,8 @@ def run_experiment(
         resume: Continue the run already in ``out`` (see the module docstring).
         progress: Called as ``progress(done, budget, infeasible)`` after each batch.
         env: A pre-built env to use instead of ``exp.make_env()`` (tests, custom envs).
+        store_options: Keyword arguments of :class:`~archgym.store.RunStore` (e.g.
+            ``{"buffered": True, "durable": False}`` for sweep tasks that are rerun whole).
 
     Raises:
         ConfigError / RegistryError / DesignError: Bad experiment (before anything runs).
@@ -204,11 +207,11 @@ def run_experiment(
     records: list[dict[str, Any]] = []
     if out is not None:
         if resume and (Path(out) / "manifest.json").exists():
-            store = RunStore.open(out)
+            store = RunStore.open(out, **dict(store_options or {}))
             _check_same_run(store.manifest, manifest, Path(out))
             records = store.records
         else:
-            store = RunStore.create(out, manifest)
+            store = RunStore.create(out, manifest, **dict(store_options or {}))
             records = store.records
     status = "running"
     try:

@@ -13,7 +13,9 @@ descriptor, so a killed process (even ``kill -9``) leaves whole batches plus at 
 last line; readers drop a torn last line, and :meth:`RunStore.open` truncates an incomplete
 last batch before a resume so nothing is duplicated. The manifest is replaced with
 ``os.replace``. ``fsync`` happens when a run ends (records, then the final manifest); set
-``fsync_every_batch`` to pay for power-loss safety on every batch.
+``fsync_every_batch`` to pay for power-loss safety on every batch. A sweep task, which is rerun
+whole if it does not complete, may use ``buffered=True, durable=False``: records are written
+in one piece before each status change, and nothing is fsynced.
 
 Records are plain JSON (never pickle); :func:`load_runs` turns one or many runs into a
 pandas DataFrame with one row per evaluation.
@@ -173,11 +175,15 @@ class RunStore:
     """
 
     def __init__(self, path: Path, manifest: dict[str, Any], records: list[dict[str, Any]],
-                 fsync_every_batch: bool = False) -> None:
+                 fsync_every_batch: bool = False, buffered: bool = False,
+                 durable: bool = True) -> None:
         self.path = path
         self.manifest = manifest
         self.records = records
         self.fsync_every_batch = fsync_every_batch
+        self.buffered = buffered
+        self.durable = durable
+        self._pending: list[bytes] = []
         self._fd: int | None = None
         self._lock_fd: int | None = None
         self._acquire_lock()
@@ -294,13 +300,27 @@ class RunStore:
             }
             new.append(rec)
         blob = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in new).encode()
+        self.records.extend(new)
+        if self.buffered:
+            self._pending.append(blob)
+            if sum(map(len, self._pending)) > 1 << 20:
+                self._flush()
+            return new
+        self._write(blob)
+        return new
+
+    def _write(self, blob: bytes) -> None:
+        assert self._fd is not None
         written = os.write(self._fd, blob)
         if written != len(blob):  # pragma: no cover - a full disk
             raise StoreError(f"short write to {self.path / RECORDS} (disk full?)")
         if self.fsync_every_batch:
             os.fsync(self._fd)
-        self.records.extend(new)
-        return new
+
+    def _flush(self) -> None:
+        if self._pending and self._fd is not None:
+            blob, self._pending = b"".join(self._pending), []
+            self._write(blob)
 
     def _write_manifest(self, sync: bool = False) -> None:
         self.manifest["updated"] = _now()
@@ -312,14 +332,18 @@ class RunStore:
         and any summary fields; ``sync=True`` fsyncs the manifest (done for the final one)."""
         self.manifest["status"] = status
         self.manifest.update(extra)
+        self._flush()  # records are written before a manifest that counts them
+        sync = sync and self.durable
         if sync and self._fd is not None:
-            os.fsync(self._fd)  # records reach the disk before a manifest that counts them
+            os.fsync(self._fd)
         self._write_manifest(sync=sync)
 
     def close(self) -> None:
         """fsync the records and release the lock."""
         if self._fd is not None:
-            os.fsync(self._fd)
+            self._flush()
+            if self.durable:
+                os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
         if self._lock_fd is not None:

@@ -114,3 +114,15 @@ def test_load_runs_finds_nested_runs(tmp_path) -> None:
     records = [json.loads(x) for x in (tmp_path / "sweep" / "s0" / "records.jsonl").read_text().splitlines()]
     assert all(r["eval_s"] >= 0 and r["t_s"] >= 0 for r in records)
     assert os.path.exists(tmp_path / "sweep" / "s0" / "manifest.json")
+
+
+def test_buffered_store_writes_records_before_the_manifest_counts_them(bowl_env, tmp_path) -> None:
+    store = RunStore.create(tmp_path, {"env_id": "e"}, buffered=True, durable=False)
+    store.append(_results(bowl_env, 2))
+    store.append(_results(bowl_env, 3, seed=1))
+    assert (tmp_path / "records.jsonl").read_bytes() == b""  # held in memory so far
+    store.set_status("complete")
+    assert len(read_records(tmp_path)[0]) == 5 == read_manifest(tmp_path)["n_evaluations"]
+    store.append(_results(bowl_env, 1, seed=2))
+    store.close()  # close flushes too
+    assert len(read_records(tmp_path)[0]) == 6
