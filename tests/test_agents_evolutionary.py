@@ -52,7 +52,22 @@ def test_ga_population_is_the_best_told_so_far(bowl_env) -> None:
     designs = [{"a": a, "size": 1, "kind": "a"} for a in (0, 5, 9, 4)] + [{"a": 5, "size": 16, "kind": "a"}]
     agent.tell(designs, bowl_env.evaluate(designs))
     # latency (a-5)^2+1: a=5 -> 1, a=4 -> 2, a=0 -> 26, a=9 -> 17; size 16 is infeasible (inf)
-    assert [score for score, _ in agent._population] == [1.0, 2.0, 17.0]
+    assert [key for key, _ in agent._population] == [(0.0, 1.0), (0.0, 2.0), (0.0, 17.0)]
+
+
+def test_ga_ranks_constraint_breakers_by_violation_ahead_of_infeasible(bowl_env) -> None:
+    from archgym.testing import derive_env
+
+    env = derive_env(bowl_env, objective="latency_s")
+    env = type(env)(env.space, env.cost_model, env.workload, "latency_s", ["latency_s <= 5"])
+    agent = make_agent("ga", env.space, seed=0, population_size=4)
+    designs = [{"a": a, "size": 1, "kind": "a"} for a in (0, 9, 5)] + [{"a": 5, "size": 16, "kind": "a"}]
+    agent.tell(designs, env.evaluate(designs))
+    # latency (a-5)^2+1: a=5 -> 1 (admissible); a=9 -> 17 breaks `<= 5` by 12, a=0 -> 26 by 21;
+    # size 16 is infeasible (violation inf)
+    keys = [key for key, _ in agent._population]
+    assert keys[:3] == [(0.0, 1.0), (12.0, float("inf")), (21.0, float("inf"))]
+    assert keys[3][0] == float("inf")
 
 
 def test_ga_rejects_bad_hyperparameters(bowl_env) -> None:
@@ -81,7 +96,13 @@ def test_aco_fully_greedy_ants_follow_the_strongest_trail(bowl_env) -> None:
     agent = make_agent("aco", bowl_env.space, seed=0, ant_count=2, greediness=1.0)
     designs = [{"a": 5, "size": 2, "kind": "a"}, {"a": 0, "size": 1, "kind": "b"}]
     agent.tell(designs, bowl_env.evaluate(designs))
-    assert agent.ask(3) == [{"a": 5, "size": 2, "kind": "a"}] * 3
+    asked = agent.ask(3)
+    # Every greedy ant re-builds the trail {a=5, size=2, kind=a}; it was evaluated already,
+    # so each ant steps away by a mutation: new designs, the first one parameter away.
+    keys = [tuple(sorted(d.items())) for d in asked]
+    assert len(set(keys)) == 3 and not {tuple(sorted(d.items())) for d in designs} & set(keys)
+    trail = {"a": 5, "size": 2, "kind": "a"}
+    assert sum(asked[0][k] != v for k, v in trail.items()) == 1
 
 
 def test_aco_infeasible_ants_deposit_nothing(bowl_env) -> None:

@@ -4,7 +4,12 @@ The archgym loop stays outside Optuna: :meth:`OptunaAgent.ask` calls ``study.ask
 distributions from :meth:`DesignSpace.to_optuna` (ordered parameters as value indices, so
 samplers see their order; categoricals as categoricals), and :meth:`OptunaAgent.tell` calls
 ``study.tell``. Constraint violations go through ``trial.set_constraint`` (Optuna 5); an
-infeasible design is told as a failed trial. A sampled design that breaks a space constraint
+infeasible design is told, by default, as a failed trial, which Optuna's samplers ignore.
+Agents whose sampler ranks constrained trials (``infeasible_as_constraint = True``: TPE,
+CMA-ES, NSGA-II/III) instead get it as a finished trial with the worst objective values told
+so far and a violated ``infeasible`` constraint, so the sampler learns to avoid the
+infeasible region rather than keep proposing it (a failed trial is still used until a
+feasible value has been seen). A sampled design that breaks a space constraint
 is told as failed and re-sampled; after ``max_resample`` tries a random valid design is used
 and added to the study as a finished trial once told.
 """
@@ -49,6 +54,9 @@ class OptunaAgent(Agent):
     """Base of Optuna-backed agents; subclasses implement :meth:`make_sampler`."""
 
     max_resample = 20
+    #: Tell infeasible designs as finished trials with the worst values seen so far and a
+    #: violated ``infeasible`` constraint (see the module docstring), else as failed trials.
+    infeasible_as_constraint = False
 
     def __init__(self, space: Any, seed: int = 0, **kwargs: Any) -> None:
         super().__init__(space, seed, **kwargs)
@@ -60,6 +68,7 @@ class OptunaAgent(Agent):
             self.study = optuna.create_study(directions=directions, sampler=self.make_sampler())
         self._dists = space.to_optuna()
         self._pending: dict[tuple[Any, ...], list[Any]] = {}
+        self._worst: np.ndarray | None = None  # worst finite objective values told so far
 
     @abc.abstractmethod
     def make_sampler(self) -> Any:
@@ -104,6 +113,12 @@ class OptunaAgent(Agent):
             values = results.values[i]
             ok = bool(results.feasible[i]) and bool(np.all(np.isfinite(values)))
             violations = results.violations[i] if results.violations.shape[1] else None
+            if ok:
+                v = np.asarray(values, dtype=float)
+                self._worst = v.copy() if self._worst is None else np.maximum(self._worst, v)
+            elif self.infeasible_as_constraint and self._worst is not None:
+                self._tell_infeasible(design)
+                continue
             queue = self._pending.get(_key(design))
             if queue:
                 trial = queue.pop(0)
@@ -128,3 +143,26 @@ class OptunaAgent(Agent):
                     system_attrs=attrs,
                 )
             )
+
+    def _tell_infeasible(self, design: Mapping[str, Any]) -> None:
+        """Tell an infeasible design as a finished trial at the worst values seen so far,
+        with the ``infeasible`` constraint violated (value 1)."""
+        from optuna.trial import TrialState, create_trial
+
+        assert self._worst is not None
+        worst = [float(x) for x in self._worst]
+        queue = self._pending.get(_key(design))
+        if queue:
+            trial = queue.pop(0)
+            trial.set_constraint("infeasible", 1.0)
+            self.study.tell(trial, worst)
+            return
+        self.study.add_trial(
+            create_trial(
+                params=self._optuna_params(design),
+                distributions=self._dists,
+                values=worst,
+                state=TrialState.COMPLETE,
+                system_attrs={"constraints:infeasible": 1.0},
+            )
+        )

@@ -13,8 +13,11 @@ evaluated ants:
   probability ever reaches zero and the colony keeps exploring.
 
 ArchGym's knobs are ``ant_count``, ``greediness`` and ``evaporation``; they keep their meaning
-here. A design that breaks a space constraint is re-built (up to ``max_tries`` times, then
-a random valid design is used).
+here. A design that breaks a space constraint, or that was already evaluated (the cost models are
+deterministic: once the pheromone concentrates, most ants would re-build the best design),
+is re-built up to ``max_tries`` times; then the last valid re-build is mutated
+(:meth:`DesignSpace.mutate`, one more parameter per try; discrete spaces only) until it is
+new, and if no ant was valid a random valid design is used.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ from archgym.results import Results
 from archgym.space import Param
 
 __all__ = ["AntColonyAgent"]
+
+
+def _key(design: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted((k, repr(v)) for k, v in design.items()))
 
 
 class AntColonyAgent(Agent):
@@ -71,6 +78,7 @@ class AntColonyAgent(Agent):
         self._tau = [np.ones(n) for n in self._sizes]
         self._colony: list[tuple[float, np.ndarray]] = []
         self._best: tuple[float, np.ndarray] | None = None
+        self._seen: set[tuple[Any, ...]] = set()  # designs asked or told
 
     # -- designs <-> value indices ---------------------------------------------------------
     def _value(self, p: Param, k: int, n: int) -> Any:
@@ -88,6 +96,7 @@ class AntColonyAgent(Agent):
 
     def _build(self) -> dict[str, Any]:
         c = self.config
+        fallback: dict[str, Any] | None = None
         for _ in range(c.max_tries):
             design: dict[str, Any] = {}
             for p, tau, size in zip(self.space.params, self._tau, self._sizes, strict=True):
@@ -99,12 +108,26 @@ class AntColonyAgent(Agent):
                     k = int(self.rng.choice(size, p=w / w.sum()))
                 design[p.name] = self._value(p, k, size)
             if self.space.is_valid(design):
-                return self.space.validate(design)
-        return self.space.sample(self.rng, 1)[0]
+                valid = self.space.validate(design)
+                if _key(valid) not in self._seen:
+                    self._seen.add(_key(valid))
+                    return valid
+                fallback = fallback or valid
+        if fallback is None:
+            return self.space.sample(self.rng, 1)[0]
+        if not self.space.is_discrete:  # binned floats: a repeat is the ant's honest choice
+            return fallback
+        for extra in range(c.max_tries):  # the colony has converged: step away from it
+            valid = self.space.mutate(fallback, self.rng, 1 + extra)
+            if _key(valid) not in self._seen:
+                break
+        self._seen.add(_key(valid))
+        return valid
 
     def tell(self, designs: Sequence[Mapping[str, Any]], results: Results) -> None:
         scores = scalar_scores(results)
         for design, score in zip(designs, scores, strict=True):
+            self._seen.add(_key(design))
             idx = np.array(
                 [
                     self._index(p, design[p.name], size)

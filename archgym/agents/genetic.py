@@ -8,9 +8,13 @@ Steady-state (mu + lambda) GA, readable in one pass:
    probability ``crossover_prob``, then with probability ``mutation_prob`` a mutation through
    :meth:`DesignSpace.mutate` (``mutation_params`` parameters moved to a neighbouring value,
    or another choice for categoricals). Children that break a space constraint are repaired
-   by re-drawing; children already evaluated are re-drawn a few times (the cost models are
-   deterministic, so a repeat evaluation is wasted).
-3. The population is the best ``population_size`` of everything told so far (elitist). Infeasible or constraint-breaking designs rank last.
+   by re-drawing; children already evaluated are re-drawn a few times, each redraw mutating
+   one parameter more than the last (the cost models are deterministic, so a repeat
+   evaluation is wasted, and a converged population must jump further to find new designs).
+3. The population is the best ``population_size`` of everything told so far (elitist).
+   Admissible designs rank by objective value, ahead of designs that break an objective
+   constraint (ranked by their total violation, so the population is pulled toward the
+   admissible region), ahead of infeasible designs.
 
 Because selection works on that population, ``ask(n)`` accepts any ``n`` and designs the agent did
 not ask for (resume, warm start) simply compete for a place in it.
@@ -21,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from archgym.agents._base import Agent, scalar_scores
 from archgym.errors import ConfigError
@@ -63,7 +69,7 @@ class GeneticAgent(Agent):
             value = getattr(c, key)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"agent 'ga': {key} must be in [0, 1], got {value}")
-        self._population: list[tuple[float, dict[str, Any]]] = []
+        self._population: list[tuple[tuple[float, float], dict[str, Any]]] = []  # ((violation, score), design)
         self._seen: set[tuple[Any, ...]] = set()
         self._asked = 0
 
@@ -85,7 +91,7 @@ class GeneticAgent(Agent):
     def _child(self) -> dict[str, Any]:
         c = self.config
         child: dict[str, Any] = {}
-        for _ in range(max(c.max_redraws, 1)):
+        for attempt in range(max(c.max_redraws, 1)):
             a = self._tournament()
             child = dict(a)
             if self.rng.random() < c.crossover_prob:
@@ -95,7 +101,9 @@ class GeneticAgent(Agent):
                 if self.space.is_valid(mixed):
                     child = self.space.validate(mixed)
             if self.rng.random() < c.mutation_prob or _key(child) in self._seen:
-                child = self.space.mutate(child, self.rng, c.mutation_params)
+                # A converged population has seen its neighbours: each redraw mutates one
+                # parameter more, so the search can leave a local optimum.
+                child = self.space.mutate(child, self.rng, c.mutation_params + attempt)
             if _key(child) not in self._seen:
                 break
         return child
@@ -108,10 +116,12 @@ class GeneticAgent(Agent):
 
     def tell(self, designs: Sequence[Mapping[str, Any]], results: Results) -> None:
         scores = scalar_scores(results)
+        violation = np.where(results.feasible, results.violations.sum(axis=1), np.inf)
+        violation = np.where(np.isfinite(scores), 0.0, violation)
         pool = list(self._population)
-        for design, score in zip(designs, scores, strict=True):
+        for design, score, viol in zip(designs, scores, violation, strict=True):
             self._seen.add(_key(design))
-            pool.append((float(score), dict(design)))
+            pool.append(((float(viol), float(score)), dict(design)))
         # The best of everything evaluated. Stable sort: ties keep arrival order (deterministic).
         pool.sort(key=lambda item: item[0])
         self._population = pool[: self.config.population_size]

@@ -56,6 +56,8 @@ class TPEAgent(OptunaAgent):
     description = "Bayesian optimisation with Optuna's TPE (single/multi-objective)"
     supports_multi = True
 
+    infeasible_as_constraint = True
+
     @dataclass
     class Config:
         """Hyperparameters passed to ``optuna.samplers.TPESampler``."""
@@ -143,6 +145,8 @@ class CmaEsAgent(OptunaAgent):
     name = "cmaes"
     description = "CMA-ES via Optuna (single objective; categoricals sampled at random)"
 
+    infeasible_as_constraint = True
+
     @dataclass
     class Config:
         """Hyperparameters passed to ``optuna.samplers.CmaEsSampler``."""
@@ -181,6 +185,8 @@ class NSGA2Agent(OptunaAgent):
     name = "nsga2"
     description = "NSGA-II evolutionary search via Optuna (single/multi-objective)"
     supports_multi = True
+
+    infeasible_as_constraint = True
 
     @dataclass
     class Config:
@@ -221,6 +227,8 @@ class NSGA3Agent(OptunaAgent):
     description = "NSGA-III evolutionary search via Optuna (multi-objective only)"
     supports_single = False
     supports_multi = True
+
+    infeasible_as_constraint = True
 
     @dataclass
     class Config:
