@@ -172,3 +172,23 @@ def test_multi_objective_run_reports_front_and_hypervolume(bowl_env) -> None:
     assert 0 < result.hypervolume < 99 * 99
     with pytest.raises(ConfigError, match="one value per objective"):
         run_experiment(Experiment(env="test/Bowl-v0", agent="random", budget=5, hv_reference=[1.0]), env=env)
+
+
+def test_cmaes_restarts_itself_with_a_doubled_population(bowl_env) -> None:
+    # Optuna >= 4.4 ignores CmaEsSampler(restart_strategy=...); the agent restarts by itself
+    # once `restart_patience` trials in a row brought no better value.
+    agent = make_agent("cmaes", bowl_env.space, seed=0, restart_patience=5)
+    first = agent.study
+    _search(agent, bowl_env, 60)  # the bowl's optimum is found early; then nothing improves
+    assert agent._restarts >= 1 and agent.study is not first
+    ordered = 2  # `a` and `size`; `kind` is categorical
+    assert agent.study.sampler._popsize == (4 + int(3 * np.log(ordered))) * 2**agent._restarts
+    with pytest.raises(ConfigError, match="restart_patience must be >= 1, got 0"):
+        make_agent("cmaes", bowl_env.space, restart_patience=0)
+
+
+def test_cmaes_without_restarts_keeps_one_study(bowl_env) -> None:
+    agent = make_agent("cmaes", bowl_env.space, seed=0, restart_patience=5, restart_strategy="")
+    first = agent.study
+    _search(agent, bowl_env, 40)
+    assert agent.study is first

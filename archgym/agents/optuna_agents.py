@@ -21,14 +21,17 @@ qmc        ``QMCSampler``          single or several        model-free (space fi
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from archgym.agents._optuna import OptunaAgent
+from archgym.agents._optuna import OptunaAgent, _optuna_quiet
 from archgym.errors import ConfigError
 from archgym.registry import register_agent
+from archgym.results import Results
+from archgym.space import Categorical
 
 __all__ = [
     "TPEAgent",
@@ -134,28 +137,55 @@ class GPAgent(OptunaAgent):
 
 
 class CmaEsAgent(OptunaAgent):
-    """CMA-ES (Optuna ``CmaEsSampler``), single objective.
+    """CMA-ES (Optuna ``CmaEsSampler``), single objective, with restarts done here.
 
     CMA-ES adapts a Gaussian over the *ordered* parameters (integers and ordinals, as value
     indices; floats). It cannot model unordered choices: **categorical parameters are sampled
     uniformly at random** for every trial (Optuna's independent sampler), so on spaces where a
     categorical matters most prefer ``tpe``, ``ga`` or ``aco``. Uses the ``cmaes`` package.
+
+    Restarts: Optuna >= 4.4 ignores ``CmaEsSampler(restart_strategy=...)``, so a converged
+    CMA-ES kept re-sampling the same few designs (on Mapping-v0, 300 distinct designs in 1,000
+    trials). This agent restarts by itself: after ``restart_patience`` trials without a better
+    value it starts a fresh CMA-ES (new study, next seed) whose population doubles each time
+    (``"ipop"``) or alternates between doubled and default (``"bipop"``, simplified). The
+    record of the search stays in archgym's store; only the sampler's state is reset.
     """
 
     name = "cmaes"
     description = "CMA-ES via Optuna (single objective; categoricals sampled at random)"
-
     infeasible_as_constraint = True
 
     @dataclass
     class Config:
-        """Hyperparameters passed to ``optuna.samplers.CmaEsSampler``."""
+        """Hyperparameters passed to ``optuna.samplers.CmaEsSampler`` (restarts: here)."""
 
         n_startup_trials: int = 1  # random trials before CMA-ES starts
         sigma0: float = 0.0  # initial step size in index units; 0 = Optuna's default
         popsize: int = 0  # population per generation; 0 = CMA-ES default 4 + 3 ln(d)
         restart_strategy: str = "ipop"  # "" (none), "ipop" or "bipop" restarts
+        restart_patience: int = 50  # trials without improvement before a restart
         with_margin: bool = True  # CMA-ES with margin, for integer/ordinal parameters
+
+    def __init__(self, space: Any, seed: int = 0, **kwargs: Any) -> None:
+        self._restarts = 0
+        super().__init__(space, seed, **kwargs)
+        if self.config.restart_patience < 1:
+            raise ConfigError(
+                f"agent 'cmaes': restart_patience must be >= 1, got {self.config.restart_patience}"
+            )
+        self._best = math.inf
+        self._stale = 0  # trials told since the current CMA-ES last improved
+
+    def _popsize(self) -> int | None:
+        c = self.config
+        if self._restarts == 0 or not c.restart_strategy:
+            return c.popsize or None
+        ordered = sum(1 for p in self.space.params if not isinstance(p, Categorical))
+        base = c.popsize or 4 + int(3 * math.log(max(ordered, 1)))
+        if c.restart_strategy == "bipop" and self._restarts % 2 == 0:
+            return base
+        return base * 2 ** (self._restarts if c.restart_strategy == "ipop" else (self._restarts + 1) // 2)
 
     def make_sampler(self) -> Any:
         import optuna
@@ -171,12 +201,29 @@ class CmaEsAgent(OptunaAgent):
             return optuna.samplers.CmaEsSampler(
                 n_startup_trials=c.n_startup_trials,
                 sigma0=c.sigma0 or None,
-                popsize=c.popsize or None,
-                restart_strategy=c.restart_strategy or None,
+                popsize=self._popsize(),
                 with_margin=c.with_margin,
                 warn_independent_sampling=False,
-                seed=self.seed,
+                seed=self.seed + 7919 * self._restarts,
             )
+
+    def ask(self, n: int = 1) -> list[dict[str, Any]]:
+        c = self.config
+        if c.restart_strategy and self._stale >= c.restart_patience and not any(self._pending.values()):
+            self._restarts += 1
+            self._stale, self._best = 0, math.inf
+            with _optuna_quiet():
+                self.study = self._optuna.create_study(sampler=self.make_sampler())
+        return super().ask(n)
+
+    def tell(self, designs: Sequence[Mapping[str, Any]], results: Results) -> None:
+        super().tell(designs, results)
+        for i in range(len(designs)):
+            v = float(results.values[i, 0])
+            if bool(results.admissible[i]) and v < self._best:
+                self._best, self._stale = v, 0
+            else:
+                self._stale += 1
 
 
 class NSGA2Agent(OptunaAgent):
