@@ -155,7 +155,10 @@ def _progress_bar(enabled: bool) -> tuple[Any, Any]:
         return None, None
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit="eval", file=sys.stderr, dynamic_ncols=True, leave=False)
+    # The bar appears on the first update, so a run that fails before it starts prints only
+    # its error line; disable=None turns it off when stderr is not a terminal (logs, CI).
+    bar = tqdm(total=0, unit="eval", file=sys.stderr, dynamic_ncols=True, leave=False,
+               disable=None, delay=float("inf"))
 
     def update(done: int, budget: int, infeasible: int) -> None:
         bar.total = budget
