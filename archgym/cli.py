@@ -198,6 +198,11 @@ def _print_result(result: Any, header: str) -> None:
         print(f"Records: {result.run_dir}/records.jsonl  (archgym.load_runs('{result.run_dir}'))")
 
 
+def _workload_label(env_kwargs: dict[str, Any]) -> str:
+    workload = env_kwargs.get("workload")
+    return f" ({workload})" if isinstance(workload, str) and workload else ""
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``archgym run``."""
     from archgym.runner import run_experiment
@@ -216,7 +221,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     _print_result(
         result,
-        f"archgym run: {exp.env} ({exp.env_kwargs.get('workload', '')}), agent {exp.agent}, "
+        f"archgym run: {exp.env}{_workload_label(exp.env_kwargs)}, agent {exp.agent}, "
         f"seed {exp.seed}: {result.n_evaluations} evaluations in {result.wall_s:.2f} s",
     )
     return EXIT_OK
