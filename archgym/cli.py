@@ -10,6 +10,7 @@ Errors print one line ``archgym: error: ...`` to stderr, never a traceback (set
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -286,6 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("archgym: interrupted; records written so far are kept (resume with --resume)",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout closed early (`archgym ... | head`): stop quietly
+        with contextlib.suppress(OSError, ValueError):  # so the final flush cannot fail
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except StoreError as exc:
         if os.environ.get("ARCHGYM_DEBUG"):
             raise
