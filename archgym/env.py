@@ -86,6 +86,12 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         super().__init__()
         if mode not in ("one-step", "sequential"):
             raise ConfigError(f"mode must be 'one-step' or 'sequential', but got {mode!r}")
+        if not (hasattr(cost_model, "metrics") and hasattr(cost_model, "evaluate_columns")):
+            raise ConfigError(
+                "cost_model must be a CostModel (with metrics and evaluate_columns), but got "
+                f"{type(cost_model).__name__} {cost_model!r:.60}; pass a registered name through "
+                "archgym.make(env_id, cost_model='NAME') (see archgym.list_cost_models())"
+            )
         self.space = space
         self.cost_model = cost_model
         self.workload = workload
