@@ -39,7 +39,7 @@ import numpy as np
 from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.cost_models.kernel_constraints import A_BYTES, B_BYTES, check_designs
 from archgym.cost_models.kernel_gpus import GPUSpec, get_gpu
-from archgym.cost_models.kernel_space import KernelWorkload, effective_density
+from archgym.cost_models.kernel_space import KernelWorkload, as_kernel_workload, effective_density
 from archgym.registry import register_cost_model
 
 __all__ = ["KernelAnalyticalCostModel", "analytic_terms", "KERNEL_METRICS"]
@@ -227,7 +227,7 @@ class KernelAnalyticalCostModel(CostModel):
         self.gpu = get_gpu(gpu)
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
-        wl = workload if isinstance(workload, KernelWorkload) else KernelWorkload(**workload)
+        wl = as_kernel_workload(workload, "kernel-analytical")
         feasible, reasons = check_designs(columns, wl, self.gpu)
         with np.errstate(all="ignore"):
             t = analytic_terms(columns, wl, self.gpu)

@@ -22,7 +22,13 @@ from archgym.cost_model import CostModel, Evaluations
 from archgym.cost_models.kernel_analytical import KERNEL_METRICS, analytic_terms, energy_j
 from archgym.cost_models.kernel_constraints import check_designs
 from archgym.cost_models.kernel_gpus import GPUSpec, get_gpu
-from archgym.cost_models.kernel_space import OPS, PRECISIONS, SPARSITIES, KernelWorkload
+from archgym.cost_models.kernel_space import (
+    OPS,
+    PRECISIONS,
+    SPARSITIES,
+    KernelWorkload,
+    as_kernel_workload,
+)
 from archgym.errors import BackendError, ConfigError
 from archgym.registry import register_cost_model
 
@@ -189,7 +195,7 @@ class KernelLearnedCostModel(CostModel):
         return _shipped_model(str(self.dataset), mtime, self.gpu.name, self.seed)
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
-        wl = workload if isinstance(workload, KernelWorkload) else KernelWorkload(**workload)
+        wl = as_kernel_workload(workload, "kernel-learned")
         feasible, reasons = check_designs(columns, wl, self.gpu)
         x, lat_a = features(columns, wl, self.gpu)
         with np.errstate(all="ignore"):

@@ -16,7 +16,7 @@ from archgym.cost_models.kernel_analytical import KERNEL_METRICS, analytic_terms
 from archgym.cost_models.kernel_constraints import check_designs
 from archgym.cost_models.kernel_gpus import get_gpu, gpu_from_device_name
 from archgym.cost_models.kernel_measure import measure_points, require_cuda
-from archgym.cost_models.kernel_space import KernelWorkload
+from archgym.cost_models.kernel_space import as_kernel_workload
 from archgym.registry import register_cost_model
 
 __all__ = ["KernelMeasureCostModel"]
@@ -45,7 +45,7 @@ class KernelMeasureCostModel(CostModel):
         self.gpu = get_gpu(gpu_from_device_name(torch.cuda.get_device_name(0)))
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
-        wl = workload if isinstance(workload, KernelWorkload) else KernelWorkload(**workload)
+        wl = as_kernel_workload(workload, "kernel-measure")
         feasible, reasons = check_designs(columns, wl, self.gpu)
         n = len(feasible)
         lat = np.full(n, np.nan)

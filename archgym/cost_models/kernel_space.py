@@ -18,6 +18,7 @@ Conventions used by every kernel module:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from archgym.errors import ConfigError
 
@@ -35,6 +36,7 @@ __all__ = [
     "SPARSE_BLOCKS",
     "NAMED_LAYERS",
     "KernelWorkload",
+    "as_kernel_workload",
     "named_workload",
     "effective_density",
 ]
@@ -121,6 +123,25 @@ class KernelWorkload:
     def dense_flop(self) -> float:
         """FLOP of the dense problem, ``2 * G * M * N * K``."""
         return 2.0 * self.groups * self.m * self.n * self.k
+
+
+def as_kernel_workload(workload: Any, model: str) -> KernelWorkload:
+    """``workload`` (a :class:`KernelWorkload` or a dict of its fields) for cost model ``model``.
+
+    Raises:
+        ConfigError: Any other workload, e.g. a DNN workload of another env.
+    """
+    if isinstance(workload, KernelWorkload):
+        return workload
+    if isinstance(workload, dict):
+        try:
+            return KernelWorkload(**workload)
+        except TypeError as exc:
+            raise ConfigError(f"{model}: bad kernel workload fields {sorted(workload)}: {exc}") from None
+    raise ConfigError(
+        f"{model}: workload must be a KernelWorkload or a dict of its fields (op, m, n, k), but "
+        f"got {type(workload).__name__}; kernel cost models fit archgym/Kernel-v0 designs only"
+    )
 
 
 def named_workload(layer: str, tokens: int, op: str | None = None) -> KernelWorkload:
