@@ -112,6 +112,11 @@ def make_mapping_env(
     """
     from archgym.cost_models.accelerator_mapping import MappingCostModel
 
+    if "workload" in kwargs:  # DSEEnv's workload is the layer here
+        raise ConfigError(
+            f"Mapping-v0 maps one layer: pass layer='WORKLOAD:LAYER' (e.g. "
+            f"'resnet18:layer2.0.conv1'), not workload={kwargs['workload']!r}"
+        )
     lay = resolve_layer(layer)
     model = cost_model or MappingCostModel(lay, accelerator, bandwidth_mode=bandwidth_mode)
     env = DSEEnv(mapping_space(lay), model, lay, objective, constraints, mode=mode, **kwargs)
