@@ -70,6 +70,9 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
     """
 
     metadata = {"render_modes": []}
+    #: Metrics that summaries and Pareto tables show (env factories set it); empty: the
+    #: objective's metrics.
+    report_metrics: tuple[str, ...] = ()
 
     def __init__(
         self,
