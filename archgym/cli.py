@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="objective: a metric, min:/max:metric, edp; repeat for Pareto search")
     run.add_argument("--constraint", action="append", help="e.g. 'area_mm2 <= 10' (repeatable)")
     run.add_argument("--budget", type=_positive_int, help="number of evaluations (default 200)")
-    run.add_argument("--batch-size", type=_positive_int, default=1, help="designs per agent ask")
+    run.add_argument("--batch-size", type=_positive_int, help="designs per agent ask (default 1)")
     run.add_argument("--seed", type=_nonneg_int, help="random seed (default 0)")
     run.add_argument("--out", help="run directory for the records (default: in memory only)")
     run.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -145,7 +145,7 @@ def _experiment_from_args(args: argparse.Namespace) -> Any:
         agent_kwargs=parse_kv(args.agent_opt, "--agent-opt"),
         budget=args.budget or DEFAULT_EXPERIMENT["budget"],
         seed=args.seed if args.seed is not None else DEFAULT_EXPERIMENT["seed"],
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or 1,
         objective=objective,
         constraints=constraints,
     )
@@ -204,13 +204,35 @@ def _workload_label(env_kwargs: dict[str, Any]) -> str:
     return f" ({workload})" if isinstance(workload, str) and workload else ""
 
 
+_EXPERIMENT_FLAGS = ("env", "env_opt", "cost_model", "agent", "agent_opt", "objective",
+                     "constraint", "seed", "batch_size")
+
+
+def _resumed_experiment(args: argparse.Namespace) -> Any:
+    """``--resume --out DIR`` with no experiment flags: the experiment recorded in DIR
+    (``--budget`` may extend it)."""
+    from pathlib import Path
+
+    from archgym.runner import Experiment
+    from archgym.store import read_manifest
+
+    if not args.resume or not (Path(args.out) / "manifest.json").exists():
+        return None
+    if any(getattr(args, flag) not in (None, []) for flag in _EXPERIMENT_FLAGS):
+        return None  # flags given: they must match the recorded run (checked by the runner)
+    recorded = dict(read_manifest(args.out).get("experiment", {}))
+    if args.budget:
+        recorded["budget"] = args.budget
+    return Experiment(**recorded)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``archgym run``."""
     from archgym.runner import run_experiment
 
-    exp = _experiment_from_args(args)
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out naming the run directory to continue")
+    exp = _resumed_experiment(args) or _experiment_from_args(args)
     update, bar = _progress_bar(not (args.quiet or args.json))
     try:
         result = run_experiment(exp, out=args.out, resume=args.resume, progress=update)
@@ -252,8 +274,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.run_dir)
     records, _ = read_records(args.run_dir)
     exp = Experiment(**manifest["experiment"])
-    env = exp.make_env()
-    summary = summarize_records(records, env)
+    try:
+        env = exp.make_env()
+    except ArchGymError as exc:  # e.g. a moved proxy file, a missing extra, no GPU here
+        print(f"archgym: note: cannot rebuild the env ({exc}); showing the recorded best only",
+              file=sys.stderr)
+        import pandas as pd
+
+        summary = {"best": manifest.get("best"), "pareto": pd.DataFrame(), "pareto_metrics": []}
+    else:
+        summary = summarize_records(records, env)
     result = RunResult(
         run_dir=args.run_dir, n_evaluations=len(records), best=summary["best"],
         pareto=summary["pareto"], pareto_metrics=summary["pareto_metrics"],

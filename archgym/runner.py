@@ -208,7 +208,13 @@ def run_experiment(
     if out is not None:
         if resume and (Path(out) / "manifest.json").exists():
             store = RunStore.open(out, **dict(store_options or {}))
-            _check_same_run(store.manifest, manifest, Path(out))
+            try:
+                _check_same_run(store.manifest, manifest, Path(out))
+            except StoreError:
+                store.close()
+                raise
+            store.manifest["budget"] = exp.budget
+            store.manifest.setdefault("experiment", {})["budget"] = exp.budget
             records = store.records
         else:
             store = RunStore.create(out, manifest, **dict(store_options or {}))
@@ -282,15 +288,25 @@ def run_experiment(
 
 
 def _check_same_run(old: Mapping[str, Any], new: Mapping[str, Any], path: Path) -> None:
-    for key in ("env_id", "agent", "seed", "batch_size", "agent_hparams"):
-        if json.dumps(old.get(key), sort_keys=True) != json.dumps(new.get(key), sort_keys=True):
+    """Refuse to resume a run with another experiment: everything but the budget must match
+    (env and its arguments, cost model and version, workload, objective, constraints, agent,
+    hyperparameters, seed, batch size, design space)."""
+    old_exp = {k: v for k, v in dict(old.get("experiment", {})).items() if k not in ("budget", "name")}
+    new_exp = {k: v for k, v in dict(new["experiment"]).items() if k not in ("budget", "name")}
+    checks: list[tuple[str, Any, Any]] = [
+        (k, old_exp.get(k), new_exp.get(k)) for k in sorted(set(old_exp) | set(new_exp))
+    ]
+    checks.append(("agent_hparams", old.get("agent_hparams"), new.get("agent_hparams")))
+    old_env, new_env = dict(old.get("env", {})), dict(new["env"])
+    for key in ("space_fingerprint", "cost_model", "workload", "objective", "mode"):
+        checks.append((f"env.{key}", old_env.get(key), new_env.get(key)))
+    for key, was, now in checks:
+        if json.dumps(was, sort_keys=True, default=str) != json.dumps(now, sort_keys=True, default=str):
             raise StoreError(
-                f"cannot resume {path}: it was run with {key}={old.get(key)!r}, this experiment "
-                f"has {key}={new.get(key)!r}; resume with the same settings or choose another --out"
+                f"cannot resume {path}: it was run with {key}={was!r}, this experiment has "
+                f"{key}={now!r}; resume with the same settings (only --budget may change) or "
+                "choose another --out"
             )
-    old_fp = old.get("env", {}).get("space_fingerprint")
-    if old_fp and old_fp != new["env"]["space_fingerprint"]:
-        raise StoreError(f"cannot resume {path}: the env's design space has changed since it was run")
 
 
 def _replay(env: Any, agent: Any, records: list[dict[str, Any]]) -> None:

@@ -46,6 +46,8 @@ MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
 LOCK = ".lock"
 SCHEMA = 1
+#: Fields every evaluation record has (others may be added).
+REQUIRED_FIELDS = ("eval_id", "batch", "design", "metrics", "feasible")
 
 
 def package_versions() -> dict[str, str]:
@@ -150,6 +152,9 @@ def read_records(run_dir: str | os.PathLike[str]) -> tuple[list[dict[str, Any]],
             rec = json.loads(line)
             if not isinstance(rec, dict):
                 raise ValueError("not an object")
+            missing = [k for k in REQUIRED_FIELDS if k not in rec]
+            if missing:
+                raise ValueError(f"missing field(s) {missing}")
         except ValueError as exc:
             rest = data[end + 1 :].strip()
             if rest:

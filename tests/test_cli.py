@@ -95,3 +95,27 @@ def test_existing_run_needs_resume_and_corrupt_records_are_reported(tmp_path: Pa
     shown = cli("show", str(run))
     assert shown.returncode == 3 and "line 3 is corrupt" in shown.stderr
     assert (run / "records.jsonl").read_text().count("\n") == 5  # nothing rewritten or lost
+
+
+def test_resume_with_only_out_continues_the_recorded_experiment(tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    first = cli("run", "--env", "archgym/Systolic-v0", "--agent", "random-walk", "--seed", "7",
+                "--budget", "10", "--out", str(run), "--quiet")
+    assert first.returncode == 0, first.stderr
+    more = cli("run", "--out", str(run), "--resume", "--budget", "25", "--json")
+    assert more.returncode == 0, more.stderr
+    assert json.loads(more.stdout)["n_evaluations"] == 25
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["agent"] == "random-walk" and manifest["seed"] == 7 and manifest["budget"] == 25
+
+
+def test_show_survives_an_env_that_cannot_be_rebuilt(tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    assert cli("run", "--env", "archgym/Systolic-v0", "--agent", "random", "--budget", "5",
+               "--out", str(run), "--quiet").returncode == 0
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["experiment"]["env_kwargs"] = {"cost_model": "proxy:/nonexistent/proxy.json"}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    shown = cli("show", str(run))
+    assert shown.returncode == 0, shown.stderr
+    assert "cannot rebuild the env" in shown.stderr and "Best design" in shown.stdout

@@ -66,10 +66,24 @@ def test_resume_completes_exactly_the_same_run(tmp_path: Path) -> None:
     assert _designs(tmp_path / "cut") == _designs(tmp_path / "ref")
 
 
-def test_resume_refuses_a_different_experiment(tmp_path: Path) -> None:
-    run_experiment(Experiment(env="archgym/Systolic-v0", agent="random", budget=3, seed=0), out=tmp_path)
-    with pytest.raises(StoreError, match="cannot resume .* seed=0.*seed=1"):
-        run_experiment(Experiment(env="archgym/Systolic-v0", agent="random", budget=5, seed=1), out=tmp_path, resume=True)
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [({"seed": 1}, "seed=0.*seed=1"),
+     ({"env_kwargs": {"workload": "bert_base"}}, "env_kwargs"),
+     ({"objective": "latency_s"}, "objective"),
+     ({"constraints": ["area_mm2 <= 5"]}, "constraints"),
+     ({"agent": "random-walk"}, "agent")],
+)
+def test_resume_refuses_a_different_experiment(tmp_path: Path, change, match) -> None:
+    base = {"env": "archgym/Systolic-v0", "agent": "random", "budget": 3, "seed": 0}
+    run_experiment(Experiment(**base), out=tmp_path)
+    before = (tmp_path / "records.jsonl").read_bytes()
+    with pytest.raises(StoreError, match=f"cannot resume .*{match}"):
+        run_experiment(Experiment(**{**base, "budget": 5, **change}), out=tmp_path, resume=True)
+    assert (tmp_path / "records.jsonl").read_bytes() == before  # nothing mixed in
+    res = run_experiment(Experiment(**{**base, "budget": 5}), out=tmp_path, resume=True)
+    assert res.n_evaluations == 5  # a larger budget is the one allowed change, and is recorded
+    assert json.loads((tmp_path / "manifest.json").read_text())["budget"] == 5
 
 
 def test_resume_after_kill_9_loses_and_duplicates_nothing(tmp_path: Path) -> None:

@@ -126,3 +126,16 @@ def test_buffered_store_writes_records_before_the_manifest_counts_them(bowl_env,
     store.append(_results(bowl_env, 1, seed=2))
     store.close()  # close flushes too
     assert len(read_records(tmp_path)[0]) == 6
+
+
+def test_record_missing_a_field_is_corrupt(bowl_env, tmp_path) -> None:
+    with RunStore.create(tmp_path, {"env_id": "e"}) as store:
+        store.append(_results(bowl_env, 3))
+    path = tmp_path / "records.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    rec = json.loads(lines[0])
+    del rec["metrics"]
+    lines[0] = json.dumps(rec) + "\n"
+    path.write_text("".join(lines))
+    with pytest.raises(StoreError, match=r"line 1 is corrupt \(missing field\(s\) \['metrics'\]\)"):
+        read_records(tmp_path)
