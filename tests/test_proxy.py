@@ -263,3 +263,65 @@ def test_cli_train_and_eval(runs: dict[str, Path], tmp_path: Path, capsys: pytes
     assert "us/design" in text and "latency_s" in text
     assert main(["proxy", "eval", str(tmp_path / "missing.json")]) == 3
     assert not math.isnan(Proxy.load(out).payload["cv"]["targets"]["energy_j"]["nrmse"])
+
+
+# -- derived features and summed components ------------------------------------------------
+def test_accelerator_derived_features_by_hand() -> None:
+    from archgym.envs.accelerator import accelerator_space
+    from archgym.proxy._derived import accelerator_features
+
+    cols = {"rows": np.array([16]), "cols": np.array([4]), "precision": np.array(["fp16"]),
+            "dram_bw_bytes": np.array([8]), "noc_bw_bytes": np.array([1024]),
+            "gbuf_banks": np.array([2]), "gbuf_kb": np.array([64]), "rf_bytes": np.array([32]),
+            "tech_nm": np.array([45])}
+    f = {k: float(v[0]) for k, v in accelerator_features(cols).items()}
+    # hand calculation: 64 PEs; fp16 = 2 B/word; 8 B/cycle = 4 words; NoC min(1024, 16 B * 2
+    # banks) = 32 B = 16 words; 64 KiB = 32 Ki words; 32 KiB banks; 16 RF words; 45 nm = 1x
+    assert f["log2(pes)"] == 6 and f["log2(rows/cols)"] == 2 and f["log2(word_bytes)"] == 1
+    assert f["log2(dram_words/cycle)"] == 2 and f["log2(noc_eff_bytes)"] == 5
+    assert f["log2(noc_eff_words)"] == 4 and f["log2(gbuf_words)"] == 15
+    assert f["log2(bank_kb)"] == 5 and f["log2(rf_words)"] == 4
+    assert f["log2(energy_scale)"] == 0 and f["log2(rows+cols)"] == pytest.approx(math.log2(20))
+    spec = accelerator_space().spec()
+    auto, plain = FeatureEncoder(spec), FeatureEncoder(spec, None)
+    assert auto.derived == "accelerator/1" and plain.derived is None
+    assert len(auto.feature_names) == len(plain.feature_names) + 13
+    with pytest.raises(ConfigError, match="derived features 'accelerator/0'"):
+        FeatureEncoder(spec, "accelerator/0")
+
+
+@pytest.fixture(scope="module")
+def accel_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("proxy_accel")
+    return {"train": _log(base / "train", env="archgym/Accelerator-v0", n=150, seed=1),
+            "held": _log(base / "held", env="archgym/Accelerator-v0", n=40, seed=2),
+            "base": base}
+
+
+def test_summed_targets_are_fitted_by_component_and_reload_exactly(
+    accel_runs: dict[str, Path],
+) -> None:
+    proxy = train_proxy(accel_runs["train"], targets=["cycles", "energy_j", "area_mm2"],
+                        hparams=SMALL_GBM, cv=0)
+    # the records show energy_j = sum of its five levels and cycles = compute + stall
+    assert proxy.payload["components"] == {
+        "cycles": ["compute_cycles", "stall_cycles"],
+        "energy_j": ["energy_mac_j", "energy_rf_j", "energy_noc_j", "energy_buffer_j",
+                     "energy_dram_j"]}
+    assert proxy.payload["derived_features"] == "accelerator/1"
+    parts = proxy.payload["models"]["cycles"]["components"]
+    assert parts["compute_cycles"]["transform"] == "log"
+    assert parts["stall_cycles"]["transform"] == "none"  # zeros: raw scale, never log1p
+    path = accel_runs["base"] / "accel.json"
+    proxy.save(path)
+    loaded = Proxy.load(path)
+    env = archgym.make("archgym/Accelerator-v0")
+    cols = env.space.to_columns(env.space.sample(np.random.default_rng(3), 50))
+    a, b = proxy.predict(cols, env.workload), loaded.predict(cols, env.workload)
+    for t in proxy.targets:
+        np.testing.assert_array_equal(a[t], b[t])
+    plain = train_proxy(accel_runs["train"], targets=["cycles"], hparams=SMALL_GBM, cv=0,
+                        derived=False, sum_components=False)
+    assert plain.payload["components"] == {} and plain.payload["derived_features"] is None
+    report = evaluate_proxy(loaded, accel_runs["held"], speed_n=0)
+    assert report["targets"]["energy_j"]["spearman"] > 0.9

@@ -10,6 +10,7 @@ searches on it::
     env = archgym.make("archgym/Systolic-v0", cost_model="proxy:proxies/systolic.json")
 
 Modules: :mod:`~archgym.proxy._features` (design and workload features),
+:mod:`~archgym.proxy._derived` (physically motivated features an env declares),
 :mod:`~archgym.proxy._estimators` (scikit-learn fit, export to arrays, numpy prediction),
 :mod:`~archgym.proxy._data` (checked training data), :mod:`~archgym.proxy._proxy` (train,
 predict, save, load), :mod:`~archgym.proxy._file` (the verified file format),
@@ -20,10 +21,11 @@ predict, save, load), :mod:`~archgym.proxy._file` (the verified file format),
 
 from archgym.proxy._active import ActiveResult, acquire
 from archgym.proxy._data import MIN_ROWS, TrainingData, load_training_data
+from archgym.proxy._derived import register_derived_features
 from archgym.proxy._estimators import DEFAULT_HPARAMS, FAMILIES
 from archgym.proxy._evaluate import evaluate_proxy, measure_speed
 from archgym.proxy._features import FeatureEncoder, workload_features
-from archgym.proxy._proxy import Proxy, choose_transform, train_proxy
+from archgym.proxy._proxy import Proxy, choose_transform, find_components, train_proxy
 from archgym.proxy._quality import DEFINITIONS, format_report, quality
 
 __all__ = [
@@ -38,10 +40,12 @@ __all__ = [
     "acquire",
     "choose_transform",
     "evaluate_proxy",
+    "find_components",
     "format_report",
     "load_training_data",
     "measure_speed",
     "quality",
+    "register_derived_features",
     "train_proxy",
     "workload_features",
 ]

@@ -98,9 +98,11 @@ def acquire(
     rng = np.random.default_rng(seed)
     space = env.space
     names = space.names
-    X = _design_matrix(data, envs, False)
+    X = _design_matrix(data, envs, False, proxy.payload.get("derived_features"))
     ok = data.frame["feasible"].astype(bool).to_numpy()
     Y = {t: data.frame[t].to_numpy(dtype=float) for t in proxy.targets}
+    parts = {t: {c: data.frame[c].to_numpy(dtype=float) for c in cs}
+             for t, cs in (proxy.payload.get("components") or {}).items()}
     cols = data.param_columns()
     designs = [space.validate(dict(zip(names, row, strict=True)))
                for row in zip(*(cols[k].tolist() for k in names), strict=True)]
@@ -164,11 +166,14 @@ def acquire(
             ok = np.concatenate([ok, res.feasible])
             for t in Y:
                 Y[t] = np.concatenate([Y[t], res.evals.metrics[t]])
+            for p in parts.values():
+                for c in p:
+                    p[c] = np.concatenate([p[c], res.evals.metrics[c]])
             true_vals = np.concatenate([true_vals, env.objective.scalar(res.evals)])
             added += len(chosen)
             history.append((len(ok), float(np.nanmin(true_vals))))
             models, feas = fit_payload_models(X, Y, model["family"], model["hyperparameters"],
-                                              int(model["seed"]), ok, n_threads)
+                                              int(model["seed"]), ok, n_threads, parts)
             payload = dict(current.payload, models=models, feasibility=feas,
                            n_rows=int(len(ok)), n_feasible=int(ok.sum()), cv=None)
             current = Proxy(payload)

@@ -117,12 +117,15 @@ def evaluate_proxy(
             raise ConfigError(f"cross-validation needs at least 2 folds, but got {folds}")
         data = load_training_data(runs, proxy.env_id, proxy.targets, min_rows=folds)
         envs = _build_envs(data)
-        X = _design_matrix(data, envs, proxy.uses_workload_features)
+        X = _design_matrix(data, envs, proxy.uses_workload_features,
+                           proxy.payload.get("derived_features"))
         ok = data.frame["feasible"].astype(bool).to_numpy()
         Y = {t: data.frame[t].to_numpy(dtype=float) for t in proxy.targets}
+        parts = {t: {c: data.frame[c].to_numpy(dtype=float) for c in cs}
+                 for t, cs in (proxy.payload.get("components") or {}).items()}
         model = proxy.payload["model"]
         report = _cross_validate(X, Y, ok, model["family"], model["hyperparameters"],
-                                 int(model["seed"]), folds, directions, n_threads, top_k)
+                                 int(model["seed"]), folds, directions, n_threads, top_k, parts)
     if speed_n:
         report["speed"] = measure_speed(proxy, speed_n)
     return report

@@ -13,6 +13,9 @@ Ordinal          ``log2(value)`` if every value is a positive number and they sp
 Integer, Float   the value, or ``log2(value)`` on a log scale
 ===============  ==================================================================
 
+Derived features (:mod:`archgym.proxy._derived`) follow the parameter features when the
+space's name has a registered set (``derived="auto"``), e.g. ``log2(pes)`` for Accelerator-v0.
+
 Workload features (:func:`workload_features`) describe a DNN workload of GEMM layers by
 five numbers; a proxy uses them only when its training runs span several workloads.
 """
@@ -45,14 +48,24 @@ class FeatureEncoder:
 
     Args:
         space_spec: ``DesignSpace.spec()`` of the space the proxy is trained on.
+        derived: ``"auto"`` appends the derived features registered for the space's name (if
+            any); a ``"name/version"`` key appends that set; ``None`` appends none.
 
     Attributes:
         param_names: Parameters read, in space order.
         feature_names: Output columns, in order.
+        derived: Key of the derived feature set used, or ``None``.
+
+    Raises:
+        ConfigError: ``derived`` names a set this archgym does not have.
     """
 
-    def __init__(self, space_spec: Mapping[str, Any]) -> None:
+    def __init__(self, space_spec: Mapping[str, Any], derived: str | None = "auto") -> None:
+        from archgym.proxy._derived import derived_features, derived_key
+
         self.space_spec = dict(space_spec)
+        self.derived = derived_key(space_spec) if derived == "auto" else derived
+        self._derived_fn = derived_features(self.derived) if self.derived else None
         self._plan: list[tuple[str, str, Any]] = []  # (param, how, detail)
         names: list[str] = []
         for p in space_spec["params"]:
@@ -81,7 +94,11 @@ class FeatureEncoder:
                     "known kinds: Categorical, Ordinal, Integer, Float"
                 )
         self.param_names: tuple[str, ...] = tuple(p["name"] for p in space_spec["params"])
-        self.feature_names: tuple[str, ...] = tuple(names)
+        self._derived_names: tuple[str, ...] = ()
+        if self._derived_fn is not None:
+            probe = {p["name"]: np.asarray([_first_value(p)]) for p in space_spec["params"]}
+            self._derived_names = tuple(self._derived_fn(probe))
+        self.feature_names: tuple[str, ...] = tuple(names) + self._derived_names
 
     def transform(self, columns: Mapping[str, Any]) -> np.ndarray:
         """Columns (one array per parameter, e.g. a DataFrame) -> ``(n, n_features)`` floats.
@@ -126,7 +143,15 @@ class FeatureEncoder:
                 ) from None
             blocks.append((np.log2(x) if how == "log2" else x)[:, None])
         n = len(np.asarray(columns[self.param_names[0]]))
+        if self._derived_fn is not None:
+            extra = self._derived_fn({k: np.asarray(columns[k]) for k in self.param_names})
+            blocks += [np.asarray(extra[k], dtype=float).reshape(n, 1) for k in self._derived_names]
         return np.hstack(blocks) if blocks else np.zeros((n, 0))
+
+
+def _first_value(p: Mapping[str, Any]) -> Any:
+    """A valid value of a parameter spec (to learn the derived feature names)."""
+    return p["values"][0] if p.get("values") else p.get("low", 1)
 
 
 def _equal(col: np.ndarray, value: Any) -> np.ndarray:

@@ -9,8 +9,12 @@
     proxy.predict({"rows": [32], ...}, workload)     # {"latency_s": array, ...}
 
 One regressor per target, fitted on the features of :class:`~archgym.proxy.FeatureEncoder`
-(plus workload features when the runs span several workloads), on ``log(y)`` where a target
-spans two or more decades. Prediction always goes through the exported arrays, so a loaded
+(its derived features included, plus workload features when the runs span several
+workloads), on ``log(y)`` where a target spans two or more decades. A target that the
+records show to be the sum of other metrics of its unit (``energy_j`` of the five
+``energy_*_j`` levels, ``cycles`` of ``compute_cycles + stall_cycles``) is predicted as the
+sum of one regressor per component (:func:`find_components`): each part is a simpler
+function of the design than the total. Prediction always goes through the exported arrays, so a loaded
 proxy predicts exactly what the trained one did.
 """
 
@@ -36,7 +40,7 @@ from archgym.proxy._features import (
 from archgym.proxy._file import read_payload, write_payload
 from archgym.proxy._quality import quality
 
-__all__ = ["Proxy", "train_proxy", "fit_payload_models", "choose_transform"]
+__all__ = ["Proxy", "train_proxy", "fit_payload_models", "choose_transform", "find_components"]
 
 
 def choose_transform(y: np.ndarray) -> str:
@@ -52,6 +56,39 @@ def choose_transform(y: np.ndarray) -> str:
     if lo >= 0 and pos.size and hi / float(pos.min()) >= 100:
         return "log1p"
     return "none"
+
+
+def _component_transform(y: np.ndarray) -> str:
+    """Transform of a summed component: ``log`` or nothing. Parts add on the raw scale, and
+    ``log1p`` of a part that is often exactly 0 (stall cycles) fits its zeros at the expense
+    of its large values, so it is never used here."""
+    how = choose_transform(y)
+    return "none" if how == "log1p" else how
+
+
+def find_components(
+    frame: Any, target: str, metrics: Sequence[Any], rows: np.ndarray, rtol: float = 1e-9
+) -> list[str]:
+    """Other metrics of ``target``'s unit that sum to it on every given row, or ``[]``.
+
+    Args:
+        frame: Records (a DataFrame with the metrics as columns).
+        target: The target metric.
+        metrics: The source model's declared :class:`~archgym.cost_model.Metric` objects.
+        rows: Boolean mask of the rows to check (feasible ones).
+        rtol: Relative tolerance of the sum.
+    """
+    unit = {m.name: m.unit for m in metrics}
+    if target not in unit:
+        return []
+    parts = [m.name for m in metrics
+             if m.name != target and m.unit == unit[target] and m.name in frame.columns]
+    if len(parts) < 2 or not rows.any():
+        return []
+    y = frame[target].to_numpy(dtype=float)[rows]
+    total = sum(frame[p].to_numpy(dtype=float)[rows] for p in parts)
+    ok = np.all(np.isfinite(total)) and np.allclose(total, y, rtol=rtol, atol=0.0)
+    return parts if ok else []
 
 
 def _forward(y: np.ndarray, how: str) -> np.ndarray:
@@ -82,8 +119,8 @@ class Proxy:
         self.sha256 = sha256
         self.path = path
         try:
-            self.encoder = FeatureEncoder(payload["space"])
-            self.predictors = {t: est.Predictor(m["estimator"]) for t, m in payload["models"].items()}
+            self.encoder = FeatureEncoder(payload["space"], payload.get("derived_features"))
+            self.predictors = _predictors(payload["models"])
             feas = payload.get("feasibility")
             self.feasibility = est.Predictor(feas) if feas else None
         except (KeyError, TypeError, ValueError) as exc:
@@ -153,11 +190,19 @@ class Proxy:
         """Predictions ``{target: array}`` from a feature matrix; with ``spread=True`` also
         ``{target: std}`` on the transformed scale (random forests; zeros otherwise)."""
         out, std = {}, {}
-        for t, pred in self.predictors.items():
-            m = self.payload["models"][t]
-            z, s = pred.predict(X, spread=True)
-            out[t] = _inverse(z * m["y_scale"] + m["y_shift"], m["transform"])
-            std[t] = s * m["y_scale"]
+        for t, m in self.payload["models"].items():
+            if "components" in m:  # sum of parts; spread: relative std of the sum
+                total, var = np.zeros(X.shape[0]), np.zeros(X.shape[0])
+                for c in sorted(m["components"]):  # the file's key order (sorted JSON)
+                    mc = m["components"][c]
+                    v, s = _predict_one(self.predictors[f"{t}/{c}"], mc, X)
+                    total += v
+                    var += (s * v) ** 2 if mc["transform"] != "none" else s**2
+                out[t] = total
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    std[t] = np.nan_to_num(np.sqrt(var) / np.abs(total))
+                continue
+            out[t], std[t] = _predict_one(self.predictors[t], m, X)
         return (out, std) if spread else out
 
     def predict(self, columns: Mapping[str, Any], workload: Any = None) -> dict[str, np.ndarray]:
@@ -195,6 +240,23 @@ class Proxy:
         }
 
 
+def _predictors(models: Mapping[str, Any]) -> dict[str, est.Predictor]:
+    """Predictors by target, and by ``target/component`` for summed targets."""
+    out = {}
+    for t, m in models.items():
+        if "components" in m:
+            for c, mc in m["components"].items():
+                out[f"{t}/{c}"] = est.Predictor(mc["estimator"])
+        else:
+            out[t] = est.Predictor(m["estimator"])
+    return out
+
+
+def _predict_one(pred: est.Predictor, m: Mapping[str, Any], X: np.ndarray) -> tuple[Any, Any]:
+    z, s = pred.predict(X, spread=True)
+    return _inverse(z * m["y_scale"] + m["y_shift"], m["transform"]), s * m["y_scale"]
+
+
 # -- training -----------------------------------------------------------------------
 def _build_envs(data: TrainingData) -> list[Any]:
     from archgym.registry import make
@@ -211,35 +273,52 @@ def _build_envs(data: TrainingData) -> list[Any]:
     return envs
 
 
-def _design_matrix(data: TrainingData, envs: Sequence[Any], use_features: bool) -> np.ndarray:
-    enc = FeatureEncoder(data.space_spec)
+def _design_matrix(
+    data: TrainingData, envs: Sequence[Any], use_features: bool, derived: str | None = "auto"
+) -> np.ndarray:
+    enc = FeatureEncoder(data.space_spec, derived)
     X = enc.transform(data.param_columns())
     if not use_features:
         return X
-    feats = np.array([[workload_features(e.workload)[k] for k in WORKLOAD_FEATURES] for e in envs])
+    per_env = [workload_features(e.workload) or {} for e in envs]
+    feats = np.array([[f[k] for k in WORKLOAD_FEATURES] for f in per_env])
     return np.hstack([X, feats[data.frame["_workload"].to_numpy()]])
 
 
 def fit_payload_models(
     X: np.ndarray, Y: Mapping[str, np.ndarray], family: str, hparams: Mapping[str, Any],
     seed: int, feasible: np.ndarray | None = None, n_threads: int = 1,
+    components: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Fit one exported model per target (rows of ``X`` where the target is finite and the
-    design feasible), plus a feasibility model when some rows are infeasible."""
+    design feasible), plus a feasibility model when some rows are infeasible.
+
+    ``components[t]`` (arrays by component name) makes target ``t`` a sum of one model per
+    component (see :func:`find_components`)."""
     ok = np.ones(X.shape[0], dtype=bool) if feasible is None else np.asarray(feasible, bool)
     models: dict[str, Any] = {}
+    parts_of = components or {}
+
+    def one(y: np.ndarray, rows: np.ndarray, how: str) -> dict[str, Any]:
+        z = _forward(y[rows], how)
+        shift, scale = 0.0, 1.0
+        if family == "mlp":
+            shift, scale = float(z.mean()), float(z.std()) or 1.0
+        fitted = est.fit(family, X[rows], (z - shift) / scale, hparams, seed)
+        return {"transform": how, "y_shift": shift, "y_scale": scale,
+                "estimator": est.export(family, fitted)}
+
     with _threads(n_threads):
         for t, y in Y.items():
             rows = ok & np.isfinite(y)
-            yt = y[rows]
-            how = choose_transform(yt)
-            z = _forward(yt, how)
-            shift, scale = 0.0, 1.0
-            if family == "mlp":
-                shift, scale = float(z.mean()), float(z.std()) or 1.0
-            fitted = est.fit(family, X[rows], (z - shift) / scale, hparams, seed)
-            models[t] = {"transform": how, "y_shift": shift, "y_scale": scale,
-                         "estimator": est.export(family, fitted)}
+            parts = parts_of.get(t)
+            if parts:
+                for v in parts.values():
+                    rows &= np.isfinite(v)
+                models[t] = {"components": {
+                    c: one(v, rows, _component_transform(v[rows])) for c, v in parts.items()}}
+            else:
+                models[t] = one(y, rows, choose_transform(y[rows]))
         feas = None
         if not ok.all():
             feas = est.export(family, est.fit(family, X, ok.astype(float), hparams, seed))
@@ -249,18 +328,19 @@ def fit_payload_models(
 def _cross_validate(
     X: np.ndarray, Y: Mapping[str, np.ndarray], ok: np.ndarray, family: str,
     hparams: Mapping[str, Any], seed: int, folds: int, directions: Mapping[str, str],
-    n_threads: int, top_k: int,
+    n_threads: int, top_k: int, components: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     from sklearn.model_selection import KFold
 
     rows = np.flatnonzero(ok)
     oof = {t: np.full(X.shape[0], np.nan) for t in Y}
     for tr, te in KFold(folds, shuffle=True, random_state=seed).split(rows):
+        parts = {t: {c: v[rows[tr]] for c, v in p.items()} for t, p in (components or {}).items()}
         models, _ = fit_payload_models(X[rows[tr]], {t: y[rows[tr]] for t, y in Y.items()},
-                                       family, hparams, seed, None, n_threads)
+                                       family, hparams, seed, None, n_threads, parts)
         proxy_part = Proxy.__new__(Proxy)
         proxy_part.payload = {"models": models}
-        proxy_part.predictors = {t: est.Predictor(m["estimator"]) for t, m in models.items()}
+        proxy_part.predictors = _predictors(models)
         pred = proxy_part.predict_features(X[rows[te]])
         for t in Y:
             oof[t][rows[te]] = pred[t]
@@ -283,6 +363,8 @@ def train_proxy(
     min_rows: int = MIN_ROWS,
     n_threads: int = 1,
     top_k: int = 10,
+    derived: bool = True,
+    sum_components: bool = True,
 ) -> Proxy:
     """Train a proxy on logged runs.
 
@@ -298,6 +380,10 @@ def train_proxy(
         n_threads: Threads of scikit-learn/BLAS while fitting (1 is reproducible and safe on
             a shared machine).
         top_k: ``k`` of the top-k recall in the stored report.
+        derived: Use the derived features registered for the space (see
+            :mod:`archgym.proxy._derived`), if any.
+        sum_components: Predict a target that is the sum of other recorded metrics of its
+            unit as the sum of one model per part (see :func:`find_components`).
 
     Raises:
         ConfigError / StoreError: Bad runs (see :func:`load_training_data`), unknown model or
@@ -330,14 +416,22 @@ def train_proxy(
                 f"the runs use different env settings {data.env_kwargs}; a proxy can only tell "
                 "runs apart by their workload (of GEMM layers): train one proxy per setting"
             )
-    X = _design_matrix(data, envs, use_features)
+    derived_key = FeatureEncoder(data.space_spec, "auto" if derived else None).derived
+    X = _design_matrix(data, envs, use_features, derived_key)
     frame = data.frame
     ok = frame["feasible"].astype(bool).to_numpy()
     Y = {t: frame[t].to_numpy(dtype=float) for t in targets}
-    models, feas = fit_payload_models(X, Y, model, hp, seed, ok, n_threads)
+    components = {}
+    if sum_components:
+        for t in targets:
+            parts = find_components(frame, t, envs[0].cost_model.metrics, ok & np.isfinite(Y[t]))
+            if parts:
+                components[t] = {c: frame[c].to_numpy(dtype=float) for c in parts}
+    models, feas = fit_payload_models(X, Y, model, hp, seed, ok, n_threads, components)
     directions = {t: declared[t].direction for t in targets}
     cv_report = (
-        _cross_validate(X, Y, ok, model, hp, seed, cv, directions, n_threads, top_k) if cv else None
+        _cross_validate(X, Y, ok, model, hp, seed, cv, directions, n_threads, top_k, components)
+        if cv else None
     )
     infeasible_reasons = frame.loc[~ok, "reason"].value_counts().head(3).to_dict()
     wl_feats = [workload_features(e.workload) for e in envs]
@@ -359,7 +453,9 @@ def train_proxy(
         "n_rows": int(len(frame)),
         "n_feasible": int(ok.sum()),
         "infeasible_reasons": {str(k): int(v) for k, v in infeasible_reasons.items()},
-        "features": list(FeatureEncoder(data.space_spec).feature_names)
+        "derived_features": derived_key,
+        "components": {t: list(p) for t, p in components.items()},
+        "features": list(FeatureEncoder(data.space_spec, derived_key).feature_names)
         + (list(WORKLOAD_FEATURES) if use_features else []),
         "model": {"family": model, "hyperparameters": hp, "seed": seed},
         "models": models,
