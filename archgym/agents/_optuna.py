@@ -6,7 +6,7 @@ samplers see their order; categoricals as categoricals), and :meth:`OptunaAgent.
 ``study.tell``. Constraint violations go through ``trial.set_constraint`` (Optuna 5); an
 infeasible design is told, by default, as a failed trial, which Optuna's samplers ignore.
 Agents whose sampler ranks constrained trials (``infeasible_as_constraint = True``: TPE,
-CMA-ES, NSGA-II/III) instead get it as a finished trial with the worst objective values told
+CMA-ES, NSGA-II/III, GP) instead get it as a finished trial with the worst objective values told
 so far and a violated ``infeasible`` constraint, so the sampler learns to avoid the
 infeasible region rather than keep proposing it (a failed trial is still used until a
 feasible value has been seen). A sampled design that breaks a space constraint
@@ -69,6 +69,7 @@ class OptunaAgent(Agent):
         self._dists = space.to_optuna()
         self._pending: dict[tuple[Any, ...], list[Any]] = {}
         self._worst: np.ndarray | None = None  # worst finite objective values told so far
+        self._worst_violation: np.ndarray | None = None  # largest finite violation per constraint
 
     @abc.abstractmethod
     def make_sampler(self) -> Any:
@@ -116,6 +117,10 @@ class OptunaAgent(Agent):
             if ok:
                 v = np.asarray(values, dtype=float)
                 self._worst = v.copy() if self._worst is None else np.maximum(self._worst, v)
+                if violations is not None:
+                    fin = np.where(np.isfinite(violations), violations, 0.0)
+                    w = self._worst_violation
+                    self._worst_violation = fin.copy() if w is None else np.maximum(w, fin)
             elif self.infeasible_as_constraint and self._worst is not None:
                 self._tell_infeasible(design)
                 continue
@@ -125,6 +130,8 @@ class OptunaAgent(Agent):
                 if violations is not None and ok:
                     for j, v in enumerate(violations):
                         trial.set_constraint(f"c{j}", float(v) if math.isfinite(v) else 1e300)
+                if ok and self.infeasible_as_constraint:
+                    trial.set_constraint("infeasible", 0.0)  # same keys on every trial (GP)
                 if ok:
                     self.study.tell(trial, [float(x) for x in values])
                 else:
@@ -134,6 +141,8 @@ class OptunaAgent(Agent):
             attrs: dict[str, Any] = {}
             if violations is not None and ok:
                 attrs = {f"constraints:c{j}": float(v) for j, v in enumerate(violations)}
+            if ok and self.infeasible_as_constraint:
+                attrs["constraints:infeasible"] = 0.0
             self.study.add_trial(
                 create_trial(
                     params=self._optuna_params(design),
@@ -151,10 +160,16 @@ class OptunaAgent(Agent):
 
         assert self._worst is not None
         worst = [float(x) for x in self._worst]
+        # Objective constraints at their largest violation seen (1 if none), so every trial
+        # carries the same constraint keys.
+        cons = {f"c{j}": max(float(v), 1.0) for j, v in enumerate(self._worst_violation)} \
+            if self._worst_violation is not None else {}
+        cons["infeasible"] = 1.0
         queue = self._pending.get(_key(design))
         if queue:
             trial = queue.pop(0)
-            trial.set_constraint("infeasible", 1.0)
+            for k, v in cons.items():
+                trial.set_constraint(k, v)
             self.study.tell(trial, worst)
             return
         self.study.add_trial(
@@ -163,6 +178,6 @@ class OptunaAgent(Agent):
                 distributions=self._dists,
                 values=worst,
                 state=TrialState.COMPLETE,
-                system_attrs={"constraints:infeasible": 1.0},
+                system_attrs={f"constraints:{k}": v for k, v in cons.items()},
             )
         )

@@ -98,6 +98,8 @@ class GPAgent(OptunaAgent):
     description = "Bayesian optimisation with Optuna's Gaussian process (slow per trial)"
     supports_multi = True
 
+    infeasible_as_constraint = True
+
     @dataclass
     class Config:
         """Hyperparameters passed to ``optuna.samplers.GPSampler``."""
@@ -217,7 +219,9 @@ class CmaEsAgent(OptunaAgent):
         return super().ask(n)
 
     def tell(self, designs: Sequence[Mapping[str, Any]], results: Results) -> None:
-        super().tell(designs, results)
+        with warnings.catch_warnings():  # CMA-ES ranks by value: the infeasible penalty is
+            warnings.filterwarnings("ignore", message="Constraints have been set")  # the value
+            super().tell(designs, results)
         for i in range(len(designs)):
             v = float(results.values[i, 0])
             if bool(results.admissible[i]) and v < self._best:
