@@ -12,6 +12,8 @@ Rules every implementation follows:
 * ``name`` and ``version`` identify the model in run records; bump ``version`` whenever a
   number it returns could change.
 * ``metrics`` declares each metric once, with its unit and whether lower or higher is better.
+* ``design_params`` (optional) names every design column the model reads; an env refuses a
+  design space with parameters outside it, whose values the model would silently ignore.
   Metric names carry their unit (``latency_s``, ``energy_j``, ``area_mm2``, ``cycles``).
 * :meth:`CostModel.evaluate_columns` is vectorised: designs arrive as *columns* (one numpy
   array per parameter), so analytical models compute a whole batch with array arithmetic.
@@ -179,12 +181,14 @@ class CostModel(abc.ABC):
         version: Bumped whenever returned numbers could change; recorded with every run.
         metrics: The metrics :meth:`evaluate` returns, in order.
         description: One line shown by ``archgym list``.
+        design_params: The design columns the model reads (``None``: not declared, unchecked).
     """
 
     name: ClassVar[str] = "cost-model"
     version: ClassVar[str] = "0"
     metrics: ClassVar[tuple[Metric, ...]] = ()
     description: ClassVar[str] = ""
+    design_params: ClassVar[frozenset[str] | None] = None
 
     @property
     def metric_names(self) -> tuple[str, ...]:

@@ -97,6 +97,14 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
             )
         self.space = space
         self.cost_model = cost_model
+        reads = getattr(cost_model, "design_params", None)
+        ignored = [n for n in space.names if reads is not None and n not in reads]
+        if ignored:
+            raise ConfigError(
+                f"cost model {cost_model.name!r} does not read design parameter(s) {ignored} of "
+                f"space {space.name!r} (it reads {sorted(reads or ())}), so their values would be "
+                "ignored silently; use a cost model built for this env's design space"
+            )
         self.workload = workload
         self.objective = Objective(
             objective if objective is not None else cost_model.metrics[0].name,

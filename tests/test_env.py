@@ -122,3 +122,13 @@ def test_step_fast_path_equals_batch_scoring(objective, constraints) -> None:
         got = [np.nan if v is None else v for v in info["objective"]]
         np.testing.assert_allclose(got, res.values[i])
         assert (info["metrics"]["latency_s"] is None) == (not res.feasible[i])
+
+
+def test_cost_model_that_ignores_space_parameters_is_refused() -> None:
+    import archgym
+
+    with pytest.raises(ConfigError, match=r"'systolic-analytical' does not read design parameter\(s\) \['rf_bytes'"):
+        archgym.make("archgym/Accelerator-v0", cost_model="systolic-analytical")
+    with pytest.raises(ConfigError, match="'accelerator-analytical' does not read"):
+        archgym.make("archgym/Systolic-v0", cost_model="accelerator-analytical")
+    assert archgym.make("archgym/Systolic-v0", cost_model="systolic-analytical").cost_model.name == "systolic-analytical"

@@ -158,6 +158,7 @@ class AcceleratorCostModel(CostModel):
             a peer simulator (see ``archgym validate accelerator --against zigzag``).
     """
 
+    design_params = frozenset(DEFAULTS)
     name: ClassVar[str] = "accelerator-analytical"
     version: ClassVar[str] = "1"
     metrics: ClassVar[tuple[Metric, ...]] = _METRICS

@@ -142,6 +142,7 @@ class SystolicCostModel(CostModel):
             ``"ideal"`` reproduces SCALE-Sim's stall-free CALC mode.
     """
 
+    design_params = frozenset({"rows", "cols", "dataflow", *DEFAULTS})
     name: ClassVar[str] = "systolic-analytical"
     version: ClassVar[str] = "1"
     metrics: ClassVar[tuple[Metric, ...]] = _METRICS
