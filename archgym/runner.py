@@ -74,6 +74,12 @@ class Experiment:
     hv_reference: list[float] | None = None
 
     def __post_init__(self) -> None:
+        for key in ("env", "agent"):
+            if not isinstance(getattr(self, key), str):
+                raise ConfigError(f"{key} must be a registered name (a string), but got {getattr(self, key)!r}")
+        for key in ("env_kwargs", "agent_kwargs"):
+            if not isinstance(getattr(self, key), Mapping):
+                raise ConfigError(f"{key} must be a mapping of argument names to values, but got {getattr(self, key)!r}")
         if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 1:
             raise ConfigError(f"budget must be a positive integer, but got {self.budget!r}")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:

@@ -48,7 +48,8 @@ def test_best_is_min_over_admissible_records(bowl_env, tmp_path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [({"budget": 0}, "budget must be a positive integer"), ({"budget": "10"}, "budget must be"),
-     ({"seed": -1}, "seed must be"), ({"batch_size": 0}, "batch_size must be")],
+     ({"seed": -1}, "seed must be"), ({"batch_size": 0}, "batch_size must be"),
+     ({"env": 3}, "env must be a registered name"), ({"env_kwargs": "x"}, "env_kwargs must be a mapping")],
 )
 def test_bad_experiment(kwargs, match) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -113,3 +114,9 @@ def test_resume_after_kill_9_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     assert [r["design"] for r in recs] == _designs(ref)
     manifest = json.loads((cut / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["resumed"] == 1
+
+
+def test_hyperparameter_ranges_are_checked(bowl_env) -> None:
+    for bad, match in (({"explore": 2.0}, "0 <= explore <= 1"), ({"patience": 0}, "patience >= 1")):
+        with pytest.raises(ConfigError, match=match):
+            archgym.make_agent("random-walk", bowl_env.space, **bad)

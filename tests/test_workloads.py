@@ -131,3 +131,9 @@ def test_from_torch_rejects_unsupported_weighted_layer() -> None:
     model = torch.nn.Sequential(torch.nn.Conv3d(1, 2, 3))
     with pytest.raises(ConfigError, match=r"'0'.*Conv3d"):
         workloads.from_torch(model, torch.randn(1, 1, 4, 4, 4))
+
+
+def test_workload_names_ignore_case_and_separators() -> None:
+    from archgym.workloads import get
+
+    assert get("mobilenetv2").name == get("mobilenet_v2").name == get("MobileNet-V2").name

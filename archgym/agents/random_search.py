@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from archgym.agents._base import Agent
+from archgym.errors import ConfigError
 from archgym.registry import register_agent
 from archgym.results import Results
 
@@ -48,6 +49,14 @@ class RandomWalkAgent(Agent):
         n_params: int = 1  # parameters changed per move
         explore: float = 0.1  # probability of accepting a worse move
         patience: int = 50  # steps without improvement before a random restart
+
+        def __post_init__(self) -> None:
+            if self.n_params < 1:
+                raise ConfigError(f"random-walk: `n_params >= 1` must hold, but got {self.n_params}")
+            if not 0.0 <= self.explore <= 1.0:
+                raise ConfigError(f"random-walk: `0 <= explore <= 1` must hold, but got {self.explore}")
+            if self.patience < 1:
+                raise ConfigError(f"random-walk: `patience >= 1` must hold, but got {self.patience}")
 
     def __init__(self, space: Any, seed: int = 0, **kwargs: Any) -> None:
         super().__init__(space, seed, **kwargs)

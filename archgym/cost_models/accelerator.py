@@ -99,12 +99,7 @@ def as_workload(workload: Any) -> Workload:
     if isinstance(workload, Layer):
         return Workload(workload.name, (workload,))
     if isinstance(workload, str):
-        from archgym.workloads import names
-
-        # Accept spellings without separators ("mobilenetv2" for "mobilenet_v2").
-        squash = {x.replace("_", "").replace("-", ""): x for x in names()}
-        key = workload.lower().replace("_", "").replace("-", "")
-        return get_workload(squash.get(key, workload))
+        return get_workload(workload)
     raise ConfigError(
         f"accelerator: workload must be a Workload, a workload name or a Layer, but got "
         f"{type(workload).__name__}; see archgym.workloads.names()"

@@ -29,14 +29,16 @@ def names() -> list[str]:
 
 @cache
 def get(name: str) -> Workload:
-    """The built-in workload called ``name``.
+    """The built-in workload called ``name`` (case, ``_`` and ``-`` are ignored).
 
     Raises:
         ConfigError: ``name`` is unknown; the message suggests the closest names and lists
             all of them.
     """
-    try:
-        builder = BUILDERS[name]
+    squash = {x.replace("_", "").replace("-", ""): x for x in names()}
+    key = str(name).lower().replace("_", "").replace("-", "")
+    try:  # spellings without separators are accepted ("mobilenetv2" for "mobilenet_v2")
+        builder = BUILDERS[name] if name in BUILDERS else BUILDERS[squash[key]]
     except KeyError:
         close = difflib.get_close_matches(name, names(), n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
