@@ -25,7 +25,7 @@ from archgym.testing import ConformanceError, check_agent, check_env, derive_env
 
 AGENTS = sorted(list_agents())
 ENVS = sorted(list_envs())
-FAST = {"gp": {"budget": 5, "hparams": {"n_startup_trials": 4}}}
+FAST = {"gp": {"budget": 10, "hparams": {"n_startup_trials": 6}}}
 _cache: dict[tuple[str, bool], Any] = {}
 
 

@@ -43,13 +43,23 @@ __all__ = ["kernel_space", "kernel_workload", "make_kernel_env", "kernel_cost_mo
 _TRITON = {"backend": ["triton"]}
 
 
-def kernel_space() -> DesignSpace:
-    """The Kernel-v0 design space."""
+#: Sparsity patterns each op can use (others are infeasible for it, so the space omits them).
+OP_SPARSITIES: dict[str, tuple[str, ...]] = {
+    "gemm": ("dense",),
+    "grouped_gemm": ("dense",),
+    "spmm": tuple(s for s in SPARSITIES if s != "dense"),
+    "sddmm": ("block", "unstructured"),
+}
+
+
+def kernel_space(op: str | None = None) -> DesignSpace:
+    """The Kernel-v0 design space; with ``op``, only the sparsity patterns that op supports."""
+    sparsities = OP_SPARSITIES.get(op, SPARSITIES) if op is not None else SPARSITIES
     return DesignSpace(
         [
             Categorical("backend", BACKENDS, description="Triton kernel or vendor library"),
             Categorical("precision", PRECISIONS, description="operand precision (int4: weights)"),
-            Categorical("sparsity", SPARSITIES, description="sparsity pattern of A (SDDMM: of C)"),
+            Categorical("sparsity", sparsities, description="sparsity pattern of A (SDDMM: of C)"),
             Ordinal("density", DENSITIES, active_if={"sparsity": ["nm", "block", "unstructured"]},
                     description="non-zero fraction"),
             Ordinal("sparse_block", SPARSE_BLOCKS, active_if={"sparsity": ["block"]},
@@ -126,7 +136,7 @@ def make_kernel_env(
     """
     wl = kernel_workload(workload, op)
     model = kernel_cost_model(cost_model, gpu) if isinstance(cost_model, str) else cost_model
-    env = DSEEnv(kernel_space(), model, wl, objective, constraints, mode=mode, **kwargs)
+    env = DSEEnv(kernel_space(wl.op), model, wl, objective, constraints, mode=mode, **kwargs)
     env.report_metrics = ("latency_s", "tflops", "energy_j")
     return env
 
