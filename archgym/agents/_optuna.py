@@ -160,10 +160,13 @@ class OptunaAgent(Agent):
 
         assert self._worst is not None
         worst = [float(x) for x in self._worst]
-        # Objective constraints at their largest violation seen (1 if none), so every trial
+        # Objective constraints at their largest violation seen (at least 1), so every trial
         # carries the same constraint keys.
-        cons = {f"c{j}": max(float(v), 1.0) for j, v in enumerate(self._worst_violation)} \
-            if self._worst_violation is not None else {}
+        cons = (
+            {f"c{j}": max(float(v), 1.0) for j, v in enumerate(self._worst_violation)}
+            if self._worst_violation is not None
+            else {}
+        )
         cons["infeasible"] = 1.0
         queue = self._pending.get(_key(design))
         if queue:
