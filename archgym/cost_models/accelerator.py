@@ -52,8 +52,8 @@ from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.cost_models import accelerator_tables as tb
 from archgym.errors import ConfigError
 from archgym.registry import register_cost_model
-from archgym.workloads import Layer, Workload
-from archgym.workloads import get as get_workload
+from archgym.workloads import Workload
+from archgym.workloads import as_workload as _as_workload
 
 __all__ = ["AcceleratorCostModel", "DATAFLOWS", "DEFAULTS", "as_workload", "layer_arrays"]
 
@@ -94,16 +94,7 @@ _METRICS = (
 
 def as_workload(workload: Any) -> Workload:
     """A :class:`Workload` from a workload, a name or a single :class:`Layer`."""
-    if isinstance(workload, Workload):
-        return workload
-    if isinstance(workload, Layer):
-        return Workload(workload.name, (workload,))
-    if isinstance(workload, str):
-        return get_workload(workload)
-    raise ConfigError(
-        f"accelerator: workload must be a Workload, a workload name or a Layer, but got "
-        f"{type(workload).__name__}; see archgym.workloads.names()"
-    )
+    return _as_workload(workload, "accelerator")
 
 
 _LAYER_CACHE: dict[int, tuple[Workload, dict[str, np.ndarray]]] = {}

@@ -54,8 +54,7 @@ import numpy as np
 from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.errors import ConfigError
 from archgym.registry import register_cost_model
-from archgym.workloads import Layer, Workload
-from archgym.workloads import get as get_workload
+from archgym.workloads import as_workload
 
 __all__ = ["SystolicCostModel", "DATAFLOWS", "DEFAULTS", "ENERGY_PJ", "AREA_UM2"]
 
@@ -104,19 +103,6 @@ _METRICS = (
     Metric("energy_j", "J", "min", "MAC + SRAM + DRAM energy (45 nm constants)"),
     Metric("area_mm2", "mm^2", "min", "PE array + SRAM area (45 nm constants)"),
 )
-
-
-def _as_workload(workload: Any) -> Workload:
-    if isinstance(workload, Workload):
-        return workload
-    if isinstance(workload, Layer):
-        return Workload(workload.name, (workload,))
-    if isinstance(workload, str):
-        return get_workload(workload)
-    raise ConfigError(
-        f"systolic-analytical: workload must be a Workload, a workload name or a Layer, but "
-        f"got {type(workload).__name__}; see archgym.workloads.names()"
-    )
 
 
 def _column(columns: dict[str, np.ndarray], key: str, n: int) -> np.ndarray:
@@ -204,7 +190,7 @@ class SystolicCostModel(CostModel):
     def _evaluate(
         self, columns: dict[str, np.ndarray], workload: Any
     ) -> tuple[dict[str, np.ndarray], np.ndarray, list[str], int]:
-        wl = _as_workload(workload)
+        wl = as_workload(workload, "systolic-analytical")
         n = len(next(iter(columns.values()))) if columns else 0
         rows_raw = _column(columns, "rows", n)
         cols_raw = _column(columns, "cols", n)

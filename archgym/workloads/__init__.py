@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import difflib
 from functools import cache
+from typing import Any
 
 from archgym.errors import ConfigError
 from archgym.workloads._layer import Layer, Workload
 from archgym.workloads._tables import BUILDERS
 from archgym.workloads._torch import from_torch
 
-__all__ = ["Layer", "Workload", "get", "names", "from_torch"]
+__all__ = ["Layer", "Workload", "as_workload", "get", "names", "from_torch"]
 
 
 def names() -> list[str]:
@@ -47,3 +48,22 @@ def get(name: str) -> Workload:
             f"(see archgym.workloads.names())"
         ) from None
     return builder()
+
+
+def as_workload(workload: Any, who: str = "cost model") -> Workload:
+    """A :class:`Workload` from a workload, a built-in name (see :func:`get`) or one
+    :class:`Layer`; ``who`` names the caller in the error for anything else.
+
+    Raises:
+        ConfigError: ``workload`` is none of those, or an unknown name.
+    """
+    if isinstance(workload, Workload):
+        return workload
+    if isinstance(workload, Layer):
+        return Workload(workload.name, (workload,))
+    if isinstance(workload, str):
+        return get(workload)
+    raise ConfigError(
+        f"{who}: workload must be a Workload, a workload name or a Layer, but got "
+        f"{type(workload).__name__}; see archgym.workloads.names()"
+    )
