@@ -37,7 +37,7 @@ from archgym.errors import ConfigError, StoreError
 from archgym.pareto import hypervolume, pareto_mask
 from archgym.registry import make, make_agent
 from archgym.results import Results
-from archgym.store import RunStore
+from archgym.store import RunStore, make_records
 
 __all__ = ["Experiment", "RunResult", "run_experiment", "summarize_records", "hypervolume_reference"]
 
@@ -157,8 +157,7 @@ def _results_from_records(env: Any, designs: list[dict[str, Any]], recs: list[di
         feasible=np.array([bool(r["feasible"]) for r in recs]),
         reasons=[str(r.get("reason", "")) for r in recs],
     )
-    obj = env.objective
-    return Results(designs, evals, obj.values(evals), obj.violations(evals), obj.reward(evals))
+    return Results(designs, evals, *env.objective.score(evals))
 
 
 def _canon(design: Mapping[str, Any]) -> str:
@@ -328,32 +327,13 @@ def _replay(env: Any, agent: Any, records: list[dict[str, Any]]) -> None:
                 "designs than the records hold (was the agent, its seed or the package version "
                 "changed?); rerun into a new --out"
             )
-        designs = [env.space.validate(d) for d in recs_designs(recs)]
+        designs = [env.space.validate(r["design"]) for r in recs]
         agent.tell(designs, _results_from_records(env, designs, recs))
-
-
-def recs_designs(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The designs of a list of records."""
-    return [dict(r["design"]) for r in recs]
 
 
 def _append_memory(records: list[dict[str, Any]], res: Results, t: float) -> None:
     batch = (records[-1]["batch"] + 1) if records else 0
-    for i in range(len(res)):
-        records.append(
-            {
-                "eval_id": len(records),
-                "batch": batch,
-                "design": res.designs[i],
-                "metrics": res.evals.row(i),
-                "feasible": bool(res.feasible[i]),
-                "reason": res.evals.reasons[i],
-                "objective": [None if math.isnan(x) else float(x) for x in res.values[i]],
-                "admissible": bool(res.admissible[i]),
-                "reward": float(res.reward[i]),
-                "t_s": t,
-            }
-        )
+    records.extend(make_records(res, len(records), batch, t))
 
 
 def hypervolume_reference(values: np.ndarray) -> np.ndarray:
@@ -400,12 +380,11 @@ def summarize_records(
         best = {
             "eval_id": top["eval_id"],
             "design": top["design"],
-            "metrics": {k: v for k, v in top["metrics"].items() if k not in ("feasible", "reason")},
+            "metrics": dict(top["metrics"]),
             "objective": dict(zip(obj.labels, top["objective"], strict=False)),
         }
     if obj.is_multi:
         pm = list(obj.labels)
-        signs = [1.0] * len(pm)
         cols = [list(t.metrics) for t in obj.terms]
         pts = np.array([[np.nan if v is None else v for v in r["objective"]] for r in ok]).reshape(len(ok), len(pm))
     else:

@@ -40,7 +40,7 @@ import numpy as np
 from archgym.errors import StoreError
 from archgym.results import Results
 
-__all__ = ["RunStore", "load_runs", "read_manifest", "read_records", "package_versions"]
+__all__ = ["RunStore", "load_runs", "make_records", "read_manifest", "read_records", "package_versions"]
 
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
@@ -84,6 +84,43 @@ def _json_float(x: Any) -> Any:
 def _plain(xs: list[Any]) -> list[Any]:
     """JSON-safe copy of a list of Python floats (see :func:`_json_float`)."""
     return [x if x == x and x not in (math.inf, -math.inf) else _json_float(x) for x in xs]
+
+
+def make_records(
+    results: Results, start: int, batch: int, elapsed_s: float = 0.0
+) -> list[dict[str, Any]]:
+    """The JSON-ready evaluation records of one batch (the record-file format), numbered
+    from ``start``; used by :meth:`RunStore.append` and by in-memory runs alike."""
+    n = len(results)
+    per = results.eval_time_s / max(n, 1)
+    # numpy -> Python once per batch (tolist); NaN -> null, +-inf -> "inf"/"-inf" strings
+    metrics = {k: _plain(v.tolist()) for k, v in results.evals.metrics.items()}
+    values = [_plain(row) for row in results.values.tolist()]
+    violations = [_plain(row) for row in results.violations.tolist()]
+    rewards = _plain(results.reward.tolist())
+    feasible = results.feasible.tolist()
+    admissible = results.admissible.tolist()
+    t_s = round(float(elapsed_s), 6)
+    new = []
+    for i in range(n):
+        design = results.designs[i]
+        rec = {
+            "eval_id": start + i,
+            "batch": batch,
+            "batch_size": n,
+            "design": {k: _json_float(v) for k, v in design.items()},
+            "metrics": {k: col[i] for k, col in metrics.items()},
+            "feasible": feasible[i],
+            "reason": results.evals.reasons[i],
+            "objective": values[i],
+            "violation": violations[i],
+            "admissible": admissible[i],
+            "reward": rewards[i],
+            "eval_s": per,
+            "t_s": t_s,
+        }
+        new.append(rec)
+    return new
 
 
 def _atomic_write_json(path: Path, data: dict[str, Any], sync: bool = False) -> None:
@@ -273,37 +310,9 @@ class RunStore:
         """Append one batch of evaluations as records; returns them."""
         if self._fd is None:
             raise StoreError(f"run store {self.path} is closed")
-        n = len(results)
         batch = (self.records[-1]["batch"] + 1) if self.records else 0
         start = len(self.records)
-        per = results.eval_time_s / max(n, 1)
-        # numpy -> Python once per batch (tolist); NaN -> null, +-inf -> "inf"/"-inf" strings
-        metrics = {k: _plain(v.tolist()) for k, v in results.evals.metrics.items()}
-        values = [_plain(row) for row in results.values.tolist()]
-        violations = [_plain(row) for row in results.violations.tolist()]
-        rewards = _plain(results.reward.tolist())
-        feasible = results.feasible.tolist()
-        admissible = results.admissible.tolist()
-        t_s = round(float(elapsed_s), 6)
-        new = []
-        for i in range(n):
-            design = results.designs[i]
-            rec = {
-                "eval_id": start + i,
-                "batch": batch,
-                "batch_size": n,
-                "design": {k: _json_float(v) for k, v in design.items()},
-                "metrics": {k: col[i] for k, col in metrics.items()},
-                "feasible": feasible[i],
-                "reason": results.evals.reasons[i],
-                "objective": values[i],
-                "violation": violations[i],
-                "admissible": admissible[i],
-                "reward": rewards[i],
-                "eval_s": per,
-                "t_s": t_s,
-            }
-            new.append(rec)
+        new = make_records(results, start, batch, elapsed_s)
         blob = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in new).encode()
         self.records.extend(new)
         if self.buffered:
