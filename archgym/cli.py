@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from archgym.commands._args import parse_kv
 from archgym.errors import ArchGymError, ConfigError, StoreError
 
 __all__ = ["main", "DEFAULT_EXPERIMENT", "parse_kv"]
@@ -37,20 +38,6 @@ DEFAULT_EXPERIMENT: dict[str, Any] = {
     "objective": ["latency_s", "energy_j", "area_mm2"],
     "constraints": [],
 }
-
-
-def parse_kv(items: Sequence[str] | None, what: str) -> dict[str, Any]:
-    """Parse ``key=value`` options; values are JSON when they parse as JSON, else strings."""
-    out: dict[str, Any] = {}
-    for item in items or ():
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"{what} must look like key=value, but got {item!r}")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
 
 
 def _int_at_least(minimum: int, what: str) -> Any:

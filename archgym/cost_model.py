@@ -234,6 +234,15 @@ class CostModel(abc.ABC):
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         """Vectorised evaluation: ``columns[param]`` is an array with one entry per design."""
 
+    def bind_env(self, env: Any) -> None:
+        """Called by :func:`archgym.make` with the env this model was built into.
+
+        A model tied to one env (a proxy trained on one env's space and workload) overrides
+        this to refuse any other with a :class:`~archgym.errors.ConfigError`; the default
+        accepts every env.
+        """
+        del env
+
     def describe(self) -> dict[str, Any]:
         """Identity recorded in run manifests."""
         return {"name": self.name, "version": self.version, "class": type(self).__qualname__}

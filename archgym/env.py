@@ -106,12 +106,8 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
                 "ignored silently; use a cost model built for this env's design space"
             )
         self.workload = workload
-        self.objective = Objective(
-            objective if objective is not None else cost_model.metrics[0].name,
-            cost_model.metrics,
-            constraints,
-            infeasible_reward=infeasible_reward,
-        )
+        self.infeasible_reward = infeasible_reward
+        self.set_objective(objective, constraints)
         self.mode = mode
         self.env_id = env_id
         self.float_bins = int(float_bins)
@@ -132,6 +128,21 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
             self.action_space = spaces.Discrete(self._n_actions)
         self._partial: dict[str, Any] = {}
         self._obs = np.zeros(2 * d)
+
+    def set_objective(
+        self, objective: ObjectiveSpec | None, constraints: Sequence[str] = ()
+    ) -> None:
+        """Replace the objective and constraints (``None``: the cost model's first metric).
+
+        Raises:
+            ConfigError: The objective or a constraint names a metric the cost model lacks.
+        """
+        self.objective = Objective(
+            objective if objective is not None else self.cost_model.metrics[0].name,
+            self.cost_model.metrics,
+            constraints,
+            infeasible_reward=self.infeasible_reward,
+        )
 
     # -- listeners ---------------------------------------------------------------------
     def add_listener(self, fn: Listener) -> None:

@@ -21,8 +21,11 @@ An unknown name raises :class:`~archgym.errors.RegistryError` with the closest r
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 import importlib
+import inspect
 import pkgutil
 import re
 from collections.abc import Callable
@@ -34,6 +37,7 @@ from archgym.errors import ConfigError, RegistryError
 
 __all__ = [
     "Spec",
+    "EnvSpec",
     "register",
     "register_agent",
     "register_cost_model",
@@ -85,10 +89,28 @@ class Spec:
         return obj
 
 
+@dataclass
+class EnvSpec(Spec):
+    """A registered env: what the registry, the runner and the CLI know of it before it is built.
+
+    Attributes:
+        cost_models: Short cost-model names the factory resolves itself (``cost_model="learned"``
+            on Kernel-v0); any other string is resolved with :func:`make_cost_model`.
+        default_cost_model: The cost model used when none is given (for listings).
+        report_metrics: Metrics that summaries and Pareto tables show beside the objective's.
+        workload_type: The type the factory's ``workload`` argument becomes (for listings).
+    """
+
+    cost_models: tuple[str, ...] = ()
+    default_cost_model: str = ""
+    report_metrics: tuple[str, ...] = ()
+    workload_type: type | None = None
+
+
 class _Registry:
-    def __init__(self, kind: str, package: str, group: str) -> None:
+    def __init__(self, kind: str, packages: tuple[str, ...], group: str) -> None:
         self.kind = kind
-        self.package = package
+        self.packages = packages
         self.group = group
         self.specs: dict[str, Spec] = {}
         self.broken: dict[str, str] = {}
@@ -100,19 +122,21 @@ class _Registry:
             return
         self._loading = True
         try:
-            pkg = importlib.import_module(self.package)
-            for info in pkgutil.iter_modules(pkg.__path__):
-                if info.name.startswith("_"):
-                    continue
-                module = f"{self.package}.{info.name}"
-                try:
-                    importlib.import_module(module)
-                except Exception as exc:  # noqa: BLE001 - one broken module must not hide the rest
-                    self.broken[module] = f"{type(exc).__name__}: {exc}"
+            for package in self.packages:
+                pkg = importlib.import_module(package)
+                for info in pkgutil.iter_modules(pkg.__path__):
+                    if info.name.startswith("_"):
+                        continue
+                    module = f"{package}.{info.name}"
+                    try:
+                        importlib.import_module(module)
+                    except Exception as exc:  # noqa: BLE001 - one broken module must not hide the rest
+                        self.broken[module] = f"{type(exc).__name__}: {exc}"
             for ep in metadata.entry_points(group=self.group):
                 if ep.name not in self.specs:
                     dist = getattr(getattr(ep, "dist", None), "name", "a plugin")
-                    self.specs[ep.name] = Spec(
+                    cls = EnvSpec if self is _ENVS else Spec
+                    self.specs[ep.name] = cls(
                         ep.name, ep.value, f"(plugin from {dist})", source=str(dist)
                     )
         finally:
@@ -150,9 +174,10 @@ class _Registry:
         return dict(sorted(self.specs.items()))
 
 
-_ENVS = _Registry("env", "archgym.envs", "archgym.envs")
-_AGENTS = _Registry("agent", "archgym.agents", "archgym.agents")
-_COST_MODELS = _Registry("cost model", "archgym.cost_models", "archgym.cost_models")
+# Domains register their own cost models, so the cost-model registry loads the domains too.
+_ENVS = _Registry("env", ("archgym.envs",), "archgym.envs")
+_AGENTS = _Registry("agent", ("archgym.agents",), "archgym.agents")
+_COST_MODELS = _Registry("cost model", ("archgym.cost_models", "archgym.envs"), "archgym.cost_models")
 
 
 def register(
@@ -160,22 +185,54 @@ def register(
     entry_point: Callable[..., Any] | str,
     description: str = "",
     source: str = "archgym",
+    *,
+    cost_models: tuple[str, ...] = (),
+    default_cost_model: str = "",
+    report_metrics: tuple[str, ...] = (),
+    workload_type: type | None = None,
     **kwargs: Any,
 ) -> None:
     """Register an env factory under a versioned id ``namespace/Name-vN``.
+
+    The env becomes available to :func:`make`, to ``archgym run --env`` and, as
+    ``gymnasium.make(env_id)``, to any Gymnasium code.
 
     Args:
         env_id: E.g. ``"archgym/Systolic-v0"``; bump N whenever results could change.
         entry_point: Callable returning a :class:`~archgym.env.DSEEnv`, or ``"module:attr"``.
         description: One line for ``archgym list``.
         source: Who provides it (shown in listings and errors).
+        cost_models: Short cost-model names the factory resolves itself (see :class:`EnvSpec`).
+        default_cost_model: Name of the cost model used when none is given.
+        report_metrics: Metrics that summaries show beside the objective's.
+        workload_type: The workload type of the env (for listings).
         **kwargs: Defaults passed to the factory (overridden by ``make``'s kwargs).
     """
     if not ENV_ID_RE.match(env_id):
         raise RegistryError(
             f"env id must look like 'namespace/Name-vN' (e.g. 'archgym/Systolic-v0'), got {env_id!r}"
         )
-    _ENVS.add(Spec(env_id, entry_point, description, dict(kwargs), source))
+    spec = EnvSpec(
+        env_id,
+        entry_point,
+        description,
+        dict(kwargs),
+        source,
+        cost_models=tuple(cost_models),
+        default_cost_model=default_cost_model,
+        report_metrics=tuple(report_metrics),
+        workload_type=workload_type,
+    )
+    _ENVS.add(spec)
+    _register_gymnasium(env_id)
+
+
+def _register_gymnasium(env_id: str) -> None:
+    """Make ``gymnasium.make(env_id)`` build the env through :func:`make`."""
+    import gymnasium
+
+    if env_id not in gymnasium.registry:
+        gymnasium.register(id=env_id, entry_point=functools.partial(make, env_id))
 
 
 def register_agent(
@@ -200,9 +257,11 @@ def register_cost_model(
     _COST_MODELS.add(Spec(name, entry_point, description, dict(kwargs), source))
 
 
-def env_spec(env_id: str) -> Spec:
-    """The :class:`Spec` of a registered env; RegistryError with suggestions if unknown."""
-    return _ENVS.get(env_id)
+def env_spec(env_id: str) -> EnvSpec:
+    """The :class:`EnvSpec` of a registered env; RegistryError with suggestions if unknown."""
+    spec = _ENVS.get(env_id)
+    assert isinstance(spec, EnvSpec)
+    return spec
 
 
 def make(env_id: str, **kwargs: Any) -> Any:
@@ -213,28 +272,53 @@ def make(env_id: str, **kwargs: Any) -> Any:
         **kwargs: Passed to the env factory (workload, objective, constraints, mode...).
             ``cost_model`` may be a registered cost-model name (``"scalesim"``,
             ``"proxy:path.json"``), resolved with :func:`make_cost_model`, or a short name the
-            factory lists in its ``own_cost_models`` attribute, passed to it unchanged.
+            env lists in :attr:`EnvSpec.cost_models`, passed to its factory unchanged.
+            ``objective`` and ``constraints`` are applied by archgym when the factory does not
+            take them, so a plugin factory may ignore them.
+
+    Returns:
+        The env, with ``env.env_id``, ``env.spec`` (a Gymnasium ``EnvSpec``) and the
+        registration's ``report_metrics`` set.
 
     Raises:
         RegistryError: Unknown id (with "did you mean").
         ConfigError: The factory rejected an argument.
     """
-    spec = _ENVS.get(env_id)
+    spec = env_spec(env_id)
     factory = spec.load()
     merged = {**spec.kwargs, **kwargs}
     cm = merged.get("cost_model")
-    own = getattr(factory, "own_cost_models", ())
-    if isinstance(cm, str) and cm not in own:  # names in `own` the factory resolves itself
+    if isinstance(cm, str) and cm not in spec.cost_models:
         merged["cost_model"] = make_cost_model(cm)
+    later = {k: merged.pop(k) for k in ("objective", "constraints") if k in merged and not _takes(factory, k)}
     try:
         env = factory(**merged)
     except TypeError as exc:
         raise ConfigError(f"{env_id}: bad argument: {exc}") from exc
+    if later:
+        env.set_objective(later.get("objective"), later.get("constraints", ()))
     env.env_id = env_id
-    bind = getattr(env.cost_model, "bind_env", None)
-    if callable(bind):  # a cost model tied to one env (a proxy) refuses any other
-        bind(env)
+    if spec.report_metrics:
+        env.report_metrics = spec.report_metrics
+    env.spec = _gymnasium_spec(env_id, merged)
+    env.cost_model.bind_env(env)  # a cost model tied to one env (a proxy) refuses any other
     return env
+
+
+def _takes(factory: Callable[..., Any], name: str) -> bool:
+    """Whether ``factory`` accepts the keyword ``name`` (by name or through ``**kwargs``)."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return True
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _gymnasium_spec(env_id: str, kwargs: dict[str, Any]) -> Any:
+    import gymnasium
+
+    base = gymnasium.spec(env_id)
+    return dataclasses.replace(base, kwargs=dict(kwargs))
 
 
 def make_agent(name: str, space: Any, seed: int = 0, **kwargs: Any) -> Any:

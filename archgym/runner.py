@@ -389,7 +389,7 @@ def summarize_records(
         pts = np.array([[np.nan if v is None else v for v in r["objective"]] for r in ok]).reshape(len(ok), len(pm))
     else:
         metric_dirs = {m.name: m.direction for m in env.cost_model.metrics}
-        pm = [m for m in getattr(env, "report_metrics", ()) if m in metric_dirs][:3] or list(obj.metric_names)
+        pm = [m for m in env.report_metrics if m in metric_dirs][:3] or list(obj.metric_names)
         signs = [1.0 if metric_dirs.get(m, "min") == "min" else -1.0 for m in pm]
         cols = [[m] for m in pm]
         pts = np.array(

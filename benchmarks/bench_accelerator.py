@@ -3,7 +3,7 @@
     python benchmarks/bench_accelerator.py [--designs 20000] [--sim-python /tmp/simvenv/bin/python]
 
 Prints, measured in this run: (design x layer) evaluations per second of
-:class:`~archgym.cost_models.accelerator.AcceleratorCostModel` on one core (ResNet-50, random
+:class:`~archgym.envs.accelerator.model.AcceleratorCostModel` on one core (ResNet-50, random
 Accelerator-v0 designs), then SCALE-Sim 3.0.0 and ZigZag 3.9.1 seconds per layer on the same
 small layers (and SCALE-Sim on one full-size ResNet-18 layer) (run under ``--sim-python``, which needs those packages and archgym's
 dependencies) and the speed-up per layer evaluation. Targets: >= 1e6 evaluations/s and
@@ -51,7 +51,7 @@ json.dump(out, sys.stdout)
 def bench_model(n: int, repeats: int = 5) -> tuple[float, float]:
     """Best-of-``repeats`` evaluations/s and seconds per (design x layer) evaluation."""
     import archgym
-    from archgym.cost_models.accelerator import AcceleratorCostModel
+    from archgym.envs.accelerator.model import AcceleratorCostModel
     from archgym.workloads import get
 
     env = archgym.make("archgym/Accelerator-v0", workload="resnet50")

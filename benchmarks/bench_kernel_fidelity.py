@@ -17,16 +17,16 @@ import sys
 
 import numpy as np
 
-from archgym.cost_models.kernel_analytical import analytic_terms
-from archgym.cost_models.kernel_gpus import get_gpu
-from archgym.cost_models.kernel_learned import (
+from archgym.envs.kernel.analytical import analytic_terms
+from archgym.envs.kernel.gpus import get_gpu
+from archgym.envs.kernel.learned import (
     DATASET,
     features,
     fit_kernel_model,
     load_dataset,
     predict_log_ratio,
 )
-from archgym.cost_models.kernel_space import KernelWorkload
+from archgym.envs.kernel.space import KernelWorkload
 
 HELD_OUT = ("llama-7b.ffn_down@2048", "gpt2.ffn_up@4096", "llama-70b.qkv@512",
             "mixtral.expert_down@512", "bert-base.attn_out@4096")

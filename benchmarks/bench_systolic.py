@@ -33,7 +33,7 @@ def _best_per_call(fn, number: int, repeat: int = 5) -> float:
 
 def model_throughput(n_designs: int = 4000) -> tuple[float, int]:
     import archgym
-    from archgym.cost_models.systolic import SystolicCostModel
+    from archgym.envs.systolic.model import SystolicCostModel
 
     env = archgym.make("archgym/Systolic-v0", workload="resnet50")
     cols = env.space.to_columns(env.space.sample(np.random.default_rng(0), n_designs))
@@ -81,7 +81,7 @@ def scalesim_speedup(sim_python: str) -> dict[str, float] | None:
     sys.path.insert(0, str(HERE))
     import scalesim_reference as ref  # the worker protocol shared with the reference generator
 
-    from archgym.cost_models.systolic import SystolicCostModel
+    from archgym.envs.systolic.model import SystolicCostModel
     from archgym.workloads import Layer, Workload
 
     layers = ref.pick_layers()[:4]

@@ -3,7 +3,7 @@
     python benchmarks/check_kernels.py
 
 For every precision (dense) and for block-sparse SpMM, runs one tile config through
-:func:`archgym.cost_models.kernel_runners.build_runner` and prints the largest error relative
+:func:`archgym.envs.kernel.measure.runners.build_runner` and prints the largest error relative
 to the largest reference value; exit status 1 if any exceeds 2 % (fp8/int4 inputs are exact
 in float32, so the reference differs only by accumulation order).
 """
@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from archgym.cost_models.kernel_runners import OperandCache, build_runner, tile_mask
+from archgym.envs.kernel.measure.runners import OperandCache, build_runner, tile_mask
 
 
 def main() -> int:

@@ -79,7 +79,7 @@ def _pick(results: list[Any]) -> dict[str, Any] | None:
 
 
 def _median_eff_macs(task: str) -> float:
-    from archgym.nas.table import default_table_path, load_table
+    from archgym.envs.nas.table import default_table_path, load_table
 
     t = load_table(default_table_path(task))
     return float(np.median(t.column("effective_macs")[t.column("feasible").astype(bool)]))

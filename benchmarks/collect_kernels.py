@@ -16,8 +16,8 @@ import argparse
 import json
 import sys
 
-from archgym.cost_models.kernel_collect import run_collection, summarize_plan
-from archgym.cost_models.kernel_measure import plan_collection
+from archgym.envs.kernel.measure.collect import run_collection, summarize_plan
+from archgym.envs.kernel.measure.plan import plan_collection
 
 
 def main(argv: list[str] | None = None) -> int:

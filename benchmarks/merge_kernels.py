@@ -2,8 +2,8 @@
 
     python benchmarks/merge_kernels.py SUPP.csv.gz --collected-with "python benchmarks/..."
 
-Reads ``archgym/data/kernels/kernels_h100.parquet`` and its ``.meta.json``, lays the records
-of ``SUPP.csv.gz`` over them (:func:`archgym.cost_models.kernel_collect.merge_records`: a
+Reads ``archgym/envs/kernel/data/kernels_h100.parquet`` and its ``.meta.json``, lays the records
+of ``SUPP.csv.gz`` over them (:func:`archgym.envs.kernel.measure.collect.merge_records`: a
 re-measured design replaces its old row) and rewrites both files. The metadata keeps one
 entry per collection run under ``runs`` and the totals at the top level.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from archgym.cost_models.kernel_collect import merge_records
-from archgym.cost_models.kernel_learned import DATASET
+from archgym.envs.kernel.learned import DATASET
+from archgym.envs.kernel.measure.collect import merge_records
 
 _SHARED = ("gpu", "sms", "driver", "cuda", "torch", "triton", "reps", "warmup", "flush_bytes",
            "timing", "format")

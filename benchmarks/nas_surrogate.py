@@ -1,7 +1,7 @@
 """How well does the NAS accuracy surrogate rank architectures it has not seen?
 
 Splits the shipped table's architectures 80/20 (seeded), fits
-:class:`archgym.nas.surrogate.AccuracySurrogate` on the rows of the 80 %, and reports Kendall tau
+:class:`archgym.envs.nas.surrogate.AccuracySurrogate` on the rows of the 80 %, and reports Kendall tau
 and Spearman rho between predicted and measured validation accuracy on the held-out 20 %:
 
 * ``dense``: one point per held-out architecture (float weights, no pruning);
@@ -21,9 +21,9 @@ import time
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
-from archgym.nas.data import TASK_SHAPES
-from archgym.nas.surrogate import AccuracySurrogate, featurize
-from archgym.nas.table import default_table_path, load_table
+from archgym.envs.nas.datasets import TASK_SHAPES
+from archgym.envs.nas.surrogate import AccuracySurrogate, featurize
+from archgym.envs.nas.table import default_table_path, load_table
 
 
 def main() -> None:

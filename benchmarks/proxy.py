@@ -123,7 +123,7 @@ def nas_rank(task: str, family: str, split_seed: int, hparams: dict | None) -> d
     from scipy.stats import kendalltau, spearmanr
 
     from archgym.envs.nas import nas_space
-    from archgym.nas.table import default_table_path, load_table
+    from archgym.envs.nas.table import default_table_path, load_table
     from archgym.proxy import FeatureEncoder
     from archgym.proxy import _estimators as est
     from archgym.proxy._proxy import fit_payload_models

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import archgym
-from archgym.cost_models.accelerator import AcceleratorCostModel
-from archgym.cost_models.systolic import SystolicCostModel
+from archgym.envs.accelerator.model import AcceleratorCostModel
+from archgym.envs.systolic.model import SystolicCostModel
 from archgym.errors import ConfigError
 from archgym.workloads import Layer, get
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from archgym.commands.validate import validate_scalesim
-from archgym.cost_models.accelerator import AcceleratorCostModel
+from archgym.envs.accelerator.model import AcceleratorCostModel
 
 DATA = Path(__file__).parent / "data" / "scalesim_user_bw.json"
 

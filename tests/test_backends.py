@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from archgym.cost_models.accelerator_worker import run_job
+from archgym.cost_models._worker import run_job
 from archgym.cost_models.scalesim_backend import ScaleSimCostModel, scalesim_config
 from archgym.cost_models.zigzag_backend import ZigZagCostModel, zigzag_inputs
 from archgym.errors import MissingDependencyError
@@ -105,7 +105,7 @@ def test_registered_backends_resolve_by_name():
 @pytest.mark.scalesim
 def test_live_scalesim_matches_the_model():
     pytest.importorskip("scalesim", reason="SCALE-Sim not installed (pip install archgym[scalesim])")
-    from archgym.cost_models.accelerator import AcceleratorCostModel
+    from archgym.envs.accelerator.model import AcceleratorCostModel
 
     cols = {"rows": np.array([16]), "cols": np.array([16]), "dataflow": np.array(["ws"])}
     e = ScaleSimCostModel("ideal").evaluate(cols, LAYER)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from archgym.cost_models import codesign_tables as ct
-from archgym.cost_models.accelerator import AcceleratorCostModel
-from archgym.cost_models.codesign import CoDesignCostModel
-from archgym.cost_models.codesign_hw import hardware_costs, network_layers, network_workload
-from archgym.nas.arch import plan_network
-from archgym.nas.data import TASK_SHAPES
+from archgym.envs.accelerator.model import AcceleratorCostModel
+from archgym.envs.codesign import tables as ct
+from archgym.envs.codesign.hw import hardware_costs, network_layers, network_workload
+from archgym.envs.codesign.model import CoDesignCostModel
+from archgym.envs.nas.arch import plan_network
+from archgym.envs.nas.datasets import TASK_SHAPES
 from archgym.registry import make
 
 DIGITS = TASK_SHAPES["digits"]
@@ -125,7 +125,7 @@ def test_network_workload_matches_from_torch() -> None:
     pytest.importorskip("torch")
     import torch
 
-    from archgym.nas.model import build_network
+    from archgym.envs.nas.model import build_network
     from archgym.workloads import from_torch
 
     net, _ = build_network(ARCH, *DIGITS)

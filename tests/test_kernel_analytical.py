@@ -1,12 +1,12 @@
-"""Analytical kernel model (archgym.cost_models.kernel_analytical) against hand calculations."""
+"""Analytical kernel model (archgym.envs.kernel.analytical) against hand calculations."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from archgym.cost_models.kernel_analytical import KernelAnalyticalCostModel
-from archgym.cost_models.kernel_space import KernelWorkload
+from archgym.envs.kernel.analytical import KernelAnalyticalCostModel
+from archgym.envs.kernel.space import KernelWorkload
 from archgym.errors import ConfigError
 
 TILE = dict(backend="triton", precision="fp16", sparsity="dense", density=1.0, sparse_block=0,

@@ -1,13 +1,13 @@
-"""Feasibility rules of the kernel domain (archgym.cost_models.kernel_constraints)."""
+"""Feasibility rules of the kernel domain (archgym.envs.kernel.constraints)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from archgym.cost_models.kernel_constraints import check_designs, registers_per_thread, smem_bytes
-from archgym.cost_models.kernel_gpus import get_gpu
-from archgym.cost_models.kernel_space import KernelWorkload, effective_density
+from archgym.envs.kernel.constraints import check_designs, registers_per_thread, smem_bytes
+from archgym.envs.kernel.gpus import get_gpu
+from archgym.envs.kernel.space import KernelWorkload, effective_density
 
 H100 = get_gpu("H100-SXM")
 BASE = dict(backend="triton", precision="fp16", sparsity="dense", density=1.0, sparse_block=32,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from archgym.cost_models.kernel_space import KernelWorkload, named_workload
 from archgym.envs.kernel import kernel_space, kernel_workload, make_kernel_env
+from archgym.envs.kernel.space import KernelWorkload, named_workload
 from archgym.errors import ConfigError
 from archgym.registry import make
 

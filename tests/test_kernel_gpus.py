@@ -1,10 +1,10 @@
-"""GPU spec table (archgym.cost_models.kernel_gpus)."""
+"""GPU spec table (archgym.envs.kernel.gpus)."""
 
 from __future__ import annotations
 
 import pytest
 
-from archgym.cost_models.kernel_gpus import GPUS, get_gpu, gpu_from_device_name, register_gpu
+from archgym.envs.kernel.gpus import GPUS, get_gpu, gpu_from_device_name, register_gpu
 from archgym.errors import ConfigError
 
 

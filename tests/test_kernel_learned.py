@@ -8,21 +8,21 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from archgym.cost_models.kernel_analytical import analytic_terms  # noqa: E402
-from archgym.cost_models.kernel_gpus import get_gpu  # noqa: E402
-from archgym.cost_models.kernel_learned import (  # noqa: E402
+from archgym.envs.kernel.analytical import analytic_terms  # noqa: E402
+from archgym.envs.kernel.gpus import get_gpu  # noqa: E402
+from archgym.envs.kernel.learned import (  # noqa: E402
     DATASET,
     KernelLearnedCostModel,
     fit_kernel_model,
     load_dataset,
 )
-from archgym.cost_models.kernel_measure import (  # noqa: E402
+from archgym.envs.kernel.measure.plan import (  # noqa: E402
     RECORD_COLUMNS,
     make_record,
     plan_collection,
     point_workload,
 )
-from archgym.cost_models.kernel_space import KernelWorkload  # noqa: E402
+from archgym.envs.kernel.space import KernelWorkload  # noqa: E402
 from archgym.errors import ConfigError  # noqa: E402
 
 H100 = get_gpu("H100-SXM")
@@ -46,7 +46,7 @@ def synthetic(tmp_path_factory):
 
 def test_fit_is_deterministic(synthetic):
     frame, _ = synthetic
-    from archgym.cost_models.kernel_learned import _frame_xy
+    from archgym.envs.kernel.learned import _frame_xy
 
     x, _ = _frame_xy(frame, H100)
     a = fit_kernel_model(frame, H100, seed=0, max_iter=40).predict(x)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from archgym.cost_models.kernel_collect import compile_key, merge_records, summarize_plan
-from archgym.cost_models.kernel_measure import (
+from archgym.envs.kernel.measure.collect import compile_key, merge_records, summarize_plan
+from archgym.envs.kernel.measure.plan import (
     RECORD_COLUMNS,
     error_text,
     make_record,
@@ -18,7 +18,7 @@ from archgym.cost_models.kernel_measure import (
     useful_flop,
     write_dataset,
 )
-from archgym.cost_models.kernel_runners import tile_mask
+from archgym.envs.kernel.measure.runners import tile_mask
 from archgym.errors import BackendError
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import archgym
-from archgym.cost_models.accelerator_mapping import MappingCostModel
+from archgym.envs.accelerator.mapping_model import MappingCostModel
 from archgym.errors import ConfigError
 from archgym.workloads import Layer
 

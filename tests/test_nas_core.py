@@ -1,13 +1,13 @@
-"""Tests of the NAS search space, compression and oracle (archgym.nas)."""
+"""Tests of the NAS search space, compression and oracle (archgym.envs.nas)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from archgym.envs.nas.arch import TABLE_VALUES, arch_key, canonical, plan_network
+from archgym.envs.nas.compress import Compression, check_compression, parse_sparsity
 from archgym.errors import DesignError
-from archgym.nas.arch import TABLE_VALUES, arch_key, canonical, plan_network
-from archgym.nas.compress import Compression, check_compression, parse_sparsity
 
 torch = pytest.importorskip("torch")
 
@@ -57,7 +57,7 @@ def test_nm_not_dividing_is_infeasible() -> None:
 
 
 def test_masks_and_quantization_levels() -> None:
-    from archgym.nas.compress import _mask, _quantize
+    from archgym.envs.nas.compress import _mask, _quantize
 
     w = torch.randn(16, 32, generator=torch.Generator().manual_seed(0))
     m = _mask(w, "nm", 2, 4)
@@ -77,14 +77,14 @@ def test_masks_and_quantization_levels() -> None:
 
 
 def _tiny_data():  # type: ignore[no-untyped-def]
-    from archgym.nas.data import load_task
+    from archgym.envs.nas.datasets import load_task
 
     return load_task("digits")
 
 
 def test_training_is_deterministic_and_compression_is_real() -> None:
-    from archgym.nas.oracle import OracleConfig, evaluate_compression
-    from archgym.nas.train import TrainConfig, reestimate_bn, train_architecture
+    from archgym.envs.nas.oracle import OracleConfig, evaluate_compression
+    from archgym.envs.nas.train import TrainConfig, reestimate_bn, train_architecture
 
     torch.set_num_threads(1)
     data = _tiny_data()
@@ -121,7 +121,7 @@ def test_training_is_deterministic_and_compression_is_real() -> None:
 
 @pytest.mark.slow
 def test_full_oracle_path_one_architecture() -> None:
-    from archgym.nas.oracle import OracleConfig, measure_architecture
+    from archgym.envs.nas.oracle import OracleConfig, measure_architecture
 
     torch.set_num_threads(1)
     rec = measure_architecture(BASE, _tiny_data(), OracleConfig(noise_fraction=1.0))
@@ -131,7 +131,7 @@ def test_full_oracle_path_one_architecture() -> None:
 
 
 def test_table_values_are_a_subspace() -> None:
-    from archgym.nas.arch import PARAM_VALUES
+    from archgym.envs.nas.arch import PARAM_VALUES
 
     for k, vals in TABLE_VALUES.items():
         assert set(vals) <= set(PARAM_VALUES[k]), k

@@ -13,10 +13,10 @@ from archgym.errors import BackendError, StoreError
 pytest.importorskip("pyarrow")
 
 from archgym.envs.nas import NASCostModel, make_nas_env, nas_space  # noqa: E402
-from archgym.nas.table import default_table_path, load_table  # noqa: E402
+from archgym.envs.nas.table import default_table_path, load_table  # noqa: E402
 
-# A row of the shipped digits table, read once from archgym/data/nas/digits.parquet
-# (built on the device machine; see archgym/data/nas/README.md).
+# A row of the shipped digits table, read once from archgym/envs/nas/data/digits.parquet
+# (built on the device machine; see archgym/envs/nas/data/README.md).
 KNOWN = {"num_blocks": 1, "activation": "gelu", "b1_width": 32, "b1_kernel": 3,
          "b1_down": "maxpool", "b1_expand": 1, "b1_skip": False,
          "sparsity": "2:4", "weight_bits": 4, "scope": "inner"}
@@ -85,7 +85,7 @@ def test_env_conformance() -> None:
 
 
 def test_record_file_resume_repairs_a_torn_line(tmp_path: Path) -> None:
-    from archgym.nas.build import read_records
+    from archgym.envs.nas.build import read_records
 
     p = tmp_path / "r.jsonl"
     p.write_text(json.dumps({"key": "a"}) + "\n" + '{"key": "b", "po')
@@ -99,7 +99,7 @@ def test_record_file_resume_repairs_a_torn_line(tmp_path: Path) -> None:
 
 
 def test_table_architectures_enumeration() -> None:
-    from archgym.nas.build import table_architectures
+    from archgym.envs.nas.build import table_architectures
 
     archs = table_architectures()
     # 2 activations x (8 + 8^2 + 8^3) blocks of {8,32} width x {3,5} kernel x {none,maxpool}

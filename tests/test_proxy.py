@@ -268,7 +268,7 @@ def test_cli_train_and_eval(runs: dict[str, Path], tmp_path: Path, capsys: pytes
 # -- derived features and summed components ------------------------------------------------
 def test_accelerator_derived_features_by_hand() -> None:
     from archgym.envs.accelerator import accelerator_space
-    from archgym.proxy._derived import accelerator_features
+    from archgym.envs.accelerator.proxy_features import accelerator_features
 
     cols = {"rows": np.array([16]), "cols": np.array([4]), "precision": np.array(["fp16"]),
             "dram_bw_bytes": np.array([8]), "noc_bw_bytes": np.array([1024]),

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from archgym.cost_models.systolic import SystolicCostModel
+from archgym.envs.systolic.model import SystolicCostModel
 from archgym.errors import ConfigError
 from archgym.workloads import Layer, get
 

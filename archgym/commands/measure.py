@@ -3,7 +3,7 @@
     archgym measure kernels --plan-only                    # any machine: what would run
     archgym measure kernels --gpu --out my_gpu.csv.gz      # a CUDA machine: measure
 
-The records (gzip CSV in the format of ``archgym.cost_models.kernel_measure.RECORD_COLUMNS``)
+The records (gzip CSV in the format of ``archgym.envs.kernel.measure.plan.RECORD_COLUMNS``)
 and a ``.meta.json`` with the GPU, driver, CUDA, torch and triton versions land at ``--out``;
 ``KernelLearnedCostModel(dataset=...)`` trains on them.
 """
@@ -36,8 +36,8 @@ def add_parser(subparsers: Any) -> None:
 
 def cmd_kernels(args: argparse.Namespace) -> int:
     """Plan, and with ``--gpu`` measure; returns the exit code."""
-    from archgym.cost_models.kernel_collect import run_collection, summarize_plan
-    from archgym.cost_models.kernel_measure import plan_collection
+    from archgym.envs.kernel.measure.collect import run_collection, summarize_plan
+    from archgym.envs.kernel.measure.plan import plan_collection
     from archgym.errors import ConfigError
 
     points = plan_collection(args.seed, args.configs_per_case)

@@ -1,9 +1,9 @@
 """``archgym nas build-table``: build (or resume) a tabular NAS benchmark.
 
-Example (the command that built the shipped digits table; see ``archgym/data/nas/README.md``)::
+Example (the command that built the shipped digits table; see ``archgym/envs/nas/data/README.md``)::
 
     archgym nas build-table --task digits --records runs/nas/digits.jsonl \\
-        --out archgym/data/nas/digits.parquet --workers 16
+        --out archgym/envs/nas/data/digits.parquet --workers 16
 
 It trains every architecture of the table space once (one torch thread per worker process),
 evaluates the 48 compression settings on each, appends one JSON line per architecture to
@@ -47,9 +47,9 @@ def add_parser(subparsers: Any) -> None:
 def cmd_build_table(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from archgym.nas.build import build_records, pack_table
-    from archgym.nas.oracle import OracleConfig
-    from archgym.nas.train import TrainConfig
+    from archgym.envs.nas.build import build_records, pack_table
+    from archgym.envs.nas.oracle import OracleConfig
+    from archgym.envs.nas.train import TrainConfig
 
     cfg = OracleConfig(seed=args.seed, noise_seed=args.seed + 1, noise_fraction=args.noise_fraction,
                        train=TrainConfig(epochs=args.epochs))

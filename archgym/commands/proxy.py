@@ -69,7 +69,7 @@ def _clean(obj: Any) -> Any:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """``archgym proxy train``."""
-    from archgym.cli import parse_kv
+    from archgym.commands._args import parse_kv
     from archgym.proxy import acquire, format_report, train_proxy
 
     proxy = train_proxy(

@@ -44,7 +44,7 @@ def _row(cells: list[Any], widths: list[int]) -> str:
 
 def validate_scalesim(entries: list[dict], layers: list[str] | None = None) -> list[dict]:
     """Model vs SCALE-Sim USER-mode entries: one row per (layer, config, bandwidth)."""
-    from archgym.cost_models.accelerator import AcceleratorCostModel
+    from archgym.envs.accelerator.model import AcceleratorCostModel
     from archgym.workloads import Layer
 
     model = AcceleratorCostModel("scalesim")
@@ -73,7 +73,7 @@ def validate_scalesim(entries: list[dict], layers: list[str] | None = None) -> l
 
 def validate_zigzag(entries: list[dict], layers: list[str] | None = None) -> list[dict]:
     """Model (ZigZag-configured: no NoC level) vs ZigZag entries."""
-    from archgym.cost_models.accelerator import AcceleratorCostModel
+    from archgym.envs.accelerator.model import AcceleratorCostModel
     from archgym.workloads import Layer
 
     model = AcceleratorCostModel("ideal", energy_pj={"noc": 0.0})
@@ -179,7 +179,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _live(args: argparse.Namespace) -> int:
-    from archgym.cost_models.accelerator import AcceleratorCostModel, as_workload
+    from archgym.envs.accelerator.model import AcceleratorCostModel, as_workload
     from archgym.registry import make_cost_model
     from archgym.workloads import Workload
 

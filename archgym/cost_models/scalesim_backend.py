@@ -6,7 +6,7 @@ of ``archgym/Accelerator-v0`` (``gbuf_kb`` is split 3:3:1 into ifmap/filter/ofma
 Sim's default ratio 6144:6144:2048; ``dram_bw_bytes`` is words at one byte per word). Designs
 SCALE-Sim cannot express (row-stationary, non-int8 precision) are infeasible with the reason.
 
-Each design runs in its own worker process (:func:`~archgym.cost_models.accelerator_worker.
+Each design runs in its own worker process (:func:`~archgym.cost_models._worker.
 run_job`) with a timeout and a temporary directory that is always removed; a crash or a time-out
 is an infeasible evaluation with its reason. ``bandwidth_mode="ideal"`` runs SCALE-Sim's
 ``CALC`` mode (stall-free); ``"limited"`` its ``USER`` mode with the design's DRAM bandwidth
@@ -14,7 +14,7 @@ is an infeasible evaluation with its reason. ``bandwidth_mode="ideal"`` runs SCA
 3.0.0 reads the ifmap/filter DRAM bandwidth from the last two).
 
 Energy and area are not SCALE-Sim outputs: they are computed from its access counts with the
-constants of :mod:`archgym.cost_models.accelerator_tables` (MAC, SRAM by size, DRAM).
+constants of :mod:`archgym.envs.accelerator.tables` (MAC, SRAM by size, DRAM).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
-from archgym.cost_models import accelerator_tables as tb
-from archgym.cost_models.accelerator_worker import run_job
+from archgym.cost_models._worker import run_job
+from archgym.envs.accelerator import tables as tb
 from archgym.errors import ConfigError
 from archgym.registry import register_cost_model
 
@@ -184,7 +184,7 @@ class ScaleSimCostModel(CostModel):
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         """Run every design through SCALE-Sim, one worker process per design."""
-        from archgym.cost_models.accelerator import as_workload
+        from archgym.envs.accelerator.model import as_workload
 
         wl = as_workload(workload)
         n = len(next(iter(columns.values())))

@@ -1,8 +1,8 @@
 """``cost_model="zigzag"``: run designs on ZigZag 3.9.1 (``pip install "archgym[zigzag]"``).
 
 Each design of ``archgym/Accelerator-v0`` becomes a ZigZag accelerator with the *same*
-per-access energies as :class:`~archgym.cost_models.accelerator.AcceleratorCostModel`
-(:mod:`archgym.cost_models.accelerator_tables`, scaled to the design's node and precision):
+per-access energies as :class:`~archgym.envs.accelerator.model.AcceleratorCostModel`
+(:mod:`archgym.envs.accelerator.tables`, scaled to the design's node and precision):
 a ``rows x cols`` operational array (MAC energy), a per-PE register file for each operand
 (``rf_bytes``), the global buffer (``gbuf_kb``, ``gbuf_banks`` set its per-bank energy) and
 DRAM. The spatial unrolling is the dataflow's (``os``: OX x K, ``ws``: C x K, ``is``: C x OX,
@@ -26,8 +26,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
-from archgym.cost_models import accelerator_tables as tb
-from archgym.cost_models.accelerator_worker import run_job
+from archgym.cost_models._worker import run_job
+from archgym.envs.accelerator import tables as tb
 from archgym.registry import register_cost_model
 
 __all__ = ["ZigZagCostModel", "zigzag_job", "zigzag_inputs"]
@@ -194,7 +194,7 @@ class ZigZagCostModel(CostModel):
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         """Run every design through ZigZag, one worker process per design."""
-        from archgym.cost_models.accelerator import AcceleratorCostModel, as_workload
+        from archgym.envs.accelerator.model import AcceleratorCostModel, as_workload
 
         wl = as_workload(workload)
         n = len(next(iter(columns.values())))

@@ -9,7 +9,7 @@ Metrics: ``latency_s`` and ``cycles`` (stalls from bandwidth and from buffers to
 a tile included), ``energy_j`` and its levels ``energy_mac_j``, ``energy_rf_j``,
 ``energy_noc_j``, ``energy_buffer_j``, ``energy_dram_j``, ``area_mm2``, ``power_w``,
 ``utilization``. The cost model is
-:class:`~archgym.cost_models.accelerator.AcceleratorCostModel`; ``cost_model="scalesim"`` or
+:class:`~archgym.envs.accelerator.model.AcceleratorCostModel`; ``cost_model="scalesim"`` or
 ``"zigzag"`` runs the same designs on those simulators.
 
 Example::
@@ -27,6 +27,7 @@ from archgym.cost_model import CostModel
 from archgym.env import DSEEnv
 from archgym.registry import register
 from archgym.space import Categorical, DesignSpace, Ordinal
+from archgym.workloads import Workload
 
 __all__ = ["accelerator_space", "make_accelerator_env"]
 
@@ -77,12 +78,11 @@ def make_accelerator_env(
         mode: ``"one-step"`` or ``"sequential"``.
         bandwidth_mode: ``"limited"`` (DRAM/NoC stalls count) or ``"ideal"``.
     """
-    from archgym.cost_models.accelerator import AcceleratorCostModel, as_workload
+    from archgym.envs.accelerator.model import AcceleratorCostModel, as_workload
 
     wl = as_workload(workload)
     model = cost_model if cost_model is not None else AcceleratorCostModel(bandwidth_mode)
     env = DSEEnv(accelerator_space(), model, wl, objective, constraints, mode=mode, **kwargs)
-    env.report_metrics = ("latency_s", "energy_j", "area_mm2")
     return env
 
 
@@ -90,4 +90,7 @@ register(
     "archgym/Accelerator-v0",
     make_accelerator_env,
     "DNN accelerator: PE array, RF, banked buffer, NoC/DRAM bandwidth, dataflow, precision, node",
+    report_metrics=("latency_s", "energy_j", "area_mm2"),
+    default_cost_model='accelerator-analytical',
+    workload_type=Workload,
 )

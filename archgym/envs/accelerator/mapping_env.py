@@ -4,7 +4,7 @@ Design parameters: ``dataflow`` (spatial unrolling on the PE array: ``os`` M x N
 K x N, ``is`` K x M), ``loop_order`` of the DRAM -> buffer tile loops (outermost first), the
 buffer tile ``tile_m``, ``tile_n``, ``tile_k`` and the register-file tile ``rf_tile``. Tiles that do not divide the layer or do not
 fit the global buffer are infeasible with the reason. The cost model
-(:class:`~archgym.cost_models.accelerator_mapping.MappingCostModel`) is the accelerator model
+(:class:`~archgym.envs.accelerator.mapping_model.MappingCostModel`) is the accelerator model
 with the tiling chosen by the agent.
 
 Example::
@@ -39,7 +39,7 @@ def resolve_layer(layer: Any) -> Layer:
     if isinstance(layer, Mapping):
         return Layer(**{"kind": "conv", **layer})
     if isinstance(layer, str) and ":" in layer:
-        from archgym.cost_models.accelerator import as_workload
+        from archgym.envs.accelerator.model import as_workload
 
         wl_name, _, name = layer.partition(":")
         wl = as_workload(wl_name)
@@ -73,7 +73,7 @@ def tile_choices(dim: int, limit: int = 24) -> tuple[int, ...]:
 
 def mapping_space(layer: Layer) -> DesignSpace:
     """The Mapping-v0 space of one layer."""
-    from archgym.cost_models.accelerator_mapping import LOOP_ORDERS, MAPPING_DATAFLOWS
+    from archgym.envs.accelerator.mapping_model import LOOP_ORDERS, MAPPING_DATAFLOWS
 
     return DesignSpace(
         [
@@ -110,7 +110,7 @@ def make_mapping_env(
         mode: ``"one-step"`` or ``"sequential"``.
         bandwidth_mode: ``"limited"`` or ``"ideal"``.
     """
-    from archgym.cost_models.accelerator_mapping import MappingCostModel
+    from archgym.envs.accelerator.mapping_model import MappingCostModel
 
     if "workload" in kwargs:  # DSEEnv's workload is the layer here
         raise ConfigError(
@@ -120,7 +120,6 @@ def make_mapping_env(
     lay = resolve_layer(layer)
     model = cost_model or MappingCostModel(lay, accelerator, bandwidth_mode=bandwidth_mode)
     env = DSEEnv(mapping_space(lay), model, lay, objective, constraints, mode=mode, **kwargs)
-    env.report_metrics = ("latency_s", "energy_j", "dram_bytes")
     return env
 
 
@@ -128,4 +127,7 @@ register(
     "archgym/Mapping-v0",
     make_mapping_env,
     "One layer's mapping (loop order, buffer tiling, spatial unrolling) on a fixed accelerator",
+    report_metrics=("latency_s", "energy_j", "dram_bytes"),
+    default_cost_model="mapping (built in)",
+    workload_type=Layer,
 )

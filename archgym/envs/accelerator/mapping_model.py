@@ -3,7 +3,7 @@
 A mapping of the GEMM ``(M x K) @ (K x N)`` chooses:
 
 * ``dataflow`` -- the spatial unrolling on the PE array (``os``: M x N, ``ws``: K x N,
-  ``is``: K x M, as in :mod:`archgym.cost_models.accelerator`);
+  ``is``: K x M, as in :mod:`archgym.envs.accelerator.model`);
 * ``tile_m``, ``tile_n``, ``tile_k`` -- the tile held in the global buffer (the DRAM -> buffer
   tiling); each must divide its dimension, and the double-buffered tile
   ``2 * (tm*tk + tk*tn + tm*tn)`` words must fit in the buffer;
@@ -18,7 +18,7 @@ inside its innermost relevant loop iterate, so it is fetched ``prod(trips of the
 its innermost relevant loop)`` times; outputs whose ``k`` loop is not inside both ``m`` and
 ``n`` spill partial sums (written every time, read back every time but the first). Inside a
 tile, the array runs the accelerator model's compute, NoC, buffer, RF and MAC costs
-(:func:`archgym.cost_models.accelerator.layer_costs`), so this is the same cost model with the
+(:func:`archgym.envs.accelerator.model.layer_costs`), so this is the same cost model with the
 tiling chosen by the agent instead of by the accelerator model's heuristic.
 """
 
@@ -31,8 +31,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
-from archgym.cost_models import accelerator_tables as tb
-from archgym.cost_models.accelerator import DEFAULTS, LEVELS, layer_costs
+from archgym.envs.accelerator import tables as tb
+from archgym.envs.accelerator.model import DEFAULTS, LEVELS, layer_costs
 from archgym.errors import ConfigError
 from archgym.workloads import Layer
 
@@ -69,7 +69,7 @@ class MappingCostModel(CostModel):
     Args:
         layer: The layer (one instance is mapped; counts cover all ``groups*repeat``).
         accelerator: Accelerator-v0 parameters (missing ones take
-            :data:`~archgym.cost_models.accelerator.DEFAULTS`); ``dataflow`` is the mapping's.
+            :data:`~archgym.envs.accelerator.model.DEFAULTS`); ``dataflow`` is the mapping's.
         bandwidth_mode: ``"limited"`` or ``"ideal"``.
     """
 

@@ -5,7 +5,7 @@
 numpy pass. Each layer is an im2col GEMM ``(M x K) @ (K x N)`` run ``groups * repeat`` times.
 
 Compute (stall-free) -- identical to SCALE-Sim 3.0.0 and to
-:class:`~archgym.cost_models.systolic.SystolicCostModel` for ``os``/``ws``/``is``::
+:class:`~archgym.envs.systolic.model.SystolicCostModel` for ``os``/``ws``/``is``::
 
     dataflow  Sr (array rows)   Sc (array cols)   T (time)           fill
     os        M                 N                 K                  R + C - 2
@@ -38,7 +38,7 @@ are preloaded for free, ofmap write-back through a double buffer; see
 Energy per level (J): ``energy_mac_j`` (one MAC per MAC), ``energy_rf_j`` (3 RF accesses per
 MAC: two operands and the partial sum), ``energy_noc_j`` (array traffic), ``energy_buffer_j``
 (array traffic plus DRAM fills/drains, per bank size), ``energy_dram_j``; constants and their
-sources are in :mod:`archgym.cost_models.accelerator_tables`.
+sources are in :mod:`archgym.envs.accelerator.tables`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
-from archgym.cost_models import accelerator_tables as tb
+from archgym.envs.accelerator import tables as tb
+from archgym.envs.systolic.timing import fold_cycles
 from archgym.errors import ConfigError
 from archgym.registry import register_cost_model
 from archgym.workloads import Workload
@@ -317,17 +318,13 @@ def layer_costs(
         Sr = np.choose(dfi[:, None], [M, K, K, rs_r])
         Sc = np.choose(dfi[:, None], [N, N, M, rs_c])
     T = mnk / (Sr * Sc)
-    rfold = np.ceil(Sr / R)
     if "rf_tile" in d:  # Mapping env: each PE time-multiplexes rf_tile stationary values
         rt = np.minimum(d["rf_tile"][:, None], np.ceil(Sc / C))
-        cfold = np.ceil(Sc / (C * rt))
-        T = T * rt
     else:
         rt = np.ones((1, 1))
-        cfold = np.ceil(Sc / C)
+    # rf_tile stationary values per PE: Sc / rt columns of work, each streamed rt times longer
+    rfold, cfold, compute = fold_cycles(Sr, Sc / rt, T * rt, R, C, short_fill=is_os | rs_conv)
     folds = rfold * cfold
-    fill = np.where(is_os | rs_conv, R + C - 2, 2 * R + C - 2)
-    compute = folds * (T + fill) - 1
 
     rf_words = (d["rf_bytes"] / wb)[:, None]
     p = np.maximum(np.floor((rf_words - a["fw"]) / (a["fw"] + 1)), 1)

@@ -39,7 +39,7 @@ MAC_PJ: dict[str, float] = {
 #: Area of one MAC unit in um^2 at 45 nm.
 MAC_AREA_UM2: dict[str, float] = {
     # Horowitz ISSCC 2014 area table (45 nm): 8-bit multiply 282 um^2 + 32-bit add 137 um^2
-    # (the int8 accumulator is 32 bits wide; same choice as archgym.cost_models.systolic).
+    # (the int8 accumulator is 32 bits wide; same choice as archgym.envs.systolic.model).
     "int8": 282.0 + 137.0,
     # Derived: multiplier area ~ bits^2 (282 / 4), 16-bit accumulator (137 / 2).
     "int4": 282.0 / 4 + 137.0 / 2,
@@ -48,7 +48,7 @@ MAC_AREA_UM2: dict[str, float] = {
 }
 
 #: DRAM access energy, pJ per byte. Horowitz ISSCC 2014: DRAM 1.3-2.6 nJ per 64-bit access;
-#: the midpoint 2.0 nJ / 8 bytes (same constant as archgym.cost_models.systolic). Off-chip,
+#: the midpoint 2.0 nJ / 8 bytes (same constant as archgym.envs.systolic.model). Off-chip,
 #: so not scaled with the logic node.
 DRAM_PJ_PER_BYTE = 250.0
 

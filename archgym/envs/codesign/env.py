@@ -5,14 +5,14 @@ A design is a CNN of the NAS macro space, its compression (``sparsity``, ``weigh
 are quantized; float networks run in fp32), an accelerator (``rows``, ``cols``, ``gbuf_kb``,
 ``dram_bw_bytes``, ``dataflow``, ``clock_mhz``) and three sparsity-support knobs
 (``nm_support``, ``block_skip``, ``zero_gating``), each with its area cost. The cost model is
-:class:`~archgym.cost_models.codesign.CoDesignCostModel`; metrics include ``accuracy``,
+:class:`~archgym.envs.codesign.model.CoDesignCostModel`; metrics include ``accuracy``,
 ``latency_s``, ``energy_j`` and ``area_mm2`` -- any subset can be objectives or constraints::
 
     env = archgym.make("archgym/CoDesign-v0", objective="max:accuracy",
                        constraints=["latency_s <= 2e-5", "area_mm2 <= 1.0"])
 
 With ``accuracy="table"`` (default) the network/compression part spans exactly the NAS table
-(:data:`archgym.nas.arch.TABLE_VALUES` x every compression setting), so every feasible
+(:data:`archgym.envs.nas.arch.TABLE_VALUES` x every compression setting), so every feasible
 network design has a measured accuracy. Hardware parameters fixed here (``gbuf_banks=4``,
 ``rf_bytes=64``, ``tech_nm=45``) are columns of the cost model and can be searched by passing a
 custom space.
@@ -89,13 +89,12 @@ def make_codesign_env(
         cost_model: Replace the cost model entirely.
         mode: ``"one-step"`` or ``"sequential"``.
     """
-    from archgym.cost_models.codesign import CoDesignCostModel
     from archgym.env import DSEEnv
+    from archgym.envs.codesign.model import CoDesignCostModel
 
     full = (accuracy != "table") if full_space is None else full_space
     model = cost_model if cost_model is not None else CoDesignCostModel(accuracy, table, seed, batch)
     env = DSEEnv(codesign_space(full), model, workload, objective, constraints, mode=mode, **kwargs)
-    env.report_metrics = ("accuracy", "latency_s", "energy_j", "area_mm2")
     return env
 
 
@@ -103,4 +102,6 @@ register(
     "archgym/CoDesign-v0",
     make_codesign_env,
     "joint CNN x sparsity x quantization x accelerator (+ sparse-support knobs); table accuracy",
+    report_metrics=("accuracy", "latency_s", "energy_j", "area_mm2"),
+    default_cost_model='codesign',
 )

@@ -1,12 +1,12 @@
 """Sparsity- and precision-aware accelerator cost of a NAS network on its own layers.
 
-The network (an architecture of :mod:`archgym.nas.arch`) is lowered to a
+The network (an architecture of :mod:`archgym.envs.nas.arch`) is lowered to a
 :class:`~archgym.workloads.Workload` by :func:`network_workload`, one im2col GEMM
 ``(M x K) @ (K x N)`` per conv/linear layer (``M`` = output pixels x ``batch``, ``K`` = the
 reduction ``c_in * kernel^ndim``, ``N`` = output channels), cached per architecture.
 
 Compute follows the SCALE-Sim stall-free formula also used by
-:class:`~archgym.cost_models.accelerator.AcceleratorCostModel` (``os``/``ws``/``is``; a dense
+:class:`~archgym.envs.accelerator.model.AcceleratorCostModel` (``os``/``ws``/``is``; a dense
 design gives exactly its ``compute_cycles``)::
 
     dataflow  Sr  Sc  T        cycles = ceil(Sr/R) * ceil(Sc/C) * (T + fill) - 1
@@ -37,8 +37,8 @@ any weight). Zero-gating is Sparseloop's *gating*: energy only, never cycles.
 Precision: layers inside the compression scope use ``weight_bits`` weights and ``act_bits``
 activations; layers outside it (and every layer when ``weight_bits == 32``) run in fp32, as the
 NAS oracle measured them. Traffic is priced per byte at each operand's width; MAC energy by
-:func:`~archgym.cost_models.codesign_tables.mac_pj`; the PE's MAC is sized for the most
-expensive format the network uses (:func:`~archgym.cost_models.codesign_tables.mac_um2`).
+:func:`~archgym.envs.codesign.tables.mac_pj`; the PE's MAC is sized for the most
+expensive format the network uses (:func:`~archgym.envs.codesign.tables.mac_um2`).
 
 Memory: array traffic (buffer <-> PEs) is SCALE-Sim's count -- ifmap ``M*K*ceil(Sc/C)``
 (``os``/``ws``) or ``K*M`` (``is``); weights ``K'*N*ceil(Sr/R)`` (``os``), ``K'*N`` (``ws``),
@@ -57,10 +57,11 @@ from typing import Any
 
 import numpy as np
 
-from archgym.cost_models import accelerator_tables as at
-from archgym.cost_models import codesign_tables as ct
-from archgym.nas.arch import BLOCK_FIELDS, MAX_BLOCKS, PARAM_VALUES, arch_key, plan_network
-from archgym.nas.compress import compressed_layers, parse_sparsity
+from archgym.envs.accelerator import tables as at
+from archgym.envs.codesign import tables as ct
+from archgym.envs.nas.arch import BLOCK_FIELDS, MAX_BLOCKS, PARAM_VALUES, arch_key, plan_network
+from archgym.envs.nas.compress import compressed_layers, parse_sparsity
+from archgym.envs.systolic.timing import fold_cycles, mapped_dims
 from archgym.workloads import Layer, Workload
 
 __all__ = ["network_workload", "network_layers", "hardware_costs", "DATAFLOWS", "HW_METRICS"]
@@ -86,9 +87,9 @@ def network_workload(arch: Mapping[str, Any], shape: tuple[int, int, int, int]) 
     """The network's conv/linear layers as a Workload, or the reason it cannot be built.
 
     Args:
-        arch: An architecture dict of :mod:`archgym.nas.arch` (inactive blocks may be absent).
+        arch: An architecture dict of :mod:`archgym.envs.nas.arch` (inactive blocks may be absent).
         shape: ``(in_channels, in_size, ndim, n_classes)`` of the task
-            (:data:`archgym.nas.data.TASK_SHAPES`).
+            (:data:`archgym.envs.nas.datasets.TASK_SHAPES`).
 
     Convs use the padded ifmap ``(out - 1) * stride + kernel`` (the workloads convention), so
     each layer's GEMM equals the network's; 1-D convs are ``1 x length`` feature maps.
@@ -203,11 +204,8 @@ def hardware_costs(hw: Mapping[str, np.ndarray], lay: Mapping[str, np.ndarray]) 
 
     # -- compute cycles (SCALE-Sim formula with the walked reduction k_cmp) ---------------
     is_os, is_ws = df == 0, df == 1
-    Sr = np.where(is_os, M, k_cmp)
-    Sc = np.where(is_os | is_ws, N, M)
-    T = np.where(is_os, k_cmp, np.where(is_ws, M, N))
-    rfold, cfold = np.ceil(Sr / R), np.ceil(Sc / C)
-    compute = rfold * cfold * (T + np.where(is_os, R + C - 2, 2 * R + C - 2)) - 1
+    Sr, Sc, T = mapped_dims(M, N, k_cmp, is_os, is_ws)
+    rfold, cfold, compute = fold_cycles(Sr, Sc, T, R, C, short_fill=is_os)
 
     # -- stored weights and metadata (bits) ------------------------------------------------
     dense_bits = K * N * wbits

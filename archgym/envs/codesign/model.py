@@ -8,13 +8,13 @@ One design = a CNN of the NAS macro space + a compression setting (``sparsity``,
 * Accuracy comes from :class:`~archgym.envs.nas.NASCostModel` (``"table"`` by default: an
   exact lookup in the NAS table; a design outside the table is infeasible with a reason that
   says so -- no nearest neighbour, which would hide how far off it is).
-* Hardware cost comes from :mod:`archgym.cost_models.codesign_hw` run on the network's own
+* Hardware cost comes from :mod:`archgym.envs.codesign.hw` run on the network's own
   layers, sparsity- and precision-aware.
 
 Infeasible (with the reason): an architecture that cannot be built, a pattern that does not
 divide a compressed layer, a setting the table lacks or measured as infeasible, and a global
 buffer too small to double-buffer one array tile (``2 * (rows*cols + rows + cols)`` words at
-the widest operand, the rule of :class:`~archgym.cost_models.accelerator.AcceleratorCostModel`).
+the widest operand, the rule of :class:`~archgym.envs.accelerator.model.AcceleratorCostModel`).
 
 Activation bits are a hardware choice only: the NAS table measures accuracy with float
 activations (weights are quantized for real), so int8/int16 activations are assumed not to
@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
-from archgym.cost_models.codesign_hw import DATAFLOWS, hardware_costs, network_layers, pad_layers
+from archgym.envs.codesign.hw import DATAFLOWS, hardware_costs, network_layers, pad_layers
 from archgym.errors import ConfigError
 from archgym.registry import register_cost_model
 
@@ -104,7 +104,7 @@ class CoDesignCostModel(CostModel):
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         """Vectorised evaluation; see the module docstring for the rules."""
-        from archgym.nas.data import TASK_SHAPES
+        from archgym.envs.nas.datasets import TASK_SHAPES
 
         task = str(workload or "digits")
         n = len(next(iter(columns.values())))

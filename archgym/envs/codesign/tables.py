@@ -1,7 +1,7 @@
 """Constants of the sparsity- and precision-aware hardware model, each with its source.
 
 Reference node 45 nm (Horowitz's ISSCC 2014 tables); memory energies and the SRAM/RF area per
-byte are reused from :mod:`archgym.cost_models.accelerator_tables` so both models price a
+byte are reused from :mod:`archgym.envs.accelerator.tables` so both models price a
 byte moved the same way. Numbers marked *assumption* are not from a table: they state a rule
 and are the first thing to revisit with better data.
 """

@@ -1,7 +1,7 @@
 """Analytical (roofline) cost model of GPU matrix kernels, vectorised over designs.
 
 For every design, with ``d`` the density of the sparse operand and the GPU from
-:mod:`archgym.cost_models.kernel_gpus`:
+:mod:`archgym.envs.kernel.gpus`:
 
 1. **Tiles and waves.** The grid has ``T = ceil(M/BM) * ceil(N/BN) * G * split_k`` tiles
    (SDDMM: only tiles its mask touches). Occupancy ``occ`` = thread blocks per SM, limited by
@@ -13,7 +13,7 @@ For every design, with ``d`` the density of the sparse operand and the GPU from
    mma.sync at ~60 %; two pipeline stages hide less latency); operand loads stream
    ``(BM*BK*bytes_A + BK*BN*bytes_B)`` per step from L2 at ``l2_bw / SMs``.
 3. **Block sparsity.** A ``BM x BK`` tile of A is computed if any ``sparse_block`` block in it is
-   non-zero (:func:`~archgym.cost_models.kernel_space.effective_density`); rows of tiles hold
+   non-zero (:func:`~archgym.envs.kernel.space.effective_density`); rows of tiles hold
    a Binomial number of K tiles, and the busiest SM's tail is the expected maximum (mean +
    std * sqrt(2 ln rows)) -- the load imbalance.
 4. **DRAM traffic**: A (compressed: 2:4 keeps half plus 2 bits of metadata per kept value;
@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
-from archgym.cost_models.kernel_constraints import A_BYTES, B_BYTES, check_designs
-from archgym.cost_models.kernel_gpus import GPUSpec, get_gpu
-from archgym.cost_models.kernel_space import KernelWorkload, as_kernel_workload, effective_density
+from archgym.envs.kernel.constraints import A_BYTES, B_BYTES, check_designs
+from archgym.envs.kernel.gpus import GPUSpec, get_gpu
+from archgym.envs.kernel.space import KernelWorkload, as_kernel_workload, effective_density
 from archgym.registry import register_cost_model
 
 __all__ = ["KernelAnalyticalCostModel", "analytic_terms", "KERNEL_METRICS"]
@@ -212,7 +212,7 @@ class KernelAnalyticalCostModel(CostModel):
     """Roofline model with tile/wave quantisation, occupancy, sparse traffic and imbalance.
 
     Args:
-        gpu: A name in :data:`~archgym.cost_models.kernel_gpus.GPUS` or a ``GPUSpec``.
+        gpu: A name in :data:`~archgym.envs.kernel.gpus.GPUS` or a ``GPUSpec``.
 
     Raises:
         ConfigError: Unknown GPU (lists the known ones).

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from archgym.cost_models.kernel_gpus import GPUSpec
-from archgym.cost_models.kernel_space import KernelWorkload
+from archgym.envs.kernel.gpus import GPUSpec
+from archgym.envs.kernel.space import KernelWorkload
 
 __all__ = ["A_BYTES", "B_BYTES", "check_designs", "smem_bytes", "registers_per_thread"]
 

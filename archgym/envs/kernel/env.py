@@ -1,7 +1,7 @@
 """``archgym/Kernel-v0``: implement a matrix kernel on a GPU with tensor cores.
 
 The workload is an op (``gemm``, ``spmm``, ``sddmm``, ``grouped_gemm``) and a shape from a
-real layer (:data:`~archgym.cost_models.kernel_space.NAMED_LAYERS`: BERT-base, GPT-2,
+real layer (:data:`~archgym.envs.kernel.space.NAMED_LAYERS`: BERT-base, GPT-2,
 LLaMA-7B/70B, Mixtral experts) or the user's own. The actions choose the backend (Triton or
 the vendor library through PyTorch), the precision (fp16, bf16, fp8, int8, int4 weight-only),
 the sparsity pattern (dense, 2:4, software N:M, block, unstructured) with its density and
@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from archgym.cost_model import CostModel
-from archgym.cost_models.kernel_space import (
+from archgym.env import DSEEnv
+from archgym.envs.kernel.space import (
     BACKENDS,
     DENSITIES,
     GROUP_M,
@@ -33,7 +34,6 @@ from archgym.cost_models.kernel_space import (
     KernelWorkload,
     named_workload,
 )
-from archgym.env import DSEEnv
 from archgym.errors import ConfigError
 from archgym.registry import register
 from archgym.space import Categorical, DesignSpace, Ordinal
@@ -95,15 +95,15 @@ def kernel_workload(workload: Any = "llama-7b.ffn_up@2048", op: str | None = Non
 def kernel_cost_model(name: str = "analytical", gpu: str = "H100-SXM") -> CostModel:
     """``"analytical"``, ``"learned"`` or ``"measure"`` -> the cost model."""
     if name in ("analytical", "kernel-analytical"):
-        from archgym.cost_models.kernel_analytical import KernelAnalyticalCostModel
+        from archgym.envs.kernel.analytical import KernelAnalyticalCostModel
 
         return KernelAnalyticalCostModel(gpu)
     if name in ("learned", "kernel-learned"):
-        from archgym.cost_models.kernel_learned import KernelLearnedCostModel
+        from archgym.envs.kernel.learned import KernelLearnedCostModel
 
         return KernelLearnedCostModel(gpu)
     if name in ("measure", "kernel-measure"):
-        from archgym.cost_models.kernel_live import KernelMeasureCostModel
+        from archgym.envs.kernel.measure.live import KernelMeasureCostModel
 
         return KernelMeasureCostModel()
     raise ConfigError(
@@ -126,9 +126,9 @@ def make_kernel_env(
 
     Args:
         workload: ``"layer@tokens"`` (e.g. ``"llama-7b.ffn_up@2048"``), a dict or a
-            :class:`~archgym.cost_models.kernel_space.KernelWorkload`.
+            :class:`~archgym.envs.kernel.space.KernelWorkload`.
         op: Override the op (``"spmm"`` to search sparse implementations of a layer).
-        gpu: A GPU of :data:`~archgym.cost_models.kernel_gpus.GPUS` (analytical/learned).
+        gpu: A GPU of :data:`~archgym.envs.kernel.gpus.GPUS` (analytical/learned).
         cost_model: ``"analytical"``, ``"learned"``, ``"measure"`` or a CostModel.
         objective: Objective spec; default minimise latency.
         constraints: E.g. ``["energy_j <= 0.01"]``.
@@ -137,15 +137,16 @@ def make_kernel_env(
     wl = kernel_workload(workload, op)
     model = kernel_cost_model(cost_model, gpu) if isinstance(cost_model, str) else cost_model
     env = DSEEnv(kernel_space(wl.op), model, wl, objective, constraints, mode=mode, **kwargs)
-    env.report_metrics = ("latency_s", "tflops", "energy_j")
     return env
 
 
-
-make_kernel_env.own_cost_models = ("analytical", "learned", "measure")  # type: ignore[attr-defined]
 
 register(
     "archgym/Kernel-v0",
     make_kernel_env,
     "GEMM/SpMM/SDDMM/grouped GEMM on a tensor-core GPU: tiles, precision, sparsity, backend",
+    report_metrics=("latency_s", "tflops", "energy_j"),
+    default_cost_model='analytical',
+    workload_type=KernelWorkload,
+    cost_models=("analytical", "learned", "measure"),
 )

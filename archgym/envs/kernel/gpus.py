@@ -86,7 +86,7 @@ def register_gpu(spec: GPUSpec | dict[str, Any], overwrite: bool = False) -> GPU
         except TypeError as exc:
             raise ConfigError(
                 f"a GPU spec dict must have the fields of GPUSpec ({exc}); see "
-                "archgym.cost_models.kernel_gpus.GPUSpec"
+                "archgym.envs.kernel.gpus.GPUSpec"
             ) from exc
     if spec.name in GPUS and not overwrite:
         raise ConfigError(
@@ -135,7 +135,7 @@ def get_gpu(name: str | GPUSpec) -> GPUSpec:
             return spec
     raise ConfigError(
         f"unknown GPU {name!r}; known GPUs: {', '.join(sorted(GPUS))}. Add yours with "
-        "archgym.cost_models.kernel_gpus.register_gpu({...GPUSpec fields...})."
+        "archgym.envs.kernel.gpus.register_gpu({...GPUSpec fields...})."
     )
 
 

@@ -5,7 +5,7 @@ The model predicts ``log(measured latency / analytical latency)`` with scikit-le
 
 Storage choice (no pickle): nothing trained is shipped. At first use the model is fitted
 deterministically (fixed ``random_state``, no early stopping) on the measured dataset shipped
-in ``archgym/data/kernels/`` (an open Parquet file) and cached in memory for the process;
+in ``archgym/envs/kernel/data/`` (an open Parquet file) and cached in memory for the process;
 fitting ~3,000 rows takes about a second. The same data and seed give the same model.
 """
 
@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations
-from archgym.cost_models.kernel_analytical import KERNEL_METRICS, analytic_terms, energy_j
-from archgym.cost_models.kernel_constraints import check_designs
-from archgym.cost_models.kernel_gpus import GPUSpec, get_gpu
-from archgym.cost_models.kernel_space import (
+from archgym.envs.kernel.analytical import KERNEL_METRICS, analytic_terms, energy_j
+from archgym.envs.kernel.constraints import check_designs
+from archgym.envs.kernel.gpus import GPUSpec, get_gpu
+from archgym.envs.kernel.space import (
     OPS,
     PRECISIONS,
     SPARSITIES,
@@ -41,7 +41,7 @@ __all__ = [
     "KernelLearnedCostModel",
 ]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "kernels"
+DATA_DIR = Path(__file__).resolve().parent / "data"
 DATASET = DATA_DIR / "kernels_h100.parquet"
 """Measured records (H100 SXM, see ``kernels_h100.meta.json`` for the collection details)."""
 

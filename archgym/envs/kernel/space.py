@@ -2,7 +2,7 @@
 
 This module is the single source of the kernel domain's value lists; the environment
 (:mod:`archgym.envs.kernel`) builds its :class:`~archgym.space.DesignSpace` from them, and the
-measurement planner (:mod:`archgym.cost_models.kernel_measure`) draws from them.
+measurement planner (:mod:`archgym.envs.kernel.measure.plan`) draws from them.
 
 Conventions used by every kernel module:
 

@@ -114,7 +114,7 @@ class LayerPlan:
     """One weight layer of the network (a convolution or the final linear layer).
 
     Attributes:
-        name: Dotted name matching the torch module built by :mod:`archgym.nas.model`.
+        name: Dotted name matching the torch module built by :mod:`archgym.envs.nas.model`.
         kind: ``"conv"`` or ``"linear"``.
         c_in: Input channels (features for linear).
         c_out: Output channels.

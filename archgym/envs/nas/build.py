@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from archgym.envs.nas.arch import BLOCK_FIELDS, MAX_BLOCKS, TABLE_VALUES, arch_key, canonical
+from archgym.envs.nas.oracle import OracleConfig
 from archgym.errors import StoreError
-from archgym.nas.arch import BLOCK_FIELDS, MAX_BLOCKS, TABLE_VALUES, arch_key, canonical
-from archgym.nas.oracle import OracleConfig
 
 __all__ = ["table_architectures", "read_records", "build_records", "pack_table"]
 
@@ -93,14 +93,14 @@ def _init_worker(task: str, split_seed: int, mnist1d_cache: str | None) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from archgym.nas.data import load_task
+    from archgym.envs.nas.datasets import load_task
 
     _STATE["data"] = load_task(task, split_seed, mnist1d_cache)
 
 
 def _work(arch: dict[str, Any], cfg_json: str) -> dict[str, Any]:
-    from archgym.nas.oracle import measure_architecture
-    from archgym.nas.train import TrainConfig
+    from archgym.envs.nas.oracle import measure_architecture
+    from archgym.envs.nas.train import TrainConfig
 
     d = json.loads(cfg_json)
     d["train"] = TrainConfig(**d["train"])

@@ -23,8 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from archgym.envs.nas.arch import LayerPlan
 from archgym.errors import DesignError
-from archgym.nas.arch import LayerPlan
 
 __all__ = [
     "Compression",
@@ -183,7 +183,7 @@ def apply_compression(net, layers: tuple[LayerPlan, ...], comp: Compression) -> 
     """Prune then quantize the weights of ``net`` in place; returns the masks by layer name.
 
     BatchNorm statistics are *not* touched here; call
-    :func:`archgym.nas.train.reestimate_bn` afterwards.
+    :func:`archgym.envs.nas.train.reestimate_bn` afterwards.
 
     Raises:
         DesignError: The pattern does not divide a layer (see :func:`check_compression`).

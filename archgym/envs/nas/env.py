@@ -1,7 +1,7 @@
 """``archgym/NAS-v0``: neural-architecture search with a real accuracy oracle.
 
-A design is a CNN from the macro space of :mod:`archgym.nas.arch` plus a compression setting
-(``sparsity``, ``weight_bits``, ``scope``; see :mod:`archgym.nas.compress`). The workload is
+A design is a CNN from the macro space of :mod:`archgym.envs.nas.arch` plus a compression setting
+(``sparsity``, ``weight_bits``, ``scope``; see :mod:`archgym.envs.nas.compress`). The workload is
 the task name (``"digits"`` or ``"mnist1d"``). :class:`NASCostModel` returns
 
 * ``accuracy`` (max): validation accuracy after compression -- what agents optimise;
@@ -13,14 +13,14 @@ the task name (``"digits"`` or ``"mnist1d"``). :class:`NASCostModel` returns
 Accuracy sources (``accuracy=``):
 
 * ``"table"`` (default): exact lookup in the shipped table. The default space is then the
-  table space (:data:`archgym.nas.arch.TABLE_VALUES` x every compression setting), and every
+  table space (:data:`archgym.envs.nas.arch.TABLE_VALUES` x every compression setting), and every
   design of it is in the table. A design outside the table is *infeasible* with a reason that
   says so (no nearest-neighbour guessing, which would hide how far off it is); use ``"proxy"``
   or ``"train"`` for the full space.
 * ``"train"``: trains live (seconds per new architecture; trained networks are cached per
   architecture so compression settings of one architecture cost one training).
 * ``"proxy"``: a gradient-boosted surrogate fitted on the table with a fixed seed
-  (:mod:`archgym.nas.surrogate`); see ``benchmarks/nas_surrogate.py`` for its ranking quality.
+  (:mod:`archgym.envs.nas.surrogate`); see ``benchmarks/nas_surrogate.py`` for its ranking quality.
 """
 
 from __future__ import annotations
@@ -33,10 +33,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
+from archgym.envs.nas.arch import MAX_BLOCKS, PARAM_VALUES, TABLE_VALUES, arch_key, plan_network
+from archgym.envs.nas.compress import (
+    SCOPES,
+    SPARSITIES,
+    WEIGHT_BITS,
+    Compression,
+    check_compression,
+)
+from archgym.envs.nas.datasets import TASK_SHAPES
 from archgym.errors import ConfigError
-from archgym.nas.arch import MAX_BLOCKS, PARAM_VALUES, TABLE_VALUES, arch_key, plan_network
-from archgym.nas.compress import SCOPES, SPARSITIES, WEIGHT_BITS, Compression, check_compression
-from archgym.nas.data import TASK_SHAPES
 from archgym.registry import register, register_cost_model
 from archgym.space import Categorical, DesignSpace, Ordinal
 
@@ -125,7 +131,7 @@ class NASCostModel(CostModel):
         return out
 
     def _table(self, task: str) -> Any:
-        from archgym.nas.table import default_table_path, load_table
+        from archgym.envs.nas.table import default_table_path, load_table
 
         return load_table(self.table_path or default_table_path(task))
 
@@ -192,7 +198,7 @@ class NASCostModel(CostModel):
 
     def _surrogate(self, task: str) -> Any:
         if task not in self._surrogates:
-            from archgym.nas.surrogate import AccuracySurrogate, featurize
+            from archgym.envs.nas.surrogate import AccuracySurrogate, featurize
 
             df = self._table(task).df
             df = df[df["feasible"]]
@@ -202,7 +208,7 @@ class NASCostModel(CostModel):
 
     def _from_proxy(self, task: str, designs: list[dict[str, Any]], todo: list[int],
                     out: dict[str, np.ndarray]) -> None:
-        from archgym.nas.surrogate import featurize
+        from archgym.envs.nas.surrogate import featurize
 
         if not todo:
             return
@@ -216,9 +222,9 @@ class NASCostModel(CostModel):
                        out: dict[str, np.ndarray]) -> None:
         import torch
 
-        from archgym.nas.data import load_task
-        from archgym.nas.oracle import OracleConfig, evaluate_compression
-        from archgym.nas.train import train_architecture
+        from archgym.envs.nas.datasets import load_task
+        from archgym.envs.nas.oracle import OracleConfig, evaluate_compression
+        from archgym.envs.nas.train import train_architecture
 
         if not todo:
             return
@@ -248,7 +254,7 @@ class NASCostModel(CostModel):
 
 def _analytic_size(d: Mapping[str, Any], task: str) -> tuple[float, float]:
     """Effective MACs and weight bytes assuming the pattern's nominal density (proxy mode)."""
-    from archgym.nas.compress import compressed_layers
+    from archgym.envs.nas.compress import compressed_layers
 
     plan = plan_network(d, *TASK_SHAPES[task])
     comp = Compression(str(d["sparsity"]), int(d["weight_bits"]), str(d["scope"]))
@@ -290,7 +296,6 @@ def make_nas_env(
     full = (accuracy != "table") if full_space is None else full_space
     model = cost_model if cost_model is not None else NASCostModel(accuracy, table, seed)
     env = DSEEnv(nas_space(full), model, workload, objective, constraints, mode=mode, **kwargs)
-    env.report_metrics = ("accuracy", "test_accuracy", "params", "weight_bytes")
     return env
 
 
@@ -298,5 +303,7 @@ register(
     "archgym/NAS-v0",
     make_nas_env,
     "CNN macro search x pruning x quantization on digits/mnist1d; real trained accuracy (table, live, proxy)",
+    report_metrics=("accuracy", "test_accuracy", "params", "weight_bytes"),
+    default_cost_model='nas',
 )
 register_cost_model("nas", NASCostModel, NASCostModel.description)

@@ -1,6 +1,6 @@
-"""Build the torch network of an architecture (see :mod:`archgym.nas.arch` for the layout).
+"""Build the torch network of an architecture (see :mod:`archgym.envs.nas.arch` for the layout).
 
-Module names equal :attr:`archgym.nas.arch.LayerPlan.name` (``blocks.0.conv1``, ``head``...),
+Module names equal :attr:`archgym.envs.nas.arch.LayerPlan.name` (``blocks.0.conv1``, ``head``...),
 so compression can address layers by the plan. Imports torch; keep it out of registry paths.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from archgym.envs.nas.arch import BLOCK_FIELDS, NetworkPlan, _plain, plan_network
 from archgym.errors import DesignError
-from archgym.nas.arch import BLOCK_FIELDS, NetworkPlan, _plain, plan_network
 
 __all__ = ["build_network", "Block", "Network"]
 

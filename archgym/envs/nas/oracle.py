@@ -15,8 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from archgym.nas.arch import arch_key, canonical, plan_network
-from archgym.nas.compress import (
+from archgym.envs.nas.arch import arch_key, canonical, plan_network
+from archgym.envs.nas.compress import (
     SCOPES,
     SPARSITIES,
     WEIGHT_BITS,
@@ -25,8 +25,8 @@ from archgym.nas.compress import (
     check_compression,
     compressed_layers,
 )
-from archgym.nas.data import TaskData
-from archgym.nas.train import TrainConfig
+from archgym.envs.nas.datasets import TaskData
+from archgym.envs.nas.train import TrainConfig
 
 __all__ = ["OracleConfig", "measure_architecture", "evaluate_compression", "all_compressions"]
 
@@ -82,8 +82,8 @@ def evaluate_compression(net, plan, data: TaskData, comp: Compression, cfg: Orac
     """
     import torch
 
-    from archgym.nas.compress import _quantize
-    from archgym.nas.train import accuracy, fit, reestimate_bn
+    from archgym.envs.nas.compress import _quantize
+    from archgym.envs.nas.train import accuracy, fit, reestimate_bn
 
     row: dict[str, Any] = {"sparsity": comp.sparsity, "weight_bits": comp.weight_bits, "scope": comp.scope}
     reason = check_compression(plan.layers, comp)
@@ -150,7 +150,7 @@ def measure_architecture(
         "points": [...]}``; infeasible architectures get ``feasible=False`` and no points.
         ``*_seed2`` are ``None`` unless the architecture is in the noise subset.
     """
-    from archgym.nas.train import train_architecture
+    from archgym.envs.nas.train import train_architecture
 
     arch = canonical(arch)
     key = arch_key(arch)

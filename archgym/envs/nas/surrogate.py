@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from archgym.nas.arch import MAX_BLOCKS, plan_network
-from archgym.nas.compress import Compression, parse_sparsity
+from archgym.envs.nas.arch import MAX_BLOCKS, plan_network
+from archgym.envs.nas.compress import Compression, parse_sparsity
 
 __all__ = ["featurize", "AccuracySurrogate", "FEATURE_NAMES"]
 
@@ -43,7 +43,7 @@ def featurize(
     Architecture and compression features are memoised per distinct value, so featurising a
     whole table (tens of thousands of rows, ~1,000 architectures) takes about a second.
     """
-    from archgym.nas.arch import arch_key
+    from archgym.envs.nas.arch import arch_key
 
     arch_memo: dict[str, list[float]] = {}
     comp_memo: dict[tuple[str, int, str], list[float]] = {}

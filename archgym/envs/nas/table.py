@@ -1,7 +1,7 @@
 """Read a shipped (or user-built) NAS table and look designs up in it.
 
 A table is a Parquet file with one row per (architecture, sparsity, weight_bits, scope): the
-architecture's parameters and ``key`` (:func:`archgym.nas.arch.arch_key`), its dense
+architecture's parameters and ``key`` (:func:`archgym.envs.nas.arch.arch_key`), its dense
 measurements, the compression setting and the measured ``val_accuracy``/``test_accuracy``
 after compression (NaN with a ``reason`` where the setting is infeasible). A JSON sidecar and
 the Parquet schema metadata (``b"archgym"``) describe how it was built.
@@ -25,11 +25,11 @@ REQUIRED_COLUMNS = (
     "test_accuracy", "params", "macs", "effective_macs", "weight_bytes",
     "dense_val_accuracy", "val_accuracy_seed2",
 )
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "nas"
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 def default_table_path(task: str) -> Path:
-    """The shipped table of ``task`` (``archgym/data/nas/<task>.parquet``)."""
+    """The shipped table of ``task`` (``archgym/envs/nas/data/<task>.parquet``)."""
     return DATA_DIR / f"{task}.parquet"
 
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from archgym.nas.data import TaskData
-from archgym.nas.model import Network, build_network
+from archgym.envs.nas.datasets import TaskData
+from archgym.envs.nas.model import Network, build_network
 
 __all__ = ["TrainConfig", "TrainResult", "train_architecture", "accuracy", "reestimate_bn"]
 

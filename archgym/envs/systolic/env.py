@@ -3,7 +3,7 @@
 Design parameters: array ``rows`` and ``cols`` (powers of two, 4-256), ``dataflow``
 (``os``/``ws``/``is``: output-, weight-, input-stationary), ``ifmap_sram_kb``,
 ``filter_sram_kb``, ``ofmap_sram_kb`` (KiB), ``dram_bw_words`` (words/cycle) and
-``clock_mhz``. The cost model is :class:`~archgym.cost_models.systolic.SystolicCostModel`;
+``clock_mhz``. The cost model is :class:`~archgym.envs.systolic.model.SystolicCostModel`;
 any registered cost model with the same design columns can replace it (``cost_model=...``).
 """
 
@@ -16,6 +16,7 @@ from archgym.cost_model import CostModel
 from archgym.env import DSEEnv
 from archgym.registry import register
 from archgym.space import Categorical, DesignSpace, Ordinal
+from archgym.workloads import Workload
 
 __all__ = ["systolic_space", "make_systolic_env"]
 
@@ -59,13 +60,12 @@ def make_systolic_env(
         mode: ``"one-step"`` or ``"sequential"``.
         bandwidth_mode: ``"limited"`` (DRAM stalls count) or ``"ideal"`` (SCALE-Sim CALC).
     """
-    from archgym.cost_models.systolic import SystolicCostModel
+    from archgym.envs.systolic.model import SystolicCostModel
     from archgym.workloads import get
 
     wl = get(workload) if isinstance(workload, str) else workload
     model = cost_model if cost_model is not None else SystolicCostModel(bandwidth_mode=bandwidth_mode)
     env = DSEEnv(systolic_space(), model, wl, objective, constraints, mode=mode, **kwargs)
-    env.report_metrics = ("latency_s", "energy_j", "area_mm2")
     return env
 
 
@@ -73,4 +73,7 @@ register(
     "archgym/Systolic-v0",
     make_systolic_env,
     "DNN layers (im2col GEMMs) on a systolic array; SCALE-Sim-exact cycles, energy, area",
+    report_metrics=("latency_s", "energy_j", "area_mm2"),
+    default_cost_model='systolic-analytical',
+    workload_type=Workload,
 )

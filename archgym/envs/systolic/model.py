@@ -52,6 +52,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
+from archgym.envs.systolic.timing import fold_cycles, mapped_dims
 from archgym.errors import ConfigError
 from archgym.registry import register_cost_model
 from archgym.workloads import as_workload
@@ -225,14 +226,9 @@ class SystolicCostModel(CostModel):
         M, N, K, inst = a["m"][None, :], a["n"][None, :], a["k"][None, :], a["instances"][None, :]
 
         is_os, is_ws = df == 0, df == 1
-        Sr = np.where(is_os, M, K)
-        Sc = np.where(is_os | is_ws, N, M)
-        T = np.where(is_os, K, np.where(is_ws, M, N))
-        rf = -(-Sr // R)
-        cf = -(-Sc // C)
+        Sr, Sc, T = mapped_dims(M, N, K, is_os, is_ws)
+        rf, cf, cycles1 = fold_cycles(Sr, Sc, T, R, C, short_fill=is_os)
         folds = rf * cf
-        fill = np.where(is_os, R + C - 2, 2 * R + C - 2)
-        cycles1 = folds * (T + fill) - 1
         util_den = np.where(is_os, T + R + C - 2, T + 2 * R + 2 * C - 3)
         mnk = M * N * K
         compute_util = mnk / (R * C * folds * util_den)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from archgym.cost_models.kernel_measure import (
+from archgym.envs.kernel.measure.plan import (
     DESIGN_COLUMNS,
     RECORD_COLUMNS,
     WORKLOAD_COLUMNS,
@@ -71,7 +71,7 @@ def compile_all(points: Sequence[Mapping[str, Any]], workers: int, timeout_s: fl
     import concurrent.futures as cf
     import multiprocessing as mp
 
-    from archgym.cost_models.kernel_runners import warmup_compile
+    from archgym.envs.kernel.measure.runners import warmup_compile
 
     reps: dict[tuple[Any, ...], Mapping[str, Any]] = {}
     for p in points:

@@ -1,7 +1,7 @@
 """``cost_model="measure"``: evaluate kernel designs by running them on the local CUDA GPU.
 
 Each design is checked against the constraint rules, then compiled and timed with the protocol
-of :func:`archgym.cost_models.kernel_measure.time_cuda` (CUDA events, L2 flush, median of 20).
+of :func:`archgym.envs.kernel.measure.plan.time_cuda` (CUDA events, L2 flush, median of 20).
 A design that fails to compile or launch is infeasible with the error as its reason.
 """
 
@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations
-from archgym.cost_models.kernel_analytical import KERNEL_METRICS, analytic_terms, energy_j
-from archgym.cost_models.kernel_constraints import check_designs
-from archgym.cost_models.kernel_gpus import get_gpu, gpu_from_device_name
-from archgym.cost_models.kernel_measure import measure_points, require_cuda
-from archgym.cost_models.kernel_space import as_kernel_workload
+from archgym.envs.kernel.analytical import KERNEL_METRICS, analytic_terms, energy_j
+from archgym.envs.kernel.constraints import check_designs
+from archgym.envs.kernel.gpus import get_gpu, gpu_from_device_name
+from archgym.envs.kernel.measure.plan import measure_points, require_cuda
+from archgym.envs.kernel.space import as_kernel_workload
 from archgym.registry import register_cost_model
 
 __all__ = ["KernelMeasureCostModel"]

@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from archgym.cost_models.kernel_constraints import check_designs
-from archgym.cost_models.kernel_gpus import get_gpu
-from archgym.cost_models.kernel_space import (
+from archgym.envs.kernel.constraints import check_designs
+from archgym.envs.kernel.gpus import get_gpu
+from archgym.envs.kernel.measure.errors import error_text
+from archgym.envs.kernel.space import (
     GROUP_M,
     NUM_STAGES,
     NUM_WARPS,
@@ -223,23 +224,6 @@ def write_dataset(records: Sequence[Mapping[str, Any]], path: str | Path,
     return path, meta_path
 
 
-ERROR_TEXT_LIMIT = 1600
-"""Most characters of an exception kept in a record's ``reason`` (see :func:`error_text`)."""
-
-
-def error_text(exc: BaseException, limit: int = ERROR_TEXT_LIMIT) -> str:
-    """``"<Type>: <message>"`` of ``exc``, complete when short, else its head and its tail.
-
-    Compiler errors (Triton's ``CompilationError``) print the failing source lines first and
-    the cause last, so a long text keeps its first 300 characters and its last
-    ``limit - 300``, joined by ``" [...] "``; the cause is never cut off.
-    """
-    text = f"{type(exc).__name__}: {str(exc).strip()}"
-    if len(text) <= limit:
-        return text
-    return text[:300] + " [...] " + text[-(limit - 300):]
-
-
 def require_cuda() -> Any:
     """Import torch and check for a CUDA device; returns the torch module.
 
@@ -321,7 +305,7 @@ def measure_points(points: Sequence[Mapping[str, Any]], reps: int = 20, warmup: 
     Raises:
         BackendError: No CUDA GPU.
     """
-    from archgym.cost_models.kernel_runners import OperandCache, build_runner
+    from archgym.envs.kernel.measure.runners import OperandCache, build_runner
 
     torch = require_cuda()
     flush = torch.empty(256 * 1024 * 1024 // 4, dtype=torch.int32, device="cuda")

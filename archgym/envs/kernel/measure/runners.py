@@ -1,6 +1,6 @@
 """Build a zero-argument callable that runs one kernel design on the GPU (torch + Triton).
 
-Used by :func:`archgym.cost_models.kernel_measure.measure_points`; everything here needs
+Used by :func:`archgym.envs.kernel.measure.plan.measure_points`; everything here needs
 torch with CUDA, imported inside functions. Operand preparation (random data, pruning,
 compression to 2:4/CSR/BSR formats, block index lists) happens outside the timed callable,
 as for static weights at inference time.
@@ -14,8 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from archgym.cost_models.kernel_measure import error_text
-from archgym.cost_models.kernel_triton import MODE_BLOCK_A, MODE_DENSE, MODE_SDDMM, matmul_kernel
+from archgym.envs.kernel.measure.errors import error_text
+from archgym.envs.kernel.measure.triton_matmul import (
+    MODE_BLOCK_A,
+    MODE_DENSE,
+    MODE_SDDMM,
+    matmul_kernel,
+)
 
 __all__ = ["OperandCache", "build_runner", "tile_mask", "triton_launch_args", "warmup_compile"]
 
