@@ -23,5 +23,5 @@ def optional_import(module: str, extra: str) -> ModuleType:
     except ImportError as exc:
         raise MissingDependencyError(
             f"optional dependency {module!r} is required here but is not installed "
-            f"({exc}); install it with: pip install \"archgym[{extra}]\""
+            f'({exc}); install it with: pip install "archgym[{extra}]"'
         ) from exc

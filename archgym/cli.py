@@ -47,7 +47,9 @@ def _int_at_least(minimum: int, what: str) -> Any:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a {what} integer, but got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"must be a {what} integer, but got {text!r}"
+            ) from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be a {what} integer, but got {value}")
         return value
@@ -73,14 +75,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one search experiment (default: the built-in one)")
     run.add_argument("--env", help=f"env id (default {DEFAULT_EXPERIMENT['env']})")
-    run.add_argument("--env-opt", action="append", metavar="KEY=VALUE",
-                     help="env argument, e.g. workload=bert_base (repeatable)")
-    run.add_argument("--cost-model", help="replace the env's cost model, e.g. scalesim or proxy:FILE")
+    run.add_argument(
+        "--env-opt",
+        action="append",
+        metavar="KEY=VALUE",
+        help="env argument, e.g. workload=bert_base (repeatable)",
+    )
+    run.add_argument(
+        "--cost-model", help="replace the env's cost model, e.g. scalesim or proxy:FILE"
+    )
     run.add_argument("--agent", help=f"agent name (default {DEFAULT_EXPERIMENT['agent']})")
-    run.add_argument("--agent-opt", action="append", metavar="KEY=VALUE",
-                     help="agent hyperparameter, e.g. n_startup_trials=20 (repeatable)")
-    run.add_argument("--objective", action="append",
-                     help="objective: a metric, min:/max:metric, edp; repeat for Pareto search")
+    run.add_argument(
+        "--agent-opt",
+        action="append",
+        metavar="KEY=VALUE",
+        help="agent hyperparameter, e.g. n_startup_trials=20 (repeatable)",
+    )
+    run.add_argument(
+        "--objective",
+        action="append",
+        help="objective: a metric, min:/max:metric, edp; repeat for Pareto search",
+    )
     run.add_argument("--constraint", action="append", help="e.g. 'area_mm2 <= 10' (repeatable)")
     run.add_argument("--budget", type=_positive_int, help="number of evaluations (default 200)")
     run.add_argument("--batch-size", type=_positive_int, help="designs per agent ask (default 1)")
@@ -145,8 +160,15 @@ def _progress_bar(enabled: bool) -> tuple[Any, Any]:
 
     # The bar appears on the first update, so a run that fails before it starts prints only
     # its error line; disable=None turns it off when stderr is not a terminal (logs, CI).
-    bar = tqdm(total=0, unit="eval", file=sys.stderr, dynamic_ncols=True, leave=False,
-               disable=None, delay=float("inf"))
+    bar = tqdm(
+        total=0,
+        unit="eval",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        leave=False,
+        disable=None,
+        delay=float("inf"),
+    )
 
     def update(done: int, budget: int, infeasible: int) -> None:
         bar.total = budget
@@ -180,8 +202,10 @@ def _print_result(result: Any, header: str) -> None:
     print(f"Pareto front over {', '.join(result.pareto_metrics)} ({len(result.pareto)} designs):")
     print(_fmt_table(result.pareto))
     if getattr(result, "hypervolume", None) is not None:
-        print(f"Hypervolume of the front (minimisation form, reference = worst admissible "
-              f"value + 10 % per objective): {result.hypervolume:.6g}")
+        print(
+            f"Hypervolume of the front (minimisation form, reference = worst admissible "
+            f"value + 10 % per objective): {result.hypervolume:.6g}"
+        )
     if result.run_dir is not None:
         print(f"Records: {result.run_dir}/records.jsonl  (archgym.load_runs('{result.run_dir}'))")
 
@@ -191,8 +215,17 @@ def _workload_label(env_kwargs: dict[str, Any]) -> str:
     return f" ({workload})" if isinstance(workload, str) and workload else ""
 
 
-_EXPERIMENT_FLAGS = ("env", "env_opt", "cost_model", "agent", "agent_opt", "objective",
-                     "constraint", "seed", "batch_size")
+_EXPERIMENT_FLAGS = (
+    "env",
+    "env_opt",
+    "cost_model",
+    "agent",
+    "agent_opt",
+    "objective",
+    "constraint",
+    "seed",
+    "batch_size",
+)
 
 
 def _resumed_experiment(args: argparse.Namespace) -> Any:
@@ -243,7 +276,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     groups = {"envs": list_envs(), "agents": list_agents(), "cost_models": list_cost_models()}
     if args.json:
-        print(json.dumps({g: {k: s.description for k, s in specs.items()} for g, specs in groups.items()}))
+        print(
+            json.dumps(
+                {g: {k: s.description for k, s in specs.items()} for g, specs in groups.items()}
+            )
+        )
         return EXIT_OK
     for title, specs in groups.items():
         print(f"{title.replace('_', ' ')}:")
@@ -264,17 +301,23 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         env = exp.make_env()
     except ArchGymError as exc:  # e.g. a moved proxy file, a missing extra, no GPU here
-        print(f"archgym: note: cannot rebuild the env ({exc}); showing the recorded best only",
-              file=sys.stderr)
+        print(
+            f"archgym: note: cannot rebuild the env ({exc}); showing the recorded best only",
+            file=sys.stderr,
+        )
         import pandas as pd
 
         summary = {"best": manifest.get("best"), "pareto": pd.DataFrame(), "pareto_metrics": []}
     else:
         summary = summarize_records(records, env)
     result = RunResult(
-        run_dir=args.run_dir, n_evaluations=len(records), best=summary["best"],
-        pareto=summary["pareto"], pareto_metrics=summary["pareto_metrics"],
-        status=manifest.get("status", "?"), wall_s=0.0,
+        run_dir=args.run_dir,
+        n_evaluations=len(records),
+        best=summary["best"],
+        pareto=summary["pareto"],
+        pareto_metrics=summary["pareto_metrics"],
+        status=manifest.get("status", "?"),
+        wall_s=0.0,
     )
     if args.json:
         print(json.dumps({**result.to_dict(), "manifest": manifest}, default=str))
@@ -301,8 +344,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        print("archgym: interrupted; records written so far are kept (resume with --resume)",
-              file=sys.stderr)
+        print(
+            "archgym: interrupted; records written so far are kept (resume with --resume)",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # stdout closed early (`archgym ... | head`): stop quietly
         with contextlib.suppress(OSError, ValueError):  # so the final flush cannot fail
@@ -322,8 +367,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the CLI reports, never tracebacks
         if os.environ.get("ARCHGYM_DEBUG"):
             raise
-        print(f"archgym: error: {type(exc).__name__}: {exc} (set ARCHGYM_DEBUG=1 for a traceback)",
-              file=sys.stderr)
+        print(
+            f"archgym: error: {type(exc).__name__}: {exc} (set ARCHGYM_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
 
 

@@ -217,15 +217,16 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
     def _decode_action(self, action: Any) -> tuple[dict[str, Any], list[int] | None]:
         if self._discrete:
             idx = action.tolist() if isinstance(action, np.ndarray) else list(action)
-            ok = (
-                len(idx) == len(self._values)
-                and all(type(i) is int and 0 <= i < len(v) for i, v in zip(idx, self._values, strict=True))
+            ok = len(idx) == len(self._values) and all(
+                type(i) is int and 0 <= i < len(v) for i, v in zip(idx, self._values, strict=True)
             )
             if not ok:
                 raise DesignError(
                     f"action must lie in the action space {self.action_space}, but got {action!r}"
                 )
-            design = {p.name: v[i] for p, v, i in zip(self.space.params, self._values, idx, strict=True)}
+            design = {
+                p.name: v[i] for p, v, i in zip(self.space.params, self._values, idx, strict=True)
+            }
             return design, idx
         arr = np.asarray(action, dtype=float)
         if arr.shape != (len(self.space),) or not bool(np.all((arr >= 0.0) & (arr <= 1.0))):
@@ -265,9 +266,12 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         values, violations, reward = self.objective.score_one(metrics, feasible)
         if self._listeners:
             res = Results(
-                [design], evals, np.array([values], dtype=float),
+                [design],
+                evals,
+                np.array([values], dtype=float),
                 np.array([violations], dtype=float).reshape(1, len(violations)),
-                np.array([reward]), dt,
+                np.array([reward]),
+                dt,
             )
             for fn in self._listeners:
                 fn(res)
@@ -294,7 +298,9 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
     def describe(self) -> dict[str, Any]:
         """Identity recorded in run manifests."""
         wl = self.workload
-        wl_name = getattr(wl, "name", wl if isinstance(wl, (str, int, float)) or wl is None else repr(wl))
+        wl_name = getattr(
+            wl, "name", wl if isinstance(wl, (str, int, float)) or wl is None else repr(wl)
+        )
         return {
             "env_id": self.env_id,
             "space": self.space.spec(),

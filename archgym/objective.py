@@ -188,7 +188,9 @@ class Objective:
                     )
             _check_metric(text, known)
             direction = direction or self._metrics[text].direction
-            return Term(f"{direction}:{text}", "metric", (text,), 1.0 if direction == "min" else -1.0)
+            return Term(
+                f"{direction}:{text}", "metric", (text,), 1.0 if direction == "min" else -1.0
+            )
         if isinstance(spec, Mapping):
             if "weighted" in spec:
                 weights = {str(k): float(v) for k, v in dict(spec["weighted"]).items()}
@@ -257,7 +259,11 @@ class Objective:
         """:meth:`score` for a single design given as plain floats (the env-step fast path);
         returns ``(values, violations, reward)`` equal to the vectorised results."""
         if not feasible:
-            return [math.nan] * len(self.terms), [math.inf] * len(self.constraints), self.infeasible_reward
+            return (
+                [math.nan] * len(self.terms),
+                [math.inf] * len(self.constraints),
+                self.infeasible_reward,
+            )
         vals = [float(t.compute(metrics)) for t in self.terms]  # type: ignore[arg-type]
         viol = []
         for c in self.constraints:

@@ -162,7 +162,8 @@ class _Registry:
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         broken = "".join(
-            f" Module {m} failed to import and may define it: {err}." for m, err in self.broken.items()
+            f" Module {m} failed to import and may define it: {err}."
+            for m, err in self.broken.items()
         )
         raise RegistryError(
             f"unknown {self.kind} {name!r}.{hint} Registered {self.kind}s: {', '.join(names)} "
@@ -177,7 +178,9 @@ class _Registry:
 # Domains register their own cost models, so the cost-model registry loads the domains too.
 _ENVS = _Registry("env", ("archgym.envs",), "archgym.envs")
 _AGENTS = _Registry("agent", ("archgym.agents",), "archgym.agents")
-_COST_MODELS = _Registry("cost model", ("archgym.cost_models", "archgym.envs"), "archgym.cost_models")
+_COST_MODELS = _Registry(
+    "cost model", ("archgym.cost_models", "archgym.envs"), "archgym.cost_models"
+)
 
 
 def register(
@@ -290,7 +293,11 @@ def make(env_id: str, **kwargs: Any) -> Any:
     cm = merged.get("cost_model")
     if isinstance(cm, str) and cm not in spec.cost_models:
         merged["cost_model"] = make_cost_model(cm)
-    later = {k: merged.pop(k) for k in ("objective", "constraints") if k in merged and not _takes(factory, k)}
+    later = {
+        k: merged.pop(k)
+        for k in ("objective", "constraints")
+        if k in merged and not _takes(factory, k)
+    }
     try:
         env = factory(**merged)
     except TypeError as exc:

@@ -39,7 +39,13 @@ from archgym.registry import make, make_agent
 from archgym.results import Results
 from archgym.store import RunStore, make_records
 
-__all__ = ["Experiment", "RunResult", "run_experiment", "summarize_records", "hypervolume_reference"]
+__all__ = [
+    "Experiment",
+    "RunResult",
+    "run_experiment",
+    "summarize_records",
+    "hypervolume_reference",
+]
 
 
 @dataclass
@@ -76,13 +82,21 @@ class Experiment:
     def __post_init__(self) -> None:
         for key in ("env", "agent"):
             if not isinstance(getattr(self, key), str):
-                raise ConfigError(f"{key} must be a registered name (a string), but got {getattr(self, key)!r}")
+                raise ConfigError(
+                    f"{key} must be a registered name (a string), but got {getattr(self, key)!r}"
+                )
         for key in ("env_kwargs", "agent_kwargs"):
             if not isinstance(getattr(self, key), Mapping):
-                raise ConfigError(f"{key} must be a mapping of argument names to values, but got {getattr(self, key)!r}")
+                raise ConfigError(
+                    f"{key} must be a mapping of argument names to values, but got {getattr(self, key)!r}"
+                )
         if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget < 1:
             raise ConfigError(f"budget must be a positive integer, but got {self.budget!r}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+        if (
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, int)
+            or self.batch_size < 1
+        ):
             raise ConfigError(f"batch_size must be a positive integer, but got {self.batch_size!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, but got {self.seed!r}")
@@ -147,11 +161,15 @@ class RunResult:
 ProgressFn = Callable[[int, int, int], None]  # (done, budget, infeasible)
 
 
-def _results_from_records(env: Any, designs: list[dict[str, Any]], recs: list[dict[str, Any]]) -> Results:
+def _results_from_records(
+    env: Any, designs: list[dict[str, Any]], recs: list[dict[str, Any]]
+) -> Results:
     names = env.cost_model.metric_names
     evals = Evaluations(
         metrics={
-            m: np.array([np.nan if r["metrics"].get(m) is None else float(r["metrics"][m]) for r in recs])
+            m: np.array(
+                [np.nan if r["metrics"].get(m) is None else float(r["metrics"][m]) for r in recs]
+            )
             for m in names
         },
         feasible=np.array([bool(r["feasible"]) for r in recs]),
@@ -296,7 +314,9 @@ def _check_same_run(old: Mapping[str, Any], new: Mapping[str, Any], path: Path) 
     """Refuse to resume a run with another experiment: everything but the budget must match
     (env and its arguments, cost model and version, workload, objective, constraints, agent,
     hyperparameters, seed, batch size, design space)."""
-    old_exp = {k: v for k, v in dict(old.get("experiment", {})).items() if k not in ("budget", "name")}
+    old_exp = {
+        k: v for k, v in dict(old.get("experiment", {})).items() if k not in ("budget", "name")
+    }
     new_exp = {k: v for k, v in dict(new["experiment"]).items() if k not in ("budget", "name")}
     checks: list[tuple[str, Any, Any]] = [
         (k, old_exp.get(k), new_exp.get(k)) for k in sorted(set(old_exp) | set(new_exp))
@@ -306,7 +326,9 @@ def _check_same_run(old: Mapping[str, Any], new: Mapping[str, Any], path: Path) 
     for key in ("space_fingerprint", "cost_model", "workload", "objective", "mode"):
         checks.append((f"env.{key}", old_env.get(key), new_env.get(key)))
     for key, was, now in checks:
-        if json.dumps(was, sort_keys=True, default=str) != json.dumps(now, sort_keys=True, default=str):
+        if json.dumps(was, sort_keys=True, default=str) != json.dumps(
+            now, sort_keys=True, default=str
+        ):
             raise StoreError(
                 f"cannot resume {path}: it was run with {key}={was!r}, this experiment has "
                 f"{key}={now!r}; resume with the same settings (only --budget may change) or "
@@ -368,6 +390,7 @@ def summarize_records(
     ok = [r for r in records if r.get("admissible")]
     best = None
     if ok:
+
         def score(r: dict[str, Any]) -> float:
             vals = [v for v in r["objective"]]
             if any(v is None for v in vals):
@@ -386,14 +409,22 @@ def summarize_records(
     if obj.is_multi:
         pm = list(obj.labels)
         cols = [list(t.metrics) for t in obj.terms]
-        pts = np.array([[np.nan if v is None else v for v in r["objective"]] for r in ok]).reshape(len(ok), len(pm))
+        pts = np.array([[np.nan if v is None else v for v in r["objective"]] for r in ok]).reshape(
+            len(ok), len(pm)
+        )
     else:
         metric_dirs = {m.name: m.direction for m in env.cost_model.metrics}
         pm = [m for m in env.report_metrics if m in metric_dirs][:3] or list(obj.metric_names)
         signs = [1.0 if metric_dirs.get(m, "min") == "min" else -1.0 for m in pm]
         cols = [[m] for m in pm]
         pts = np.array(
-            [[np.nan if r["metrics"].get(m) is None else s * r["metrics"][m] for m, s in zip(pm, signs, strict=True)] for r in ok]
+            [
+                [
+                    np.nan if r["metrics"].get(m) is None else s * r["metrics"][m]
+                    for m, s in zip(pm, signs, strict=True)
+                ]
+                for r in ok
+            ]
         ).reshape(len(ok), len(pm))
     rows = []
     seen: set[str] = set()
@@ -410,10 +441,14 @@ def summarize_records(
                 rows.append(row)
     front = pd.DataFrame(rows)
     if len(front):
-        front = front.sort_values(by=[c for c in front.columns if c != "eval_id"][0]).reset_index(drop=True)
+        front = front.sort_values(by=[c for c in front.columns if c != "eval_id"][0]).reset_index(
+            drop=True
+        )
     hv = None
     if obj.is_multi and len(ok):
-        ref = hypervolume_reference(pts) if hv_reference is None else np.asarray(hv_reference, float)
+        ref = (
+            hypervolume_reference(pts) if hv_reference is None else np.asarray(hv_reference, float)
+        )
         if ref.shape != (pts.shape[1],):
             raise ConfigError(
                 f"hv_reference needs one value per objective {list(obj.labels)}, got {hv_reference!r}"

@@ -438,7 +438,10 @@ class DesignSpace:
             raise DesignError(f"design space {name!r} needs at least one parameter")
         self._by_name = {p.name: p for p in self.params}
         self._names = tuple(names)
-        self._order = (*[q for q in self.params if not q.active_if], *[q for q in self.params if q.active_if])
+        self._order = (
+            *[q for q in self.params if not q.active_if],
+            *[q for q in self.params if q.active_if],
+        )
         self._conditional = tuple(p for p in self.params if p.active_if)
         self._discrete = all(p.n_choices is not None for p in self.params)
         for p in self.params:
@@ -530,7 +533,9 @@ class DesignSpace:
         for c in self.constraints:
             if not c.check(out):
                 shown = {k: out[k] for k in self.names}
-                raise DesignError(f"design breaks constraint {c.name!r}: {c.rule} must hold; got {shown}")
+                raise DesignError(
+                    f"design breaks constraint {c.name!r}: {c.rule} must hold; got {shown}"
+                )
         return out
 
     def is_valid(self, design: Mapping[str, Any]) -> bool:
@@ -679,7 +684,9 @@ class DesignSpace:
 
     def encode_indices(self, design: Mapping[str, Any]) -> np.ndarray:
         """A design of a discrete space -> its value indices, shape ``(d,)``."""
-        return np.fromiter((p.index(design[p.name]) for p in self.params), np.int64, len(self.params))
+        return np.fromiter(
+            (p.index(design[p.name]) for p in self.params), np.int64, len(self.params)
+        )
 
     def decode_indices(self, idx: Sequence[int] | np.ndarray) -> Design:
         """Value indices -> a design (not constraint-checked)."""

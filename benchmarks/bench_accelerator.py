@@ -77,8 +77,10 @@ def main() -> int:
     ap.add_argument("--sim-python", default="/tmp/simvenv/bin/python")
     args = ap.parse_args()
     rate, per_eval = bench_model(args.designs)
-    print(f"analytical model: {rate:.3g} (design x layer) evaluations/s on one core "
-          f"({per_eval * 1e9:.0f} ns each); target >= 1e6: {'met' if rate >= 1e6 else 'NOT met'}")
+    print(
+        f"analytical model: {rate:.3g} (design x layer) evaluations/s on one core "
+        f"({per_eval * 1e9:.0f} ns each); target >= 1e6: {'met' if rate >= 1e6 else 'NOT met'}"
+    )
     if not Path(args.sim_python).exists():
         print(f"no simulator interpreter at {args.sim_python}; speed-ups not measured")
         return 0
@@ -90,11 +92,15 @@ def main() -> int:
     sims = json.loads(res.stdout)
     for name in ("scalesim", "zigzag"):
         s = sims[f"{name}_s_per_layer"]
-        print(f"{name}: {s:.3g} s per layer -> analytical model is {s / per_eval:.3g}x faster "
-              f"per layer evaluation")
+        print(
+            f"{name}: {s:.3g} s per layer -> analytical model is {s / per_eval:.3g}x faster "
+            f"per layer evaluation"
+        )
     s = sims["scalesim_s_real_layer"]
-    print(f"scalesim on a full-size layer (ResNet-18 layer3.0.conv2, M=196 N=256 K=2304): "
-          f"{s:.3g} s -> {s / per_eval:.3g}x")
+    print(
+        f"scalesim on a full-size layer (ResNet-18 layer3.0.conv2, M=196 N=256 K=2304): "
+        f"{s:.3g} s -> {s / per_eval:.3g}x"
+    )
     ok = sims["scalesim_s_per_layer"] / per_eval >= 1e6
     print(f"target >= 1e6x faster than SCALE-Sim: {'met' if ok else 'NOT met'}")
     return 0

@@ -28,10 +28,27 @@ from archgym.envs.kernel.learned import (
 )
 from archgym.envs.kernel.space import KernelWorkload
 
-HELD_OUT = ("llama-7b.ffn_down@2048", "gpt2.ffn_up@4096", "llama-70b.qkv@512",
-            "mixtral.expert_down@512", "bert-base.attn_out@4096")
-_DESIGN = ("backend", "precision", "sparsity", "density", "sparse_block", "block_m", "block_n",
-           "block_k", "group_m", "num_warps", "num_stages", "split_k")
+HELD_OUT = (
+    "llama-7b.ffn_down@2048",
+    "gpt2.ffn_up@4096",
+    "llama-70b.qkv@512",
+    "mixtral.expert_down@512",
+    "bert-base.attn_out@4096",
+)
+_DESIGN = (
+    "backend",
+    "precision",
+    "sparsity",
+    "density",
+    "sparse_block",
+    "block_m",
+    "block_n",
+    "block_k",
+    "group_m",
+    "num_warps",
+    "num_stages",
+    "split_k",
+)
 
 
 def predict(frame, gpu, model=None):  # type: ignore[no-untyped-def]
@@ -62,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     df = df[df["feasible"].astype(bool) & (df["latency_s"] > 0)].copy()
     test_mask = df["shape"].isin(HELD_OUT)
     train, test = df[~test_mask], df[test_mask].copy()
-    print(f"dataset: {len(df)} feasible records, {df['shape'].nunique()} shapes; "
-          f"train {len(train)}, held-out {len(test)} ({len(HELD_OUT)} shapes)")
+    print(
+        f"dataset: {len(df)} feasible records, {df['shape'].nunique()} shapes; "
+        f"train {len(train)}, held-out {len(test)} ({len(HELD_OUT)} shapes)"
+    )
     model = fit_kernel_model(train, gpu, seed=0)
     test["ana"], test["lrn"] = predict(test, gpu, model)
     test["err_l"] = (test["lrn"] / test["latency_s"] - 1).abs()
@@ -75,16 +94,24 @@ def main(argv: list[str] | None = None) -> int:
             rhos.append(spearmanr(grp["lrn"], grp["latency_s"]).statistic)
     print("\nlearned model on held-out shapes")
     print(f"  median |latency error| = {100 * test['err_l'].median():.1f} %  (target <= 10 %)")
-    print(f"  Spearman across tile configs: median {np.median(rhos):.3f}, mean "
-          f"{np.mean(rhos):.3f} over {len(rhos)} groups  (target >= 0.9)")
-    print("  per backend: " + ", ".join(
-        f"{b} {100 * e:.1f} %" for b, e in test.groupby("backend")["err_l"].median().items()))
+    print(
+        f"  Spearman across tile configs: median {np.median(rhos):.3f}, mean "
+        f"{np.mean(rhos):.3f} over {len(rhos)} groups  (target >= 0.9)"
+    )
+    print(
+        "  per backend: "
+        + ", ".join(
+            f"{b} {100 * e:.1f} %" for b, e in test.groupby("backend")["err_l"].median().items()
+        )
+    )
     print("\nanalytical model on held-out shapes")
     print(f"  median |latency error| = {100 * test['err_a'].median():.1f} %  (target <= 30 %)")
     df["ana"], _ = predict(df, gpu)
     df["err_a"] = (df["ana"] / df["latency_s"] - 1).abs()
-    print(f"analytical model on all {len(df)} records: median |latency error| = "
-          f"{100 * df['err_a'].median():.1f} %")
+    print(
+        f"analytical model on all {len(df)} records: median |latency error| = "
+        f"{100 * df['err_a'].median():.1f} %"
+    )
     table = df.groupby(["sparsity", "precision", "backend"])["err_a"].agg(["median", "count"])
     table["median"] = (100 * table["median"]).round(1)
     print("  per pattern / precision / backend (median error %, records):")

@@ -86,8 +86,13 @@ def scalesim_speedup(sim_python: str) -> dict[str, float] | None:
 
     layers = ref.pick_layers()[:4]
     job = [{"layers": layers, "rows": 32, "cols": 32, "dataflow": "ws"}]
-    proc = subprocess.run([sim_python, str(HERE / "scalesim_reference.py"), "--worker"],
-                          input=json.dumps(job), capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sim_python, str(HERE / "scalesim_reference.py"), "--worker"],
+        input=json.dumps(job),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if proc.returncode:
         print(f"SCALE-Sim worker failed: {proc.stderr.strip()[-400:]}", file=sys.stderr)
         return None
@@ -100,10 +105,14 @@ def scalesim_speedup(sim_python: str) -> dict[str, float] | None:
     ours = _best_per_call(lambda: model.evaluate_columns(cols, wl), 3) / (n * len(layers))
     one = {"rows": np.array([32]), "cols": np.array([32]), "dataflow": np.array(["ws"])}
     ours_single = _best_per_call(lambda: model.evaluate_columns(one, wl), 500) / len(layers)
-    same = all(
-        int(r["total_cycles"]) == int(c)
-        for r, c in zip(results, model.evaluate_layers(one, wl)["cycles"][0], strict=True)
-    ) if hasattr(model, "evaluate_layers") else None
+    same = (
+        all(
+            int(r["total_cycles"]) == int(c)
+            for r, c in zip(results, model.evaluate_layers(one, wl)["cycles"][0], strict=True)
+        )
+        if hasattr(model, "evaluate_layers")
+        else None
+    )
     return {
         "layers": len(layers),
         "scalesim_s_per_layer": sim_s_per_layer,
@@ -123,27 +132,39 @@ def main() -> int:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
     rate, n_layers = model_throughput()
-    print(f"model throughput (ResNet-50, {n_layers} layers, 4000 designs, one core): "
-          f"{rate:,.0f} (design x layer) evaluations/s   [target >= 1,000,000]")
+    print(
+        f"model throughput (ResNet-50, {n_layers} layers, 4000 designs, one core): "
+        f"{rate:,.0f} (design x layer) evaluations/s   [target >= 1,000,000]"
+    )
     ov = step_overhead()
-    print(f"env.step: {ov['step_us']:.1f} us; raw model (1 design x ResNet-18): "
-          f"{ov['raw_model_us']:.1f} us; overhead {ov['overhead_real_model_us']:.1f} us")
-    print(f"env-step overhead with a no-op cost model: {ov['overhead_noop_model_us']:.1f} us/step   "
-          "[target <= 20 us]")
+    print(
+        f"env.step: {ov['step_us']:.1f} us; raw model (1 design x ResNet-18): "
+        f"{ov['raw_model_us']:.1f} us; overhead {ov['overhead_real_model_us']:.1f} us"
+    )
+    print(
+        f"env-step overhead with a no-op cost model: {ov['overhead_noop_model_us']:.1f} us/step   "
+        "[target <= 20 us]"
+    )
     if not args.no_scalesim:
         if not Path(args.sim_python).exists():
-            print(f"SCALE-Sim python {args.sim_python} not found; skipping the speed-up "
-                  "(create a venv with `pip install \"archgym[scalesim]\"` and pass --sim-python)")
+            print(
+                f"SCALE-Sim python {args.sim_python} not found; skipping the speed-up "
+                '(create a venv with `pip install "archgym[scalesim]"` and pass --sim-python)'
+            )
             return 0
         sp = scalesim_speedup(args.sim_python)
         if sp:
-            print(f"SCALE-Sim 3.0.0: {sp['scalesim_s_per_layer']:.3f} s/layer "
-                  f"({sp['layers']} layers, 32x32 ws, CALC); archgym: "
-                  f"{sp['ours_s_per_layer_batched'] * 1e9:.1f} ns/layer batched, "
-                  f"{sp['ours_s_per_layer_single_design'] * 1e6:.1f} us/layer for one design")
-            print(f"speed-up over SCALE-Sim: {sp['speedup_batched']:,.0f}x batched, "
-                  f"{sp['speedup_single_design']:,.0f}x single design; identical cycles: "
-                  f"{sp['cycles_identical']}")
+            print(
+                f"SCALE-Sim 3.0.0: {sp['scalesim_s_per_layer']:.3f} s/layer "
+                f"({sp['layers']} layers, 32x32 ws, CALC); archgym: "
+                f"{sp['ours_s_per_layer_batched'] * 1e9:.1f} ns/layer batched, "
+                f"{sp['ours_s_per_layer_single_design'] * 1e6:.1f} us/layer for one design"
+            )
+            print(
+                f"speed-up over SCALE-Sim: {sp['speedup_batched']:,.0f}x batched, "
+                f"{sp['speedup_single_design']:,.0f}x single design; identical cycles: "
+                f"{sp['cycles_identical']}"
+            )
     return 0
 
 

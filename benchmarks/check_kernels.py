@@ -21,17 +21,40 @@ def main() -> int:
     import torch
 
     m = n = k = 512
-    tile = {"block_m": 128, "block_n": 128, "block_k": 64, "group_m": 8, "num_warps": 8,
-            "num_stages": 3, "split_k": 1}
+    tile = {
+        "block_m": 128,
+        "block_n": 128,
+        "block_k": 64,
+        "group_m": 8,
+        "num_warps": 8,
+        "num_stages": 3,
+        "split_k": 1,
+    }
     bad = 0
-    for prec, op, sp in [("fp16", "gemm", "dense"), ("bf16", "gemm", "dense"),
-                         ("fp8", "gemm", "dense"), ("int8", "gemm", "dense"),
-                         ("fp8", "spmm", "block"), ("fp16", "spmm", "block")]:
+    for prec, op, sp in [
+        ("fp16", "gemm", "dense"),
+        ("bf16", "gemm", "dense"),
+        ("fp8", "gemm", "dense"),
+        ("int8", "gemm", "dense"),
+        ("fp8", "spmm", "block"),
+        ("fp16", "spmm", "block"),
+    ]:
         for split in (1, 2):
-            p = {"op": op, "shape": "check", "m": m, "n": n, "k": k, "groups": 1,
-                 "backend": "triton", "precision": prec, "sparsity": sp,
-                 "density": 0.5 if sp == "block" else 1.0, "sparse_block": 64 if sp == "block" else 0,
-                 **tile, "split_k": split}
+            p = {
+                "op": op,
+                "shape": "check",
+                "m": m,
+                "n": n,
+                "k": k,
+                "groups": 1,
+                "backend": "triton",
+                "precision": prec,
+                "sparsity": sp,
+                "density": 0.5 if sp == "block" else 1.0,
+                "sparse_block": 64 if sp == "block" else 0,
+                **tile,
+                "split_k": split,
+            }
             cache = OperandCache(0)
             fn, _ = build_runner(p, cache)
             out = fn()[0]
@@ -47,8 +70,11 @@ def main() -> int:
             err = float((out.float() - ref).abs().max() / ref.abs().max().clamp_min(1e-6))
             ok = err <= 0.02
             bad += not ok
-            print(f"{prec:5s} {op:5s} {sp:6s} split_k={split}: max rel error {err:.2e} "
-                  f"{'ok' if ok else 'WRONG'}", flush=True)
+            print(
+                f"{prec:5s} {op:5s} {sp:6s} split_k={split}: max rel error {err:.2e} "
+                f"{'ok' if ok else 'WRONG'}",
+                flush=True,
+            )
     return 1 if bad else 0
 
 

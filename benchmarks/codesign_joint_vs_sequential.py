@@ -36,17 +36,29 @@ import numpy as np
 from archgym.registry import make, make_agent
 
 QUESTIONS: dict[str, dict[str, Any]] = {
-    "Q1": {"objective": "max:accuracy",
-           "constraints": ["latency_s <= 3e-6", "area_mm2 <= 0.5", "energy_j <= 2e-6"],
-           "phase2_objective": "edp", "phase2_constraints": None},
-    "Q2": {"objective": "edp", "constraints": ["accuracy >= 0.95", "area_mm2 <= 1.0"],
-           "phase2_objective": "edp", "phase2_constraints": ["area_mm2 <= 1.0"]},
+    "Q1": {
+        "objective": "max:accuracy",
+        "constraints": ["latency_s <= 3e-6", "area_mm2 <= 0.5", "energy_j <= 2e-6"],
+        "phase2_objective": "edp",
+        "phase2_constraints": None,
+    },
+    "Q2": {
+        "objective": "edp",
+        "constraints": ["accuracy >= 0.95", "area_mm2 <= 1.0"],
+        "phase2_objective": "edp",
+        "phase2_constraints": ["area_mm2 <= 1.0"],
+    },
 }
 
 
 def _search(env: Any, agent_name: str, seed: int, budget: int, batch: int) -> list[Any]:
-    agent = make_agent(agent_name, env.space, seed=seed, n_objectives=env.objective.n_objectives,
-                       n_constraints=len(env.objective.constraints))
+    agent = make_agent(
+        agent_name,
+        env.space,
+        seed=seed,
+        n_objectives=env.objective.n_objectives,
+        n_constraints=len(env.objective.constraints),
+    )
     out = []
     done = 0
     while done < budget:
@@ -85,23 +97,36 @@ def _median_eff_macs(task: str) -> float:
     return float(np.median(t.column("effective_macs")[t.column("feasible").astype(bool)]))
 
 
-def run_one(q: str, strategy: str, agent: str, seed: int, budget: int, batch: int,
-            task: str = "digits") -> float:
+def run_one(
+    q: str, strategy: str, agent: str, seed: int, budget: int, batch: int, task: str = "digits"
+) -> float:
     """Score of one run (NaN if it found no admissible design)."""
     spec = QUESTIONS[q]
     sign = -1.0 if spec["objective"].startswith("max:") else 1.0
-    joint = make("archgym/CoDesign-v0", workload=task, objective=spec["objective"],
-                 constraints=spec["constraints"])
+    joint = make(
+        "archgym/CoDesign-v0",
+        workload=task,
+        objective=spec["objective"],
+        constraints=spec["constraints"],
+    )
     if strategy == "joint":
         return _best(_search(joint, agent, seed, budget, batch), sign)
     if strategy == "seq":
         nas = make("archgym/NAS-v0", workload=task, objective="max:accuracy")
     elif q == "Q1":
-        nas = make("archgym/NAS-v0", workload=task, objective="max:accuracy",
-                   constraints=[f"effective_macs <= {_median_eff_macs(task):.0f}"])
+        nas = make(
+            "archgym/NAS-v0",
+            workload=task,
+            objective="max:accuracy",
+            constraints=[f"effective_macs <= {_median_eff_macs(task):.0f}"],
+        )
     else:
-        nas = make("archgym/NAS-v0", workload=task, objective="effective_macs",
-                   constraints=["accuracy >= 0.95"])
+        nas = make(
+            "archgym/NAS-v0",
+            workload=task,
+            objective="effective_macs",
+            constraints=["accuracy >= 0.95"],
+        )
     net = _pick(_search(nas, agent, seed, budget // 2, batch))
     if net is None:
         return float("nan")
@@ -109,9 +134,17 @@ def run_one(q: str, strategy: str, agent: str, seed: int, budget: int, batch: in
     hw_space = joint.space.restrict("codesign-hw", **fixed)
     from archgym.env import DSEEnv
 
-    cons = spec["phase2_constraints"] if spec["phase2_constraints"] is not None else spec["constraints"]
+    cons = (
+        spec["phase2_constraints"]
+        if spec["phase2_constraints"] is not None
+        else spec["constraints"]
+    )
     phase2 = DSEEnv(hw_space, joint.cost_model, task, spec["phase2_objective"], cons)
-    designs = [d for r in _search(phase2, agent, seed + 1000, budget - budget // 2, batch) for d in r.designs]
+    designs = [
+        d
+        for r in _search(phase2, agent, seed + 1000, budget - budget // 2, batch)
+        for d in r.designs
+    ]
     return _best([joint.evaluate(designs)], sign)
 
 
@@ -130,13 +163,23 @@ def main(argv: list[str] | None = None) -> int:
             for strategy in ("joint", "seq", "seq-proxy"):
                 t0 = time.perf_counter()
                 scores = [run_one(q, strategy, agent, s, a.budget, a.batch) for s in range(a.seeds)]
-                rows.append({"question": q, "agent": agent, "strategy": strategy, "scores": scores,
-                             "wall_s": time.perf_counter() - t0})
+                rows.append(
+                    {
+                        "question": q,
+                        "agent": agent,
+                        "strategy": strategy,
+                        "scores": scores,
+                        "wall_s": time.perf_counter() - t0,
+                    }
+                )
                 ok = np.array([x for x in scores if np.isfinite(x)])
                 med = f"{np.median(ok):.4g}" if ok.size else "-"
                 best = (f"{(ok.max() if q == 'Q1' else ok.min()):.4g}") if ok.size else "-"
-                print(f"{q}  {agent:7s} {strategy:9s} admissible {ok.size:2d}/{a.seeds}  "
-                      f"median {med:>9s}  best {best:>9s}  ({rows[-1]['wall_s']:.0f} s)", flush=True)
+                print(
+                    f"{q}  {agent:7s} {strategy:9s} admissible {ok.size:2d}/{a.seeds}  "
+                    f"median {med:>9s}  best {best:>9s}  ({rows[-1]['wall_s']:.0f} s)",
+                    flush=True,
+                )
     if a.json:
         with open(a.json, "w") as fh:
             json.dump({"budget": a.budget, "seeds": a.seeds, "rows": rows}, fh, indent=1)

@@ -33,28 +33,45 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compile-timeout", type=float, default=200.0)
     ap.add_argument("--deadline", type=float, default=None, help="seconds for the whole run")
     ap.add_argument("--limit", type=int, default=0, help="keep only the first N points")
-    ap.add_argument("--select", action="append", default=[], metavar="COLUMN=VALUE",
-                    help="keep only plan points whose COLUMN equals VALUE (repeatable, ANDed)")
-    ap.add_argument("--extra-shapes", default="",
-                    help="comma-separated LAYER@TOKENS; their full plan (seed --extra-seed) is "
-                         "appended after --select is applied to the main plan")
+    ap.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="keep only plan points whose COLUMN equals VALUE (repeatable, ANDed)",
+    )
+    ap.add_argument(
+        "--extra-shapes",
+        default="",
+        help="comma-separated LAYER@TOKENS; their full plan (seed --extra-seed) is "
+        "appended after --select is applied to the main plan",
+    )
     ap.add_argument("--extra-seed", type=int, default=1)
     args = ap.parse_args(argv)
-    points = select_points(plan_collection(args.seed, args.configs_per_case, args.pool_size),
-                           args.select)
+    points = select_points(
+        plan_collection(args.seed, args.configs_per_case, args.pool_size), args.select
+    )
     if args.extra_shapes:
         shapes = [parse_shape(s) for s in args.extra_shapes.split(",") if s]
-        points += plan_collection(args.extra_seed, args.configs_per_case, args.pool_size,
-                                  shapes=shapes)
+        points += plan_collection(
+            args.extra_seed, args.configs_per_case, args.pool_size, shapes=shapes
+        )
     if args.limit:
         points = points[: args.limit]
     print(json.dumps(summarize_plan(points), indent=1), flush=True)
     if args.plan_only:
         return 0
-    csv, meta = run_collection(points, args.out, reps=args.reps, warmup=args.warmup,
-                               seed=args.seed, workers=args.workers,
-                               compile_timeout_s=args.compile_timeout, deadline_s=args.deadline,
-                               log=lambda s: print(s, flush=True))
+    csv, meta = run_collection(
+        points,
+        args.out,
+        reps=args.reps,
+        warmup=args.warmup,
+        seed=args.seed,
+        workers=args.workers,
+        compile_timeout_s=args.compile_timeout,
+        deadline_s=args.deadline,
+        log=lambda s: print(s, flush=True),
+    )
     print(f"wrote {csv} and {meta}")
     import pandas as pd
 

@@ -20,10 +20,29 @@ import pandas as pd
 from archgym.envs.kernel.learned import DATASET
 from archgym.envs.kernel.measure.collect import merge_records
 
-_SHARED = ("gpu", "sms", "driver", "cuda", "torch", "triton", "reps", "warmup", "flush_bytes",
-           "timing", "format")
-_PER_RUN = ("date", "collected_with", "elapsed_s", "planned_points", "n_records", "n_feasible",
-            "partial", "seed")
+_SHARED = (
+    "gpu",
+    "sms",
+    "driver",
+    "cuda",
+    "torch",
+    "triton",
+    "reps",
+    "warmup",
+    "flush_bytes",
+    "timing",
+    "format",
+)
+_PER_RUN = (
+    "date",
+    "collected_with",
+    "elapsed_s",
+    "planned_points",
+    "n_records",
+    "n_feasible",
+    "partial",
+    "seed",
+)
 
 
 def _runs(meta: dict) -> list[dict]:
@@ -61,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     out_meta["partial"] = any(r.get("partial", False) for r in out_meta["runs"])
     merged.to_parquet(base_path, index=False)
     meta_path.write_text(json.dumps(out_meta, indent=2, sort_keys=True) + "\n")
-    print(f"{len(base)} + {len(supp)} records ({n_replaced} replaced) -> {len(merged)}, "
-          f"{out_meta['n_feasible']} timed; wrote {base_path} and {meta_path}")
+    print(
+        f"{len(base)} + {len(supp)} records ({n_replaced} replaced) -> {len(merged)}, "
+        f"{out_meta['n_feasible']} timed; wrote {base_path} and {meta_path}"
+    )
     return 0
 
 

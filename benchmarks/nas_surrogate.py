@@ -44,11 +44,16 @@ def main() -> None:
     fit_s = time.perf_counter() - t0
     pred = model.predict(x[test_mask])
     sub = df[test_mask].assign(pred=pred)
-    dense = sub[(sub["sparsity"] == "dense") & (sub["weight_bits"] == 32) & (sub["scope"] == "inner")]
+    dense = sub[
+        (sub["sparsity"] == "dense") & (sub["weight_bits"] == 32) & (sub["scope"] == "inner")
+    ]
 
     def rank(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-        return {"kendall_tau": float(kendalltau(a, b).statistic),
-                "spearman": float(spearmanr(a, b).statistic), "n": len(a)}
+        return {
+            "kendall_tau": float(kendalltau(a, b).statistic),
+            "spearman": float(spearmanr(a, b).statistic),
+            "n": len(a),
+        }
 
     report = {
         "task": args.task,

@@ -82,15 +82,23 @@ def speed(proxy: Proxy, env: object, n: int) -> dict[str, float]:
     return {"n": n, "proxy_s_per_design": tp / n, "analytical_s_per_design": ta / n}
 
 
-def active_learning(env_id: str, work: Path, family: str, n_acquire: int, threads: int,
-                    hparams: dict | None = None) -> dict:
+def active_learning(
+    env_id: str, work: Path, family: str, n_acquire: int, threads: int, hparams: dict | None = None
+) -> dict:
     init = work / "al_init"
     log_runs(env_id, 1000, 11, init)
-    proxy = train_proxy(init, targets=["latency_s", "energy_j"], model=family, cv=0,
-                        hparams=hparams, n_threads=threads)
+    proxy = train_proxy(
+        init,
+        targets=["latency_s", "energy_j"],
+        model=family,
+        cv=0,
+        hparams=hparams,
+        n_threads=threads,
+    )
     env = archgym.make(env_id, objective="edp")
-    res = acquire(proxy, n_acquire, env=env, batch=50, seed=0, out=work / "al_acquired",
-                  n_threads=threads)
+    res = acquire(
+        proxy, n_acquire, env=env, batch=50, seed=0, out=work / "al_acquired", n_threads=threads
+    )
     best_edp = res.history[-1][1]
     # how many uniform random evaluations reach that EDP? p = share of random designs as good
     rng = np.random.default_rng(123)
@@ -104,18 +112,23 @@ def active_learning(env_id: str, work: Path, family: str, n_acquire: int, thread
     # none of the random designs as good: report the sample size as a lower bound
     expected = (1.0 / p) if hits else float(allv.size)
     return {
-        "family": family, "n_initial": res.n_initial, "n_acquired": res.n_acquired,
-        "history": res.history, "best_edp_initial": res.history[0][1], "best_edp_final": best_edp,
-        "random_share_as_good": p, "random_evals_expected": expected,
-        "random_evals_is_lower_bound": hits == 0, "random_sample": int(allv.size),
+        "family": family,
+        "n_initial": res.n_initial,
+        "n_acquired": res.n_acquired,
+        "history": res.history,
+        "best_edp_initial": res.history[0][1],
+        "best_edp_final": best_edp,
+        "random_share_as_good": p,
+        "random_evals_expected": expected,
+        "random_evals_is_lower_bound": hits == 0,
+        "random_sample": int(allv.size),
         "true_evals_used": res.n_initial + res.n_acquired,
         "true_evals_saved": expected - (res.n_initial + res.n_acquired),
     }
 
 
 #: NAS hyperparameters: small, regularised trees (the tables hold ~100-1,200 architectures).
-NAS_HPARAMS = {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 15,
-               "min_samples_leaf": 20}
+NAS_HPARAMS = {"max_iter": 300, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 20}
 
 
 def nas_rank(task: str, family: str, split_seed: int, hparams: dict | None) -> dict:
@@ -141,19 +154,26 @@ def nas_rank(task: str, family: str, split_seed: int, hparams: dict | None) -> d
     models, _ = fit_payload_models(X[~test], {"val_accuracy": y[~test]}, family, hp, split_seed)
     proxy = Proxy({"space": nas_space().spec(), "models": models, "derived_features": None})
     sub = df[test].assign(pred=proxy.predict_features(X[test])["val_accuracy"])
-    dense = sub[(sub["sparsity"] == "dense") & (sub["weight_bits"] == 32)
-                & (sub["scope"] == "inner")]
+    dense = sub[
+        (sub["sparsity"] == "dense") & (sub["weight_bits"] == 32) & (sub["scope"] == "inner")
+    ]
 
     def rank(a: object, b: object) -> dict:
-        return {"kendall_tau": float(kendalltau(a, b).statistic),
-                "spearman": float(spearmanr(a, b).statistic), "n": int(len(a))}  # type: ignore[arg-type]
+        return {
+            "kendall_tau": float(kendalltau(a, b).statistic),
+            "spearman": float(spearmanr(a, b).statistic),
+            "n": int(len(a)),
+        }  # type: ignore[arg-type]
 
     seed2 = dense[np.isfinite(dense["val_accuracy_seed2"].to_numpy(dtype=float))]
     return {
-        "task": task, "n_archs": int(len(keys)), "n_held_out_archs": len(held),
+        "task": task,
+        "n_archs": int(len(keys)),
+        "n_held_out_archs": len(held),
         "dense": rank(dense["pred"], dense["val_accuracy"]),
         "all_points": rank(sub["pred"], sub["val_accuracy"]),
-        "dense_vs_seed2": rank(seed2["pred"], seed2["val_accuracy_seed2"]) if len(seed2) > 2
+        "dense_vs_seed2": rank(seed2["pred"], seed2["val_accuracy_seed2"])
+        if len(seed2) > 2
         else None,
         "ceiling": table.meta.get("noise", {}),
     }
@@ -171,13 +191,17 @@ def nas_section(tasks: list[str], family: str, splits: int) -> dict:
             return float(np.mean(vals)) if vals else float("nan")
 
         res = {"runs": runs, "ceiling": ceil}
-        print(f"\n== NAS {task} ({family}, {runs[0]['n_archs']} architectures, "
-              f"{runs[0]['n_held_out_archs']} held out, mean of {splits} splits); ceiling "
-              f"(seed 0 vs seed 2, {ceil.get('n')} archs): tau {ceil.get('kendall_tau', 0):.3f}, "
-              f"Spearman {ceil.get('spearman', 0):.3f}")
-        for key, label in [("dense", "dense, vs seed 0 (the fitted seed)"),
-                           ("dense_vs_seed2", "dense, vs seed 2 (like the ceiling)"),
-                           ("all_points", "all compression points, vs seed 0")]:
+        print(
+            f"\n== NAS {task} ({family}, {runs[0]['n_archs']} architectures, "
+            f"{runs[0]['n_held_out_archs']} held out, mean of {splits} splits); ceiling "
+            f"(seed 0 vs seed 2, {ceil.get('n')} archs): tau {ceil.get('kendall_tau', 0):.3f}, "
+            f"Spearman {ceil.get('spearman', 0):.3f}"
+        )
+        for key, label in [
+            ("dense", "dense, vs seed 0 (the fitted seed)"),
+            ("dense_vs_seed2", "dense, vs seed 2 (like the ceiling)"),
+            ("all_points", "all compression points, vs seed 0"),
+        ]:
             tau, rho = mean(key, "kendall_tau"), mean(key, "spearman")
             res[key] = {"kendall_tau": tau, "spearman": rho}
             if key == "all_points":
@@ -185,8 +209,10 @@ def nas_section(tasks: list[str], family: str, splits: int) -> dict:
                 continue
             ft, fr = tau / ceil["kendall_tau"], rho / ceil["spearman"]
             res[key].update(tau_fraction_of_ceiling=ft, spearman_fraction_of_ceiling=fr)
-            print(f"  {label:<40} tau {tau:.3f} ({ft:.0%} of ceiling)  Spearman {rho:.3f} "
-                  f"({fr:.0%})  target >= 90 %: {'met' if min(ft, fr) >= 0.9 else 'NOT met'}")
+            print(
+                f"  {label:<40} tau {tau:.3f} ({ft:.0%} of ceiling)  Spearman {rho:.3f} "
+                f"({fr:.0%})  target >= 90 %: {'met' if min(ft, fr) >= 0.9 else 'NOT met'}"
+            )
         out[task] = res
     return out
 
@@ -199,10 +225,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", nargs="+", default=["hist-gbm", "rf", "mlp"])
     ap.add_argument("--acquire", type=int, default=500)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--hparam", action="append", metavar="FAMILY:KEY=VALUE",
-                    help="override a hyperparameter, e.g. hist-gbm:max_iter=2000 (repeatable)")
-    ap.add_argument("--nas-tasks", nargs="*", default=["digits", "mnist1d"],
-                    help="NAS tables for the rank-correlation section (none skips it)")
+    ap.add_argument(
+        "--hparam",
+        action="append",
+        metavar="FAMILY:KEY=VALUE",
+        help="override a hyperparameter, e.g. hist-gbm:max_iter=2000 (repeatable)",
+    )
+    ap.add_argument(
+        "--nas-tasks",
+        nargs="*",
+        default=["digits", "mnist1d"],
+        help="NAS tables for the rank-correlation section (none skips it)",
+    )
     ap.add_argument("--nas-splits", type=int, default=5, help="architecture splits averaged")
     ap.add_argument("--nas-only", action="store_true", help="run only the NAS section")
     ap.add_argument("--out", help="write the results as JSON here")
@@ -238,8 +272,14 @@ def main(argv: list[str] | None = None) -> int:
         results["hparams"] = overrides
         for family in args.models:
             t0 = time.perf_counter()
-            proxy = train_proxy(work / "train", targets=targets, model=family, cv=0,
-                                hparams=overrides.get(family), n_threads=args.threads)
+            proxy = train_proxy(
+                work / "train",
+                targets=targets,
+                model=family,
+                cv=0,
+                hparams=overrides.get(family),
+                n_threads=args.threads,
+            )
             fit_s = time.perf_counter() - t0
             path = work / f"{family}.json"
             proxy.save(path)
@@ -253,35 +293,57 @@ def main(argv: list[str] | None = None) -> int:
                 sp["speedup_vs_scalesim_at_least"] = sim / sp["proxy_s_per_design"]
             report["speed_detail"] = sp
             results["models"][family] = {
-                "fit_s": fit_s, "file_bytes": path.stat().st_size, "report": report,
+                "fit_s": fit_s,
+                "file_bytes": path.stat().st_size,
+                "report": report,
             }
-            print(f"\n== {env_id}  {family}  (fit {fit_s:.1f} s, file {path.stat().st_size/1e6:.1f} MB)")
+            print(
+                f"\n== {env_id}  {family}  (fit {fit_s:.1f} s, file {path.stat().st_size / 1e6:.1f} MB)"
+            )
             print(format_report(report))
-            print(f"proxy {sp['proxy_s_per_design']*1e6:.2f} us/design, analytical "
-                  f"{sp['analytical_s_per_design']*1e6:.2f} us/design -> "
-                  f"{sp['speedup_vs_analytical']:.3g}x vs analytical", end="")
+            print(
+                f"proxy {sp['proxy_s_per_design'] * 1e6:.2f} us/design, analytical "
+                f"{sp['analytical_s_per_design'] * 1e6:.2f} us/design -> "
+                f"{sp['speedup_vs_analytical']:.3g}x vs analytical",
+                end="",
+            )
             if per_layer is not None:
-                print(f"; SCALE-Sim >= {sp['scalesim_s_per_design_lower_bound']:.3g} s/design "
-                      f"({n_layers} layers x {per_layer:.3g} s) -> >= "
-                      f"{sp['speedup_vs_scalesim_at_least']:.3g}x vs SCALE-Sim")
+                print(
+                    f"; SCALE-Sim >= {sp['scalesim_s_per_design_lower_bound']:.3g} s/design "
+                    f"({n_layers} layers x {per_layer:.3g} s) -> >= "
+                    f"{sp['speedup_vs_scalesim_at_least']:.3g}x vs SCALE-Sim"
+                )
             else:
                 print()
-            print(f"  honest speed claim: the proxy is "
-                  f"{'faster' if sp['speedup_vs_analytical'] > 1 else 'SLOWER'} than the "
-                  f"vectorised analytical model ({sp['speedup_vs_analytical']:.3g}x); a "
-                  "'2,000x faster' figure can only hold against a simulator"
-                  + (f" (here >= {sp['speedup_vs_scalesim_at_least']:.3g}x vs SCALE-Sim)"
-                     if per_layer is not None else ""))
+            print(
+                f"  honest speed claim: the proxy is "
+                f"{'faster' if sp['speedup_vs_analytical'] > 1 else 'SLOWER'} than the "
+                f"vectorised analytical model ({sp['speedup_vs_analytical']:.3g}x); a "
+                "'2,000x faster' figure can only hold against a simulator"
+                + (
+                    f" (here >= {sp['speedup_vs_scalesim_at_least']:.3g}x vs SCALE-Sim)"
+                    if per_layer is not None
+                    else ""
+                )
+            )
         if args.acquire:
-            al = active_learning(env_id, work, args.models[0], args.acquire, args.threads,
-                                 overrides.get(args.models[0]))
+            al = active_learning(
+                env_id,
+                work,
+                args.models[0],
+                args.acquire,
+                args.threads,
+                overrides.get(args.models[0]),
+            )
             results["active_learning"] = al
-            print(f"\n== active learning ({al['family']}, EDP): best EDP {al['best_edp_initial']:.4g} "
-                  f"after {al['n_initial']} random -> {al['best_edp_final']:.4g} after "
-                  f"{al['true_evals_used']} true evaluations; random search needs "
-                  f"{'more than ' if al['random_evals_is_lower_bound'] else '~'}"
-                  f"{al['random_evals_expected']:.3g} evaluations for that (share "
-                  f"{al['random_share_as_good']:.2g} of {al['random_sample']} random designs)")
+            print(
+                f"\n== active learning ({al['family']}, EDP): best EDP {al['best_edp_initial']:.4g} "
+                f"after {al['n_initial']} random -> {al['best_edp_final']:.4g} after "
+                f"{al['true_evals_used']} true evaluations; random search needs "
+                f"{'more than ' if al['random_evals_is_lower_bound'] else '~'}"
+                f"{al['random_evals_expected']:.3g} evaluations for that (share "
+                f"{al['random_share_as_good']:.2g} of {al['random_sample']} random designs)"
+            )
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2, default=float))
     return 0

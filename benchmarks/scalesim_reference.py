@@ -74,12 +74,21 @@ ARRAYS = [(8, 32), (32, 8), (16, 16), (12, 20), (128, 128)]
 DATAFLOWS = ["os", "ws", "is"]
 SRAM = {"ifmap_kb": 6144, "filter_kb": 6144, "ofmap_kb": 2048}  # SCALE-Sim's configs/scale.cfg
 
-COMPUTE_KEYS = {"Total Cycles": "total_cycles", "Stall Cycles": "stall_cycles",
-                "Compute Util %": "compute_util_pct", "Overall Util %": "overall_util_pct",
-                "Mapping Efficiency %": "mapping_eff_pct"}
-DETAIL_KEYS = {"SRAM IFMAP Reads": "sram_ifmap_reads", "SRAM Filter Reads": "sram_filter_reads",
-               "SRAM OFMAP Writes": "sram_ofmap_writes", "DRAM IFMAP Reads": "dram_ifmap_reads",
-               "DRAM Filter Reads": "dram_filter_reads", "DRAM OFMAP Writes": "dram_ofmap_writes"}
+COMPUTE_KEYS = {
+    "Total Cycles": "total_cycles",
+    "Stall Cycles": "stall_cycles",
+    "Compute Util %": "compute_util_pct",
+    "Overall Util %": "overall_util_pct",
+    "Mapping Efficiency %": "mapping_eff_pct",
+}
+DETAIL_KEYS = {
+    "SRAM IFMAP Reads": "sram_ifmap_reads",
+    "SRAM Filter Reads": "sram_filter_reads",
+    "SRAM OFMAP Writes": "sram_ofmap_writes",
+    "DRAM IFMAP Reads": "dram_ifmap_reads",
+    "DRAM Filter Reads": "dram_filter_reads",
+    "DRAM OFMAP Writes": "dram_ofmap_writes",
+}
 
 
 def pick_layers() -> list[dict]:
@@ -88,30 +97,59 @@ def pick_layers() -> list[dict]:
 
     def real(wl: str, name: str) -> Layer:
         layer = next(x for x in get(wl).layers if x.name == name)
-        return Layer(f"{wl}.{name}", layer.kind, layer.ifmap_h, layer.ifmap_w, layer.filter_h,
-                     layer.filter_w, layer.channels // layer.groups, layer.n, layer.stride)
+        return Layer(
+            f"{wl}.{name}",
+            layer.kind,
+            layer.ifmap_h,
+            layer.ifmap_w,
+            layer.filter_h,
+            layer.filter_w,
+            layer.channels // layer.groups,
+            layer.n,
+            layer.stride,
+        )
 
     def scaled(wl: str, name: str, div: int) -> Layer:
         x = next(x for x in get(wl).layers if x.name == name)
         if x.kind == "gemm":
             return Layer.gemm(f"{wl}.{name}/c{div}", x.m, x.n // div, x.k // div)
-        return Layer(f"{wl}.{name}/c{div}", "conv", x.ifmap_h, x.ifmap_w, x.filter_h,
-                     x.filter_w, x.channels // div, x.num_filters // div, x.stride)
+        return Layer(
+            f"{wl}.{name}/c{div}",
+            "conv",
+            x.ifmap_h,
+            x.ifmap_w,
+            x.filter_h,
+            x.filter_w,
+            x.channels // div,
+            x.num_filters // div,
+            x.stride,
+        )
 
     layers = [
-        real("bert_base", "block.attn_scores"),      # one head: M=128, N=128, K=64
-        real("bert_base", "block.attn_values"),      # one head: M=128, N=64, K=128
-        real("resnet18", "layer4.0.downsample"),     # 1x1/2, 256->512 on 14x14
-        real("resnet18", "fc"),                      # M=1, N=1000, K=512
-        scaled("resnet18", "layer1.0.conv1", 8),     # 3x3 on 58x58, 8->8
-        scaled("resnet50", "layer2.0.conv2", 16),    # 3x3/2 on 58x58, 8->8
-        scaled("resnet50", "layer3.0.conv3", 8),     # 1x1 on 14x14, 32->128
-        scaled("resnet50", "layer4.0.conv2", 16),    # 3x3/2 on 16x16, 32->32
-        scaled("bert_base", "block.ffn_up", 8),      # M=128, N=384, K=96
+        real("bert_base", "block.attn_scores"),  # one head: M=128, N=128, K=64
+        real("bert_base", "block.attn_values"),  # one head: M=128, N=64, K=128
+        real("resnet18", "layer4.0.downsample"),  # 1x1/2, 256->512 on 14x14
+        real("resnet18", "fc"),  # M=1, N=1000, K=512
+        scaled("resnet18", "layer1.0.conv1", 8),  # 3x3 on 58x58, 8->8
+        scaled("resnet50", "layer2.0.conv2", 16),  # 3x3/2 on 58x58, 8->8
+        scaled("resnet50", "layer3.0.conv3", 8),  # 1x1 on 14x14, 32->128
+        scaled("resnet50", "layer4.0.conv2", 16),  # 3x3/2 on 16x16, 32->32
+        scaled("bert_base", "block.ffn_up", 8),  # M=128, N=384, K=96
     ]
-    return [{"name": x.name, "kind": x.kind, "ifmap_h": x.ifmap_h, "ifmap_w": x.ifmap_w,
-             "filter_h": x.filter_h, "filter_w": x.filter_w, "channels": x.channels,
-             "num_filters": x.num_filters, "stride": x.stride} for x in layers]
+    return [
+        {
+            "name": x.name,
+            "kind": x.kind,
+            "ifmap_h": x.ifmap_h,
+            "ifmap_w": x.ifmap_w,
+            "filter_h": x.filter_h,
+            "filter_w": x.filter_w,
+            "channels": x.channels,
+            "num_filters": x.num_filters,
+            "stride": x.stride,
+        }
+        for x in layers
+    ]
 
 
 def _run_scalesim(layers: list[dict], rows: int, cols: int, dataflow: str) -> list[dict]:
@@ -119,23 +157,32 @@ def _run_scalesim(layers: list[dict], rows: int, cols: int, dataflow: str) -> li
 
     with tempfile.TemporaryDirectory() as d:
         cfg, topo, lay = (os.path.join(d, f) for f in ("c.cfg", "t.csv", "l.csv"))
-        Path(cfg).write_text(CFG.format(rows=rows, cols=cols, dataflow=dataflow, mode="CALC",
-                                        bandwidth=10, **SRAM))
-        lines = ["Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-                 "Channels, Num Filter, Strides,"]
+        Path(cfg).write_text(
+            CFG.format(rows=rows, cols=cols, dataflow=dataflow, mode="CALC", bandwidth=10, **SRAM)
+        )
+        lines = [
+            "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+            "Channels, Num Filter, Strides,"
+        ]
         for i, x in enumerate(layers):
-            lines.append(f"L{i}, {x['ifmap_h']}, {x['ifmap_w']}, {x['filter_h']}, "
-                         f"{x['filter_w']}, {x['channels']}, {x['num_filters']}, {x['stride']},")
+            lines.append(
+                f"L{i}, {x['ifmap_h']}, {x['ifmap_w']}, {x['filter_h']}, "
+                f"{x['filter_w']}, {x['channels']}, {x['num_filters']}, {x['stride']},"
+            )
         Path(topo).write_text("\n".join(lines) + "\n")
         Path(lay).write_text("Layer name,\n")
         t0 = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
-            sim = scalesim(save_disk_space=True, verbose=False, config=cfg, topology=topo,
-                           layout=lay)
+            sim = scalesim(
+                save_disk_space=True, verbose=False, config=cfg, topology=topo, layout=lay
+            )
             sim.run_scale(top_path=os.path.join(d, "out"))
         seconds = time.perf_counter() - t0
         out: list[dict] = [{} for _ in layers]
-        for report, keys in (("COMPUTE_REPORT", COMPUTE_KEYS), ("DETAILED_ACCESS_REPORT", DETAIL_KEYS)):
+        for report, keys in (
+            ("COMPUTE_REPORT", COMPUTE_KEYS),
+            ("DETAILED_ACCESS_REPORT", DETAIL_KEYS),
+        ):
             with open(os.path.join(d, "out", "ref", report + ".csv")) as f:
                 table = list(csv.reader(f))
             header = [h.strip() for h in table[0]]
@@ -143,7 +190,9 @@ def _run_scalesim(layers: list[dict], rows: int, cols: int, dataflow: str) -> li
                 for h, v in zip(header, row, strict=False):
                     if h in keys:
                         val = float(v)
-                        out[i][keys[h]] = int(val) if val.is_integer() and "pct" not in keys[h] else val
+                        out[i][keys[h]] = (
+                            int(val) if val.is_integer() and "pct" not in keys[h] else val
+                        )
     for o in out:
         o["scalesim_seconds_per_layer"] = seconds / len(layers)
     return out
@@ -156,9 +205,17 @@ def worker() -> None:
     for job in jobs:
         res = _run_scalesim(job["layers"], job["rows"], job["cols"], job["dataflow"])
         for layer, r in zip(job["layers"], res, strict=True):
-            results.append({"layer": layer, "rows": job["rows"], "cols": job["cols"],
-                            "dataflow": job["dataflow"], **r})
+            results.append(
+                {
+                    "layer": layer,
+                    "rows": job["rows"],
+                    "cols": job["cols"],
+                    "dataflow": job["dataflow"],
+                    **r,
+                }
+            )
     from importlib.metadata import version
+
     json.dump({"results": results, "scalesim_version": version("scalesim")}, sys.stdout)
 
 
@@ -173,14 +230,21 @@ def main() -> int:
         worker()
         return 0
     layers = pick_layers()
-    jobs = [{"layers": layers, "rows": r, "cols": c, "dataflow": df}
-            for (r, c) in ARRAYS for df in DATAFLOWS]
+    jobs = [
+        {"layers": layers, "rows": r, "cols": c, "dataflow": df}
+        for (r, c) in ARRAYS
+        for df in DATAFLOWS
+    ]
     t0 = time.perf_counter()
     procs = []
     for w in range(args.workers):
-        p = subprocess.Popen([args.sim_python, __file__, "--worker"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
-        procs.append((p, jobs[w::args.workers]))
+        p = subprocess.Popen(
+            [args.sim_python, __file__, "--worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        procs.append((p, jobs[w :: args.workers]))
     outs = []
     for p, part in procs:
         stdout, _ = p.communicate(json.dumps(part))

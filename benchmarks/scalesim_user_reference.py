@@ -99,18 +99,29 @@ def _run(cfg: tuple, bw: int) -> list[dict]:
     rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb = cfg
     with tempfile.TemporaryDirectory() as d:
         cfg_p, topo, lay = (os.path.join(d, f) for f in ("c.cfg", "t.csv", "l.csv"))
-        Path(cfg_p).write_text(CFG.format(rows=rows, cols=cols, dataflow=dataflow, bw=bw,
-                                          ifmap_kb=ifmap_kb, filter_kb=filter_kb,
-                                          ofmap_kb=ofmap_kb))
-        lines = ["Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-                 "Channels, Num Filter, Strides,"]
+        Path(cfg_p).write_text(
+            CFG.format(
+                rows=rows,
+                cols=cols,
+                dataflow=dataflow,
+                bw=bw,
+                ifmap_kb=ifmap_kb,
+                filter_kb=filter_kb,
+                ofmap_kb=ofmap_kb,
+            )
+        )
+        lines = [
+            "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+            "Channels, Num Filter, Strides,"
+        ]
         lines += [", ".join(str(v) for v in layer) + "," for layer in LAYERS]
         Path(topo).write_text("\n".join(lines) + "\n")
         Path(lay).write_text("Layer name,\n")
         t0 = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
-            sim = scalesim(save_disk_space=True, verbose=False, config=cfg_p, topology=topo,
-                           layout=lay)
+            sim = scalesim(
+                save_disk_space=True, verbose=False, config=cfg_p, topology=topo, layout=lay
+            )
             sim.run_scale(top_path=os.path.join(d, "out"))
         seconds = time.perf_counter() - t0
         out = []
@@ -119,23 +130,33 @@ def _run(cfg: tuple, bw: int) -> list[dict]:
             with open(os.path.join(d, "out", "ref", report + ".csv")) as f:
                 table = list(csv.reader(f))
             header = [h.strip() for h in table[0]]
-            reports[report] = [dict(zip(header, (v.strip() for v in row), strict=False)) for row in table[1:]]
+            reports[report] = [
+                dict(zip(header, (v.strip() for v in row), strict=False)) for row in table[1:]
+            ]
         for i, layer in enumerate(LAYERS):
             c = reports["COMPUTE_REPORT"][i]
             a = reports["DETAILED_ACCESS_REPORT"][i]
-            out.append({
-                "layer": list(layer), "rows": rows, "cols": cols, "dataflow": dataflow,
-                "ifmap_kb": ifmap_kb, "filter_kb": filter_kb, "ofmap_kb": ofmap_kb, "bw": bw,
-                "total_cycles": int(float(c["Total Cycles"])),
-                "stall_cycles": int(float(c["Stall Cycles"])),
-                "dram_ifmap_reads": int(float(a["DRAM IFMAP Reads"])),
-                "dram_filter_reads": int(float(a["DRAM Filter Reads"])),
-                "dram_ofmap_writes": int(float(a["DRAM OFMAP Writes"])),
-                "sram_ifmap_reads": int(float(a["SRAM IFMAP Reads"])),
-                "sram_filter_reads": int(float(a["SRAM Filter Reads"])),
-                "sram_ofmap_writes": int(float(a["SRAM OFMAP Writes"])),
-                "scalesim_seconds_per_layer": seconds / len(LAYERS),
-            })
+            out.append(
+                {
+                    "layer": list(layer),
+                    "rows": rows,
+                    "cols": cols,
+                    "dataflow": dataflow,
+                    "ifmap_kb": ifmap_kb,
+                    "filter_kb": filter_kb,
+                    "ofmap_kb": ofmap_kb,
+                    "bw": bw,
+                    "total_cycles": int(float(c["Total Cycles"])),
+                    "stall_cycles": int(float(c["Stall Cycles"])),
+                    "dram_ifmap_reads": int(float(a["DRAM IFMAP Reads"])),
+                    "dram_filter_reads": int(float(a["DRAM Filter Reads"])),
+                    "dram_ofmap_writes": int(float(a["DRAM OFMAP Writes"])),
+                    "sram_ifmap_reads": int(float(a["SRAM IFMAP Reads"])),
+                    "sram_filter_reads": int(float(a["SRAM Filter Reads"])),
+                    "sram_ofmap_writes": int(float(a["SRAM OFMAP Writes"])),
+                    "scalesim_seconds_per_layer": seconds / len(LAYERS),
+                }
+            )
     return out
 
 
@@ -144,6 +165,7 @@ def worker() -> None:
     jobs = json.load(sys.stdin)
     results = [r for job in jobs for r in _run(tuple(job["cfg"]), job["bw"])]
     from importlib.metadata import version
+
     json.dump({"results": results, "scalesim_version": version("scalesim")}, sys.stdout)
 
 
@@ -161,10 +183,14 @@ def main() -> int:
     t0 = time.perf_counter()
     procs = []
     for w in range(args.workers):
-        p = subprocess.Popen([args.sim_python, __file__, "--worker"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            [args.sim_python, __file__, "--worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         procs.append(p)
-        p.stdin.write(json.dumps(jobs[w::args.workers]))  # type: ignore[union-attr]
+        p.stdin.write(json.dumps(jobs[w :: args.workers]))  # type: ignore[union-attr]
         p.stdin.close()  # type: ignore[union-attr]
     outs = []
     for p in procs:
@@ -178,7 +204,7 @@ def main() -> int:
         "generator": "benchmarks/scalesim_user_reference.py",
         "scalesim_version": outs[0]["scalesim_version"],
         "mode": "InterfaceBandwidth: USER; Bandwidth = IfmapSRAMBankBandwidth = "
-                "FilterSRAMBankBandwidth = bw",
+        "FilterSRAMBankBandwidth = bw",
         "config_template": CFG,
         "word_bytes": 1,
         "wall_seconds": round(time.perf_counter() - t0, 1),

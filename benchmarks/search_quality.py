@@ -64,8 +64,12 @@ TASKS: dict[str, dict[str, Any]] = {
     # outright. density/sparse_block are inactive for dense GEMM (pinned: fewer combinations).
     "archgym/Kernel-v0": {
         "make": {},
-        "keep": {"backend": ["triton"], "precision": ["fp16", "bf16", "fp8", "int8"],
-                 "density": [1.0], "sparse_block": [16]},
+        "keep": {
+            "backend": ["triton"],
+            "precision": ["fp16", "bf16", "fp8", "int8"],
+            "density": [1.0],
+            "sparse_block": [16],
+        },
     },
     # The whole digits table space (56,064 designs) with a memory budget: the most accurate
     # network whose compressed weights fit 2,000 bytes (19 % of designs qualify; 6 are within
@@ -80,12 +84,26 @@ TASKS: dict[str, dict[str, Any]] = {
     # dataflows x the three sparse-support knobs x activation bits (69,120 designs).
     "archgym/CoDesign-v0": {
         "make": {"objective": "edp", "constraints": ["accuracy >= 0.95"]},
-        "keep": {"num_blocks": [1, 2], "activation": ["relu"], "b1_kernel": [3], "b2_kernel": [3],
-                 "b1_down": ["maxpool"], "b2_down": ["maxpool"], "b3_width": [8],
-                 "b3_kernel": [3], "b3_down": ["none"],
-                 "sparsity": ["dense", "unstructured-50", "2:4", "1:4"], "weight_bits": [32, 8, 4],
-                 "scope": ["all"], "rows": [8, 16, 32], "cols": [8, 16, 32], "gbuf_kb": [32, 128],
-                 "dram_bw_bytes": [4, 16], "dataflow": ["ws", "os"], "clock_mhz": [1000]},
+        "keep": {
+            "num_blocks": [1, 2],
+            "activation": ["relu"],
+            "b1_kernel": [3],
+            "b2_kernel": [3],
+            "b1_down": ["maxpool"],
+            "b2_down": ["maxpool"],
+            "b3_width": [8],
+            "b3_kernel": [3],
+            "b3_down": ["none"],
+            "sparsity": ["dense", "unstructured-50", "2:4", "1:4"],
+            "weight_bits": [32, 8, 4],
+            "scope": ["all"],
+            "rows": [8, 16, 32],
+            "cols": [8, 16, 32],
+            "gbuf_kb": [32, 128],
+            "dram_bw_bytes": [4, 16],
+            "dataflow": ["ws", "os"],
+            "clock_mhz": [1000],
+        },
     },
 }
 
@@ -101,7 +119,11 @@ def reduction(space: Any, target: float) -> dict[str, list[Any]]:
     parameters start as 9 evenly spaced points of their unit encoding."""
     keep: dict[str, list[Any]] = {}
     for p in space.params:
-        keep[p.name] = list(p.values) if p.values is not None else [p.from_unit(u) for u in np.linspace(0, 1, 9)]
+        keep[p.name] = (
+            list(p.values)
+            if p.values is not None
+            else [p.from_unit(u) for u in np.linspace(0, 1, 9)]
+        )
     pins = 0
     while math.prod(len(v) for v in keep.values()) > target:
         widest = max(len(v) for v in keep.values())
@@ -115,7 +137,9 @@ def reduction(space: Any, target: float) -> dict[str, list[Any]]:
         vals = keep[name]
         idx = np.unique(np.round(np.linspace(0, len(vals) - 1, (len(vals) + 1) // 2)).astype(int))
         keep[name] = [vals[i] for i in idx]
-    return {k: v for k, v in keep.items() if space[k].values is None or len(v) < len(space[k].values)}
+    return {
+        k: v for k, v in keep.items() if space[k].values is None or len(v) < len(space[k].values)
+    }
 
 
 def build_env(env_id: str, keep: dict[str, list[Any]], objective: Any = None) -> Any:
@@ -294,7 +318,9 @@ def multi_objective_table(env_id: str, keep: dict[str, list[Any]], agents: list[
     tasks = [(env_id, keep, objective, a, s, min(budgets[-1], gp_budget) if a == "gp" else budgets[-1])
              for a in runnable for s in range(seeds)]  # fmt: skip
     runs = run_pool(tasks, jobs)
-    header = ["agent"] + [f"HV/HV*@{b}" for b in budgets] + ["ms/trial (1-100 / 101-300 / 301-1000)"]
+    header = (
+        ["agent"] + [f"HV/HV*@{b}" for b in budgets] + ["ms/trial (1-100 / 101-300 / 301-1000)"]
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for a in runnable:
@@ -316,15 +342,23 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--envs", default="", help="comma-separated env ids (default: all registered)")
-    ap.add_argument("--agents", default="", help="comma-separated agents (default: all but sb3-ppo)")
+    ap.add_argument(
+        "--agents", default="", help="comma-separated agents (default: all but sb3-ppo)"
+    )
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--budgets", default="100,300,1000")
     ap.add_argument("--gp-budget", type=int, default=100, help="GP's (smaller) budget")
     ap.add_argument("--designs", type=float, default=3e4, help="target size of the reduced space")
-    ap.add_argument("--multi-envs", default=None,
-                    help="envs for the two-objective table (default: all; --quick: the first)")
-    ap.add_argument("--quick", action="store_true",
-                    help="two-objective table on the first env only, GP budget 30")
+    ap.add_argument(
+        "--multi-envs",
+        default=None,
+        help="envs for the two-objective table (default: all; --quick: the first)",
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="two-objective table on the first env only, GP budget 30",
+    )
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     args = ap.parse_args(argv)
     envs = args.envs.split(",") if args.envs else list(list_envs())
@@ -347,9 +381,15 @@ def main(argv: list[str] | None = None) -> int:
             continue
         keep = task_space(env_id, env.space, args.designs)
         try:
-            summaries.append(single_objective_table(env_id, keep, agents, args.seeds, budgets, gp_budget, args.jobs))
+            summaries.append(
+                single_objective_table(
+                    env_id, keep, agents, args.seeds, budgets, gp_budget, args.jobs
+                )
+            )
             if env_id in multi_envs:
-                multi_objective_table(env_id, keep, agents, args.seeds, budgets, gp_budget, args.jobs)
+                multi_objective_table(
+                    env_id, keep, agents, args.seeds, budgets, gp_budget, args.jobs
+                )
         except Exception as exc:  # noqa: BLE001 - report and go on with the next env
             print(f"\n### {env_id}: failed ({type(exc).__name__}: {exc})")
     print(f"\nTotal {time.perf_counter() - t0:.0f} s.")

@@ -65,8 +65,14 @@ def _pure(exp: object) -> None:
     from archgym.registry import make_agent
 
     env = exp.make_env()  # type: ignore[attr-defined]
-    agent = make_agent(exp.agent, env.space, seed=exp.seed, n_objectives=1,  # type: ignore[attr-defined]
-                       n_constraints=0, **exp.agent_kwargs)  # type: ignore[attr-defined]
+    agent = make_agent(
+        exp.agent,
+        env.space,
+        seed=exp.seed,
+        n_objectives=1,  # type: ignore[attr-defined]
+        n_constraints=0,
+        **exp.agent_kwargs,
+    )  # type: ignore[attr-defined]
     done = 0
     while done < exp.budget:  # type: ignore[attr-defined]
         designs = agent.ask(1)
@@ -80,7 +86,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="experiments in the sweep (rounded up)")
     ap.add_argument("--budget", type=int, default=100)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--sample", type=int, default=80, help="experiments timed serially for the work")
+    ap.add_argument(
+        "--sample", type=int, default=80, help="experiments timed serially for the work"
+    )
     ap.add_argument("--executors", default="local,dask")
     ap.add_argument("--keep", default=None, help="keep the sweep directories here")
     args = ap.parse_args()
@@ -109,8 +117,11 @@ def main() -> None:
     work /= len(sample)
     stored /= len(sample)
     out = {
-        "experiments": len(items), "budget": args.budget, "workers": args.workers,
-        "cpu_count": os.cpu_count(), "load_avg_1m_start": os.getloadavg()[0],
+        "experiments": len(items),
+        "budget": args.budget,
+        "workers": args.workers,
+        "cpu_count": os.cpu_count(),
+        "load_avg_1m_start": os.getloadavg()[0],
         "work_s_per_experiment": round(work, 5),
         "runner_store_s_per_experiment": round(stored, 5),
         "runner_store_overhead_fraction": round(1 - work / stored, 4),
@@ -134,11 +145,14 @@ def main() -> None:
         out["executors"][kind] = {
             "executor_start_s": round(t_ready, 3),
             "sweep_wall_s": round(wall, 2),
-            "complete": res.n_complete, "failed": res.n_failed,
+            "complete": res.n_complete,
+            "failed": res.n_failed,
             "experiments_per_s": round(len(items) / wall, 2),
             "overhead_fraction": round(1 - ideal / wall, 4),
             "mean_task_s_in_worker": round(res.task_s / max(len(items), 1), 5),
-            "archgym_scale_21000x100_extrapolated_h": round(21000 / (len(items) / wall) / 3600 * args.budget / 100, 3),
+            "archgym_scale_21000x100_extrapolated_h": round(
+                21000 / (len(items) / wall) / 3600 * args.budget / 100, 3
+            ),
         }
     out["load_avg_1m_end"] = os.getloadavg()[0]
     if not args.keep:

@@ -36,12 +36,18 @@ DESIGNS = [
 ]
 #: (name, M, N, K): GEMMs of real layers, channels scaled down where the layer is large.
 LAYERS = [
-    ("bert.attn_scores", 128, 128, 64), ("bert.attn_values", 128, 64, 128),
-    ("bert.ffn_up/8", 128, 384, 96), ("bert.qkv/8", 128, 96, 96),
-    ("resnet18.fc", 1, 1000, 512), ("resnet18.l1.conv/8", 3136, 8, 72),
-    ("resnet18.l4.down", 49, 512, 256), ("resnet50.l3.conv3/8", 196, 128, 32),
-    ("resnet50.l4.conv2/16", 49, 32, 288), ("mobilenet.pw/4", 784, 48, 8),
-    ("vit.proj/8", 197, 96, 96), ("gpt2.lm/64", 64, 784, 12),
+    ("bert.attn_scores", 128, 128, 64),
+    ("bert.attn_values", 128, 64, 128),
+    ("bert.ffn_up/8", 128, 384, 96),
+    ("bert.qkv/8", 128, 96, 96),
+    ("resnet18.fc", 1, 1000, 512),
+    ("resnet18.l1.conv/8", 3136, 8, 72),
+    ("resnet18.l4.down", 49, 512, 256),
+    ("resnet50.l3.conv3/8", 196, 128, 32),
+    ("resnet50.l4.conv2/16", 49, 32, 288),
+    ("mobilenet.pw/4", 784, 48, 8),
+    ("vit.proj/8", 197, 96, 96),
+    ("gpt2.lm/64", 64, 784, 12),
 ]
 
 
@@ -56,8 +62,9 @@ def worker() -> None:
             res = zigzag_job(d, design, [(n, m, nn, k, 1) for n, m, nn, k in LAYERS])
         sec = (time.perf_counter() - t0) / len(LAYERS)
         for (name, m, n, k), r in zip(LAYERS, res, strict=False):
-            out.append({"design": design, "layer": [name, m, n, k], **r,
-                        "zigzag_seconds_per_layer": sec})
+            out.append(
+                {"design": design, "layer": [name, m, n, k], **r, "zigzag_seconds_per_layer": sec}
+            )
     json.dump(out, sys.stdout)
 
 
@@ -75,9 +82,14 @@ def main() -> int:
     t0 = time.perf_counter()
     procs = []
     for w in range(args.workers):
-        p = subprocess.Popen([args.sim_python, __file__, "--worker"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True, env=env)
-        p.stdin.write(json.dumps(DESIGNS[w::args.workers]))  # type: ignore[union-attr]
+        p = subprocess.Popen(
+            [args.sim_python, __file__, "--worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        p.stdin.write(json.dumps(DESIGNS[w :: args.workers]))  # type: ignore[union-attr]
         p.stdin.close()  # type: ignore[union-attr]
         procs.append(p)
     results = []
@@ -87,9 +99,15 @@ def main() -> int:
             raise SystemExit(f"ZigZag worker failed with exit code {p.returncode}")
         results += json.loads(text)
     from importlib.metadata import version  # noqa: F401  (version printed by the worker env)
-    doc = {"generator": "benchmarks/zigzag_reference.py", "zigzag_version": "3.9.1",
-           "search": "LOMA, opt=energy, lpf_limit=6", "word_bytes": 1,
-           "wall_seconds": round(time.perf_counter() - t0, 1), "entries": results}
+
+    doc = {
+        "generator": "benchmarks/zigzag_reference.py",
+        "zigzag_version": "3.9.1",
+        "search": "LOMA, opt=energy, lpf_limit=6",
+        "word_bytes": 1,
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "entries": results,
+    }
     Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {len(results)} entries to {args.out} in {doc['wall_seconds']} s")
     return 0

@@ -32,13 +32,16 @@ class BowlCostModel(CostModel):
         nan = np.where(feasible, 1.0, np.nan)
         reasons = ["" if f else "size 16 does not fit" for f in feasible]
         return Evaluations(
-            {"latency_s": lat * nan, "energy_j": energy * nan, "area_mm2": area * nan}, feasible, reasons
+            {"latency_s": lat * nan, "energy_j": energy * nan, "area_mm2": area * nan},
+            feasible,
+            reasons,
         )
 
 
 def bowl_space() -> DesignSpace:
     return DesignSpace(
-        [Integer("a", 0, 9), Ordinal("size", [1, 2, 4, 8, 16]), Categorical("kind", ["a", "b"])], name="bowl"
+        [Integer("a", 0, 9), Ordinal("size", [1, 2, 4, 8, 16]), Categorical("kind", ["a", "b"])],
+        name="bowl",
     )
 
 

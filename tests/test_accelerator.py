@@ -27,9 +27,11 @@ def test_reduces_to_scalesim_exact_systolic_model():
     # equal SystolicCostModel's, which tests/test_systolic_model.py pins to SCALE-Sim 3.0.0.
     rng = np.random.default_rng(1)
     n = 300
-    cols = {"rows": rng.choice([4, 8, 12, 16, 32, 128], n),
-            "cols": rng.choice([4, 8, 20, 32, 64], n),
-            "dataflow": rng.choice(["os", "ws", "is"], n)}
+    cols = {
+        "rows": rng.choice([4, 8, 12, 16, 32, 128], n),
+        "cols": rng.choice([4, 8, 20, 32, 64], n),
+        "dataflow": rng.choice(["os", "ws", "is"], n),
+    }
     wl = get("resnet18")
     per, ok, _ = AcceleratorCostModel("ideal").evaluate_layers(cols, wl)
     ref = SystolicCostModel("ideal").evaluate_layers(cols, wl)
@@ -50,7 +52,8 @@ def test_stall_free_cycles_and_sram_counts_match_scalesim_user_runs():
     for e in doc["entries"]:
         lay = Layer(e["layer"][0], "conv", *e["layer"][1:])
         per, ok, _ = model.evaluate_layers(
-            _cols(rows=e["rows"], cols=e["cols"], dataflow=e["dataflow"]), lay)
+            _cols(rows=e["rows"], cols=e["cols"], dataflow=e["dataflow"]), lay
+        )
         assert per["sram_ifmap_read_words"][0, 0] == e["sram_ifmap_reads"]
         assert per["sram_filter_read_words"][0, 0] == e["sram_filter_reads"]
         assert per["sram_write_words"][0, 0] == e["sram_ofmap_writes"]
@@ -78,23 +81,32 @@ def test_energy_levels_sum_and_scale():
 
 def test_bandwidth_and_small_buffers_add_stalls():
     m = AcceleratorCostModel()
-    e = m.evaluate(_cols(rows=32, cols=32, dataflow="ws", gbuf_kb=[4096, 64, 64],
-                         dram_bw_bytes=[64, 64, 2]), "vgg16")
+    e = m.evaluate(
+        _cols(rows=32, cols=32, dataflow="ws", gbuf_kb=[4096, 64, 64], dram_bw_bytes=[64, 64, 2]),
+        "vgg16",
+    )
     assert e.feasible.all()
     s = e.metrics["stall_cycles"]
     assert s[0] <= s[1] < s[2]
     assert e.metrics["dram_bytes"][1] > e.metrics["dram_bytes"][0]
-    ideal = AcceleratorCostModel("ideal").evaluate(_cols(rows=32, cols=32, dram_bw_bytes=1),
-                                                   "vgg16")
+    ideal = AcceleratorCostModel("ideal").evaluate(
+        _cols(rows=32, cols=32, dram_bw_bytes=1), "vgg16"
+    )
     assert ideal.metrics["stall_cycles"][0] == 0
 
 
 def test_bad_designs_are_infeasible_with_reasons():
     m = AcceleratorCostModel()
-    e = m.evaluate(_cols(rows=[0, 16, 16, 16, 256], cols=[16, 16, 16, 16, 256],
-                         dataflow=["ws", "xx", "rs", "ws", "ws"],
-                         rf_bytes=[64, 64, 4, 64, 64], gbuf_kb=[256, 256, 256, 256, 32]),
-                   "resnet18")
+    e = m.evaluate(
+        _cols(
+            rows=[0, 16, 16, 16, 256],
+            cols=[16, 16, 16, 16, 256],
+            dataflow=["ws", "xx", "rs", "ws", "ws"],
+            rf_bytes=[64, 64, 4, 64, 64],
+            gbuf_kb=[256, 256, 256, 256, 32],
+        ),
+        "resnet18",
+    )
     assert e.feasible.tolist() == [False, False, False, True, False]
     assert "rows must be a positive integer (got 0)" in e.reasons[0]
     assert "dataflow must be one of" in e.reasons[1]
@@ -113,8 +125,9 @@ def test_bad_layers_and_workloads_name_the_problem():
 def test_env_mobilenetv2_checks_and_is_deterministic():
     from gymnasium.utils.env_checker import check_env
 
-    env = archgym.make("archgym/Accelerator-v0", workload="mobilenetv2",
-                       constraints=["area_mm2 <= 20"])
+    env = archgym.make(
+        "archgym/Accelerator-v0", workload="mobilenetv2", constraints=["area_mm2 <= 20"]
+    )
     check_env(env, skip_render_check=True)
     a = env.space.sample(np.random.default_rng(3), 16)
     b = env.space.sample(np.random.default_rng(3), 16)
@@ -128,8 +141,11 @@ def test_throughput_is_vectorised():
 
     rng = np.random.default_rng(0)
     n = 2000
-    cols = _cols(rows=rng.choice([8, 16, 32], n), cols=rng.choice([8, 16, 32], n),
-                 dataflow=rng.choice(["os", "ws", "is", "rs"], n))
+    cols = _cols(
+        rows=rng.choice([8, 16, 32], n),
+        cols=rng.choice([8, 16, 32], n),
+        dataflow=rng.choice(["os", "ws", "is", "rs"], n),
+    )
     wl = get("resnet50")
     m = AcceleratorCostModel()
     m.evaluate(cols, wl)
@@ -148,10 +164,20 @@ def test_matches_scalesim_calc_reference_directly():
     entries = json.loads(path.read_text())["entries"]
     for e in entries:
         x = e["layer"]
-        lay = Layer(x["name"], x["kind"], x["ifmap_h"], x["ifmap_w"], x["filter_h"],
-                    x["filter_w"], x["channels"], x["num_filters"], x["stride"])
+        lay = Layer(
+            x["name"],
+            x["kind"],
+            x["ifmap_h"],
+            x["ifmap_w"],
+            x["filter_h"],
+            x["filter_w"],
+            x["channels"],
+            x["num_filters"],
+            x["stride"],
+        )
         per, ok, _ = m.evaluate_layers(
-            _cols(rows=e["rows"], cols=e["cols"], dataflow=e["dataflow"]), lay)
+            _cols(rows=e["rows"], cols=e["cols"], dataflow=e["dataflow"]), lay
+        )
         assert per["compute_cycles"][0, 0] == e["total_cycles"], (x["name"], e["dataflow"])
         assert per["sram_ifmap_read_words"][0, 0] == e["sram_ifmap_reads"]
         assert per["sram_filter_read_words"][0, 0] == e["sram_filter_reads"]

@@ -35,9 +35,13 @@ def test_latency_within_5_percent_where_operands_fit():
 
 def test_scalesim_mode_reads_sram_split_and_is_monotonic_in_bandwidth():
     m = AcceleratorCostModel("scalesim")
-    cols = {"rows": np.array([16] * 4), "cols": np.array([16] * 4),
-            "dataflow": np.array(["ws"] * 4), "gbuf_kb": np.array([112] * 4),
-            "dram_bw_bytes": np.array([1, 2, 4, 64])}
+    cols = {
+        "rows": np.array([16] * 4),
+        "cols": np.array([16] * 4),
+        "dataflow": np.array(["ws"] * 4),
+        "gbuf_kb": np.array([112] * 4),
+        "dram_bw_bytes": np.array([1, 2, 4, 64]),
+    }
     e = m.evaluate(cols, "bert_base")
     c = e.metrics["cycles"]
     assert e.feasible.all() and c[0] >= c[1] >= c[2] >= c[3]

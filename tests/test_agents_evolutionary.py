@@ -34,7 +34,9 @@ def test_ga_starts_from_seeded_random_samples(bowl_env) -> None:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_ga_finds_the_bowl_optimum(bowl_env, seed: int) -> None:
-    _, vals = _search(make_agent("ga", bowl_env.space, seed=seed, population_size=10), bowl_env, 60, batch=4)
+    _, vals = _search(
+        make_agent("ga", bowl_env.space, seed=seed, population_size=10), bowl_env, 60, batch=4
+    )
     assert np.nanmin(vals) == pytest.approx(1.0)
 
 
@@ -49,7 +51,9 @@ def test_ga_rarely_repeats_an_evaluated_design(bowl_env) -> None:
 
 def test_ga_population_is_the_best_told_so_far(bowl_env) -> None:
     agent = make_agent("ga", bowl_env.space, seed=0, population_size=3)
-    designs = [{"a": a, "size": 1, "kind": "a"} for a in (0, 5, 9, 4)] + [{"a": 5, "size": 16, "kind": "a"}]
+    designs = [{"a": a, "size": 1, "kind": "a"} for a in (0, 5, 9, 4)] + [
+        {"a": 5, "size": 16, "kind": "a"}
+    ]
     agent.tell(designs, bowl_env.evaluate(designs))
     # latency (a-5)^2+1: a=5 -> 1, a=4 -> 2, a=0 -> 26, a=9 -> 17; size 16 is infeasible (inf)
     assert [key for key, _ in agent._population] == [(0.0, 1.0), (0.0, 2.0), (0.0, 17.0)]
@@ -61,7 +65,9 @@ def test_ga_ranks_constraint_breakers_by_violation_ahead_of_infeasible(bowl_env)
     env = derive_env(bowl_env, objective="latency_s")
     env = type(env)(env.space, env.cost_model, env.workload, "latency_s", ["latency_s <= 5"])
     agent = make_agent("ga", env.space, seed=0, population_size=4)
-    designs = [{"a": a, "size": 1, "kind": "a"} for a in (0, 9, 5)] + [{"a": 5, "size": 16, "kind": "a"}]
+    designs = [{"a": a, "size": 1, "kind": "a"} for a in (0, 9, 5)] + [
+        {"a": 5, "size": 16, "kind": "a"}
+    ]
     agent.tell(designs, env.evaluate(designs))
     # latency (a-5)^2+1: a=5 -> 1 (admissible); a=9 -> 17 breaks `<= 5` by 12, a=0 -> 26 by 21;
     # size 16 is infeasible (violation inf)
@@ -80,7 +86,14 @@ def test_ga_rejects_bad_hyperparameters(bowl_env) -> None:
 # -- ant colony -----------------------------------------------------------------------------
 def test_aco_pheromone_update_matches_a_hand_calculation(bowl_env) -> None:
     agent = make_agent(
-        "aco", bowl_env.space, seed=0, ant_count=2, evaporation=0.5, deposit=1.0, tau_min=0.01, tau_max=100.0
+        "aco",
+        bowl_env.space,
+        seed=0,
+        ant_count=2,
+        evaporation=0.5,
+        deposit=1.0,
+        tau_min=0.01,
+        tau_max=100.0,
     )
     designs = [{"a": 5, "size": 2, "kind": "a"}, {"a": 0, "size": 1, "kind": "b"}]
     agent.tell(designs, bowl_env.evaluate(designs))
@@ -114,7 +127,9 @@ def test_aco_infeasible_ants_deposit_nothing(bowl_env) -> None:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_aco_finds_the_bowl_optimum(bowl_env, seed: int) -> None:
-    _, vals = _search(make_agent("aco", bowl_env.space, seed=seed, ant_count=8), bowl_env, 80, batch=4)
+    _, vals = _search(
+        make_agent("aco", bowl_env.space, seed=seed, ant_count=8), bowl_env, 80, batch=4
+    )
     assert np.nanmin(vals) == pytest.approx(1.0)
 
 

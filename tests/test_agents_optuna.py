@@ -101,13 +101,18 @@ def test_infeasible_designs_are_told_as_failed_trials(bowl_env) -> None:
     assert agent.study.trials[-1].state.name == "FAIL"
 
 
-def test_infeasible_designs_after_a_feasible_one_are_told_as_constraint_violations(bowl_env) -> None:
+def test_infeasible_designs_after_a_feasible_one_are_told_as_constraint_violations(
+    bowl_env,
+) -> None:
     # TPE ignores failed trials, so it kept proposing infeasible designs (Mapping-v0: 259 of
     # 300 trials). Once a value is known, an infeasible design is a finished trial at the
     # worst values seen so far with the `infeasible` constraint violated.
     agent = make_agent("tpe", bowl_env.space, seed=0)
-    designs = [{"a": 1, "size": 1, "kind": "a"}, {"a": 5, "size": 1, "kind": "a"},
-               {"a": 1, "size": 16, "kind": "a"}]  # latency 17, 1, infeasible
+    designs = [
+        {"a": 1, "size": 1, "kind": "a"},
+        {"a": 5, "size": 1, "kind": "a"},
+        {"a": 1, "size": 16, "kind": "a"},
+    ]  # latency 17, 1, infeasible
     res = bowl_env.evaluate(designs)
     agent.tell(res.designs, res)
     last = agent.study.trials[-1]
@@ -160,8 +165,12 @@ def test_cmaes_documents_that_categoricals_are_sampled_at_random() -> None:
 def test_multi_objective_run_reports_front_and_hypervolume(bowl_env) -> None:
     from archgym.env import DSEEnv
 
-    env = DSEEnv(bowl_env.space, bowl_env.cost_model, None, ["latency_s", "energy_j"], env_id="test/Bowl-v0")
-    exp = Experiment(env="test/Bowl-v0", agent="nsga2", budget=60, seed=0, hv_reference=[100.0, 100.0])
+    env = DSEEnv(
+        bowl_env.space, bowl_env.cost_model, None, ["latency_s", "energy_j"], env_id="test/Bowl-v0"
+    )
+    exp = Experiment(
+        env="test/Bowl-v0", agent="nsga2", budget=60, seed=0, hv_reference=[100.0, 100.0]
+    )
     result = run_experiment(exp, env=env)
     assert len(result.pareto) >= 2
     # Every design is dominated by a front point, so the front's hypervolume is the run's.
@@ -173,7 +182,9 @@ def test_multi_objective_run_reports_front_and_hypervolume(bowl_env) -> None:
     # (26, 1) [a=0,size=1] plus the points between; its hypervolume is below 99 * 99.
     assert 0 < result.hypervolume < 99 * 99
     with pytest.raises(ConfigError, match="one value per objective"):
-        run_experiment(Experiment(env="test/Bowl-v0", agent="random", budget=5, hv_reference=[1.0]), env=env)
+        run_experiment(
+            Experiment(env="test/Bowl-v0", agent="random", budget=5, hv_reference=[1.0]), env=env
+        )
 
 
 def test_cmaes_restarts_itself_with_a_doubled_population(bowl_env) -> None:

@@ -34,7 +34,9 @@ def _train(env, budget: int, seed: int = 0, **hp) -> np.ndarray:
 
 def test_rank_shaping_matches_a_hand_calculation() -> None:
     # ranks of [3, 1, 2, 2]: 1 -> 0, the tied 2s -> mean(1, 2) = 1.5, 3 -> 3; / 3 - 0.5
-    assert shape_returns(np.array([3.0, 1.0, 2.0, 2.0]), "rank").tolist() == pytest.approx([0.5, -0.5, 0.0, 0.0])
+    assert shape_returns(np.array([3.0, 1.0, 2.0, 2.0]), "rank").tolist() == pytest.approx(
+        [0.5, -0.5, 0.0, 0.0]
+    )
     z = shape_returns(np.array([-1.0e6, -2.0, -1.0, -1.5]), "standardize")
     assert z.argmax() == 2 and z.argmin() == 0 and abs(z.mean()) < 1e-9
     with pytest.raises(ConfigError, match="reward_shaping"):
@@ -70,7 +72,9 @@ def test_ppo_is_deterministic_and_leaves_global_torch_state_alone(bowl_env) -> N
 def test_ppo_runs_through_the_runner_and_store(bowl_env, tmp_path) -> None:
     from archgym.store import read_records
 
-    exp = Experiment(env="test/Bowl-v0", agent="ppo", budget=20, seed=0, agent_kwargs={"episodes_per_update": 8})
+    exp = Experiment(
+        env="test/Bowl-v0", agent="ppo", budget=20, seed=0, agent_kwargs={"episodes_per_update": 8}
+    )
     result = run_experiment(exp, out=tmp_path / "run", env=bowl_env)
     assert result.n_evaluations == 20 and result.status == "complete"
     records, _ = read_records(tmp_path / "run")

@@ -24,10 +24,20 @@ LAYER = Layer("c", "conv", 18, 18, 3, 3, 8, 16, 1)
 def job_ok(tmpdir, cfg, rows):
     with open(os.path.join(tmpdir, "marker"), "w") as f:
         f.write(tmpdir)
-    return [{"cycles": 100.0, "stall_cycles": 0.0, "sram_ifmap_reads": 1.0,
-             "sram_filter_reads": 1.0, "sram_ofmap_writes": 1.0, "dram_ifmap_reads": 1.0,
-             "dram_filter_reads": 1.0, "dram_ofmap_writes": 1.0, "tmpdir": tmpdir}
-            for _ in rows]
+    return [
+        {
+            "cycles": 100.0,
+            "stall_cycles": 0.0,
+            "sram_ifmap_reads": 1.0,
+            "sram_filter_reads": 1.0,
+            "sram_ofmap_writes": 1.0,
+            "dram_ifmap_reads": 1.0,
+            "dram_filter_reads": 1.0,
+            "dram_ofmap_writes": 1.0,
+            "tmpdir": tmpdir,
+        }
+        for _ in rows
+    ]
 
 
 def job_raise(tmpdir, *args):
@@ -48,15 +58,21 @@ def test_worker_reports_result_and_removes_tmpdir():
     assert not os.path.exists(res[0]["tmpdir"])
 
 
-@pytest.mark.parametrize("job, timeout, text", [
-    (job_raise, 120, "RuntimeError in worker: RuntimeError: simulated simulator bug"),
-    (job_crash, 120, "worker crashed (exit code 3)"),
-    (job_hang, 3, "timed out after 3 s"),
-])
+@pytest.mark.parametrize(
+    "job, timeout, text",
+    [
+        (job_raise, 120, "RuntimeError in worker: RuntimeError: simulated simulator bug"),
+        (job_crash, 120, "worker crashed (exit code 3)"),
+        (job_hang, 3, "timed out after 3 s"),
+    ],
+)
 def test_failures_become_infeasible_and_the_search_goes_on(job, timeout, text):
     m = ScaleSimCostModel(job=job, timeout_s=timeout)
-    cols = {"rows": np.array([16, 16]), "cols": np.array([16, 16]),
-            "dataflow": np.array(["ws", "rs"])}
+    cols = {
+        "rows": np.array([16, 16]),
+        "cols": np.array([16, 16]),
+        "dataflow": np.array(["ws", "rs"]),
+    }
     e = m.evaluate(cols, LAYER)
     assert not e.feasible.any()
     assert text in e.reasons[0]
@@ -65,26 +81,39 @@ def test_failures_become_infeasible_and_the_search_goes_on(job, timeout, text):
 
 def test_fake_scalesim_run_is_feasible():
     e = ScaleSimCostModel(job=job_ok).evaluate(
-        {"rows": np.array([8]), "cols": np.array([8]), "dataflow": np.array(["os"])}, LAYER)
+        {"rows": np.array([8]), "cols": np.array([8]), "dataflow": np.array(["os"])}, LAYER
+    )
     assert e.feasible[0] and e.metrics["cycles"][0] == 100.0
 
 
 def test_config_translation():
-    cfg = scalesim_config({"rows": 8, "cols": 4, "dataflow": "is", "gbuf_kb": 700,
-                           "dram_bw_bytes": 8}, "limited")
-    assert cfg == {"rows": 8, "cols": 4, "dataflow": "is", "bw": 8, "mode": "USER",
-                   "ifmap_kb": 300, "filter_kb": 300, "ofmap_kb": 100}
+    cfg = scalesim_config(
+        {"rows": 8, "cols": 4, "dataflow": "is", "gbuf_kb": 700, "dram_bw_bytes": 8}, "limited"
+    )
+    assert cfg == {
+        "rows": 8,
+        "cols": 4,
+        "dataflow": "is",
+        "bw": 8,
+        "mode": "USER",
+        "ifmap_kb": 300,
+        "filter_kb": 300,
+        "ofmap_kb": 100,
+    }
     with pytest.raises(ValueError, match="precision 'fp16' is not int8"):
         scalesim_config({"rows": 8, "cols": 4, "precision": "fp16"}, "ideal")
-    hw, mapping, wl = zigzag_inputs({"rows": 8, "cols": 4, "dataflow": "os"},
-                                    [("g", 10, 20, 30, 1)])
+    hw, mapping, wl = zigzag_inputs(
+        {"rows": 8, "cols": 4, "dataflow": "os"}, [("g", 10, 20, 30, 1)]
+    )
     assert "sizes: [8, 4]" in hw and "- OX, 8" in mapping and "- K, 4" in mapping
     assert "loop_sizes: [1, 20, 30, 1, 10, 1, 1]" in wl
 
 
 def test_missing_simulators_give_the_pip_command():
-    for module, cls, extra in (("scalesim", ScaleSimCostModel, "scalesim"),
-                               ("zigzag", ZigZagCostModel, "zigzag")):
+    for module, cls, extra in (
+        ("scalesim", ScaleSimCostModel, "scalesim"),
+        ("zigzag", ZigZagCostModel, "zigzag"),
+    ):
         try:
             __import__(module)
         except ImportError:
@@ -95,8 +124,9 @@ def test_missing_simulators_give_the_pip_command():
 def test_registered_backends_resolve_by_name():
     import archgym
 
-    env = archgym.make("archgym/Systolic-v0",
-                       cost_model=ScaleSimCostModel(job=job_ok), workload=LAYER)
+    env = archgym.make(
+        "archgym/Systolic-v0", cost_model=ScaleSimCostModel(job=job_ok), workload=LAYER
+    )
     assert env.evaluate([env.space.sample(np.random.default_rng(0), 1)[0]]).evals.feasible.all()
     assert {"scalesim", "zigzag"} <= set(archgym.list_cost_models())
 
@@ -104,7 +134,9 @@ def test_registered_backends_resolve_by_name():
 @pytest.mark.slow
 @pytest.mark.scalesim
 def test_live_scalesim_matches_the_model():
-    pytest.importorskip("scalesim", reason="SCALE-Sim not installed (pip install archgym[scalesim])")
+    pytest.importorskip(
+        "scalesim", reason="SCALE-Sim not installed (pip install archgym[scalesim])"
+    )
     from archgym.envs.accelerator.model import AcceleratorCostModel
 
     cols = {"rows": np.array([16]), "cols": np.array([16]), "dataflow": np.array(["ws"])}

@@ -11,23 +11,47 @@ import pytest
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "archgym.cli", *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "archgym.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
 
 
 def test_default_run_prints_best_design_and_pareto_table() -> None:
     out = cli("run", "--quiet", "--budget", "40")
     assert out.returncode == 0, out.stderr
-    assert "Best design" in out.stdout and "Pareto front over min:latency_s, min:energy_j, min:area_mm2" in out.stdout
+    assert (
+        "Best design" in out.stdout
+        and "Pareto front over min:latency_s, min:energy_j, min:area_mm2" in out.stdout
+    )
 
 
 def test_run_json_show_and_list(tmp_path: Path) -> None:
     run_dir = tmp_path / "demo"
-    out = cli("run", "--env", "archgym/Systolic-v0", "--agent", "random", "--budget", "30", "--seed", "0",
-              "--out", str(run_dir), "--json")
+    out = cli(
+        "run",
+        "--env",
+        "archgym/Systolic-v0",
+        "--agent",
+        "random",
+        "--budget",
+        "30",
+        "--seed",
+        "0",
+        "--out",
+        str(run_dir),
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["n_evaluations"] == 30 and data["status"] == "complete" and data["best"]["design"]["rows"] > 0
+    assert (
+        data["n_evaluations"] == 30
+        and data["status"] == "complete"
+        and data["best"]["design"]["rows"] > 0
+    )
     shown = cli("show", str(run_dir), "--json")
     assert shown.returncode == 0, shown.stderr
     s = json.loads(shown.stdout)
@@ -35,12 +59,28 @@ def test_run_json_show_and_list(tmp_path: Path) -> None:
     text = cli("show", str(run_dir))
     assert "Best design" in text.stdout and "records.jsonl" in text.stdout
     listed = cli("list")
-    assert listed.returncode == 0 and "archgym/Systolic-v0" in listed.stdout and "random-walk" in listed.stdout
+    assert (
+        listed.returncode == 0
+        and "archgym/Systolic-v0" in listed.stdout
+        and "random-walk" in listed.stdout
+    )
 
 
 def test_agent_options_are_passed_and_checked(tmp_path: Path) -> None:
-    ok = cli("run", "--env", "archgym/Systolic-v0", "--agent", "tpe", "--agent-opt", "n_startup_trials=5",
-             "--budget", "8", "--out", str(tmp_path / "r"), "--quiet")
+    ok = cli(
+        "run",
+        "--env",
+        "archgym/Systolic-v0",
+        "--agent",
+        "tpe",
+        "--agent-opt",
+        "n_startup_trials=5",
+        "--budget",
+        "8",
+        "--out",
+        str(tmp_path / "r"),
+        "--quiet",
+    )
     assert ok.returncode == 0, ok.stderr
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert manifest["agent_hparams"]["n_startup_trials"] == 5
@@ -54,8 +94,16 @@ def test_agent_options_are_passed_and_checked(tmp_path: Path) -> None:
         (["run", "--objective", "latncy_s", "--budget", "3"], 2, "Did you mean 'latency_s'"),
         (["run", "--budget", "0"], 2, "must be a positive integer, but got 0"),
         (["run", "--budget", "ten"], 2, "must be a positive integer, but got 'ten'"),
-        (["run", "--agent", "tpe", "--agent-opt", "n_startup=3", "--budget", "3"], 2, "no hyperparameter 'n_startup'"),
-        (["run", "--agent", "tpe", "--agent-opt", "n_startup_trials=abc", "--budget", "3"], 2, "must be of type int"),
+        (
+            ["run", "--agent", "tpe", "--agent-opt", "n_startup=3", "--budget", "3"],
+            2,
+            "no hyperparameter 'n_startup'",
+        ),
+        (
+            ["run", "--agent", "tpe", "--agent-opt", "n_startup_trials=abc", "--budget", "3"],
+            2,
+            "must be of type int",
+        ),
         (["run", "--agent-opt", "oops", "--budget", "3"], 2, "key=value"),
         (["run", "--resume", "--budget", "3"], 2, "--resume needs --out"),
         (["show", "/nonexistent/run"], 3, "not an archgym run directory"),
@@ -99,8 +147,20 @@ def test_existing_run_needs_resume_and_corrupt_records_are_reported(tmp_path: Pa
 
 def test_resume_with_only_out_continues_the_recorded_experiment(tmp_path: Path) -> None:
     run = tmp_path / "r"
-    first = cli("run", "--env", "archgym/Systolic-v0", "--agent", "random-walk", "--seed", "7",
-                "--budget", "10", "--out", str(run), "--quiet")
+    first = cli(
+        "run",
+        "--env",
+        "archgym/Systolic-v0",
+        "--agent",
+        "random-walk",
+        "--seed",
+        "7",
+        "--budget",
+        "10",
+        "--out",
+        str(run),
+        "--quiet",
+    )
     assert first.returncode == 0, first.stderr
     more = cli("run", "--out", str(run), "--resume", "--budget", "25", "--json")
     assert more.returncode == 0, more.stderr
@@ -111,8 +171,21 @@ def test_resume_with_only_out_continues_the_recorded_experiment(tmp_path: Path) 
 
 def test_show_survives_an_env_that_cannot_be_rebuilt(tmp_path: Path) -> None:
     run = tmp_path / "r"
-    assert cli("run", "--env", "archgym/Systolic-v0", "--agent", "random", "--budget", "5",
-               "--out", str(run), "--quiet").returncode == 0
+    assert (
+        cli(
+            "run",
+            "--env",
+            "archgym/Systolic-v0",
+            "--agent",
+            "random",
+            "--budget",
+            "5",
+            "--out",
+            str(run),
+            "--quiet",
+        ).returncode
+        == 0
+    )
     manifest = json.loads((run / "manifest.json").read_text())
     manifest["experiment"]["env_kwargs"] = {"cost_model": "proxy:/nonexistent/proxy.json"}
     (run / "manifest.json").write_text(json.dumps(manifest))

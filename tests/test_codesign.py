@@ -15,26 +15,74 @@ from archgym.envs.nas.datasets import TASK_SHAPES
 from archgym.registry import make
 
 DIGITS = TASK_SHAPES["digits"]
-ARCH = {"num_blocks": 2, "activation": "relu",
-        "b1_width": 8, "b1_kernel": 3, "b1_down": "maxpool", "b1_expand": 1, "b1_skip": False,
-        "b2_width": 32, "b2_kernel": 5, "b2_down": "none", "b2_expand": 1, "b2_skip": False}
-HW = {"rows": 16, "cols": 8, "gbuf_kb": 64, "dram_bw_bytes": 8, "dataflow": "ws",
-      "clock_mhz": 800, "nm_support": False, "block_skip": False, "zero_gating": False}
+ARCH = {
+    "num_blocks": 2,
+    "activation": "relu",
+    "b1_width": 8,
+    "b1_kernel": 3,
+    "b1_down": "maxpool",
+    "b1_expand": 1,
+    "b1_skip": False,
+    "b2_width": 32,
+    "b2_kernel": 5,
+    "b2_down": "none",
+    "b2_expand": 1,
+    "b2_skip": False,
+}
+HW = {
+    "rows": 16,
+    "cols": 8,
+    "gbuf_kb": 64,
+    "dram_bw_bytes": 8,
+    "dataflow": "ws",
+    "clock_mhz": 800,
+    "nm_support": False,
+    "block_skip": False,
+    "zero_gating": False,
+}
 
 
 def _hw(n: int = 1, **kw: float) -> dict[str, np.ndarray]:
-    base = {"rows": 4, "cols": 4, "gbuf_kb": 1024, "gbuf_banks": 1e6, "rf_bytes": 64,
-            "dram_bw_bytes": 1e9, "dataflow": 1, "clock_mhz": 1000, "tech_nm": 45,
-            "nm_support": 0, "block_skip": 0, "zero_gating": 0}
+    base = {
+        "rows": 4,
+        "cols": 4,
+        "gbuf_kb": 1024,
+        "gbuf_banks": 1e6,
+        "rf_bytes": 64,
+        "dram_bw_bytes": 1e9,
+        "dataflow": 1,
+        "clock_mhz": 1000,
+        "tech_nm": 45,
+        "nm_support": 0,
+        "block_skip": 0,
+        "zero_gating": 0,
+    }
     base.update(kw)
     return {k: np.full(n, float(v)) for k, v in base.items()}
 
 
-def _layer(k: float = 8, kind: int = 0, pa: float = 0, pb: float = 100, density: float = 1.0,
-           wbits: float = 8, abits: float = 8) -> dict[str, np.ndarray]:
+def _layer(
+    k: float = 8,
+    kind: int = 0,
+    pa: float = 0,
+    pb: float = 100,
+    density: float = 1.0,
+    wbits: float = 8,
+    abits: float = 8,
+) -> dict[str, np.ndarray]:
     """One GEMM layer M=4, K=k, N=4 (a 1x1 conv on a 2x2 map)."""
-    one = {"m": 4, "k": k, "n": 4, "ifmap_words": 4 * k, "wbits": wbits, "abits": abits,
-           "kind": kind, "pa": pa, "pb": pb, "density": density}
+    one = {
+        "m": 4,
+        "k": k,
+        "n": 4,
+        "ifmap_words": 4 * k,
+        "wbits": wbits,
+        "abits": abits,
+        "kind": kind,
+        "pa": pa,
+        "pb": pb,
+        "density": density,
+    }
     lay = {key: np.array([[float(v)]]) for key, v in one.items()}
     lay["valid"] = np.array([[True]])
     return lay
@@ -53,8 +101,8 @@ def test_2of4_with_nm_support_halves_macs_and_row_folds() -> None:
     on = hardware_costs(_hw(nm_support=1), lay)
     off = hardware_costs(_hw(), lay)
     assert on["executed_macs"][0] == 64 and off["executed_macs"][0] == 128
-    assert on["compute_cycles"][0] == 1 * 1 * 14 - 1 == 13   # K' = 4: one row fold
-    assert off["compute_cycles"][0] == 27                   # no support: dense
+    assert on["compute_cycles"][0] == 1 * 1 * 14 - 1 == 13  # K' = 4: one row fold
+    assert off["compute_cycles"][0] == 27  # no support: dense
     # metadata: log2(4) = 2 bits per kept weight, 4*4 kept weights -> 32 bits = 4 bytes
     assert on["metadata_bytes"][0] == 4.0 and off["metadata_bytes"][0] == 0.0
     # MAC energy halves with the MACs (8x8 bits: 0.2 + 0.03 * 16/8 = 0.26 pJ)
@@ -96,7 +144,9 @@ def test_bit_width_scaling_of_mac_energy_and_area() -> None:
     # Horowitz ISSCC 2014 scaling: multiplier ~ w*a, adder ~ w+a.
     assert ct.mac_pj(np.array(8), np.array(8)) == pytest.approx(0.26)
     assert ct.mac_pj(np.array(4), np.array(8)) == pytest.approx(0.1 + 0.045)
-    assert ct.mac_pj(np.array(4), np.array(8)) / ct.mac_pj(np.array(8), np.array(8)) == pytest.approx(0.145 / 0.26)
+    assert ct.mac_pj(np.array(4), np.array(8)) / ct.mac_pj(
+        np.array(8), np.array(8)
+    ) == pytest.approx(0.145 / 0.26)
     assert ct.mac_pj(np.array(32), np.array(32)) == pytest.approx(4.6)
     i4 = hardware_costs(_hw(), _layer(wbits=4))
     i8 = hardware_costs(_hw(), _layer(wbits=8))
@@ -136,11 +186,18 @@ def test_network_workload_matches_from_torch() -> None:
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
 def test_dense_compute_equals_the_accelerator_model(dataflow: str) -> None:
     wl = network_workload(ARCH, DIGITS)
-    design = {**ARCH, "sparsity": "dense", "weight_bits": 32, "scope": "inner",
-              **{**HW, "dataflow": dataflow}, "act_bits": 8}
+    design = {
+        **ARCH,
+        "sparsity": "dense",
+        "weight_bits": 32,
+        "scope": "inner",
+        **{**HW, "dataflow": dataflow},
+        "act_bits": 8,
+    }
     ours = CoDesignCostModel().evaluate([design], "digits")
     acc = AcceleratorCostModel().evaluate(
-        [{"rows": 16, "cols": 8, "dataflow": dataflow, "gbuf_kb": 1024}], wl)
+        [{"rows": 16, "cols": 8, "dataflow": dataflow, "gbuf_kb": 1024}], wl
+    )
     assert ours.feasible[0], ours.reasons[0]
     assert ours.metrics["compute_cycles"][0] == acc.metrics["compute_cycles"][0]
 
@@ -154,8 +211,10 @@ def _eval(**over: object) -> tuple[bool, str]:
 
 
 def test_feasible_design_has_table_accuracy() -> None:
-    ev = CoDesignCostModel().evaluate([{**ARCH, "sparsity": "2:4", "weight_bits": 4, "scope": "inner",
-                                        **HW, "act_bits": 8}], "digits")
+    ev = CoDesignCostModel().evaluate(
+        [{**ARCH, "sparsity": "2:4", "weight_bits": 4, "scope": "inner", **HW, "act_bits": 8}],
+        "digits",
+    )
     assert ev.feasible[0] and 0.0 < ev.metrics["accuracy"][0] <= 1.0
     assert np.isfinite(ev.metrics["latency_s"][0]) and ev.metrics["area_mm2"][0] > 0
 
@@ -166,8 +225,17 @@ def test_nm_not_dividing_the_stem_is_infeasible() -> None:
 
 
 def test_unbuildable_architecture_is_infeasible() -> None:
-    deep = {f"b{i}_{f}": v for i in range(1, 5) for f, v in
-            (("width", 8), ("kernel", 3), ("down", "maxpool"), ("expand", 1), ("skip", False))}
+    deep = {
+        f"b{i}_{f}": v
+        for i in range(1, 5)
+        for f, v in (
+            ("width", 8),
+            ("kernel", 3),
+            ("down", "maxpool"),
+            ("expand", 1),
+            ("skip", False),
+        )
+    }
     ok, why = _eval(num_blocks=4, **deep)
     assert not ok and "shrinks below 1" in why
 
@@ -186,13 +254,19 @@ def test_buffer_too_small_for_the_array_tile() -> None:
 def test_check_env_passes() -> None:
     from archgym.testing import check_env
 
-    check_env(make("archgym/CoDesign-v0", objective=["max:accuracy", "edp"],
-                   constraints=["area_mm2 <= 1"]))
+    check_env(
+        make(
+            "archgym/CoDesign-v0", objective=["max:accuracy", "edp"], constraints=["area_mm2 <= 1"]
+        )
+    )
 
 
 def test_constraints_and_determinism() -> None:
-    env = make("archgym/CoDesign-v0", objective="max:accuracy",
-               constraints=["latency_s <= 1e-5", "area_mm2 <= 1.0", "accuracy >= 0.5"])
+    env = make(
+        "archgym/CoDesign-v0",
+        objective="max:accuracy",
+        constraints=["latency_s <= 1e-5", "area_mm2 <= 1.0", "accuracy >= 0.5"],
+    )
     a = env.space.sample(np.random.default_rng(7), 64)
     b = env.space.sample(np.random.default_rng(7), 64)
     assert a == b

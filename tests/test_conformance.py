@@ -38,7 +38,11 @@ def _env(env_id: str, multi: bool) -> Any:
             _cache[key] = exc
         else:
             if multi:
-                names = [m for m in getattr(env, "report_metrics", ()) if m in env.cost_model.metric_names]
+                names = [
+                    m
+                    for m in getattr(env, "report_metrics", ())
+                    if m in env.cost_model.metric_names
+                ]
                 names = (names + [m for m in env.cost_model.metric_names if m not in names])[:2]
                 try:
                     env = derive_env(env, objective=names)
@@ -85,7 +89,9 @@ def test_every_agent_conforms_on_every_env(agent: str, env_id: str, multi: bool)
     cls = list_agents()[agent].load()
     supported = cls.supports_multi if multi else cls.supports_single
     if supported:
-        assert {"budget", "valid_designs", "deterministic", "infeasible", "smoke"} <= set(report.passed)
+        assert {"budget", "valid_designs", "deterministic", "infeasible", "smoke"} <= set(
+            report.passed
+        )
     else:
         assert report.passed == ["objective_count"]
 
@@ -153,7 +159,9 @@ def test_check_agent_reports_a_crash_in_a_plain_run(bowl_env) -> None:
 
 def test_a_good_third_party_agent_passes(bowl_env) -> None:
     report = check_agent(_Base, bowl_env)
-    assert report.skipped == {"smoke": "agent class is not registered; the runner builds agents by name"}
+    assert report.skipped == {
+        "smoke": "agent class is not registered; the runner builds agents by name"
+    }
     assert "failed_tell" in report.passed
 
 
@@ -169,7 +177,9 @@ class _PositionDependent(CostModel):
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         n = len(columns["a"])
-        return Evaluations({"latency_s": np.arange(n, dtype=float) + columns["a"]}, np.ones(n, bool), [""] * n)
+        return Evaluations(
+            {"latency_s": np.arange(n, dtype=float) + columns["a"]}, np.ones(n, bool), [""] * n
+        )
 
 
 def test_check_env_catches_a_batch_inconsistent_model(bowl_env) -> None:

@@ -12,7 +12,11 @@ from tests.conftest import BowlCostModel, bowl_space
 
 def test_batch_evaluate_matches_hand_values(bowl_env: DSEEnv) -> None:
     res = bowl_env.evaluate(
-        [{"a": 5, "size": 1, "kind": "a"}, {"a": 2, "size": 4, "kind": "b"}, {"a": 5, "size": 16, "kind": "a"}]
+        [
+            {"a": 5, "size": 1, "kind": "a"},
+            {"a": 2, "size": 4, "kind": "b"},
+            {"a": 5, "size": 16, "kind": "a"},
+        ]
     )
     np.testing.assert_allclose(res.values[:2, 0], [1.0, 10.5])  # (5-5)^2+1 ; (2-5)^2+1+0.5
     assert list(res.feasible) == [True, True, False]
@@ -21,7 +25,10 @@ def test_batch_evaluate_matches_hand_values(bowl_env: DSEEnv) -> None:
 
 
 def test_bad_design_names_position_and_parameter(bowl_env: DSEEnv) -> None:
-    with pytest.raises(DesignError, match=r"design #1 of the batch: parameter 'a' must be an integer in \[0, 9\], but got 12"):
+    with pytest.raises(
+        DesignError,
+        match=r"design #1 of the batch: parameter 'a' must be an integer in \[0, 9\], but got 12",
+    ):
         bowl_env.evaluate([{"a": 1, "size": 1, "kind": "a"}, {"a": 12, "size": 1, "kind": "a"}])
 
 
@@ -54,7 +61,9 @@ def test_one_step_episode_and_info(bowl_env: DSEEnv) -> None:
     assert reward == pytest.approx(-2.0)  # (4-5)^2 + 1
     assert info["metrics"]["energy_j"] == 6.0 and info["feasible"] and info["objective"] == [2.0]
     assert obs[3:].all()
-    obs, reward, *_ = bowl_env.step(np.array([4, 1, 0]))  # MultiDiscrete indices: a=4, size=2, kind=a
+    obs, reward, *_ = bowl_env.step(
+        np.array([4, 1, 0])
+    )  # MultiDiscrete indices: a=4, size=2, kind=a
     assert reward == pytest.approx(-2.0)
     with pytest.raises(DesignError, match="action must lie in the action space"):
         bowl_env.step(np.array([40, 1, 0]))
@@ -107,8 +116,12 @@ def test_bad_mode() -> None:
 
 @pytest.mark.parametrize(
     ("objective", "constraints"),
-    [("latency_s", ()), ("edp", ("area_mm2 <= 2",)), (["latency_s", "energy_j"], ()),
-     ({"target": {"latency_s": 2.0}}, ("energy_j >= 3",))],
+    [
+        ("latency_s", ()),
+        ("edp", ("area_mm2 <= 2",)),
+        (["latency_s", "energy_j"], ()),
+        ({"target": {"latency_s": 2.0}}, ("energy_j >= 3",)),
+    ],
 )
 def test_step_fast_path_equals_batch_scoring(objective, constraints) -> None:
     env = DSEEnv(bowl_space(), BowlCostModel(), None, objective, constraints)
@@ -127,8 +140,13 @@ def test_step_fast_path_equals_batch_scoring(objective, constraints) -> None:
 def test_cost_model_that_ignores_space_parameters_is_refused() -> None:
     import archgym
 
-    with pytest.raises(ConfigError, match=r"'systolic-analytical' does not read design parameter\(s\) \['rf_bytes'"):
+    with pytest.raises(
+        ConfigError, match=r"'systolic-analytical' does not read design parameter\(s\) \['rf_bytes'"
+    ):
         archgym.make("archgym/Accelerator-v0", cost_model="systolic-analytical")
     with pytest.raises(ConfigError, match="'accelerator-analytical' does not read"):
         archgym.make("archgym/Systolic-v0", cost_model="accelerator-analytical")
-    assert archgym.make("archgym/Systolic-v0", cost_model="systolic-analytical").cost_model.name == "systolic-analytical"
+    assert (
+        archgym.make("archgym/Systolic-v0", cost_model="systolic-analytical").cost_model.name
+        == "systolic-analytical"
+    )

@@ -9,9 +9,20 @@ from archgym.envs.kernel.analytical import KernelAnalyticalCostModel
 from archgym.envs.kernel.space import KernelWorkload
 from archgym.errors import ConfigError
 
-TILE = dict(backend="triton", precision="fp16", sparsity="dense", density=1.0, sparse_block=0,
-            block_m=128, block_n=128, block_k=64, group_m=8, num_warps=8, num_stages=3,
-            split_k=1)
+TILE = dict(
+    backend="triton",
+    precision="fp16",
+    sparsity="dense",
+    density=1.0,
+    sparse_block=0,
+    block_m=128,
+    block_n=128,
+    block_k=64,
+    group_m=8,
+    num_warps=8,
+    num_stages=3,
+    split_k=1,
+)
 
 
 def test_dense_gemm_hand_calculation():
@@ -28,7 +39,9 @@ def test_dense_gemm_hand_calculation():
     energy: u = 137.44 GFLOP / (320.37 us * 989.4 TFLOP/s) = 0.4336;
       (70 + 630 * 0.4336) W * 320.37 us = 0.10995 J.
     """
-    e = KernelAnalyticalCostModel("H100-SXM").evaluate([TILE], KernelWorkload("gemm", 4096, 4096, 4096))
+    e = KernelAnalyticalCostModel("H100-SXM").evaluate(
+        [TILE], KernelWorkload("gemm", 4096, 4096, 4096)
+    )
     t_tile = (128 * 64 * 2 + 64 * 128 * 2) * 64 / (7e12 / 132)
     assert t_tile == pytest.approx(39.546e-6, rel=1e-4)
     assert e.metrics["latency_s"][0] == pytest.approx(320.37e-6, rel=1e-4)
@@ -44,14 +57,17 @@ def test_memory_bound_and_sparsity_trends():
     lat = e.metrics["latency_s"]
     assert np.all(np.diff(lat) > 0), "denser block-sparse A must take longer"
     # A100 is slower than H100 for the same design
-    a100 = KernelAnalyticalCostModel("A100-SXM").evaluate([TILE], KernelWorkload("gemm", 4096, 4096, 4096))
+    a100 = KernelAnalyticalCostModel("A100-SXM").evaluate(
+        [TILE], KernelWorkload("gemm", 4096, 4096, 4096)
+    )
     assert a100.metrics["latency_s"][0] > 320e-6
 
 
 def test_infeasible_designs_have_reasons_and_nan():
     e = KernelAnalyticalCostModel().evaluate(
         [{**TILE, "block_m": 256, "block_n": 256, "block_k": 128, "num_stages": 5}],
-        KernelWorkload("gemm", 4096, 4096, 4096))
+        KernelWorkload("gemm", 4096, 4096, 4096),
+    )
     assert not e.feasible[0] and np.isnan(e.metrics["latency_s"][0])
     assert e.reasons[0].startswith("smem:")
 

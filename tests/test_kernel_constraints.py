@@ -10,8 +10,20 @@ from archgym.envs.kernel.gpus import get_gpu
 from archgym.envs.kernel.space import KernelWorkload, effective_density
 
 H100 = get_gpu("H100-SXM")
-BASE = dict(backend="triton", precision="fp16", sparsity="dense", density=1.0, sparse_block=32,
-            block_m=128, block_n=128, block_k=64, group_m=8, num_warps=4, num_stages=3, split_k=1)
+BASE = dict(
+    backend="triton",
+    precision="fp16",
+    sparsity="dense",
+    density=1.0,
+    sparse_block=32,
+    block_m=128,
+    block_n=128,
+    block_k=64,
+    group_m=8,
+    num_warps=4,
+    num_stages=3,
+    split_k=1,
+)
 
 
 def check(wl: KernelWorkload, gpu=H100, **over):

@@ -14,15 +14,37 @@ from archgym.registry import make
 def test_make_and_step():
     env = make("archgym/Kernel-v0", workload="llama-7b.ffn_up@512", op="spmm")
     env.reset(seed=0)
-    res = env.evaluate([
-        {"backend": "torch", "precision": "fp16", "sparsity": "2:4"},
-        {"backend": "triton", "precision": "fp16", "sparsity": "block", "density": 0.25,
-         "sparse_block": 64, "block_m": 128, "block_n": 128, "block_k": 64, "group_m": 8,
-         "num_warps": 4, "num_stages": 3, "split_k": 1},
-        {"backend": "triton", "precision": "fp16", "sparsity": "2:4", "block_m": 64,
-         "block_n": 64, "block_k": 64, "group_m": 8, "num_warps": 4, "num_stages": 3,
-         "split_k": 1},
-    ])
+    res = env.evaluate(
+        [
+            {"backend": "torch", "precision": "fp16", "sparsity": "2:4"},
+            {
+                "backend": "triton",
+                "precision": "fp16",
+                "sparsity": "block",
+                "density": 0.25,
+                "sparse_block": 64,
+                "block_m": 128,
+                "block_n": 128,
+                "block_k": 64,
+                "group_m": 8,
+                "num_warps": 4,
+                "num_stages": 3,
+                "split_k": 1,
+            },
+            {
+                "backend": "triton",
+                "precision": "fp16",
+                "sparsity": "2:4",
+                "block_m": 64,
+                "block_n": 64,
+                "block_k": 64,
+                "group_m": 8,
+                "num_warps": 4,
+                "num_stages": 3,
+                "split_k": 1,
+            },
+        ]
+    )
     rows = list(res.evals.rows())
     assert rows[0]["feasible"] and rows[1]["feasible"] and not rows[2]["feasible"]
     assert "backend='torch'" in rows[2]["reason"]

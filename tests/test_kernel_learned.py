@@ -31,8 +31,9 @@ H100 = get_gpu("H100-SXM")
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     """400 planned points whose 'measured' latency is the analytical one x a tile factor."""
-    pts = plan_collection(seed=0, configs_per_case=2,
-                          shapes=(("gpt2.qkv", 1024), ("llama-7b.attn_out", 2048)))
+    pts = plan_collection(
+        seed=0, configs_per_case=2, shapes=(("gpt2.qkv", 1024), ("llama-7b.attn_out", 2048))
+    )
     recs = []
     for p in pts:
         lat = analytic_terms({k: np.asarray([p[k]]) for k in p}, point_workload(p), H100)
@@ -58,9 +59,20 @@ def test_model_from_a_dataset_file(synthetic):
     frame, path = synthetic
     model = KernelLearnedCostModel(dataset=path)
     wl = KernelWorkload("gemm", 2304, 1024, 768)
-    design = {"backend": "triton", "precision": "fp16", "sparsity": "dense", "density": 1.0,
-              "sparse_block": 0, "block_m": 128, "block_n": 128, "block_k": 64, "group_m": 8,
-              "num_warps": 4, "num_stages": 3, "split_k": 1}
+    design = {
+        "backend": "triton",
+        "precision": "fp16",
+        "sparsity": "dense",
+        "density": 1.0,
+        "sparse_block": 0,
+        "block_m": 128,
+        "block_n": 128,
+        "block_k": 64,
+        "group_m": 8,
+        "num_warps": 4,
+        "num_stages": 3,
+        "split_k": 1,
+    }
     e1 = model.evaluate([design, {**design, "block_m": 256, "block_n": 256, "num_stages": 5}], wl)
     e2 = KernelLearnedCostModel(dataset=path).evaluate([design], wl)
     assert e1.feasible.tolist() == [True, False]
@@ -89,9 +101,18 @@ def test_env_with_learned_model():
     from archgym.envs.kernel import make_kernel_env
 
     env = make_kernel_env("llama-7b.attn_out@2048", cost_model="learned")
-    design = {"backend": "triton", "precision": "fp16", "sparsity": "dense", "block_m": 128,
-              "block_n": 128, "block_k": 64, "group_m": 8, "num_warps": 4, "num_stages": 3,
-              "split_k": 1}
+    design = {
+        "backend": "triton",
+        "precision": "fp16",
+        "sparsity": "dense",
+        "block_m": 128,
+        "block_n": 128,
+        "block_k": 64,
+        "group_m": 8,
+        "num_warps": 4,
+        "num_stages": 3,
+        "split_k": 1,
+    }
     lat = env.evaluate([design]).evals.metrics["latency_s"][0]
     # measured 4096x2048x4096 fp16 Triton kernels on the H100 took 70-400 us
     assert 30e-6 < lat < 1e-3

@@ -45,10 +45,26 @@ def test_plan_points_are_feasible_by_rules(plan):
 
 
 def test_record_format(tmp_path):
-    p = {"op": "gemm", "shape": "x", "m": 1024, "n": 512, "k": 256, "groups": 1,
-         "backend": "triton", "precision": "fp16", "sparsity": "dense", "density": 1.0,
-         "sparse_block": 0, "block_m": 128, "block_n": 128, "block_k": 64, "group_m": 8,
-         "num_warps": 4, "num_stages": 3, "split_k": 1}
+    p = {
+        "op": "gemm",
+        "shape": "x",
+        "m": 1024,
+        "n": 512,
+        "k": 256,
+        "groups": 1,
+        "backend": "triton",
+        "precision": "fp16",
+        "sparsity": "dense",
+        "density": 1.0,
+        "sparse_block": 0,
+        "block_m": 128,
+        "block_n": 128,
+        "block_k": 64,
+        "group_m": 8,
+        "num_warps": 4,
+        "num_stages": 3,
+        "split_k": 1,
+    }
     ok = make_record(p, 1e-5)
     # 2 * 1024 * 512 * 256 = 268435456 FLOP in 10 us = 26.84 TFLOP/s
     assert ok["tflops"] == pytest.approx(26.8435456)

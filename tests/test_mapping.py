@@ -30,8 +30,14 @@ def test_dram_traffic_follows_the_loop_nest():
 
 def test_tiles_that_do_not_divide_or_fit_are_infeasible():
     m = MappingCostModel(Layer.gemm("g", 48, 64, 64), {"gbuf_kb": 8})
-    e = _ev(m, dataflow="os", loop_order="mnk", tile_m=[32, 16, 48], tile_n=[8, 8, 64],
-            tile_k=[8, 8, 64])
+    e = _ev(
+        m,
+        dataflow="os",
+        loop_order="mnk",
+        tile_m=[32, 16, 48],
+        tile_n=[8, 8, 64],
+        tile_k=[8, 8, 64],
+    )
     assert e.feasible.tolist() == [False, True, False]
     assert e.reasons[0] == "tile_m=32 must divide M=48 of layer 'g'"
     assert "double-buffered but gbuf_kb=8" in e.reasons[2]
@@ -40,8 +46,11 @@ def test_tiles_that_do_not_divide_or_fit_are_infeasible():
 def test_env_and_layer_resolution():
     from gymnasium.utils.env_checker import check_env
 
-    env = archgym.make("archgym/Mapping-v0", layer="resnet18:layer2.0.conv1",
-                       accelerator={"rows": 32, "cols": 32, "gbuf_kb": 128})
+    env = archgym.make(
+        "archgym/Mapping-v0",
+        layer="resnet18:layer2.0.conv1",
+        accelerator={"rows": 32, "cols": 32, "gbuf_kb": 128},
+    )
     check_env(env, skip_render_check=True)
     res = env.evaluate(env.space.sample(np.random.default_rng(0), 200))
     assert 0 < res.evals.feasible.sum() < 200
@@ -55,10 +64,10 @@ def test_register_file_tiling_cuts_folds_and_needs_rf_space():
     # Hand calculation, ws on 16x16, one 64x64x64 tile: Sr=K=64, Sc=N=64, T=M=64.
     # rf_tile=1: 4*4 folds x (64 + 2*16 + 16 - 2) lines - 1 = 1759 cycles;
     # rf_tile=4: 4*1 folds x (4*64 + 46) - 1 = 1207 cycles.
-    m = MappingCostModel(G, {"rows": 16, "cols": 16, "gbuf_kb": 256, "rf_bytes": 16},
-                         bandwidth_mode="ideal")
-    e = _ev(m, dataflow="ws", loop_order="mnk", tile_m=64, tile_n=64, tile_k=64,
-            rf_tile=[1, 4, 16])
+    m = MappingCostModel(
+        G, {"rows": 16, "cols": 16, "gbuf_kb": 256, "rf_bytes": 16}, bandwidth_mode="ideal"
+    )
+    e = _ev(m, dataflow="ws", loop_order="mnk", tile_m=64, tile_n=64, tile_k=64, rf_tile=[1, 4, 16])
     assert e.metrics["cycles"][:2].tolist() == [1759, 1207]
     assert e.metrics["energy_noc_j"][1] < e.metrics["energy_noc_j"][0]
     # rf_tile=16 is capped at ceil(64/16)=4 column folds' worth: needs 6 words, fits 16 B.

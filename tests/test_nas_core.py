@@ -11,15 +11,34 @@ from archgym.errors import DesignError
 
 torch = pytest.importorskip("torch")
 
-BASE = {"num_blocks": 2, "activation": "relu",
-        "b1_width": 8, "b1_kernel": 3, "b1_down": "maxpool", "b1_expand": 1, "b1_skip": False,
-        "b2_width": 16, "b2_kernel": 3, "b2_down": "none", "b2_expand": 2, "b2_skip": True}
+BASE = {
+    "num_blocks": 2,
+    "activation": "relu",
+    "b1_width": 8,
+    "b1_kernel": 3,
+    "b1_down": "maxpool",
+    "b1_expand": 1,
+    "b1_skip": False,
+    "b2_width": 16,
+    "b2_kernel": 3,
+    "b2_down": "none",
+    "b2_expand": 2,
+    "b2_skip": True,
+}
 
 
 def test_canonical_key_ignores_inactive_blocks() -> None:
     a = canonical(BASE)
-    b = canonical({**BASE, "b3_width": 64, "b3_kernel": 7, "b3_down": "stride", "b3_expand": 4,
-                   "b3_skip": True})
+    b = canonical(
+        {
+            **BASE,
+            "b3_width": 64,
+            "b3_kernel": 7,
+            "b3_down": "stride",
+            "b3_expand": 4,
+            "b3_skip": True,
+        }
+    )
     assert a == b
     assert arch_key(a) == "relu|8k3-maxpool-e1|16k3-none-e2-skip"
 
@@ -37,8 +56,15 @@ def test_plan_counts_match_hand_calculation() -> None:
 def test_infeasible_spatial_and_width() -> None:
     arch = {**BASE, "num_blocks": 4}
     for i in (1, 2, 3, 4):
-        arch.update({f"b{i}_width": 8, f"b{i}_kernel": 3, f"b{i}_down": "maxpool",
-                     f"b{i}_expand": 1, f"b{i}_skip": False})
+        arch.update(
+            {
+                f"b{i}_width": 8,
+                f"b{i}_kernel": 3,
+                f"b{i}_down": "maxpool",
+                f"b{i}_expand": 1,
+                f"b{i}_skip": False,
+            }
+        )
     p = plan_network(arch, 1, 8, 2, 10)  # 8 -> 4 -> 2 -> 1 -> (pool of 1) 0
     assert not p.feasible and "block 4" in p.reason and "below 1" in p.reason
     p0 = plan_network({**BASE, "b2_width": 0}, 1, 8, 2, 10)

@@ -17,9 +17,18 @@ from archgym.envs.nas.table import default_table_path, load_table  # noqa: E402
 
 # A row of the shipped digits table, read once from archgym/envs/nas/data/digits.parquet
 # (built on the device machine; see archgym/envs/nas/data/README.md).
-KNOWN = {"num_blocks": 1, "activation": "gelu", "b1_width": 32, "b1_kernel": 3,
-         "b1_down": "maxpool", "b1_expand": 1, "b1_skip": False,
-         "sparsity": "2:4", "weight_bits": 4, "scope": "inner"}
+KNOWN = {
+    "num_blocks": 1,
+    "activation": "gelu",
+    "b1_width": 32,
+    "b1_kernel": 3,
+    "b1_down": "maxpool",
+    "b1_expand": 1,
+    "b1_skip": False,
+    "sparsity": "2:4",
+    "weight_bits": 4,
+    "scope": "inner",
+}
 
 
 def _full(design: dict) -> dict:
@@ -55,11 +64,23 @@ def test_out_of_table_and_unbuildable_designs_are_infeasible_with_reasons() -> N
     d = full.validate({**KNOWN, "b1_width": 64})
     ev = NASCostModel().evaluate([d], "digits")
     assert not ev.feasible[0] and "not in the table" in ev.reasons[0]
-    deep = {"num_blocks": 4, "activation": "relu", "sparsity": "dense", "weight_bits": 32,
-            "scope": "inner"}
+    deep = {
+        "num_blocks": 4,
+        "activation": "relu",
+        "sparsity": "dense",
+        "weight_bits": 32,
+        "scope": "inner",
+    }
     for i in range(1, 5):
-        deep.update({f"b{i}_width": 8, f"b{i}_kernel": 3, f"b{i}_down": "maxpool",
-                     f"b{i}_expand": 1, f"b{i}_skip": False})
+        deep.update(
+            {
+                f"b{i}_width": 8,
+                f"b{i}_kernel": 3,
+                f"b{i}_down": "maxpool",
+                f"b{i}_expand": 1,
+                f"b{i}_skip": False,
+            }
+        )
     ev = NASCostModel().evaluate([full.validate(deep)], "digits")
     assert not ev.feasible[0] and "below 1" in ev.reasons[0]
     assert np.isnan(ev.metrics["accuracy"][0])

@@ -26,17 +26,27 @@ def test_env_returns_the_tables_own_accuracy() -> None:
     df = pd.read_parquet(DATA / "mnist1d.parquet")
     env = archgym.make("archgym/NAS-v0", workload="mnist1d", objective="accuracy")
     rows = df[df["feasible"]].sample(20, random_state=0)
-    designs = [{k: (r[k].item() if isinstance(r[k], np.generic) else r[k]) for k in env.space.names}
-               for _, r in rows.iterrows()]
+    designs = [
+        {k: (r[k].item() if isinstance(r[k], np.generic) else r[k]) for k in env.space.names}
+        for _, r in rows.iterrows()
+    ]
     res = env.evaluate(designs)
     assert res.feasible.all()
-    np.testing.assert_allclose(res.evals.metrics["accuracy"], rows["val_accuracy"].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        res.evals.metrics["accuracy"], rows["val_accuracy"].to_numpy(), rtol=1e-6
+    )
 
 
 def test_architecture_outside_the_partial_table_is_infeasible_with_reason() -> None:
     env = archgym.make("archgym/NAS-v0", workload="mnist1d")
     res = env.evaluate(env.space.sample(np.random.default_rng(0), 50))
-    missing = [r for r, f in zip(res.evals.reasons, res.feasible, strict=True) if not f and "not in the table" in r]
+    missing = [
+        r
+        for r, f in zip(res.evals.reasons, res.feasible, strict=True)
+        if not f and "not in the table" in r
+    ]
     assert missing and all("mnist1d" in r for r in missing)
     with pytest.raises(archgym.ConfigError, match="NAS workload must be one of"):
-        archgym.make("archgym/NAS-v0", workload="cifar").evaluate(env.space.sample(np.random.default_rng(0), 1))
+        archgym.make("archgym/NAS-v0", workload="cifar").evaluate(
+            env.space.sample(np.random.default_rng(0), 1)
+        )

@@ -41,8 +41,12 @@ def test_single_metric_uses_declared_direction() -> None:
 def test_edp_product_weighted_and_target() -> None:
     ev = _evals()
     np.testing.assert_allclose(Objective("edp", METRICS).values(ev)[:3, 0], [6.0, 5.0, 4.0])
-    np.testing.assert_allclose(Objective("latency_s*area_mm2", METRICS).values(ev)[:3, 0], [8, 12, 24])
-    w = Objective({"weighted": {"latency_s": 1.0, "accuracy": 10.0}, "scale": {"latency_s": 2.0}}, METRICS)
+    np.testing.assert_allclose(
+        Objective("latency_s*area_mm2", METRICS).values(ev)[:3, 0], [8, 12, 24]
+    )
+    w = Objective(
+        {"weighted": {"latency_s": 1.0, "accuracy": 10.0}, "scale": {"latency_s": 2.0}}, METRICS
+    )
     # 1*lat/2 - 10*acc (accuracy is maximised, so its weight is negated)
     np.testing.assert_allclose(w.values(ev)[:3, 0], [1 - 9, 0.5 - 8, 2 - 9.5])
     t = Objective({"target": {"latency_s": 2.0, "energy_j": 2.0}}, METRICS)

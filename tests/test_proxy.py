@@ -29,23 +29,35 @@ from archgym.runner import Experiment, run_experiment  # noqa: E402
 SMALL_GBM = {"max_iter": 15, "max_leaf_nodes": 15}
 
 
-def _log(out: Path, env: str = "archgym/Systolic-v0", n: int = 120, seed: int = 1, **kw: object) -> Path:
-    run_experiment(Experiment(env=env, agent="random", budget=n, seed=seed, batch_size=n,
-                              env_kwargs=dict(kw)), out=out)
+def _log(
+    out: Path, env: str = "archgym/Systolic-v0", n: int = 120, seed: int = 1, **kw: object
+) -> Path:
+    run_experiment(
+        Experiment(env=env, agent="random", budget=n, seed=seed, batch_size=n, env_kwargs=dict(kw)),
+        out=out,
+    )
     return out
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("proxy_runs")
-    return {"train": _log(base / "train", seed=1), "held": _log(base / "held", n=60, seed=2),
-            "base": base}
+    return {
+        "train": _log(base / "train", seed=1),
+        "held": _log(base / "held", n=60, seed=2),
+        "base": base,
+    }
 
 
 @pytest.fixture(scope="module")
 def proxy_file(runs: dict[str, Path]) -> Path:
-    proxy = train_proxy(runs["train"], targets=["latency_s", "energy_j", "cycles"],
-                        model="hist-gbm", hparams=SMALL_GBM, cv=0)
+    proxy = train_proxy(
+        runs["train"],
+        targets=["latency_s", "energy_j", "cycles"],
+        model="hist-gbm",
+        hparams=SMALL_GBM,
+        cv=0,
+    )
     path = runs["base"] / "p.json"
     proxy.save(path)
     return path
@@ -57,8 +69,11 @@ def test_exported_model_predicts_exactly_what_sklearn_does(family: str) -> None:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 5))
     y = np.sin(X[:, 0]) + X[:, 1] ** 2
-    hp = {"hist-gbm": SMALL_GBM, "rf": {"n_estimators": 8},
-          "mlp": {"hidden_layer_sizes": [16], "max_iter": 30}}[family]
+    hp = {
+        "hist-gbm": SMALL_GBM,
+        "rf": {"n_estimators": 8},
+        "mlp": {"hidden_layer_sizes": [16], "max_iter": 30},
+    }[family]
     fitted = est.fit(family, X, y, est.hparams_for(family, hp), seed=0)
     exported = json.loads(json.dumps(est.export(family, fitted)))  # through JSON text
     np.testing.assert_array_equal(est.Predictor(exported).predict(X), fitted.predict(X))
@@ -77,14 +92,25 @@ def test_feature_encoding_one_hot_and_log2() -> None:
     enc = FeatureEncoder(spec)
     # Systolic-v0: rows/cols/SRAM/dram_bw span >= 8x -> log2; clock 250..1500 (6x) -> value;
     # dataflow -> one-hot over (os, ws, is).
-    assert enc.feature_names[:5] == ("log2(rows)", "log2(cols)", "dataflow=os", "dataflow=ws",
-                                     "dataflow=is")
+    assert enc.feature_names[:5] == (
+        "log2(rows)",
+        "log2(cols)",
+        "dataflow=os",
+        "dataflow=ws",
+        "dataflow=is",
+    )
     assert enc.feature_names[-1] == "clock_mhz"
-    cols = {"rows": [32], "cols": [4], "dataflow": ["ws"], "ifmap_sram_kb": [64],
-            "filter_sram_kb": [16], "ofmap_sram_kb": [2048], "dram_bw_words": [1],
-            "clock_mhz": [750]}
-    np.testing.assert_array_equal(enc.transform(cols),
-                                  [[5, 2, 0, 1, 0, 6, 4, 11, 0, 750]])
+    cols = {
+        "rows": [32],
+        "cols": [4],
+        "dataflow": ["ws"],
+        "ifmap_sram_kb": [64],
+        "filter_sram_kb": [16],
+        "ofmap_sram_kb": [2048],
+        "dram_bw_words": [1],
+        "clock_mhz": [750],
+    }
+    np.testing.assert_array_equal(enc.transform(cols), [[5, 2, 0, 1, 0, 6, 4, 11, 0, 750]])
     with pytest.raises(archgym.DesignError, match="'dataflow' must be one of"):
         enc.transform({**cols, "dataflow": ["xx"]})
 
@@ -98,7 +124,10 @@ def test_quality_figures_by_hand() -> None:
     assert q["r2"] == pytest.approx(0.8)
     assert q["spearman"] == pytest.approx(1.0)
     assert q["topk_recall"] == 1.0
-    assert quality(np.array([1.0, 2, 3, 4]), np.array([4.0, 3, 2, 1]), "max", k=1)["topk_recall"] == 0.0
+    assert (
+        quality(np.array([1.0, 2, 3, 4]), np.array([4.0, 3, 2, 1]), "max", k=1)["topk_recall"]
+        == 0.0
+    )
 
 
 def test_choose_transform() -> None:
@@ -111,8 +140,13 @@ def test_choose_transform() -> None:
 def test_train_save_load_predicts_identically_and_runs_as_cost_model(
     runs: dict[str, Path], proxy_file: Path
 ) -> None:
-    trained = train_proxy(runs["train"], targets=["latency_s", "energy_j", "cycles"],
-                          model="hist-gbm", hparams=SMALL_GBM, cv=0)
+    trained = train_proxy(
+        runs["train"],
+        targets=["latency_s", "energy_j", "cycles"],
+        model="hist-gbm",
+        hparams=SMALL_GBM,
+        cv=0,
+    )
     loaded = Proxy.load(proxy_file)
     held = archgym.load_runs(runs["held"])
     wl = archgym.make("archgym/Systolic-v0").workload
@@ -124,9 +158,16 @@ def test_train_save_load_predicts_identically_and_runs_as_cost_model(
     env = archgym.make("archgym/Systolic-v0", cost_model=f"proxy:{proxy_file}")
     source = archgym.make("archgym/Systolic-v0").cost_model
     assert env.cost_model.metrics == tuple(source.metric(t) for t in loaded.targets)
-    res = run_experiment(Experiment(env="archgym/Systolic-v0", agent="random", budget=20,
-                                    batch_size=10, objective="edp",
-                                    env_kwargs={"cost_model": f"proxy:{proxy_file}"}))
+    res = run_experiment(
+        Experiment(
+            env="archgym/Systolic-v0",
+            agent="random",
+            budget=20,
+            batch_size=10,
+            objective="edp",
+            env_kwargs={"cost_model": f"proxy:{proxy_file}"},
+        )
+    )
     assert res.n_evaluations == 20 and res.best is not None
     # the proxy's predictions are what the env reports
     d = res.best["design"]
@@ -182,7 +223,10 @@ def _resaved(proxy_file: Path, tmp_path: Path, **changes: object) -> Path:
 
 
 def test_refuses_another_env(proxy_file: Path) -> None:
-    with pytest.raises(ConfigError, match=r"trained for 'archgym/Systolic-v0', not 'archgym/Accelerator-v0' \(another env\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"trained for 'archgym/Systolic-v0', not 'archgym/Accelerator-v0' \(another env\)",
+    ):
         archgym.make("archgym/Accelerator-v0", cost_model=f"proxy:{proxy_file}")
 
 
@@ -206,7 +250,9 @@ def test_refuses_another_workload(proxy_file: Path) -> None:
 # -- bad training data ----------------------------------------------------------------------
 def test_too_few_rows(tmp_path: Path) -> None:
     run = _log(tmp_path / "tiny", n=8)
-    with pytest.raises(ConfigError, match="too few rows to train a proxy: the runs hold 8 feasible"):
+    with pytest.raises(
+        ConfigError, match="too few rows to train a proxy: the runs hold 8 feasible"
+    ):
         train_proxy(run, cv=0)
 
 
@@ -223,23 +269,33 @@ def test_mixed_envs_missing_target_and_empty_dir(runs: dict[str, Path], tmp_path
         train_proxy(runs["train"], env_id="archgym/Accelerator-v0", cv=0)
 
 
-def test_workload_features_for_runs_of_several_workloads(runs: dict[str, Path], tmp_path: Path) -> None:
+def test_workload_features_for_runs_of_several_workloads(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
     other = _log(tmp_path / "mobilenet", n=60, workload="mobilenet_v2")
-    proxy = train_proxy([runs["train"], other], targets=["cycles", "latency_s", "energy_j"],
-                        hparams=SMALL_GBM, cv=0)
+    proxy = train_proxy(
+        [runs["train"], other], targets=["cycles", "latency_s", "energy_j"], hparams=SMALL_GBM, cv=0
+    )
     assert proxy.uses_workload_features and proxy.payload["features"][-1] == "wl.log2_ofmap_words"
     path = tmp_path / "multi.json"
     proxy.save(path)
     env = archgym.make("archgym/Systolic-v0", workload="mobilenet_v2", cost_model=f"proxy:{path}")
-    assert np.isfinite(env.evaluate(env.space.sample(np.random.default_rng(0), 3)).evals.metrics["cycles"]).all()
+    assert np.isfinite(
+        env.evaluate(env.space.sample(np.random.default_rng(0), 3)).evals.metrics["cycles"]
+    ).all()
 
 
 # -- active learning and CLI ------------------------------------------------------------------
 def test_acquire_adds_true_evaluations_and_logs_them(runs: dict[str, Path], tmp_path: Path) -> None:
     from archgym.proxy import acquire
 
-    proxy = train_proxy(runs["train"], targets=["latency_s", "energy_j"], model="rf",
-                        hparams={"n_estimators": 5}, cv=0)
+    proxy = train_proxy(
+        runs["train"],
+        targets=["latency_s", "energy_j"],
+        model="rf",
+        hparams={"n_estimators": 5},
+        cv=0,
+    )
     res = acquire(proxy, 20, batch=10, pool=200, seed=0, out=tmp_path / "acq")
     assert res.n_acquired == 20 and [h[0] for h in res.history] == [120, 130, 140]
     assert res.history[-1][1] <= res.history[0][1]  # best true EDP never gets worse
@@ -248,13 +304,32 @@ def test_acquire_adds_true_evaluations_and_logs_them(runs: dict[str, Path], tmp_
     assert str((tmp_path / "acq").resolve()) in res.proxy.payload["training_runs"]
 
 
-def test_cli_train_and_eval(runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_train_and_eval(
+    runs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from archgym.cli import main
 
     out = tmp_path / "cli.json"
-    rc = main(["proxy", "train", str(runs["train"]), "--env", "archgym/Systolic-v0", "--target",
-               "latency_s", "energy_j", "--model", "rf", "--hparam", "n_estimators=5",
-               "--cv", "3", "--out", str(out)])
+    rc = main(
+        [
+            "proxy",
+            "train",
+            str(runs["train"]),
+            "--env",
+            "archgym/Systolic-v0",
+            "--target",
+            "latency_s",
+            "energy_j",
+            "--model",
+            "rf",
+            "--hparam",
+            "n_estimators=5",
+            "--cv",
+            "3",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0 and out.exists()
     assert "3-fold cross-validation" in capsys.readouterr().out
     rc = main(["proxy", "eval", str(out), str(runs["held"]), "--speed-n", "50"])
@@ -270,10 +345,17 @@ def test_accelerator_derived_features_by_hand() -> None:
     from archgym.envs.accelerator import accelerator_space
     from archgym.envs.accelerator.proxy_features import accelerator_features
 
-    cols = {"rows": np.array([16]), "cols": np.array([4]), "precision": np.array(["fp16"]),
-            "dram_bw_bytes": np.array([8]), "noc_bw_bytes": np.array([1024]),
-            "gbuf_banks": np.array([2]), "gbuf_kb": np.array([64]), "rf_bytes": np.array([32]),
-            "tech_nm": np.array([45])}
+    cols = {
+        "rows": np.array([16]),
+        "cols": np.array([4]),
+        "precision": np.array(["fp16"]),
+        "dram_bw_bytes": np.array([8]),
+        "noc_bw_bytes": np.array([1024]),
+        "gbuf_banks": np.array([2]),
+        "gbuf_kb": np.array([64]),
+        "rf_bytes": np.array([32]),
+        "tech_nm": np.array([45]),
+    }
     f = {k: float(v[0]) for k, v in accelerator_features(cols).items()}
     # hand calculation: 64 PEs; fp16 = 2 B/word; 8 B/cycle = 4 words; NoC min(1024, 16 B * 2
     # banks) = 32 B = 16 words; 64 KiB = 32 Ki words; 32 KiB banks; 16 RF words; 45 nm = 1x
@@ -293,21 +375,30 @@ def test_accelerator_derived_features_by_hand() -> None:
 @pytest.fixture(scope="module")
 def accel_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("proxy_accel")
-    return {"train": _log(base / "train", env="archgym/Accelerator-v0", n=150, seed=1),
-            "held": _log(base / "held", env="archgym/Accelerator-v0", n=40, seed=2),
-            "base": base}
+    return {
+        "train": _log(base / "train", env="archgym/Accelerator-v0", n=150, seed=1),
+        "held": _log(base / "held", env="archgym/Accelerator-v0", n=40, seed=2),
+        "base": base,
+    }
 
 
 def test_summed_targets_are_fitted_by_component_and_reload_exactly(
     accel_runs: dict[str, Path],
 ) -> None:
-    proxy = train_proxy(accel_runs["train"], targets=["cycles", "energy_j", "area_mm2"],
-                        hparams=SMALL_GBM, cv=0)
+    proxy = train_proxy(
+        accel_runs["train"], targets=["cycles", "energy_j", "area_mm2"], hparams=SMALL_GBM, cv=0
+    )
     # the records show energy_j = sum of its five levels and cycles = compute + stall
     assert proxy.payload["components"] == {
         "cycles": ["compute_cycles", "stall_cycles"],
-        "energy_j": ["energy_mac_j", "energy_rf_j", "energy_noc_j", "energy_buffer_j",
-                     "energy_dram_j"]}
+        "energy_j": [
+            "energy_mac_j",
+            "energy_rf_j",
+            "energy_noc_j",
+            "energy_buffer_j",
+            "energy_dram_j",
+        ],
+    }
     assert proxy.payload["derived_features"] == "accelerator/1"
     parts = proxy.payload["models"]["cycles"]["components"]
     assert parts["compute_cycles"]["transform"] == "log"
@@ -320,8 +411,14 @@ def test_summed_targets_are_fitted_by_component_and_reload_exactly(
     a, b = proxy.predict(cols, env.workload), loaded.predict(cols, env.workload)
     for t in proxy.targets:
         np.testing.assert_array_equal(a[t], b[t])
-    plain = train_proxy(accel_runs["train"], targets=["cycles"], hparams=SMALL_GBM, cv=0,
-                        derived=False, sum_components=False)
+    plain = train_proxy(
+        accel_runs["train"],
+        targets=["cycles"],
+        hparams=SMALL_GBM,
+        cv=0,
+        derived=False,
+        sum_components=False,
+    )
     assert plain.payload["components"] == {} and plain.payload["derived_features"] is None
     report = evaluate_proxy(loaded, accel_runs["held"], speed_n=0)
     assert report["targets"]["energy_j"]["spearman"] > 0.9

@@ -16,7 +16,10 @@ PLUGIN = Path(__file__).parent / "plugin_pkg"
 
 
 def test_unknown_env_suggests_the_closest() -> None:
-    with pytest.raises(RegistryError, match=r"unknown env 'archgym/Systolik-v0'\. Did you mean 'archgym/Systolic-v0'"):
+    with pytest.raises(
+        RegistryError,
+        match=r"unknown env 'archgym/Systolik-v0'\. Did you mean 'archgym/Systolic-v0'",
+    ):
         make("archgym/Systolik-v0")
 
 
@@ -52,8 +55,19 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Install the demo plugin package for real (pip, no network) into a private directory."""
     target = tmp_path_factory.mktemp("site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(PLUGIN)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(PLUGIN),
+        ],
         check=True,
         capture_output=True,
     )
@@ -61,19 +75,43 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _cli(args: list[str], site: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+    }
     return subprocess.run(
-        [sys.executable, "-m", "archgym.cli", *args], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "archgym.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
 
-def test_third_party_env_via_entry_point_runs_from_the_cli(plugin_site: Path, tmp_path: Path) -> None:
+def test_third_party_env_via_entry_point_runs_from_the_cli(
+    plugin_site: Path, tmp_path: Path
+) -> None:
     listed = _cli(["list", "--json"], plugin_site)
     assert listed.returncode == 0, listed.stderr
     assert "demo/Widget-v0" in json.loads(listed.stdout)["envs"]
     out = tmp_path / "widget"
-    run = _cli(["run", "--env", "demo/Widget-v0", "--agent", "random", "--budget", "100", "--seed", "0",
-                "--out", str(out), "--json"], plugin_site)
+    run = _cli(
+        [
+            "run",
+            "--env",
+            "demo/Widget-v0",
+            "--agent",
+            "random",
+            "--budget",
+            "100",
+            "--seed",
+            "0",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        plugin_site,
+    )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert result["n_evaluations"] == 100

@@ -24,7 +24,9 @@ def test_same_seed_same_records(agent: str, tmp_path: Path) -> None:
     run_experiment(exp, out=tmp_path / "a")
     run_experiment(exp, out=tmp_path / "b")
     assert _designs(tmp_path / "a") == _designs(tmp_path / "b")
-    other = run_experiment(Experiment(env="archgym/Systolic-v0", agent=agent, budget=25, seed=5), out=tmp_path / "c")
+    other = run_experiment(
+        Experiment(env="archgym/Systolic-v0", agent=agent, budget=25, seed=5), out=tmp_path / "c"
+    )
     assert other.n_evaluations == 25
     assert _designs(tmp_path / "a") != _designs(tmp_path / "c")
 
@@ -47,9 +49,14 @@ def test_best_is_min_over_admissible_records(bowl_env, tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"budget": 0}, "budget must be a positive integer"), ({"budget": "10"}, "budget must be"),
-     ({"seed": -1}, "seed must be"), ({"batch_size": 0}, "batch_size must be"),
-     ({"env": 3}, "env must be a registered name"), ({"env_kwargs": "x"}, "env_kwargs must be a mapping")],
+    [
+        ({"budget": 0}, "budget must be a positive integer"),
+        ({"budget": "10"}, "budget must be"),
+        ({"seed": -1}, "seed must be"),
+        ({"batch_size": 0}, "batch_size must be"),
+        ({"env": 3}, "env must be a registered name"),
+        ({"env_kwargs": "x"}, "env_kwargs must be a mapping"),
+    ],
 )
 def test_bad_experiment(kwargs, match) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -69,11 +76,13 @@ def test_resume_completes_exactly_the_same_run(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("change", "match"),
-    [({"seed": 1}, "seed=0.*seed=1"),
-     ({"env_kwargs": {"workload": "bert_base"}}, "env_kwargs"),
-     ({"objective": "latency_s"}, "objective"),
-     ({"constraints": ["area_mm2 <= 5"]}, "constraints"),
-     ({"agent": "random-walk"}, "agent")],
+    [
+        ({"seed": 1}, "seed=0.*seed=1"),
+        ({"env_kwargs": {"workload": "bert_base"}}, "env_kwargs"),
+        ({"objective": "latency_s"}, "objective"),
+        ({"constraints": ["area_mm2 <= 5"]}, "constraints"),
+        ({"agent": "random-walk"}, "agent"),
+    ],
 )
 def test_resume_refuses_a_different_experiment(tmp_path: Path, change, match) -> None:
     base = {"env": "archgym/Systolic-v0", "agent": "random", "budget": 3, "seed": 0}
@@ -88,9 +97,23 @@ def test_resume_refuses_a_different_experiment(tmp_path: Path, change, match) ->
 
 
 def test_resume_after_kill_9_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    args = ["--env", "archgym/Systolic-v0", "--agent", "tpe", "--budget", "160", "--seed", "3", "--quiet"]
+    args = [
+        "--env",
+        "archgym/Systolic-v0",
+        "--agent",
+        "tpe",
+        "--budget",
+        "160",
+        "--seed",
+        "3",
+        "--quiet",
+    ]
     ref = tmp_path / "ref"
-    subprocess.run([sys.executable, "-m", "archgym.cli", "run", *args, "--out", str(ref)], check=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "archgym.cli", "run", *args, "--out", str(ref)],
+        check=True,
+        timeout=300,
+    )
     cut = tmp_path / "cut"
     proc = subprocess.Popen([sys.executable, "-m", "archgym.cli", "run", *args, "--out", str(cut)])
     records = cut / "records.jsonl"
@@ -106,7 +129,9 @@ def test_resume_after_kill_9_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     assert json.loads((cut / "manifest.json").read_text())["status"] == "running"
     done = subprocess.run(
         [sys.executable, "-m", "archgym.cli", "run", *args, "--out", str(cut), "--resume"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     recs = [json.loads(x) for x in records.read_text().splitlines()]

@@ -19,7 +19,9 @@ def space() -> DesignSpace:
             Float("clock_ghz", 0.2, 2.0, log=True),
             Integer("rf", 0, 3, active_if={"dataflow": ["ws"]}),
         ],
-        constraints=[Constraint("rows_per_bank", lambda d: d["rows"] <= 8 * d["banks"], "rows <= 8 * banks")],
+        constraints=[
+            Constraint("rows_per_bank", lambda d: d["rows"] <= 8 * d["banks"], "rows <= 8 * banks")
+        ],
         name="toy",
     )
 
@@ -33,7 +35,9 @@ def test_validate_names_parameter_rule_and_value(space: DesignSpace) -> None:
         space.validate({**good, "banks": 9})
     with pytest.raises(DesignError, match=r"'banks' must be an integer.*got '2'"):
         space.validate({**good, "banks": "2"})
-    with pytest.raises(DesignError, match=r"'clock_ghz' must be a number in \[0.2, 2.0\], but got nan"):
+    with pytest.raises(
+        DesignError, match=r"'clock_ghz' must be a number in \[0.2, 2.0\], but got nan"
+    ):
         space.validate({**good, "clock_ghz": math.nan})
     with pytest.raises(DesignError, match="missing parameter 'banks'"):
         space.validate({k: v for k, v in good.items() if k != "banks"})
@@ -97,8 +101,14 @@ def test_encode_decode_roundtrip(space: DesignSpace) -> None:
 
 def test_size_enumerate_restrict() -> None:
     s = DesignSpace(
-        [Ordinal("a", [1, 2, 4]), Categorical("b", ["x", "y"]), Integer("c", 0, 1, active_if={"b": ["y"]})],
-        constraints=[Constraint("ab", lambda d: not (d["a"] == 4 and d["b"] == "x"), "a=4 needs b=y")],
+        [
+            Ordinal("a", [1, 2, 4]),
+            Categorical("b", ["x", "y"]),
+            Integer("c", 0, 1, active_if={"b": ["y"]}),
+        ],
+        constraints=[
+            Constraint("ab", lambda d: not (d["a"] == 4 and d["b"] == "x"), "a=4 needs b=y")
+        ],
     )
     assert s.size() == 12
     designs = list(s.enumerate())
@@ -125,7 +135,12 @@ def test_gymnasium_and_optuna_conversions(space: DesignSpace) -> None:
     assert type(dists["rows"]).__name__ == "IntDistribution" and dists["rows"].high == 3
     assert type(dists["dataflow"]).__name__ == "CategoricalDistribution"
     assert dists["clock_ghz"].log
-    assert space.from_optuna({"rows": 2, "dataflow": "ws", "banks": 3, "clock_ghz": 0.5, "rf": 1})["rows"] == 16
+    assert (
+        space.from_optuna({"rows": 2, "dataflow": "ws", "banks": 3, "clock_ghz": 0.5, "rf": 1})[
+            "rows"
+        ]
+        == 16
+    )
 
 
 def test_fingerprint_changes_with_the_space(space: DesignSpace) -> None:

@@ -24,8 +24,22 @@ def test_create_append_load(bowl_env, tmp_path) -> None:
     m = read_manifest(run)
     assert m["status"] == "complete" and m["n_evaluations"] == 5 and "numpy" in m["packages"]
     df = load_runs(run)
-    assert len(df) == 5 and list(df["eval_id"]) == [0, 1, 2, 3, 4] and list(df["batch"]) == [0, 0, 0, 1, 1]
-    assert {"a", "size", "kind", "latency_s", "energy_j", "feasible", "reward", "agent", "seed"} <= set(df.columns)
+    assert (
+        len(df) == 5
+        and list(df["eval_id"]) == [0, 1, 2, 3, 4]
+        and list(df["batch"]) == [0, 0, 0, 1, 1]
+    )
+    assert {
+        "a",
+        "size",
+        "kind",
+        "latency_s",
+        "energy_j",
+        "feasible",
+        "reward",
+        "agent",
+        "seed",
+    } <= set(df.columns)
     assert (df["seed"] == 3).all()
 
 
@@ -111,7 +125,10 @@ def test_load_runs_finds_nested_runs(tmp_path) -> None:
         )
     df = load_runs(tmp_path / "sweep")
     assert len(df) == 8 and sorted(df["seed"].unique()) == [0, 1]
-    records = [json.loads(x) for x in (tmp_path / "sweep" / "s0" / "records.jsonl").read_text().splitlines()]
+    records = [
+        json.loads(x)
+        for x in (tmp_path / "sweep" / "s0" / "records.jsonl").read_text().splitlines()
+    ]
     assert all(r["eval_s"] >= 0 and r["t_s"] >= 0 for r in records)
     assert os.path.exists(tmp_path / "sweep" / "s0" / "manifest.json")
 

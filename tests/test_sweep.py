@@ -60,17 +60,24 @@ def test_grid_expansion_counts_and_ids() -> None:
 
 
 def test_random_samples_are_seeded_and_in_range() -> None:
-    text = BASE.replace('grid = { explore = [0.0, 0.5], patience = [5, 10, 20] }',
-                        'samples = 7\nrandom = { explore = { low = 0.0, high = 0.3 }, '
-                        'patience = { low = 5, high = 500, log = true }, n_params = { choices = [1, 2] } }')
+    text = BASE.replace(
+        "grid = { explore = [0.0, 0.5], patience = [5, 10, 20] }",
+        "samples = 7\nrandom = { explore = { low = 0.0, high = 0.3 }, "
+        "patience = { low = 5, high = 500, log = true }, n_params = { choices = [1, 2] } }",
+    )
     a, b = load_sweep("e.toml", text=text), load_sweep("e.toml", text=text)
     assert len(a.items) == (1 + 7) * 2
     hp = [i.experiment.agent_kwargs for i in a.items if i.agent_label == "random-walk"]
     assert hp == [i.experiment.agent_kwargs for i in b.items if i.agent_label == "random-walk"]
-    assert all(0 <= h["explore"] <= 0.3 and 5 <= h["patience"] <= 500 and h["n_params"] in (1, 2) for h in hp)
+    assert all(
+        0 <= h["explore"] <= 0.3 and 5 <= h["patience"] <= 500 and h["n_params"] in (1, 2)
+        for h in hp
+    )
     assert all(isinstance(h["patience"], int) for h in hp)
     other = load_sweep("e.toml", text=text.replace("budget = 12", "budget = 12\nsample_seed = 3"))
-    assert [i.experiment.agent_kwargs for i in other.items] != [i.experiment.agent_kwargs for i in a.items]
+    assert [i.experiment.agent_kwargs for i in other.items] != [
+        i.experiment.agent_kwargs for i in a.items
+    ]
 
 
 def test_seed_override_scales_the_sweep() -> None:
@@ -90,7 +97,9 @@ def test_unknown_hyperparameter_names_its_line() -> None:
 
 
 def test_second_array_table_is_located() -> None:
-    text = BASE + '\n[[agents]]\nname = "tpe"\n\n[agents.grid]\nn_startup_trials = [3]\nbogus = [1]\n'
+    text = (
+        BASE + '\n[[agents]]\nname = "tpe"\n\n[agents.grid]\nn_startup_trials = [3]\nbogus = [1]\n'
+    )
     e = _err(text)
     assert e.field == "agents[2].grid.bogus" and e.line == 23
 
@@ -167,7 +176,10 @@ def test_two_sweeps_on_one_directory_are_refused(tmp_path: Path) -> None:
     held = _SweepLock(tmp_path / "s")  # as if another sweep process were running
     try:
         spec = load_sweep("exp.toml", text=BASE)
-        with open_executor("local", workers=1) as ex, pytest.raises(StoreError, match="another sweep"):
+        with (
+            open_executor("local", workers=1) as ex,
+            pytest.raises(StoreError, match="another sweep"),
+        ):
             run_sweep(spec, tmp_path / "s", ex, progress=None)
         assert not (tmp_path / "s" / "sweep.json").exists()  # refused before writing anything
     finally:
@@ -182,15 +194,24 @@ def test_two_concurrent_cli_sweeps(tmp_path: Path) -> None:
     f = tmp_path / "exp.toml"
     f.write_text(BASE.replace("budget = 12", "budget = 400"))
     out = tmp_path / "s"
-    first = subprocess.Popen(_cli("sweep", str(f), "--out", str(out), "--workers", "1", "--quiet"),
-                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = subprocess.Popen(
+        _cli("sweep", str(f), "--out", str(out), "--workers", "1", "--quiet"),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         for _ in range(200):
             if (out / "sweep.json").exists():
                 break
             time.sleep(0.05)
-        second = subprocess.run(_cli("sweep", str(f), "--out", str(out), "--resume", "--quiet"),
-                                cwd=REPO, capture_output=True, text=True, timeout=60)
+        second = subprocess.run(
+            _cli("sweep", str(f), "--out", str(out), "--resume", "--quiet"),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert second.returncode == 3
         assert "being written by another sweep" in second.stderr
     finally:
@@ -204,8 +225,12 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     f = tmp_path / "exp.toml"
     f.write_text(BASE.replace("budget = 12", "budget = 150").replace("seeds = 2", "seeds = 3"))
     out = tmp_path / "s"
-    proc = subprocess.Popen(_cli("sweep", str(f), "--out", str(out), "--workers", "2", "--quiet"),
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        _cli("sweep", str(f), "--out", str(out), "--workers", "2", "--quiet"),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     results = out / "results.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # kill once a few experiments are done
@@ -216,12 +241,19 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     proc.wait()
     spec = load_sweep(str(f))
     n = len(spec.items)
-    done_before = sum((out / i.id / "manifest.json").exists() and
-                      json.loads((out / i.id / "manifest.json").read_text())["status"] == "complete"
-                      for i in spec.items)
+    done_before = sum(
+        (out / i.id / "manifest.json").exists()
+        and json.loads((out / i.id / "manifest.json").read_text())["status"] == "complete"
+        for i in spec.items
+    )
     assert 0 < done_before < n, "the kill should land mid-sweep"
-    r = subprocess.run(_cli("sweep", str(f), "--out", str(out), "--workers", "2", "--resume", "--quiet"),
-                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        _cli("sweep", str(f), "--out", str(out), "--workers", "2", "--resume", "--quiet"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert f"{done_before} already complete" in r.stdout or "already complete" in r.stdout
     dirs = sorted(p.name for p in out.iterdir() if p.is_dir())
@@ -239,7 +271,9 @@ def test_dask_executor_with_real_local_cluster(tmp_path: Path) -> None:
     with open_executor("dask", workers=2) as ex:  # LocalCluster on 127.0.0.1, 2 processes
         res = run_sweep(spec, tmp_path / "s", ex, progress=None)
     assert (res.n_complete, res.n_failed) == (7, 0)
-    pids = {json.loads(x)["pid"] for x in (tmp_path / "s" / "results.jsonl").read_text().splitlines()}
+    pids = {
+        json.loads(x)["pid"] for x in (tmp_path / "s" / "results.jsonl").read_text().splitlines()
+    }
     assert os.getpid() not in pids
 
 
@@ -257,12 +291,22 @@ def test_dask_unreachable_address_fails_fast() -> None:
 def test_cli_dry_run_and_bad_file(tmp_path: Path) -> None:
     f = tmp_path / "exp.toml"
     f.write_text(BASE)
-    r = subprocess.run(_cli("sweep", str(f), "--out", str(tmp_path / "o"), "--dry-run"),
-                       cwd=REPO, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        _cli("sweep", str(f), "--out", str(tmp_path / "o"), "--dry-run"),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and len(r.stdout.split()) == 14
     f.write_text(textwrap.dedent(BASE).replace("seeds = 2", "seed = 2"))
-    r = subprocess.run(_cli("sweep", str(f), "--out", str(tmp_path / "o")),
-                       cwd=REPO, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        _cli("sweep", str(f), "--out", str(tmp_path / "o")),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "line 3: sweep.seed: unknown key" in r.stderr
     assert not (tmp_path / "o").exists()
 
@@ -273,5 +317,13 @@ def test_shipped_experiment_files_validate(name: str) -> None:
     assert spec.items
     if name == "lottery":
         assert len(spec.items) == 1000
-        assert len(load_sweep(REPO / "experiments" / "lottery.toml", overrides={"seeds": 105},
-                              check_build=False).items) == 21000
+        assert (
+            len(
+                load_sweep(
+                    REPO / "experiments" / "lottery.toml",
+                    overrides={"seeds": 105},
+                    check_build=False,
+                ).items
+            )
+            == 21000
+        )

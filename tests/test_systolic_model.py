@@ -37,11 +37,16 @@ def test_matches_scalesim_exactly(entry: dict) -> None:
     layer = Layer(**entry["layer"])
     cols = {"rows": [entry["rows"]], "cols": [entry["cols"]], "dataflow": [entry["dataflow"]]}
     out = SystolicCostModel("ideal").evaluate_layers(cols, layer)
-    got = {k: int(out[k][0, 0]) for k in
-           ("cycles", "sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes")}
-    want = {"cycles": entry["total_cycles"], "sram_ifmap_reads": entry["sram_ifmap_reads"],
-            "sram_filter_reads": entry["sram_filter_reads"],
-            "sram_ofmap_writes": entry["sram_ofmap_writes"]}
+    got = {
+        k: int(out[k][0, 0])
+        for k in ("cycles", "sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes")
+    }
+    want = {
+        "cycles": entry["total_cycles"],
+        "sram_ifmap_reads": entry["sram_ifmap_reads"],
+        "sram_filter_reads": entry["sram_filter_reads"],
+        "sram_ofmap_writes": entry["sram_ofmap_writes"],
+    }
     assert got == want
     assert entry["stall_cycles"] == 0
     assert out["compute_util"][0, 0] * 100 == pytest.approx(entry["compute_util_pct"], rel=1e-9)
@@ -55,9 +60,16 @@ def test_energy_and_area_by_hand() -> None:
     # DRAM (all fit): ifmap 8, filter 12, ofmap 6 = 26 words.
     # energy = 0.23*24 + 1.25*(16+12+14) + 250*26 = 6558.02 pJ.
     # area = 4 * 419 um^2 + 24 KiB * 8192*0.346/0.5 um^2 = 137728.736 um^2.
-    design = {"rows": 2, "cols": 2, "dataflow": "os", "ifmap_sram_kb": 8,
-              "filter_sram_kb": 8, "ofmap_sram_kb": 8, "dram_bw_words": 1.0,
-              "clock_mhz": 500.0}
+    design = {
+        "rows": 2,
+        "cols": 2,
+        "dataflow": "os",
+        "ifmap_sram_kb": 8,
+        "filter_sram_kb": 8,
+        "ofmap_sram_kb": 8,
+        "dram_bw_words": 1.0,
+        "clock_mhz": 500.0,
+    }
     layer = Layer.gemm("g", 2, 3, 4)
     row = SystolicCostModel("limited").evaluate([design], layer).row(0)
     assert row["cycles"] == 11
@@ -77,16 +89,19 @@ def test_batch_equals_one_by_one() -> None:
     rng = np.random.default_rng(0)
     n = 40
     cols = {
-        "rows": rng.choice([4, 8, 12, 32, 128], n), "cols": rng.choice([4, 8, 20, 64], n),
+        "rows": rng.choice([4, 8, 12, 32, 128], n),
+        "cols": rng.choice([4, 8, 20, 64], n),
         "dataflow": rng.choice(["os", "ws", "is"], n),
-        "ifmap_sram_kb": rng.choice([8, 64, 512], n), "filter_sram_kb": rng.choice([8, 512], n),
-        "ofmap_sram_kb": rng.choice([8, 256], n), "dram_bw_words": rng.uniform(1, 64, n),
+        "ifmap_sram_kb": rng.choice([8, 64, 512], n),
+        "filter_sram_kb": rng.choice([8, 512], n),
+        "ofmap_sram_kb": rng.choice([8, 256], n),
+        "dram_bw_words": rng.uniform(1, 64, n),
         "clock_mhz": rng.uniform(200, 1500, n),
     }
     model = SystolicCostModel()
     batch = model.evaluate(cols, "resnet18")
     for i in range(n):
-        one = model.evaluate({k: v[i:i + 1] for k, v in cols.items()}, "resnet18")
+        one = model.evaluate({k: v[i : i + 1] for k, v in cols.items()}, "resnet18")
         for k in model.metric_names:
             assert one.metrics[k][0] == batch.metrics[k][i], k
 
@@ -101,8 +116,12 @@ def test_workload_total_is_sum_of_layers() -> None:
 
 
 def test_infeasible_designs_have_reasons_and_nan() -> None:
-    cols = {"rows": [0, 8, 8, 2.5], "cols": [8, 8, 8, 8], "dataflow": ["os", "rs", "ws", "os"],
-            "dram_bw_words": [10.0, 10.0, -1.0, 10.0]}
+    cols = {
+        "rows": [0, 8, 8, 2.5],
+        "cols": [8, 8, 8, 8],
+        "dataflow": ["os", "rs", "ws", "os"],
+        "dram_bw_words": [10.0, 10.0, -1.0, 10.0],
+    }
     ev = SystolicCostModel().evaluate(cols, "resnet18")
     assert ev.feasible.tolist() == [False, False, False, False]
     assert "rows must be a positive integer (got 0" in ev.reasons[0]
@@ -124,8 +143,12 @@ def test_bad_workload_and_mode_raise() -> None:
 
 
 def test_bandwidth_knob_matters_in_limited_mode() -> None:
-    cols = {"rows": [32, 32], "cols": [32, 32], "dataflow": ["ws", "ws"],
-            "dram_bw_words": [0.5, 1000.0]}
+    cols = {
+        "rows": [32, 32],
+        "cols": [32, 32],
+        "dataflow": ["ws", "ws"],
+        "dram_bw_words": [0.5, 1000.0],
+    }
     ev = SystolicCostModel().evaluate(cols, "llama7b_decode")
     assert ev.metrics["cycles"][0] == ev.metrics["cycles"][1]
     assert ev.metrics["latency_s"][0] > ev.metrics["latency_s"][1]

@@ -39,8 +39,17 @@ def test_depthwise_is_one_gemm_per_channel() -> None:
 @pytest.mark.parametrize("field", ["ifmap_h", "filter_w", "channels", "num_filters", "stride"])
 @pytest.mark.parametrize("bad", [0, -3])
 def test_malformed_layer_names_layer_and_field(field: str, bad: int) -> None:
-    kw = dict(name="conv7", kind="conv", ifmap_h=8, ifmap_w=8, filter_h=3, filter_w=3,
-              channels=4, num_filters=4, stride=1)
+    kw = dict(
+        name="conv7",
+        kind="conv",
+        ifmap_h=8,
+        ifmap_w=8,
+        filter_h=3,
+        filter_w=3,
+        channels=4,
+        num_filters=4,
+        stride=1,
+    )
     kw[field] = bad
     with pytest.raises(ConfigError, match=rf"conv7.*{field}"):
         Layer(**kw)  # type: ignore[arg-type]
@@ -61,8 +70,9 @@ def test_builtin_workloads_mac_counts() -> None:
     assert workloads.get("mobilenet_v2").macs == 300_774_272
     assert workloads.get("vgg16").macs == 15_470_264_320
     # BERT-base at seq 128: 12 * (128*768*(3*768 + 768 + 2*3072) + 2*12*128*128*64)
-    assert workloads.get("bert_base").macs == 12 * (128 * 768 * (4 * 768 + 2 * 3072)
-                                                    + 2 * 12 * 128 * 128 * 64)
+    assert workloads.get("bert_base").macs == 12 * (
+        128 * 768 * (4 * 768 + 2 * 3072) + 2 * 12 * 128 * 128 * 64
+    )
 
 
 def test_resnet_strided_layers_have_real_output_sizes() -> None:
@@ -74,9 +84,17 @@ def test_resnet_strided_layers_have_real_output_sizes() -> None:
 
 
 def test_names_get_and_did_you_mean() -> None:
-    assert set(workloads.names()) >= {"resnet18", "resnet50", "bert_base", "mobilenet_v2",
-                                      "vgg16", "vit_b16", "gpt2", "llama7b_prefill",
-                                      "llama7b_decode"}
+    assert set(workloads.names()) >= {
+        "resnet18",
+        "resnet50",
+        "bert_base",
+        "mobilenet_v2",
+        "vgg16",
+        "vit_b16",
+        "gpt2",
+        "llama7b_prefill",
+        "llama7b_decode",
+    }
     assert workloads.get("resnet50") is workloads.get("resnet50")
     with pytest.raises(ConfigError, match=r"Did you mean 'resnet50'.*Known workloads"):
         workloads.get("resnet5O")
@@ -112,18 +130,18 @@ def test_from_torch_traces_conv_linear_matmul() -> None:
 
         def forward(self, x):  # type: ignore[no-untyped-def]
             y = self.fc(self.dw(self.bn(self.c1(x))).mean((2, 3)))  # (B, 24)
-            q = y.view(-1, 4, 6)                                    # (B, 4, 6)
+            q = y.view(-1, 4, 6)  # (B, 4, 6)
             return q @ q.transpose(-2, -1)
 
     wl = workloads.from_torch(Net(), torch.randn(2, 3, 32, 32))
     dims = [(x.kind, x.m, x.n, x.k, x.instances) for x in wl.layers]
     assert dims == [
-        ("conv", 16 * 16, 16, 27, 2),        # batch 2 -> repeat 2
-        ("conv", 16 * 16, 1, 9, 32),         # depthwise: 16 groups x batch 2
+        ("conv", 16 * 16, 16, 27, 2),  # batch 2 -> repeat 2
+        ("conv", 16 * 16, 1, 9, 32),  # depthwise: 16 groups x batch 2
         ("gemm", 2, 24, 16, 1),
         ("gemm", 4, 4, 6, 2),
     ]
-    assert wl.layers[0].ifmap_h == 33       # 32 + 2*1 padding, last row unused at stride 2
+    assert wl.layers[0].ifmap_h == 33  # 32 + 2*1 padding, last row unused at stride 2
 
 
 def test_from_torch_rejects_unsupported_weighted_layer() -> None:

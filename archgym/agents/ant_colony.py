@@ -74,7 +74,9 @@ class AntColonyAgent(Agent):
             raise ConfigError(
                 f"agent 'aco': `0 < tau_min <= tau_max` must hold, got ({c.tau_min=}, {c.tau_max=})"
             )
-        self._sizes = [p.n_choices if p.n_choices is not None else c.float_bins for p in space.params]
+        self._sizes = [
+            p.n_choices if p.n_choices is not None else c.float_bins for p in space.params
+        ]
         self._tau = [np.ones(n) for n in self._sizes]
         self._colony: list[tuple[float, np.ndarray]] = []
         self._best: tuple[float, np.ndarray] | None = None

@@ -69,7 +69,9 @@ class GeneticAgent(Agent):
             value = getattr(c, key)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"agent 'ga': {key} must be in [0, 1], got {value}")
-        self._population: list[tuple[tuple[float, float], dict[str, Any]]] = []  # ((violation, score), design)
+        self._population: list[
+            tuple[tuple[float, float], dict[str, Any]]
+        ] = []  # ((violation, score), design)
         self._seen: set[tuple[Any, ...]] = set()
         self._asked = 0
 
@@ -97,7 +99,10 @@ class GeneticAgent(Agent):
             if self.rng.random() < c.crossover_prob:
                 b = self._tournament()
                 take_b = self.rng.random(len(self.space.params)) < 0.5
-                mixed = {p.name: (b if t else a)[p.name] for p, t in zip(self.space.params, take_b, strict=True)}
+                mixed = {
+                    p.name: (b if t else a)[p.name]
+                    for p, t in zip(self.space.params, take_b, strict=True)
+                }
                 if self.space.is_valid(mixed):
                     child = self.space.validate(mixed)
             if self.rng.random() < c.mutation_prob or _key(child) in self._seen:

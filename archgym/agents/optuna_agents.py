@@ -113,9 +113,7 @@ class GPAgent(OptunaAgent):
 
         c = self.config
         if c.torch_threads < 1:
-            raise ConfigError(
-                f"agent 'gp': torch_threads must be >= 1, but got {c.torch_threads}"
-            )
+            raise ConfigError(f"agent 'gp': torch_threads must be >= 1, but got {c.torch_threads}")
         with _quiet_experimental():
             return optuna.samplers.GPSampler(
                 n_startup_trials=c.n_startup_trials,
@@ -187,7 +185,9 @@ class CmaEsAgent(OptunaAgent):
         base = c.popsize or 4 + int(3 * math.log(max(ordered, 1)))
         if c.restart_strategy == "bipop" and self._restarts % 2 == 0:
             return base
-        return base * 2 ** (self._restarts if c.restart_strategy == "ipop" else (self._restarts + 1) // 2)
+        return base * 2 ** (
+            self._restarts if c.restart_strategy == "ipop" else (self._restarts + 1) // 2
+        )
 
     def make_sampler(self) -> Any:
         import optuna
@@ -211,7 +211,11 @@ class CmaEsAgent(OptunaAgent):
 
     def ask(self, n: int = 1) -> list[dict[str, Any]]:
         c = self.config
-        if c.restart_strategy and self._stale >= c.restart_patience and not any(self._pending.values()):
+        if (
+            c.restart_strategy
+            and self._stale >= c.restart_patience
+            and not any(self._pending.values())
+        ):
             self._restarts += 1
             self._stale, self._best = 0, math.inf
             with _optuna_quiet():

@@ -102,7 +102,9 @@ class PPOAgent(Agent):
         minibatch_size: int = 64  # steps per gradient step
         learning_rate: float = 0.01  # Adam step size
         clip_coef: float = 0.2  # PPO ratio clip
-        ent_coef: float = 0.05  # entropy bonus (keeps exploring; 0.01 collapses early on Mapping-v0)
+        ent_coef: float = (
+            0.05  # entropy bonus (keeps exploring; 0.01 collapses early on Mapping-v0)
+        )
         vf_coef: float = 0.5  # value-loss weight
         max_grad_norm: float = 0.5  # gradient-norm clip
         hidden: int = 64  # width of the two hidden layers
@@ -190,7 +192,9 @@ class PPOAgent(Agent):
                 return [torch.log_softmax(logits + mask[t_idx], dim=-1)]
             return list(torch.split(logits, sizes, dim=-1))
 
-        def log_probs(parts: list[torch.Tensor], actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        def log_probs(
+            parts: list[torch.Tensor], actions: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor]:
             logp = torch.zeros(actions.shape[0])
             ent = torch.zeros(actions.shape[0])
             for h, part in enumerate(parts):
@@ -220,7 +224,10 @@ class PPOAgent(Agent):
                         t_idx = torch.tensor([t]) if sequential else None
                         parts = dist_parts(logits, t_idx)
                         a = torch.stack(
-                            [torch.multinomial(torch.softmax(p, -1), 1, generator=gen)[:, 0] for p in parts],
+                            [
+                                torch.multinomial(torch.softmax(p, -1), 1, generator=gen)[:, 0]
+                                for p in parts
+                            ],
                             dim=1,
                         )
                         lp, _ = log_probs(parts, a)
@@ -285,8 +292,14 @@ class PPOAgent(Agent):
                 if adv.numel() > 1:
                     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
                 ratio = torch.exp(logp - old_logp[mb])
-                pg = -torch.min(ratio * adv, torch.clamp(ratio, 1 - c.clip_coef, 1 + c.clip_coef) * adv)
-                loss = pg.mean() + c.vf_coef * ((value - returns[mb]) ** 2).mean() - c.ent_coef * ent.mean()
+                pg = -torch.min(
+                    ratio * adv, torch.clamp(ratio, 1 - c.clip_coef, 1 + c.clip_coef) * adv
+                )
+                loss = (
+                    pg.mean()
+                    + c.vf_coef * ((value - returns[mb]) ** 2).mean()
+                    - c.ent_coef * ent.mean()
+                )
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), c.max_grad_norm)

@@ -52,11 +52,17 @@ class RandomWalkAgent(Agent):
 
         def __post_init__(self) -> None:
             if self.n_params < 1:
-                raise ConfigError(f"random-walk: `n_params >= 1` must hold, but got {self.n_params}")
+                raise ConfigError(
+                    f"random-walk: `n_params >= 1` must hold, but got {self.n_params}"
+                )
             if not 0.0 <= self.explore <= 1.0:
-                raise ConfigError(f"random-walk: `0 <= explore <= 1` must hold, but got {self.explore}")
+                raise ConfigError(
+                    f"random-walk: `0 <= explore <= 1` must hold, but got {self.explore}"
+                )
             if self.patience < 1:
-                raise ConfigError(f"random-walk: `patience >= 1` must hold, but got {self.patience}")
+                raise ConfigError(
+                    f"random-walk: `patience >= 1` must hold, but got {self.patience}"
+                )
 
     def __init__(self, space: Any, seed: int = 0, **kwargs: Any) -> None:
         super().__init__(space, seed, **kwargs)
@@ -75,9 +81,7 @@ class RandomWalkAgent(Agent):
                 self.space.mutate(self._current, self.rng, self.config.n_params)
                 for _ in range(n - 1)
             ]
-        return [
-            self.space.mutate(self._current, self.rng, self.config.n_params) for _ in range(n)
-        ]
+        return [self.space.mutate(self._current, self.rng, self.config.n_params) for _ in range(n)]
 
     def tell(self, designs: Sequence[Mapping[str, Any]], results: Results) -> None:
         scores = _scalar_scores(results)

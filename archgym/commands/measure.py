@@ -47,9 +47,17 @@ def cmd_kernels(args: argparse.Namespace) -> int:
     if args.plan_only:
         return 0
     if not args.gpu:
-        raise ConfigError("`archgym measure kernels` runs kernels only with --gpu "
-                          "(or pass --plan-only to see the plan)")
-    csv, meta = run_collection(points, args.out, reps=args.reps, seed=args.seed,
-                               workers=args.workers, deadline_s=args.deadline)
+        raise ConfigError(
+            "`archgym measure kernels` runs kernels only with --gpu "
+            "(or pass --plan-only to see the plan)"
+        )
+    csv, meta = run_collection(
+        points,
+        args.out,
+        reps=args.reps,
+        seed=args.seed,
+        workers=args.workers,
+        deadline_s=args.deadline,
+    )
     print(f"wrote {csv} and {meta}")
     return 0

@@ -27,18 +27,34 @@ def add_parser(subparsers: Any) -> None:
     b = sub.add_parser("build-table", help="train the table space and write a tabular benchmark")
     b.add_argument("--task", default="digits", choices=["digits", "mnist1d"])
     b.add_argument("--out", required=True, help="Parquet table to write, e.g. digits.parquet")
-    b.add_argument("--records", default=None,
-                   help="JSON-lines progress file (default: OUT with .records.jsonl); resumable")
+    b.add_argument(
+        "--records",
+        default=None,
+        help="JSON-lines progress file (default: OUT with .records.jsonl); resumable",
+    )
     b.add_argument("--workers", type=int, default=1, help="worker processes (1 torch thread each)")
-    b.add_argument("--limit", type=int, default=None, help="measure at most this many architectures")
-    b.add_argument("--time-limit", type=float, default=None,
-                   help="stop starting new architectures after this many seconds")
+    b.add_argument(
+        "--limit", type=int, default=None, help="measure at most this many architectures"
+    )
+    b.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="stop starting new architectures after this many seconds",
+    )
     b.add_argument("--seed", type=int, default=0, help="training seed of the reported accuracies")
     b.add_argument("--epochs", type=int, default=15, help="dense training epochs")
-    b.add_argument("--noise-fraction", type=float, default=0.1,
-                   help="fraction of architectures also trained with seed+1 (seed noise)")
-    b.add_argument("--mnist1d-cache", default=None,
-                   help="npz with x,y of MNIST-1D (for machines without the mnist1d package)")
+    b.add_argument(
+        "--noise-fraction",
+        type=float,
+        default=0.1,
+        help="fraction of architectures also trained with seed+1 (seed noise)",
+    )
+    b.add_argument(
+        "--mnist1d-cache",
+        default=None,
+        help="npz with x,y of MNIST-1D (for machines without the mnist1d package)",
+    )
     b.add_argument("--no-pack", action="store_true", help="only append records")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=cmd_build_table)
@@ -51,8 +67,12 @@ def cmd_build_table(args: argparse.Namespace) -> int:
     from archgym.envs.nas.oracle import OracleConfig
     from archgym.envs.nas.train import TrainConfig
 
-    cfg = OracleConfig(seed=args.seed, noise_seed=args.seed + 1, noise_fraction=args.noise_fraction,
-                       train=TrainConfig(epochs=args.epochs))
+    cfg = OracleConfig(
+        seed=args.seed,
+        noise_seed=args.seed + 1,
+        noise_fraction=args.noise_fraction,
+        train=TrainConfig(epochs=args.epochs),
+    )
     out = Path(args.out)
     records = Path(args.records) if args.records else out.with_suffix(".records.jsonl")
     bar = None
@@ -67,17 +87,26 @@ def cmd_build_table(args: argparse.Namespace) -> int:
             bar.n = done
             bar.refresh()
 
-    n = build_records(records, task=args.task, workers=args.workers, cfg=cfg,
-                      limit=args.limit, time_limit_s=args.time_limit,
-                      mnist1d_cache=args.mnist1d_cache, progress=progress)
+    n = build_records(
+        records,
+        task=args.task,
+        workers=args.workers,
+        cfg=cfg,
+        limit=args.limit,
+        time_limit_s=args.time_limit,
+        mnist1d_cache=args.mnist1d_cache,
+        progress=progress,
+    )
     if bar is not None:
         bar.close()
     print(f"wrote {n} new architecture records to {records}")
     if not args.no_pack:
         cmd = "archgym " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         meta = pack_table(records, out, args.task, cfg, command=cmd)
-        print(f"packed {meta['rows']} rows ({meta['architectures']} architectures) into {out}; "
-              f"seed noise {meta['noise']}")
+        print(
+            f"packed {meta['rows']} rows ({meta['architectures']} architectures) into {out}; "
+            f"seed noise {meta['noise']}"
+        )
     return 0
 
 

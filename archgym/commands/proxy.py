@@ -31,24 +31,39 @@ def add_parser(subparsers: Any) -> None:
     tr.add_argument("--env", help="env id the runs must be of (default: theirs)")
     tr.add_argument("--target", nargs="+", help="metrics to predict (default: all of the source's)")
     tr.add_argument("--model", choices=FAMILIES, default="hist-gbm", help="model family")
-    tr.add_argument("--hparam", action="append", metavar="KEY=VALUE",
-                    help="model hyperparameter, e.g. max_iter=300 (repeatable)")
+    tr.add_argument(
+        "--hparam",
+        action="append",
+        metavar="KEY=VALUE",
+        help="model hyperparameter, e.g. max_iter=300 (repeatable)",
+    )
     tr.add_argument("--out", required=True, help="proxy file to write (JSON)")
     tr.add_argument("--seed", type=int, default=0, help="seed of the model and CV split")
     tr.add_argument("--cv", type=int, default=5, help="cross-validation folds stored (0: none)")
-    tr.add_argument("--acquire", type=int, default=0, metavar="N",
-                    help="active learning: add N true evaluations chosen by the proxy")
+    tr.add_argument(
+        "--acquire",
+        type=int,
+        default=0,
+        metavar="N",
+        help="active learning: add N true evaluations chosen by the proxy",
+    )
     tr.add_argument("--acquire-batch", type=int, default=50, help="designs per acquisition round")
-    tr.add_argument("--acquire-out", help="run directory for the acquired evaluations "
-                    "(default: OUT without .json + '.acquired')")
+    tr.add_argument(
+        "--acquire-out",
+        help="run directory for the acquired evaluations "
+        "(default: OUT without .json + '.acquired')",
+    )
     tr.add_argument("--threads", type=int, default=1, help="threads while fitting")
     tr.add_argument("--json", action="store_true", help="print the summary as JSON")
     tr.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("eval", help="report a proxy's error, ranking quality and speed")
     ev.add_argument("proxy_file")
-    ev.add_argument("held_out", nargs="*", help="held-out run directories (default: k-fold CV "
-                    "on the training runs)")
+    ev.add_argument(
+        "held_out",
+        nargs="*",
+        help="held-out run directories (default: k-fold CV on the training runs)",
+    )
     ev.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     ev.add_argument("--top-k", type=int, default=10, help="k of the top-k recall")
     ev.add_argument("--speed-n", type=int, default=2000, help="designs timed (0: skip)")
@@ -73,16 +88,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     from archgym.proxy import acquire, format_report, train_proxy
 
     proxy = train_proxy(
-        args.run_dirs, env_id=args.env, targets=args.target, model=args.model,
-        hparams=parse_kv(args.hparam, "--hparam"), seed=args.seed, cv=args.cv,
+        args.run_dirs,
+        env_id=args.env,
+        targets=args.target,
+        model=args.model,
+        hparams=parse_kv(args.hparam, "--hparam"),
+        seed=args.seed,
+        cv=args.cv,
         n_threads=args.threads,
     )
     active = None
     if args.acquire:
         proxy.save(args.out)  # acquisition reads the stored training runs
         out = args.acquire_out or (args.out.removesuffix(".json") + ".acquired")
-        active = acquire(proxy, args.acquire, batch=args.acquire_batch, seed=args.seed, out=out,
-                         n_threads=args.threads)
+        active = acquire(
+            proxy,
+            args.acquire,
+            batch=args.acquire_batch,
+            seed=args.seed,
+            out=out,
+            n_threads=args.threads,
+        )
         proxy = active.proxy
     sha = proxy.save(args.out)
     summary = {"proxy": args.out, "sha256": sha, **proxy.describe(), "cv": proxy.payload["cv"]}
@@ -91,14 +117,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_clean(summary), indent=2, default=str))
         return 0
-    print(f"proxy of {proxy.env_id} ({args.model}, {proxy.payload['n_rows']} rows, targets "
-          f"{', '.join(proxy.targets)}) -> {args.out}  sha256 {sha[:16]}")
+    print(
+        f"proxy of {proxy.env_id} ({args.model}, {proxy.payload['n_rows']} rows, targets "
+        f"{', '.join(proxy.targets)}) -> {args.out}  sha256 {sha[:16]}"
+    )
     if proxy.payload["cv"]:
         print(format_report(proxy.payload["cv"]))
     if active is not None:
         h = active.history
-        print(f"active learning: {active.n_acquired} true evaluations logged to {active.run_dir}; "
-              f"best true objective {h[0][1]:.6g} after {h[0][0]} -> {h[-1][1]:.6g} after {h[-1][0]}")
+        print(
+            f"active learning: {active.n_acquired} true evaluations logged to {active.run_dir}; "
+            f"best true objective {h[0][1]:.6g} after {h[0][0]} -> {h[-1][1]:.6g} after {h[-1][0]}"
+        )
     return 0
 
 
@@ -107,13 +137,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from archgym.proxy import Proxy, evaluate_proxy, format_report
 
     proxy = Proxy.load(args.proxy_file)
-    report = evaluate_proxy(proxy, args.held_out or None, folds=args.folds, top_k=args.top_k,
-                            speed_n=args.speed_n, n_threads=args.threads)
+    report = evaluate_proxy(
+        proxy,
+        args.held_out or None,
+        folds=args.folds,
+        top_k=args.top_k,
+        speed_n=args.speed_n,
+        n_threads=args.threads,
+    )
     if args.json:
         print(json.dumps(_clean({"proxy": proxy.describe(), **report}), indent=2, default=str))
         return 0
     d = proxy.describe()
-    print(f"proxy {args.proxy_file}: {d['env_id']}, {d['model']['family']} on {d['n_rows']} rows "
-          f"from {d['source_cost_model'].get('name')} v{d['source_cost_model'].get('version')}")
+    print(
+        f"proxy {args.proxy_file}: {d['env_id']}, {d['model']['family']} on {d['n_rows']} rows "
+        f"from {d['source_cost_model'].get('name')} v{d['source_cost_model'].get('version')}"
+    )
     print(format_report(report))
     return 0

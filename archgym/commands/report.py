@@ -15,8 +15,12 @@ __all__ = ["add_parser", "cmd_report"]
 
 def add_parser(subparsers: Any) -> None:
     """Register ``archgym report`` on the CLI's subparsers."""
-    p = subparsers.add_parser("report", help="tables and plots of a sweep (PNG, CSV, one HTML page)")
-    p.add_argument("sweep_dir", help="a sweep directory (archgym sweep --out) or a directory of runs")
+    p = subparsers.add_parser(
+        "report", help="tables and plots of a sweep (PNG, CSV, one HTML page)"
+    )
+    p.add_argument(
+        "sweep_dir", help="a sweep directory (archgym sweep --out) or a directory of runs"
+    )
     p.add_argument("--out", default=None, help="report directory (default SWEEP_DIR/report)")
     p.set_defaults(func=cmd_report)
 

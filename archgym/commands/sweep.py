@@ -24,20 +24,44 @@ def add_parser(subparsers: Any) -> None:
     """Register ``archgym sweep`` on the CLI's subparsers."""
     p = subparsers.add_parser("sweep", help="run a sweep of experiments from a TOML file")
     p.add_argument("file", help="experiment file, e.g. experiments/quickstart.toml")
-    p.add_argument("--out", required=True, help="sweep directory (one run directory per experiment)")
-    p.add_argument("--workers", type=int, default=2,
-                   help="worker processes of the local executor (or of a local Dask cluster)")
-    p.add_argument("--executor", choices=["local", "dask"], default="local",
-                   help="local process pool (default) or Dask distributed")
-    p.add_argument("--address", default=None,
-                   help="Dask scheduler, e.g. tcp://host:8786 (default: a local Dask cluster)")
-    p.add_argument("--timeout", type=float, default=10.0,
-                   help="seconds to wait for the Dask scheduler to answer (default 10)")
-    p.add_argument("--seeds", type=int, default=None,
-                   help="override [sweep] seeds (the number of seeds): scales the study")
+    p.add_argument(
+        "--out", required=True, help="sweep directory (one run directory per experiment)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="worker processes of the local executor (or of a local Dask cluster)",
+    )
+    p.add_argument(
+        "--executor",
+        choices=["local", "dask"],
+        default="local",
+        help="local process pool (default) or Dask distributed",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="Dask scheduler, e.g. tcp://host:8786 (default: a local Dask cluster)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the Dask scheduler to answer (default 10)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="override [sweep] seeds (the number of seeds): scales the study",
+    )
     p.add_argument("--budget", type=int, default=None, help="override [sweep] budget")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the sweep in --out: skip complete experiments, redo the rest")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the sweep in --out: skip complete experiments, redo the rest",
+    )
     p.add_argument("--dry-run", action="store_true", help="validate and list, run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
@@ -59,8 +83,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     n_agents = len({i.agent_label for i in spec.items})
     n_envs = len({i.env_label for i in spec.items})
     n_settings = len({(i.agent_label, i.setting) for i in spec.items})
-    print(f"archgym sweep {spec.name}: {len(spec.items)} experiments ({n_envs} envs, {n_agents} "
-          f"agents, {n_settings} hyperparameter settings, seeds x envs) -> {args.out}", file=sys.stderr)
+    print(
+        f"archgym sweep {spec.name}: {len(spec.items)} experiments ({n_envs} envs, {n_agents} "
+        f"agents, {n_settings} hyperparameter settings, seeds x envs) -> {args.out}",
+        file=sys.stderr,
+    )
     if args.dry_run:
         for it in spec.items:
             print(it.id)
@@ -68,8 +95,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with open_executor(args.executor, args.workers, args.address, args.timeout) as ex:
         res = run_sweep(spec, args.out, ex, resume=args.resume, progress=not args.quiet)
     rate = (res.n_complete + res.n_failed) / res.wall_s if res.wall_s > 0 else 0.0
-    print(f"done: {res.n_complete} completed, {res.n_skipped} already complete, {res.n_failed} "
-          f"failed, in {res.wall_s:.1f} s ({rate:.1f} experiments/s)")
+    print(
+        f"done: {res.n_complete} completed, {res.n_skipped} already complete, {res.n_failed} "
+        f"failed, in {res.wall_s:.1f} s ({rate:.1f} experiments/s)"
+    )
     for eid, err in res.failures[:10]:
         print(f"  failed {eid}: {err}")
     if res.n_failed:

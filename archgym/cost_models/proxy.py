@@ -59,7 +59,11 @@ class ProxyCostModel(CostModel):
         if env_id and env_id != p.env_id:
             base = env_id.rsplit("-v", 1)[0]
             same_family = base == p.env_id.rsplit("-v", 1)[0]
-            why = "another version of the env (its results may differ)" if same_family else "another env"
+            why = (
+                "another version of the env (its results may differ)"
+                if same_family
+                else "another env"
+            )
             raise ConfigError(
                 f"proxy {p.path or ''} was trained for {p.env_id!r}, not {env_id!r} ({why}); "
                 f"train a proxy on runs of {env_id!r}"
@@ -96,8 +100,11 @@ class ProxyCostModel(CostModel):
     def describe(self) -> dict[str, Any]:
         out = super().describe()
         out.update(
-            path=self.proxy.path, sha256=self.proxy.sha256, env_id=self.proxy.env_id,
-            source=self.proxy.payload["source"], model=self.proxy.payload["model"]["family"],
+            path=self.proxy.path,
+            sha256=self.proxy.sha256,
+            env_id=self.proxy.env_id,
+            source=self.proxy.payload["source"],
+            model=self.proxy.payload["model"]["family"],
         )
         return out
 

@@ -91,10 +91,14 @@ UseRamulatorTrace: False
 """
 
 _REPORT_KEYS = {
-    "Total Cycles": "cycles", "Stall Cycles": "stall_cycles",
-    "SRAM IFMAP Reads": "sram_ifmap_reads", "SRAM Filter Reads": "sram_filter_reads",
-    "SRAM OFMAP Writes": "sram_ofmap_writes", "DRAM IFMAP Reads": "dram_ifmap_reads",
-    "DRAM Filter Reads": "dram_filter_reads", "DRAM OFMAP Writes": "dram_ofmap_writes",
+    "Total Cycles": "cycles",
+    "Stall Cycles": "stall_cycles",
+    "SRAM IFMAP Reads": "sram_ifmap_reads",
+    "SRAM Filter Reads": "sram_filter_reads",
+    "SRAM OFMAP Writes": "sram_ofmap_writes",
+    "DRAM IFMAP Reads": "dram_ifmap_reads",
+    "DRAM Filter Reads": "dram_filter_reads",
+    "DRAM OFMAP Writes": "dram_ofmap_writes",
 }
 
 
@@ -108,20 +112,31 @@ def scalesim_config(design: dict[str, Any], mode: str) -> dict[str, Any]:
     if df not in ("os", "ws", "is"):
         raise ValueError(f"SCALE-Sim has no {df!r} dataflow (only os, ws, is)")
     if str(design.get("precision", "int8")) != "int8":
-        raise ValueError(f"SCALE-Sim models one-byte words only; precision "
-                         f"{design['precision']!r} is not int8")
+        raise ValueError(
+            f"SCALE-Sim models one-byte words only; precision {design['precision']!r} is not int8"
+        )
     if "gbuf_kb" in design and "ifmap_sram_kb" not in design:
         g = float(design["gbuf_kb"])
-        kb = {"ifmap_kb": max(int(g * 3 / 7), 1), "filter_kb": max(int(g * 3 / 7), 1),
-              "ofmap_kb": max(int(g / 7), 1)}
+        kb = {
+            "ifmap_kb": max(int(g * 3 / 7), 1),
+            "filter_kb": max(int(g * 3 / 7), 1),
+            "ofmap_kb": max(int(g / 7), 1),
+        }
     else:
-        kb = {"ifmap_kb": int(design.get("ifmap_sram_kb", 256)),
-              "filter_kb": int(design.get("filter_sram_kb", 256)),
-              "ofmap_kb": int(design.get("ofmap_sram_kb", 128))}
+        kb = {
+            "ifmap_kb": int(design.get("ifmap_sram_kb", 256)),
+            "filter_kb": int(design.get("filter_sram_kb", 256)),
+            "ofmap_kb": int(design.get("ofmap_sram_kb", 128)),
+        }
     bw = design.get("dram_bw_words", design.get("dram_bw_bytes", 10))
-    return {"rows": int(design["rows"]), "cols": int(design["cols"]), "dataflow": df,
-            "bw": max(int(round(float(bw))), 1), "mode": "CALC" if mode == "ideal" else "USER",
-            **kb}
+    return {
+        "rows": int(design["rows"]),
+        "cols": int(design["cols"]),
+        "dataflow": df,
+        "bw": max(int(round(float(bw))), 1),
+        "mode": "CALC" if mode == "ideal" else "USER",
+        **kb,
+    }
 
 
 def scalesim_job(tmpdir: str, cfg: dict[str, Any], rows: list[list[Any]]) -> list[dict[str, float]]:
@@ -131,14 +146,17 @@ def scalesim_job(tmpdir: str, cfg: dict[str, Any], rows: list[list[Any]]) -> lis
     scale_sim = optional_import("scalesim.scale_sim", "scalesim")
     cfg_p, topo, lay = (os.path.join(tmpdir, f) for f in ("c.cfg", "t.csv", "l.csv"))
     Path(cfg_p).write_text(CFG.format(**cfg))
-    lines = ["Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
-             "Num Filter, Strides,"]
+    lines = [
+        "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+        "Num Filter, Strides,"
+    ]
     lines += [", ".join(str(v) for v in r) + "," for r in rows]
     Path(topo).write_text("\n".join(lines) + "\n")
     Path(lay).write_text("Layer name,\n")
     with contextlib.redirect_stdout(io.StringIO()):
-        sim = scale_sim.scalesim(save_disk_space=True, verbose=False, config=cfg_p,
-                                 topology=topo, layout=lay)
+        sim = scale_sim.scalesim(
+            save_disk_space=True, verbose=False, config=cfg_p, topology=topo, layout=lay
+        )
         sim.run_scale(top_path=os.path.join(tmpdir, "out"))
     out: list[dict[str, float]] = [{} for _ in rows]
     for report in ("COMPUTE_REPORT", "DETAILED_ACCESS_REPORT"):
@@ -166,10 +184,16 @@ class ScaleSimCostModel(CostModel):
     metrics: ClassVar[tuple[Metric, ...]] = _METRICS
     description: ClassVar[str] = "SCALE-Sim 3.0.0 in worker processes (archgym[scalesim])"
 
-    def __init__(self, bandwidth_mode: str = "ideal", timeout_s: float = 600.0,
-                 job: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        bandwidth_mode: str = "ideal",
+        timeout_s: float = 600.0,
+        job: Callable[..., Any] | None = None,
+    ) -> None:
         if bandwidth_mode not in ("ideal", "limited"):
-            raise ConfigError(f"bandwidth_mode must be 'ideal' or 'limited', got {bandwidth_mode!r}")
+            raise ConfigError(
+                f"bandwidth_mode must be 'ideal' or 'limited', got {bandwidth_mode!r}"
+            )
         if job is None:
             from archgym._imports import optional_import
 
@@ -214,18 +238,30 @@ class ScaleSimCostModel(CostModel):
             cyc = per["cycles"].sum()
             clock = float(design.get("clock_mhz", 1000.0)) * 1e6
             sram = {k: float(cfg[f"{k}_kb"]) for k in ("ifmap", "filter", "ofmap")}
-            e = tb.MAC_PJ["int8"] * macs + tb.DRAM_PJ_PER_BYTE * (
-                per["dram_ifmap_reads"] + per["dram_filter_reads"] + per["dram_ofmap_writes"]
-            ).sum()
-            for key, size in (("sram_ifmap_reads", "ifmap"), ("sram_filter_reads", "filter"),
-                              ("sram_ofmap_writes", "ofmap")):
+            e = (
+                tb.MAC_PJ["int8"] * macs
+                + tb.DRAM_PJ_PER_BYTE
+                * (
+                    per["dram_ifmap_reads"] + per["dram_filter_reads"] + per["dram_ofmap_writes"]
+                ).sum()
+            )
+            for key, size in (
+                ("sram_ifmap_reads", "ifmap"),
+                ("sram_filter_reads", "filter"),
+                ("sram_ofmap_writes", "ofmap"),
+            ):
                 e += float(tb.sram_pj_per_byte(sram[size] * 1024)) * per[key].sum()
-            area = (cfg["rows"] * cfg["cols"] * tb.MAC_AREA_UM2["int8"]
-                    + sum(sram.values()) * 1024 * tb.SRAM_UM2_PER_BYTE) * 1e-6
+            area = (
+                cfg["rows"] * cfg["cols"] * tb.MAC_AREA_UM2["int8"]
+                + sum(sram.values()) * 1024 * tb.SRAM_UM2_PER_BYTE
+            ) * 1e-6
             vals = {
-                "latency_s": cyc / clock, "cycles": cyc, "stall_cycles": per["stall_cycles"].sum(),
+                "latency_s": cyc / clock,
+                "cycles": cyc,
+                "stall_cycles": per["stall_cycles"].sum(),
                 "utilization": macs / (cyc * cfg["rows"] * cfg["cols"]),
-                "energy_j": e * 1e-12, "area_mm2": area,
+                "energy_j": e * 1e-12,
+                "area_mm2": area,
                 "sram_read_words": (per["sram_ifmap_reads"] + per["sram_filter_reads"]).sum(),
                 "sram_write_words": per["sram_ofmap_writes"].sum(),
                 "dram_read_words": (per["dram_ifmap_reads"] + per["dram_filter_reads"]).sum(),

@@ -42,12 +42,15 @@ _METRICS = (
 _SPATIAL = {"os": ("OX", "K"), "ws": ("C", "K"), "is": ("C", "OX")}
 
 
-def _mem(name: str, size_bits: int, cost: float, bw_bits: int, operands: list[str],
-         served: list[str]) -> str:
-    alloc_r = "\n".join(f"          - {o}, tl" + (f"\n          - {o}, th" if o == "O" else "")
-                        for o in operands)
-    alloc_w = "\n".join(f"          - {o}, fh" + (f"\n          - {o}, fl" if o == "O" else "")
-                        for o in operands)
+def _mem(
+    name: str, size_bits: int, cost: float, bw_bits: int, operands: list[str], served: list[str]
+) -> str:
+    alloc_r = "\n".join(
+        f"          - {o}, tl" + (f"\n          - {o}, th" if o == "O" else "") for o in operands
+    )
+    alloc_w = "\n".join(
+        f"          - {o}, fh" + (f"\n          - {o}, fl" if o == "O" else "") for o in operands
+    )
     # ZigZag charges r_cost per access of bandwidth_max bits (cost_model.py,
     # calc_memory_word_access: ceil(elems*bits/min_bw) * min_bw/max_bw accesses), so a per-word
     # cost becomes a per-access cost times the words per access.
@@ -76,8 +79,9 @@ def _mem(name: str, size_bits: int, cost: float, bw_bits: int, operands: list[st
 """
 
 
-def zigzag_inputs(design: dict[str, Any], layers: list[tuple[str, int, int, int, int]]
-                  ) -> tuple[str, str, str]:
+def zigzag_inputs(
+    design: dict[str, Any], layers: list[tuple[str, int, int, int, int]]
+) -> tuple[str, str, str]:
     """ZigZag accelerator, mapping and workload YAML texts of one design.
 
     Memory costs are per word (``_mem`` converts them to ZigZag's per-access unit).
@@ -159,15 +163,26 @@ def zigzag_job(tmpdir: str, design: dict[str, Any], layers: list[Any]) -> list[d
     logging.disable(logging.CRITICAL)  # ZigZag configures logging itself; silence it here
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         _, _, cmes = api.get_hardware_performance_zigzag(
-            paths["wl"], paths["hw"], paths["map"], opt="energy",
-            dump_folder=os.path.join(tmpdir, "out"), loma_show_progress_bar=False,
-            lpf_limit=6)
+            paths["wl"],
+            paths["hw"],
+            paths["map"],
+            opt="energy",
+            dump_folder=os.path.join(tmpdir, "out"),
+            loma_show_progress_bar=False,
+            lpf_limit=6,
+        )
     out = []
     for cme, _ in cmes[0][1]:
         # The last level of every operand is DRAM; the rest is on-chip memory energy.
         dram = sum(float(levels[-1]) for levels in cme.mem_energy_breakdown.values())
-        out.append({"energy_pj": float(cme.energy_total), "cycles": float(cme.latency_total2),
-                    "mac_energy_pj": float(cme.mac_energy), "dram_energy_pj": dram})
+        out.append(
+            {
+                "energy_pj": float(cme.energy_total),
+                "cycles": float(cme.latency_total2),
+                "mac_energy_pj": float(cme.mac_energy),
+                "dram_energy_pj": dram,
+            }
+        )
     return out
 
 

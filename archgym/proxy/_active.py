@@ -101,11 +101,15 @@ def acquire(
     X = _design_matrix(data, envs, False, proxy.payload.get("derived_features"))
     ok = data.frame["feasible"].astype(bool).to_numpy()
     Y = {t: data.frame[t].to_numpy(dtype=float) for t in proxy.targets}
-    parts = {t: {c: data.frame[c].to_numpy(dtype=float) for c in cs}
-             for t, cs in (proxy.payload.get("components") or {}).items()}
+    parts = {
+        t: {c: data.frame[c].to_numpy(dtype=float) for c in cs}
+        for t, cs in (proxy.payload.get("components") or {}).items()
+    }
     cols = data.param_columns()
-    designs = [space.validate(dict(zip(names, row, strict=True)))
-               for row in zip(*(cols[k].tolist() for k in names), strict=True)]
+    designs = [
+        space.validate(dict(zip(names, row, strict=True)))
+        for row in zip(*(cols[k].tolist() for k in names), strict=True)
+    ]
     seen = {_key(d, names) for d in designs}
     true_vals = env.objective.scalar(
         Evaluations({t: Y[t] for t in proxy.targets}, ok, [""] * len(ok))
@@ -115,12 +119,19 @@ def acquire(
     if out is not None:
         from archgym.store import RunStore
 
-        store = RunStore.create(out, {
-            "env_id": proxy.env_id, "env": env.describe(), "agent": "proxy-acquire",
-            "agent_hparams": {"batch": batch, "pool": pool, "explore": explore},
-            "seed": seed, "budget": n, "batch_size": batch,
-            "experiment": {"env": proxy.env_id, "env_kwargs": proxy.payload["env_kwargs"][0]},
-        })
+        store = RunStore.create(
+            out,
+            {
+                "env_id": proxy.env_id,
+                "env": env.describe(),
+                "agent": "proxy-acquire",
+                "agent_hparams": {"batch": batch, "pool": pool, "explore": explore},
+                "seed": seed,
+                "budget": n,
+                "batch_size": batch,
+                "experiment": {"env": proxy.env_id, "env_kwargs": proxy.payload["env_kwargs"][0]},
+            },
+        )
     model = proxy.payload["model"]
     current = proxy
     added = 0
@@ -130,8 +141,10 @@ def acquire(
             order = np.argsort(np.where(np.isnan(true_vals), np.inf, true_vals))[:5]
             cands = space.sample(rng, pool)
             for i in order:
-                cands += [space.mutate(designs[int(i)], rng, int(rng.integers(1, 3)))
-                          for _ in range(pool // 20)]
+                cands += [
+                    space.mutate(designs[int(i)], rng, int(rng.integers(1, 3)))
+                    for _ in range(pool // 20)
+                ]
             uniq: dict[tuple[Any, ...], dict[str, Any]] = {}
             for d in cands:
                 key = _key(d, names)
@@ -172,10 +185,24 @@ def acquire(
             true_vals = np.concatenate([true_vals, env.objective.scalar(res.evals)])
             added += len(chosen)
             history.append((len(ok), float(np.nanmin(true_vals))))
-            models, feas = fit_payload_models(X, Y, model["family"], model["hyperparameters"],
-                                              int(model["seed"]), ok, n_threads, parts)
-            payload = dict(current.payload, models=models, feasibility=feas,
-                           n_rows=int(len(ok)), n_feasible=int(ok.sum()), cv=None)
+            models, feas = fit_payload_models(
+                X,
+                Y,
+                model["family"],
+                model["hyperparameters"],
+                int(model["seed"]),
+                ok,
+                n_threads,
+                parts,
+            )
+            payload = dict(
+                current.payload,
+                models=models,
+                feasibility=feas,
+                n_rows=int(len(ok)),
+                n_feasible=int(ok.sum()),
+                cv=None,
+            )
             current = Proxy(payload)
         if store is not None:
             store.set_status("complete")
@@ -185,9 +212,21 @@ def acquire(
     payload = dict(current.payload)
     if out is not None:
         payload["training_runs"] = list(payload["training_runs"]) + [os.path.abspath(out)]
-    payload["acquisition"] = {"n_initial": history[0][0], "n_acquired": added, "batch": batch,
-                              "pool": pool, "explore": explore, "seed": seed,
-                              "history": history}
+    payload["acquisition"] = {
+        "n_initial": history[0][0],
+        "n_acquired": added,
+        "batch": batch,
+        "pool": pool,
+        "explore": explore,
+        "seed": seed,
+        "history": history,
+    }
     best = int(np.nanargmin(true_vals))
-    return ActiveResult(Proxy(payload), history[0][0], added, history, designs[best],
-                        str(out) if out is not None else None)
+    return ActiveResult(
+        Proxy(payload),
+        history[0][0],
+        added,
+        history,
+        designs[best],
+        str(out) if out is not None else None,
+    )

@@ -111,7 +111,8 @@ def load_training_data(
             "train on runs of one space"
         )
     sources = {
-        json.dumps(m.get("env", {}).get("cost_model", {}), sort_keys=True) for m in manifests.values()
+        json.dumps(m.get("env", {}).get("cost_model", {}), sort_keys=True)
+        for m in manifests.values()
     }
     if len(sources) > 1:
         raise ConfigError(
@@ -149,8 +150,11 @@ def load_training_data(
         missing = [t for t in targets if t not in frame.columns]
         if missing:
             params = set(data.param_columns()) | {f"param.{n}" for n in data.param_columns()}
-            known = [c for c in frame.columns
-                     if c not in _NON_METRIC and c not in params and not c.startswith("obj_")]
+            known = [
+                c
+                for c in frame.columns
+                if c not in _NON_METRIC and c not in params and not c.startswith("obj_")
+            ]
             raise ConfigError(
                 f"target metric(s) {missing} are not in the runs' records; they hold {known}"
             )
@@ -163,5 +167,18 @@ def load_training_data(
     return data
 
 
-_NON_METRIC = {"run", "env_id", "agent", "seed", "eval_id", "batch", "feasible", "reason",
-               "admissible", "reward", "eval_s", "t_s", "_workload"}
+_NON_METRIC = {
+    "run",
+    "env_id",
+    "agent",
+    "seed",
+    "eval_id",
+    "batch",
+    "feasible",
+    "reason",
+    "admissible",
+    "reward",
+    "eval_s",
+    "t_s",
+    "_workload",
+}

@@ -30,11 +30,21 @@ FAMILIES: tuple[str, ...] = ("hist-gbm", "rf", "mlp")
 
 #: Default hyperparameters per family (override with ``hparams``).
 DEFAULT_HPARAMS: dict[str, dict[str, Any]] = {
-    "hist-gbm": {"max_iter": 600, "learning_rate": 0.1, "max_leaf_nodes": 63,
-                 "min_samples_leaf": 5, "l2_regularization": 0.0},
+    "hist-gbm": {
+        "max_iter": 600,
+        "learning_rate": 0.1,
+        "max_leaf_nodes": 63,
+        "min_samples_leaf": 5,
+        "l2_regularization": 0.0,
+    },
     "rf": {"n_estimators": 60, "min_samples_leaf": 2, "max_features": 1.0},
-    "mlp": {"hidden_layer_sizes": [128, 128], "alpha": 1e-5, "learning_rate_init": 1e-3,
-            "max_iter": 400, "batch_size": 128},
+    "mlp": {
+        "hidden_layer_sizes": [128, 128],
+        "alpha": 1e-5,
+        "learning_rate_init": 1e-3,
+        "max_iter": 400,
+        "batch_size": 128,
+    },
 }
 
 
@@ -43,7 +53,11 @@ def pack(a: np.ndarray) -> dict[str, Any]:
     arr = np.ascontiguousarray(a)
     dt = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
     arr = arr.astype(dt, copy=False)
-    return {"dtype": dt.str, "shape": list(arr.shape), "b64": base64.b64encode(arr.tobytes()).decode()}
+    return {
+        "dtype": dt.str,
+        "shape": list(arr.shape),
+        "b64": base64.b64encode(arr.tobytes()).decode(),
+    }
 
 
 def unpack(d: Mapping[str, Any]) -> np.ndarray:
@@ -94,10 +108,12 @@ def fit(family: str, X: np.ndarray, y: np.ndarray, hparams: Mapping[str, Any], s
         from sklearn.preprocessing import StandardScaler
 
         hp["hidden_layer_sizes"] = tuple(hp["hidden_layer_sizes"])
-        est = Pipeline([
-            ("scale", StandardScaler()),
-            ("mlp", MLPRegressor(activation="relu", random_state=seed, **hp)),
-        ])
+        est = Pipeline(
+            [
+                ("scale", StandardScaler()),
+                ("mlp", MLPRegressor(activation="relu", random_state=seed, **hp)),
+            ]
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             est.fit(X, y)
@@ -113,8 +129,15 @@ def export(family: str, est: Any) -> dict[str, Any]:
     if family == "hist-gbm":
         if est.n_trees_per_iteration_ != 1:
             raise ConfigError("only single-output gradient boosting can be exported")
-        fields = ("value", "feature_idx", "num_threshold", "missing_go_to_left", "left", "right",
-                  "is_leaf")
+        fields = (
+            "value",
+            "feature_idx",
+            "num_threshold",
+            "missing_go_to_left",
+            "left",
+            "right",
+            "is_leaf",
+        )
         nodes = [pred[0].nodes for pred in est._predictors]
         if any(n["is_categorical"].any() for n in nodes):
             raise ConfigError("native categorical splits are not exported; one-hot encode instead")
@@ -198,7 +221,7 @@ class Predictor:
         out = np.empty((n, self.n_trees))
         chunk = max(1, 200_000 // max(self.n_trees, 1))
         for start in range(0, n, chunk):
-            xs = np.ascontiguousarray(X[start:start + chunk])
+            xs = np.ascontiguousarray(X[start : start + chunk])
             flat = xs.reshape(-1)
             base = (np.arange(xs.shape[0], dtype=np.int64) * n_feat)[:, None]
             node = np.broadcast_to(self.roots, (xs.shape[0], self.n_trees)).copy()
@@ -209,7 +232,7 @@ class Predictor:
                     nan = np.isnan(x)
                     go_left[nan] = self.missing_left[node][nan]
                 node = np.where(go_left, self.left[node], self.right[node])
-            out[start:start + chunk] = self.value[node]
+            out[start : start + chunk] = self.value[node]
         return out
 
     def predict(self, X: np.ndarray, spread: bool = False) -> Any:

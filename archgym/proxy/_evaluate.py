@@ -101,8 +101,11 @@ def evaluate_proxy(
             X = proxy.features({k: v[rows] for k, v in cols.items()}, env.workload)
             for t, v in proxy.predict_features(X).items():
                 pred[t][rows] = v
-        report: dict[str, Any] = {"method": f"held-out runs {data.runs}", "n": int(ok.sum()),
-                                  "targets": {}}
+        report: dict[str, Any] = {
+            "method": f"held-out runs {data.runs}",
+            "n": int(ok.sum()),
+            "targets": {},
+        }
         for t in proxy.targets:
             y = data.frame[t].to_numpy(dtype=float)
             m = ok & np.isfinite(y)
@@ -119,15 +122,29 @@ def evaluate_proxy(
             raise ConfigError(f"cross-validation needs at least 2 folds, but got {folds}")
         data = load_training_data(runs, proxy.env_id, proxy.targets, min_rows=folds)
         envs = _build_envs(data)
-        X = _design_matrix(data, envs, proxy.uses_workload_features,
-                           proxy.payload.get("derived_features"))
+        X = _design_matrix(
+            data, envs, proxy.uses_workload_features, proxy.payload.get("derived_features")
+        )
         ok = data.frame["feasible"].astype(bool).to_numpy()
         Y = {t: data.frame[t].to_numpy(dtype=float) for t in proxy.targets}
-        parts = {t: {c: data.frame[c].to_numpy(dtype=float) for c in cs}
-                 for t, cs in (proxy.payload.get("components") or {}).items()}
+        parts = {
+            t: {c: data.frame[c].to_numpy(dtype=float) for c in cs}
+            for t, cs in (proxy.payload.get("components") or {}).items()
+        }
         model = proxy.payload["model"]
-        report = _cross_validate(X, Y, ok, model["family"], model["hyperparameters"],
-                                 int(model["seed"]), folds, directions, n_threads, top_k, parts)
+        report = _cross_validate(
+            X,
+            Y,
+            ok,
+            model["family"],
+            model["hyperparameters"],
+            int(model["seed"]),
+            folds,
+            directions,
+            n_threads,
+            top_k,
+            parts,
+        )
     if speed_n:
         report["speed"] = measure_speed(proxy, speed_n)
     return report

@@ -34,7 +34,10 @@ __all__ = ["FeatureEncoder", "workload_features", "WORKLOAD_FEATURES"]
 
 #: Names of the workload features, in order.
 WORKLOAD_FEATURES: tuple[str, ...] = (
-    "wl.layers", "wl.log2_macs", "wl.log2_ifmap_words", "wl.log2_filter_words",
+    "wl.layers",
+    "wl.log2_macs",
+    "wl.log2_ifmap_words",
+    "wl.log2_filter_words",
     "wl.log2_ofmap_words",
 )
 

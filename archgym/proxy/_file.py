@@ -67,7 +67,9 @@ def read_payload(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise StoreError(f"proxy file {p} does not exist; train one with `archgym proxy train`") from None
+        raise StoreError(
+            f"proxy file {p} does not exist; train one with `archgym proxy train`"
+        ) from None
     except OSError as exc:
         raise StoreError(f"cannot read the proxy file {p}: {exc.strerror or exc}") from None
     try:
@@ -78,7 +80,7 @@ def read_payload(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
             "copy it again or retrain"
         ) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise StoreError(f"{p} is not an archgym proxy file (no \"format\": \"{FORMAT}\")")
+        raise StoreError(f'{p} is not an archgym proxy file (no "format": "{FORMAT}")')
     if doc.get("format_version") != FORMAT_VERSION:
         raise StoreError(
             f"proxy file {p} has format_version {doc.get('format_version')!r}; this archgym reads "

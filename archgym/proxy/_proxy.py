@@ -81,8 +81,11 @@ def find_components(
     unit = {m.name: m.unit for m in metrics}
     if target not in unit:
         return []
-    parts = [m.name for m in metrics
-             if m.name != target and m.unit == unit[target] and m.name in frame.columns]
+    parts = [
+        m.name
+        for m in metrics
+        if m.name != target and m.unit == unit[target] and m.name in frame.columns
+    ]
     if len(parts) < 2 or not rows.any():
         return []
     y = frame[target].to_numpy(dtype=float)[rows]
@@ -169,8 +172,10 @@ class Proxy:
             return [feats[k] for k in WORKLOAD_FEATURES]
         trained = info["names"][0] if info["names"] else None
         name = workload_name(workload)
-        same_feats = feats is None or info["features"] is None or all(
-            abs(feats[k] - v) < 1e-9 for k, v in info["features"][0].items()
+        same_feats = (
+            feats is None
+            or info["features"] is None
+            or all(abs(feats[k] - v) < 1e-9 for k, v in info["features"][0].items())
         )
         if (trained is not None and name is not None and name != trained) or not same_feats:
             raise ConfigError(
@@ -233,10 +238,16 @@ class Proxy:
         """A short summary (what ``archgym proxy eval`` prints first)."""
         p = self.payload
         return {
-            "path": self.path, "sha256": self.sha256, "env_id": p["env_id"],
-            "space_fingerprint": p["space_fingerprint"], "source_cost_model": p["source"],
-            "targets": p["targets"], "model": p["model"], "n_rows": p["n_rows"],
-            "workload": p["workload"]["names"], "training_runs": p["training_runs"],
+            "path": self.path,
+            "sha256": self.sha256,
+            "env_id": p["env_id"],
+            "space_fingerprint": p["space_fingerprint"],
+            "source_cost_model": p["source"],
+            "targets": p["targets"],
+            "model": p["model"],
+            "n_rows": p["n_rows"],
+            "workload": p["workload"]["names"],
+            "training_runs": p["training_runs"],
         }
 
 
@@ -286,8 +297,13 @@ def _design_matrix(
 
 
 def fit_payload_models(
-    X: np.ndarray, Y: Mapping[str, np.ndarray], family: str, hparams: Mapping[str, Any],
-    seed: int, feasible: np.ndarray | None = None, n_threads: int = 1,
+    X: np.ndarray,
+    Y: Mapping[str, np.ndarray],
+    family: str,
+    hparams: Mapping[str, Any],
+    seed: int,
+    feasible: np.ndarray | None = None,
+    n_threads: int = 1,
     components: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Fit one exported model per target (rows of ``X`` where the target is finite and the
@@ -305,8 +321,12 @@ def fit_payload_models(
         if family == "mlp":
             shift, scale = float(z.mean()), float(z.std()) or 1.0
         fitted = est.fit(family, X[rows], (z - shift) / scale, hparams, seed)
-        return {"transform": how, "y_shift": shift, "y_scale": scale,
-                "estimator": est.export(family, fitted)}
+        return {
+            "transform": how,
+            "y_shift": shift,
+            "y_scale": scale,
+            "estimator": est.export(family, fitted),
+        }
 
     with _threads(n_threads):
         for t, y in Y.items():
@@ -315,8 +335,11 @@ def fit_payload_models(
             if parts:
                 for v in parts.values():
                     rows &= np.isfinite(v)
-                models[t] = {"components": {
-                    c: one(v, rows, _component_transform(v[rows])) for c, v in parts.items()}}
+                models[t] = {
+                    "components": {
+                        c: one(v, rows, _component_transform(v[rows])) for c, v in parts.items()
+                    }
+                }
             else:
                 models[t] = one(y, rows, choose_transform(y[rows]))
         feas = None
@@ -326,9 +349,17 @@ def fit_payload_models(
 
 
 def _cross_validate(
-    X: np.ndarray, Y: Mapping[str, np.ndarray], ok: np.ndarray, family: str,
-    hparams: Mapping[str, Any], seed: int, folds: int, directions: Mapping[str, str],
-    n_threads: int, top_k: int, components: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    X: np.ndarray,
+    Y: Mapping[str, np.ndarray],
+    ok: np.ndarray,
+    family: str,
+    hparams: Mapping[str, Any],
+    seed: int,
+    folds: int,
+    directions: Mapping[str, str],
+    n_threads: int,
+    top_k: int,
+    components: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     from sklearn.model_selection import KFold
 
@@ -336,16 +367,27 @@ def _cross_validate(
     oof = {t: np.full(X.shape[0], np.nan) for t in Y}
     for tr, te in KFold(folds, shuffle=True, random_state=seed).split(rows):
         parts = {t: {c: v[rows[tr]] for c, v in p.items()} for t, p in (components or {}).items()}
-        models, _ = fit_payload_models(X[rows[tr]], {t: y[rows[tr]] for t, y in Y.items()},
-                                       family, hparams, seed, None, n_threads, parts)
+        models, _ = fit_payload_models(
+            X[rows[tr]],
+            {t: y[rows[tr]] for t, y in Y.items()},
+            family,
+            hparams,
+            seed,
+            None,
+            n_threads,
+            parts,
+        )
         proxy_part = Proxy.__new__(Proxy)
         proxy_part.payload = {"models": models}
         proxy_part.predictors = _predictors(models)
         pred = proxy_part.predict_features(X[rows[te]])
         for t in Y:
             oof[t][rows[te]] = pred[t]
-    report: dict[str, Any] = {"method": f"{folds}-fold cross-validation", "n": int(ok.sum()),
-                              "targets": {}}
+    report: dict[str, Any] = {
+        "method": f"{folds}-fold cross-validation",
+        "n": int(ok.sum()),
+        "targets": {},
+    }
     for t, y in Y.items():
         m = ok & np.isfinite(y)
         report["targets"][t] = quality(y[m], oof[t][m], directions.get(t, "min"), top_k)
@@ -409,7 +451,9 @@ def train_proxy(
         raise ConfigError("no target metrics to train on; pass --target")
     use_features = len(envs) > 1
     if use_features:
-        rest = {json_key({k: v for k, v in kw.items() if k != "workload"}) for kw in data.env_kwargs}
+        rest = {
+            json_key({k: v for k, v in kw.items() if k != "workload"}) for kw in data.env_kwargs
+        }
         feats = [workload_features(e.workload) for e in envs]
         if len(rest) > 1 or any(f is None for f in feats):
             raise ConfigError(
@@ -431,7 +475,8 @@ def train_proxy(
     directions = {t: declared[t].direction for t in targets}
     cv_report = (
         _cross_validate(X, Y, ok, model, hp, seed, cv, directions, n_threads, top_k, components)
-        if cv else None
+        if cv
+        else None
     )
     infeasible_reasons = frame.loc[~ok, "reason"].value_counts().head(3).to_dict()
     wl_feats = [workload_features(e.workload) for e in envs]
@@ -442,13 +487,20 @@ def train_proxy(
         "source": data.source,
         "env_kwargs": data.env_kwargs,
         "metrics": [
-            {"name": t, "unit": declared[t].unit, "direction": declared[t].direction,
-             "description": declared[t].description}
+            {
+                "name": t,
+                "unit": declared[t].unit,
+                "direction": declared[t].direction,
+                "description": declared[t].description,
+            }
             for t in targets
         ],
         "targets": list(targets),
-        "workload": {"names": data.workloads, "use_features": use_features,
-                     "features": None if any(f is None for f in wl_feats) else wl_feats},
+        "workload": {
+            "names": data.workloads,
+            "use_features": use_features,
+            "features": None if any(f is None for f in wl_feats) else wl_feats,
+        },
         "training_runs": [os.path.abspath(r) for r in data.runs],
         "n_rows": int(len(frame)),
         "n_feasible": int(ok.sum()),

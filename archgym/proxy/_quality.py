@@ -29,7 +29,9 @@ DEFINITIONS: tuple[str, ...] = (
 )
 
 
-def quality(y_true: np.ndarray, y_pred: np.ndarray, direction: str = "min", k: int = 10) -> dict[str, Any]:
+def quality(
+    y_true: np.ndarray, y_pred: np.ndarray, direction: str = "min", k: int = 10
+) -> dict[str, Any]:
     """Error and ranking figures of one target.
 
     Args:

@@ -18,8 +18,16 @@ from archgym.report._data import SweepData, load_sweep_data
 from archgym.report._html import best_settings, summary_table, write_html
 from archgym.report._plots import plot_convergence, plot_lottery, plot_pareto
 
-__all__ = ["make_report", "load_sweep_data", "SweepData", "summary_table", "best_settings",
-           "plot_convergence", "plot_lottery", "plot_pareto"]
+__all__ = [
+    "make_report",
+    "load_sweep_data",
+    "SweepData",
+    "summary_table",
+    "best_settings",
+    "plot_convergence",
+    "plot_lottery",
+    "plot_pareto",
+]
 
 _NOTES = {
     "convergence": plot_convergence.__doc__,
@@ -50,7 +58,11 @@ def make_report(sweep_dir: str | Path, out: str | Path) -> dict[str, Path]:
         written[name] = out_p / f"{name}.csv"
         df.to_csv(written[name], index=False)
     images = {}
-    for name, fn in (("convergence", plot_convergence), ("lottery", plot_lottery), ("pareto", plot_pareto)):
+    for name, fn in (
+        ("convergence", plot_convergence),
+        ("lottery", plot_lottery),
+        ("pareto", plot_pareto),
+    ):
         png = fn(data, out_p / f"{name}.png")
         if png is not None:
             written[name] = png
@@ -58,9 +70,14 @@ def make_report(sweep_dir: str | Path, out: str | Path) -> dict[str, Path]:
             images[name.capitalize()] = (png, note)
     counts = data.runs["status"].value_counts().to_dict()
     meta = {"sweep": str(sweep_dir), "runs": len(data.runs), "status": counts}
-    written["html"] = write_html(out_p / "report.html", data,
-                                 {"Summary per env and agent": table,
-                                  "Best and worst hyperparameter setting": settings},
-                                 images, meta)
-    (out_p / "report.json").write_text(json.dumps({k: str(v) for k, v in written.items()}, indent=1))
+    written["html"] = write_html(
+        out_p / "report.html",
+        data,
+        {"Summary per env and agent": table, "Best and worst hyperparameter setting": settings},
+        images,
+        meta,
+    )
+    (out_p / "report.json").write_text(
+        json.dumps({k: str(v) for k, v in written.items()}, indent=1)
+    )
     return written

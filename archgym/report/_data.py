@@ -51,26 +51,43 @@ def _entries(root: Path) -> list[dict[str, Any]]:
     sweep = root / "sweep.json"
     if sweep.exists():
         data = json.loads(sweep.read_text(encoding="utf-8"))
-        return [{"id": it["id"], "dir": root / it["id"], "env": it["env_label"],
-                 "agent": it["agent_label"], "setting": it["setting"],
-                 "seed": it["experiment"]["seed"], "hparams": it["experiment"]["agent_kwargs"]}
-                for it in data["items"]]
+        return [
+            {
+                "id": it["id"],
+                "dir": root / it["id"],
+                "env": it["env_label"],
+                "agent": it["agent_label"],
+                "setting": it["setting"],
+                "seed": it["experiment"]["seed"],
+                "hparams": it["experiment"]["agent_kwargs"],
+            }
+            for it in data["items"]
+        ]
     out = []
     for m in sorted(root.rglob("manifest.json")):
         man = read_manifest(m.parent)
         exp = man.get("experiment", {})
         wl = exp.get("env_kwargs", {}).get("workload", "")
         hp = exp.get("agent_kwargs", {})
-        out.append({"id": str(m.parent.relative_to(root)), "dir": m.parent,
-                    "env": f"{man['env_id'].split('/')[-1]}-{wl}".strip("-"),
-                    "agent": man["agent"], "setting": json.dumps(hp, sort_keys=True),
-                    "seed": man.get("seed", 0), "hparams": hp})
+        out.append(
+            {
+                "id": str(m.parent.relative_to(root)),
+                "dir": m.parent,
+                "env": f"{man['env_id'].split('/')[-1]}-{wl}".strip("-"),
+                "agent": man["agent"],
+                "setting": json.dumps(hp, sort_keys=True),
+                "seed": man.get("seed", 0),
+                "hparams": hp,
+            }
+        )
     if not out:
         raise StoreError(f"{root} holds no sweep.json and no runs (manifest.json) below it")
     return out
 
 
-def _hv_curve(pts_by_eval: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_eval: int) -> tuple[np.ndarray, np.ndarray]:
+def _hv_curve(
+    pts_by_eval: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_eval: int
+) -> tuple[np.ndarray, np.ndarray]:
     from archgym.pareto import hypervolume, pareto_mask
 
     checkpoints = np.unique(np.linspace(1, n_eval, 10).round().astype(int))
@@ -127,10 +144,21 @@ def load_sweep_data(root: str | Path) -> SweepData:
         if len(labels) != k:
             labels = [f"obj_{j}" for j in range(k)]
         data.labels.setdefault(e["env"], labels)
-        obj = np.array([[math.nan if v is None else float(v) for v in r["objective"]] if r.get("admissible")
-                        else [math.nan] * k for r in recs], dtype=float).reshape(len(recs), k)
-        row.update(status=man.get("status", "?"), n_evaluations=len(recs),
-                   budget=man.get("budget", math.nan), multi=k > 1)
+        obj = np.array(
+            [
+                [math.nan if v is None else float(v) for v in r["objective"]]
+                if r.get("admissible")
+                else [math.nan] * k
+                for r in recs
+            ],
+            dtype=float,
+        ).reshape(len(recs), k)
+        row.update(
+            status=man.get("status", "?"),
+            n_evaluations=len(recs),
+            budget=man.get("budget", math.nan),
+            multi=k > 1,
+        )
         raw[e["id"]] = obj
         rows.append(row)
     runs = pd.DataFrame(rows)
@@ -144,7 +172,11 @@ def load_sweep_data(root: str | Path) -> SweepData:
         if not multi:
             finals = {}
             for i in ids:
-                y = np.fmin.accumulate(np.where(np.isnan(raw[i][:, 0]), np.inf, raw[i][:, 0])) if len(raw[i]) else np.array([])
+                y = (
+                    np.fmin.accumulate(np.where(np.isnan(raw[i][:, 0]), np.inf, raw[i][:, 0]))
+                    if len(raw[i])
+                    else np.array([])
+                )
                 y = np.where(np.isinf(y), np.nan, y)
                 data.curves[i] = (np.arange(1, len(y) + 1, dtype=float), y)
                 finals[i] = float(y[-1]) if len(y) else math.nan

@@ -24,17 +24,24 @@ def summary_table(data: SweepData) -> Any:
         done = g[g["status"] == "complete"]
         per = done.groupby("setting")["quality"].median()
         multi = bool(g["multi"].iloc[0])
-        rows.append({
-            "env": env, "agent": agent, "settings": g["setting"].nunique(), "runs": len(g),
-            "complete": len(done), "failed/missing": len(g) - len(done),
-            "quality median": done["quality"].median(),
-            "quality IQR": done["quality"].quantile(0.75) - done["quality"].quantile(0.25),
-            "best-setting quality": per.max() if len(per) else float("nan"),
-            "worst-setting quality": per.min() if len(per) else float("nan"),
-            ("best hypervolume" if multi else "best objective"):
-                done["final"].max() if multi else done["final"].min(),
-            "median wall_s": g["wall_s"].median(),
-        })
+        rows.append(
+            {
+                "env": env,
+                "agent": agent,
+                "settings": g["setting"].nunique(),
+                "runs": len(g),
+                "complete": len(done),
+                "failed/missing": len(g) - len(done),
+                "quality median": done["quality"].median(),
+                "quality IQR": done["quality"].quantile(0.75) - done["quality"].quantile(0.25),
+                "best-setting quality": per.max() if len(per) else float("nan"),
+                "worst-setting quality": per.min() if len(per) else float("nan"),
+                ("best hypervolume" if multi else "best objective"): done["final"].max()
+                if multi
+                else done["final"].min(),
+                "median wall_s": g["wall_s"].median(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -49,9 +56,16 @@ def best_settings(data: SweepData) -> Any:
         if per["hparams"].nunique() < 2:
             continue
         b, w = per["quality"].idxmax(), per["quality"].idxmin()
-        rows.append({"env": env, "agent": agent,
-                     "best setting": per.loc[b, "hparams"], "best quality": per.loc[b, "quality"],
-                     "worst setting": per.loc[w, "hparams"], "worst quality": per.loc[w, "quality"]})
+        rows.append(
+            {
+                "env": env,
+                "agent": agent,
+                "best setting": per.loc[b, "hparams"],
+                "best quality": per.loc[b, "quality"],
+                "worst setting": per.loc[w, "hparams"],
+                "worst quality": per.loc[w, "quality"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -60,22 +74,34 @@ table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{border:1px soli
 th{background:#f0f0f0}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}p.note{color:#555;max-width:60em}"""
 
 
-def write_html(path: Path, data: SweepData, tables: dict[str, Any], images: dict[str, tuple[Path, str]],
-               meta: dict[str, Any]) -> Path:
+def write_html(
+    path: Path,
+    data: SweepData,
+    tables: dict[str, Any],
+    images: dict[str, tuple[Path, str]],
+    meta: dict[str, Any],
+) -> Path:
     """Write one HTML file holding the tables and every PNG inline (base64): it opens
     offline and can be mailed as a single file."""
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>archgym report: "
-             f"{html.escape(data.name)}</title><style>{_CSS}</style></head><body>",
-             f"<h1>archgym report: {html.escape(data.name)}</h1>",
-             f"<p class='note'>{html.escape(json.dumps(meta))}</p>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>archgym report: "
+        f"{html.escape(data.name)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>archgym report: {html.escape(data.name)}</h1>",
+        f"<p class='note'>{html.escape(json.dumps(meta))}</p>",
+    ]
     for title, df in tables.items():
         parts.append(f"<h2>{html.escape(title)}</h2>")
-        parts.append(df.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="-")
-                     if len(df) else "<p>(none)</p>")
+        parts.append(
+            df.to_html(index=False, float_format=lambda x: f"{x:.4g}", na_rep="-")
+            if len(df)
+            else "<p>(none)</p>"
+        )
     for title, (png, note) in images.items():
         b64 = base64.b64encode(png.read_bytes()).decode()
-        parts.append(f"<h2>{html.escape(title)}</h2><p class='note'>{html.escape(note)}</p>"
-                     f"<img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>")
+        parts.append(
+            f"<h2>{html.escape(title)}</h2><p class='note'>{html.escape(note)}</p>"
+            f"<img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>"
+        )
     parts.append("</body></html>\n")
     path.write_text("\n".join(parts), encoding="utf-8")
     return path

@@ -80,7 +80,14 @@ def plot_convergence(data: SweepData, path: Path) -> Path | None:
             ax.plot(x, med, color=c, lw=2, label=f"{agent} (best setting, {len(ys)} seeds)")
             ax.fill_between(x, lo, hi, color=c, alpha=0.2, lw=0)
             if ar["setting"].nunique() > 1:
-                ax.plot(xa, med_all, color=c, lw=1, ls="--", label=f"{agent} (all {ar['setting'].nunique()} settings)")
+                ax.plot(
+                    xa,
+                    med_all,
+                    color=c,
+                    lw=1,
+                    ls="--",
+                    label=f"{agent} (all {ar['setting'].nunique()} settings)",
+                )
         ax.set_title(env)
         ax.set_xlabel("evaluations")
         if multi:
@@ -129,20 +136,29 @@ def plot_lottery(data: SweepData, path: Path) -> Path | None:
         per = er.groupby(["agent", "setting"])["quality"].median().reset_index()
         present = [a for a in agents if a in set(per["agent"])]
         groups = [per[per["agent"] == a]["quality"].to_numpy() for a in present]
-        box = ax.boxplot(groups, positions=range(len(present)), widths=0.6, showfliers=False,
-                         patch_artist=True)
+        box = ax.boxplot(
+            groups, positions=range(len(present)), widths=0.6, showfliers=False, patch_artist=True
+        )
         for patch, a in zip(box["boxes"], present, strict=True):
             patch.set_facecolor(colors[a])
             patch.set_alpha(0.35)
         for k, (a, g) in enumerate(zip(present, groups, strict=True)):
             ax.scatter(k + rng.uniform(-0.18, 0.18, len(g)), g, s=12, color=colors[a], zorder=3)
-            ax.annotate(f"n={len(g)}\nspread {np.ptp(g):.2f}", (k, 1.02), ha="center", va="bottom",
-                        fontsize=7, annotation_clip=False)
+            ax.annotate(
+                f"n={len(g)}\nspread {np.ptp(g):.2f}",
+                (k, 1.02),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                annotation_clip=False,
+            )
         ax.set_xticks(range(len(present)))
         ax.set_xticklabels(present, rotation=20)
         ax.set_ylim(0, 1.15)
         multi = bool(er["multi"].iloc[0])
-        ax.set_ylabel("final quality: hypervolume / best" if multi else "final quality: best found / this run")
+        ax.set_ylabel(
+            "final quality: hypervolume / best" if multi else "final quality: best found / this run"
+        )
         ax.set_title(env, pad=22)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"{data.name}: hyperparameter lottery (each dot = one setting, median over seeds)")
@@ -179,7 +195,9 @@ def plot_pareto(data: SweepData, path: Path) -> Path | None:
             front = p2[pareto_mask(p2)]
             front = front[np.argsort(front[:, 0])]
             ax.scatter(p2[:, 0], p2[:, 1], s=3, color=colors[agent], alpha=0.08)
-            ax.step(front[:, 0], front[:, 1], where="post", color=colors[agent], lw=1.5, label=agent)
+            ax.step(
+                front[:, 0], front[:, 1], where="post", color=colors[agent], lw=1.5, label=agent
+            )
             ax.scatter(front[:, 0], front[:, 1], s=10, color=colors[agent])
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -188,7 +206,9 @@ def plot_pareto(data: SweepData, path: Path) -> Path | None:
         ax.set_title(env, fontsize=9)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
-    fig.suptitle(f"{data.name}: Pareto fronts (all runs of each agent pooled; lower-left is better)")
+    fig.suptitle(
+        f"{data.name}: Pareto fronts (all runs of each agent pooled; lower-left is better)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path

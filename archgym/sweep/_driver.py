@@ -77,13 +77,22 @@ def run_item(item: dict[str, Any], run_dir: str) -> dict[str, Any]:
     try:
         # a task that does not complete is deleted and rerun whole on resume, so its records
         # need no per-batch durability: write them in one piece, without fsync
-        res = run_experiment(Experiment(**item["experiment"]), out=run_dir,
-                             store_options={"buffered": True, "durable": False})
-        out.update(status=res.status, n_evaluations=res.n_evaluations,
-                   best_objective=res.best["objective"] if res.best else None)
+        res = run_experiment(
+            Experiment(**item["experiment"]),
+            out=run_dir,
+            store_options={"buffered": True, "durable": False},
+        )
+        out.update(
+            status=res.status,
+            n_evaluations=res.n_evaluations,
+            best_objective=res.best["objective"] if res.best else None,
+        )
     except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
-        out.update(status="failed", error=f"{type(exc).__name__}: {exc}",
-                   traceback=traceback.format_exc(limit=20))
+        out.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(limit=20),
+        )
     out["wall_s"] = time.perf_counter() - t0
     return out
 
@@ -134,8 +143,10 @@ def _wait_run_lock(run_dir: Path, timeout_s: float = 30.0) -> None:
                 return
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise StoreError(f"{run_dir} is still being written by another process after "
-                                     f"{timeout_s:g} s; stop it, then resume") from None
+                    raise StoreError(
+                        f"{run_dir} is still being written by another process after "
+                        f"{timeout_s:g} s; stop it, then resume"
+                    ) from None
                 time.sleep(0.1)
     finally:
         os.close(fd)
@@ -146,8 +157,10 @@ def _prepare(spec: SweepSpec, out: Path, resume: bool) -> list[SweepItem]:
     sweep_file = out / SWEEP_FILE
     if sweep_file.exists():
         if not resume:
-            raise StoreError(f"{out} already holds a sweep; pass --resume to continue it, or choose "
-                             "another --out")
+            raise StoreError(
+                f"{out} already holds a sweep; pass --resume to continue it, or choose "
+                "another --out"
+            )
         try:
             old = json.loads(sweep_file.read_text(encoding="utf-8"))
         except ValueError as exc:
@@ -180,8 +193,15 @@ ProgressFn = Callable[[int, int, int], None]  # (done, total, failed)
 def _default_bar(total: int, initial: int, name: str) -> tuple[ProgressFn, Callable[[], None]]:
     from tqdm import tqdm
 
-    bar = tqdm(total=total, initial=initial, unit="exp", desc=name, file=sys.stderr,
-               dynamic_ncols=True, smoothing=0.05)
+    bar = tqdm(
+        total=total,
+        initial=initial,
+        unit="exp",
+        desc=name,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        smoothing=0.05,
+    )
 
     def update(done: int, total_: int, failed: int) -> None:
         bar.n = done
@@ -217,7 +237,9 @@ def run_sweep(
     try:
         out_p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(f"cannot create the sweep directory {out_p}: {exc.strerror or exc}") from None
+        raise StoreError(
+            f"cannot create the sweep directory {out_p}: {exc.strerror or exc}"
+        ) from None
     lock = _SweepLock(out_p)
     try:
         todo = _prepare(spec, out_p, resume)
@@ -238,8 +260,12 @@ def run_sweep(
                 try:
                     rec = fut.result()
                 except Exception as exc:  # noqa: BLE001 - a worker died or could not run the task
-                    rec = {"id": it.id, "status": "failed", "wall_s": 0.0,
-                           "error": f"the worker running it died or failed: {type(exc).__name__}: {exc}"}
+                    rec = {
+                        "id": it.id,
+                        "status": "failed",
+                        "wall_s": 0.0,
+                        "error": f"the worker running it died or failed: {type(exc).__name__}: {exc}",
+                    }
                 rec["t_s"] = round(time.perf_counter() - t0, 4)
                 os.write(results_fd, (json.dumps(rec, default=str) + "\n").encode())
                 done += 1

@@ -78,11 +78,14 @@ def local_executor(workers: int) -> Executor:
         raise ConfigError(f"workers must be >= 1, but got {workers}")
     method = "forkserver" if sys.platform.startswith("linux") else "spawn"
     ctx = multiprocessing.get_context(method)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                               initargs=(os.getpid(),))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
+    )
 
 
-def dask_executor(address: str | None, workers: int, timeout_s: float = 10.0) -> tuple[Executor, Any]:
+def dask_executor(
+    address: str | None, workers: int, timeout_s: float = 10.0
+) -> tuple[Executor, Any]:
     """A Dask executor and its client (close the client when done).
 
     Args:
@@ -99,8 +102,13 @@ def dask_executor(address: str | None, workers: int, timeout_s: float = 10.0) ->
 
     distributed = optional_import("distributed", "dask")
     if address is None:
-        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None)
+        cluster = distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
         client = distributed.Client(cluster)
         client._archgym_cluster = cluster  # closed with the client
     else:
@@ -115,8 +123,9 @@ def dask_executor(address: str | None, workers: int, timeout_s: float = 10.0) ->
 
 
 @contextlib.contextmanager
-def open_executor(kind: str = "local", workers: int = 2, address: str | None = None,
-                  timeout_s: float = 10.0) -> Iterator[Executor]:
+def open_executor(
+    kind: str = "local", workers: int = 2, address: str | None = None, timeout_s: float = 10.0
+) -> Iterator[Executor]:
     """Open the executor named ``kind`` (``local`` or ``dask``) and close it afterwards.
 
     Raises:
@@ -124,7 +133,9 @@ def open_executor(kind: str = "local", workers: int = 2, address: str | None = N
     """
     if kind == "local":
         if address:
-            raise ConfigError("--address is for --executor dask; the local executor takes --workers")
+            raise ConfigError(
+                "--address is for --executor dask; the local executor takes --workers"
+            )
         ex = local_executor(workers)
         try:
             yield ex

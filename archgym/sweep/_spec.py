@@ -54,8 +54,16 @@ from archgym.sweep._toml import Located, SweepFileError, load_toml
 
 __all__ = ["SweepSpec", "SweepItem", "load_sweep", "SWEEP_KEYS", "ENV_KEYS", "AGENT_KEYS"]
 
-SWEEP_KEYS = {"name", "description", "budget", "seeds", "objective", "constraints", "batch_size",
-              "sample_seed"}
+SWEEP_KEYS = {
+    "name",
+    "description",
+    "budget",
+    "seeds",
+    "objective",
+    "constraints",
+    "batch_size",
+    "sample_seed",
+}
 ENV_KEYS = {"id", "kwargs", "label", "objective", "constraints", "budget"}
 AGENT_KEYS = {"name", "label", "params", "grid", "random", "samples", "budget"}
 _LABEL = re.compile(r"[^A-Za-z0-9_\-]+")
@@ -80,13 +88,23 @@ class SweepItem:
     experiment: Experiment
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "env_label": self.env_label, "agent_label": self.agent_label,
-                "setting": self.setting, "experiment": self.experiment.to_dict()}
+        return {
+            "id": self.id,
+            "env_label": self.env_label,
+            "agent_label": self.agent_label,
+            "setting": self.setting,
+            "experiment": self.experiment.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SweepItem:
-        return cls(d["id"], d["env_label"], d["agent_label"], int(d["setting"]),
-                   Experiment(**d["experiment"]))
+        return cls(
+            d["id"],
+            d["env_label"],
+            d["agent_label"],
+            int(d["setting"]),
+            Experiment(**d["experiment"]),
+        )
 
 
 @dataclass
@@ -113,9 +131,15 @@ class SweepSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved sweep (saved as ``sweep.json`` in the sweep directory)."""
-        return {"name": self.name, "description": self.description, "source": self.source,
-                "fingerprint": self.fingerprint(), "n_experiments": len(self.items),
-                "text": self.text, "items": [i.to_dict() for i in self.items]}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "source": self.source,
+            "fingerprint": self.fingerprint(),
+            "n_experiments": len(self.items),
+            "text": self.text,
+            "items": [i.to_dict() for i in self.items],
+        }
 
 
 def _check_keys(doc: Located, path: tuple[Any, ...], table: Any, allowed: set[str]) -> None:
@@ -127,8 +151,10 @@ def _check_keys(doc: Located, path: tuple[Any, ...], table: Any, allowed: set[st
 
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise doc.error((*path, key), f"unknown key {key!r}{hint}; accepted keys: "
-                            f"{', '.join(sorted(allowed))}")
+            raise doc.error(
+                (*path, key),
+                f"unknown key {key!r}{hint}; accepted keys: {', '.join(sorted(allowed))}",
+            )
 
 
 def _pos_int(doc: Located, path: tuple[Any, ...], v: Any) -> int:
@@ -141,12 +167,18 @@ def _seeds(doc: Located, v: Any) -> list[int]:
     path = ("sweep", "seeds")
     if isinstance(v, int) and not isinstance(v, bool):
         if v < 1:
-            raise doc.error(path, f"must be >= 1 (the number of seeds) or a list, but got {v}; "
-                            "the sweep would expand to zero experiments")
+            raise doc.error(
+                path,
+                f"must be >= 1 (the number of seeds) or a list, but got {v}; "
+                "the sweep would expand to zero experiments",
+            )
         return list(range(v))
     if not isinstance(v, list) or not v:
-        raise doc.error(path, f"must be a positive count or a non-empty list of seeds, but got "
-                        f"{v!r}; the sweep would expand to zero experiments")
+        raise doc.error(
+            path,
+            f"must be a positive count or a non-empty list of seeds, but got "
+            f"{v!r}; the sweep would expand to zero experiments",
+        )
     for s in v:
         if isinstance(s, bool) or not isinstance(s, int) or s < 0:
             raise doc.error(path, f"seeds must be non-negative integers, but got {s!r}")
@@ -169,8 +201,11 @@ def _label(text: str) -> str:
 
 def _sample(doc: Located, path: tuple[Any, ...], spec: Any, rng: np.random.Generator) -> Any:
     if not isinstance(spec, dict):
-        raise doc.error(path, "must be { low = .., high = .. [, log = true] } or "
-                        f"{{ choices = [...] }}, but got {spec!r}")
+        raise doc.error(
+            path,
+            "must be { low = .., high = .. [, log = true] } or "
+            f"{{ choices = [...] }}, but got {spec!r}",
+        )
     if "choices" in spec:
         _check_keys(doc, path, spec, {"choices"})
         ch = spec["choices"]
@@ -182,7 +217,12 @@ def _sample(doc: Located, path: tuple[Any, ...], spec: Any, rng: np.random.Gener
         raise doc.error(path, "needs both 'low' and 'high' (or 'choices')")
     lo, hi, log = spec["low"], spec["high"], bool(spec.get("log", False))
     num = (int, float)
-    if isinstance(lo, bool) or isinstance(hi, bool) or not isinstance(lo, num) or not isinstance(hi, num):
+    if (
+        isinstance(lo, bool)
+        or isinstance(hi, bool)
+        or not isinstance(lo, num)
+        or not isinstance(hi, num)
+    ):
         raise doc.error(path, f"low and high must be numbers, but got low={lo!r}, high={hi!r}")
     if not lo <= hi:
         raise doc.error(path, f"`low <= high` must hold, but got (low={lo!r}, high={hi!r})")
@@ -190,37 +230,55 @@ def _sample(doc: Located, path: tuple[Any, ...], spec: Any, rng: np.random.Gener
         raise doc.error(path, f"a log-scale range needs low > 0, but got low={lo!r}")
     if isinstance(lo, int) and isinstance(hi, int):
         if log:
-            return int(min(hi, max(lo, round(float(np.exp(rng.uniform(np.log(lo), np.log(hi + 1)))) - 0.5))))
+            return int(
+                min(
+                    hi, max(lo, round(float(np.exp(rng.uniform(np.log(lo), np.log(hi + 1)))) - 0.5))
+                )
+            )
         return int(rng.integers(lo, hi + 1))
     if log:
         return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
     return float(rng.uniform(lo, hi))
 
 
-def _agent_settings(doc: Located, i: int, a: dict[str, Any], sample_seed: int) -> list[dict[str, Any]]:
+def _agent_settings(
+    doc: Located, i: int, a: dict[str, Any], sample_seed: int
+) -> list[dict[str, Any]]:
     base = ("agents", i)
     params = a.get("params", {})
     if not isinstance(params, dict):
-        raise doc.error((*base, "params"), f"must be a table of hyperparameters, but got {params!r}")
+        raise doc.error(
+            (*base, "params"), f"must be a table of hyperparameters, but got {params!r}"
+        )
     grid = a.get("grid", {})
     if not isinstance(grid, dict):
         raise doc.error((*base, "grid"), f"must be a table of lists, but got {grid!r}")
     for k, vals in grid.items():
         if not isinstance(vals, list):
-            raise doc.error((*base, "grid", k), f"a grid entry must be a list of values, but got {vals!r}")
+            raise doc.error(
+                (*base, "grid", k), f"a grid entry must be a list of values, but got {vals!r}"
+            )
         if not vals:
-            raise doc.error((*base, "grid", k), "is an empty list, so the sweep would expand to "
-                            "zero experiments; give at least one value")
+            raise doc.error(
+                (*base, "grid", k),
+                "is an empty list, so the sweep would expand to "
+                "zero experiments; give at least one value",
+            )
     rand = a.get("random", {})
     if not isinstance(rand, dict):
         raise doc.error((*base, "random"), f"must be a table of distributions, but got {rand!r}")
-    samples = _pos_int(doc, (*base, "samples"), a["samples"]) if "samples" in a else (1 if rand else 1)
+    samples = (
+        _pos_int(doc, (*base, "samples"), a["samples"]) if "samples" in a else (1 if rand else 1)
+    )
     if "samples" in a and not rand:
         raise doc.error((*base, "samples"), "is given but there is no 'random' table to sample")
     dup = (set(params) & set(grid)) | (set(params) & set(rand)) | (set(grid) & set(rand))
     if dup:
-        raise doc.error(base, f"hyperparameter(s) {sorted(dup)} appear in more than one of "
-                        "params/grid/random; give each in one place")
+        raise doc.error(
+            base,
+            f"hyperparameter(s) {sorted(dup)} appear in more than one of "
+            "params/grid/random; give each in one place",
+        )
     rng = np.random.default_rng([sample_seed, i])
     keys = list(grid)
     settings = []
@@ -234,8 +292,12 @@ def _agent_settings(doc: Located, i: int, a: dict[str, Any], sample_seed: int) -
     return settings
 
 
-def load_sweep(source: str | Path, text: str | None = None, overrides: Mapping[str, Any] | None = None,
-               check_build: bool = True) -> SweepSpec:
+def load_sweep(
+    source: str | Path,
+    text: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    check_build: bool = True,
+) -> SweepSpec:
     """Load, validate and expand an experiment file.
 
     Args:
@@ -259,27 +321,36 @@ def load_sweep(source: str | Path, text: str | None = None, overrides: Mapping[s
     _check_keys(doc, ("sweep",), sw, SWEEP_KEYS)
     for k, v in (overrides or {}).items():
         if k not in SWEEP_KEYS:
-            raise SweepFileError(doc.file, None, f"sweep.{k}", f"unknown override; accepted: "
-                                 f"{', '.join(sorted(SWEEP_KEYS))}")
+            raise SweepFileError(
+                doc.file,
+                None,
+                f"sweep.{k}",
+                f"unknown override; accepted: {', '.join(sorted(SWEEP_KEYS))}",
+            )
         sw[k] = v
     budget = _pos_int(doc, ("sweep", "budget"), sw.get("budget", 100))
     batch = _pos_int(doc, ("sweep", "batch_size"), sw.get("batch_size", 1))
     seeds = _seeds(doc, sw.get("seeds", 1))
     sample_seed = sw.get("sample_seed", 0)
     if isinstance(sample_seed, bool) or not isinstance(sample_seed, int) or sample_seed < 0:
-        raise doc.error(("sweep", "sample_seed"), f"must be a non-negative integer, got {sample_seed!r}")
+        raise doc.error(
+            ("sweep", "sample_seed"), f"must be a non-negative integer, got {sample_seed!r}"
+        )
     objective = sw.get("objective")
     constraints = _constraints(doc, ("sweep", "constraints"), sw.get("constraints", []))
     envs, agents = data.get("envs"), data.get("agents")
     for key, val in (("envs", envs), ("agents", agents)):
         if not isinstance(val, list) or not val:
-            raise doc.error((key,), f"the file needs at least one [[{key}]] table; without it the "
-                            "sweep expands to zero experiments")
+            raise doc.error(
+                (key,),
+                f"the file needs at least one [[{key}]] table; without it the "
+                "sweep expands to zero experiments",
+            )
     env_entries = []
     for j, e in enumerate(envs):  # type: ignore[arg-type]
         _check_keys(doc, ("envs", j), e, ENV_KEYS)
         if "id" not in e or not isinstance(e["id"], str):
-            raise doc.error(("envs", j), "needs id = \"archgym/Name-vN\" (see `archgym list`)")
+            raise doc.error(("envs", j), 'needs id = "archgym/Name-vN" (see `archgym list`)')
         try:
             env_spec(e["id"])
         except ArchGymError as exc:
@@ -287,19 +358,26 @@ def load_sweep(source: str | Path, text: str | None = None, overrides: Mapping[s
         kwargs = e.get("kwargs", {})
         if not isinstance(kwargs, dict):
             raise doc.error(("envs", j, "kwargs"), f"must be a table, but got {kwargs!r}")
-        label = e.get("label") or _label(e["id"].split("/")[-1] + "-" + "-".join(
-            str(v) for v in kwargs.values() if isinstance(v, (str, int, float))))
+        label = e.get("label") or _label(
+            e["id"].split("/")[-1]
+            + "-"
+            + "-".join(str(v) for v in kwargs.values() if isinstance(v, (str, int, float)))
+        )
         env_entries.append((j, e, _label(str(label)), kwargs))
     labels = [x[2] for x in env_entries]
     if len(set(labels)) != len(labels):
         dup = next(lab for lab in labels if labels.count(lab) > 1)
-        raise doc.error(("envs", labels.index(dup, labels.index(dup) + 1)),
-                        f"two envs share the label {dup!r}; give one a distinct label = \"...\"")
+        raise doc.error(
+            ("envs", labels.index(dup, labels.index(dup) + 1)),
+            f'two envs share the label {dup!r}; give one a distinct label = "..."',
+        )
     agent_entries = []
     for i, a in enumerate(agents):  # type: ignore[arg-type]
         _check_keys(doc, ("agents", i), a, AGENT_KEYS)
         if "name" not in a or not isinstance(a["name"], str):
-            raise doc.error(("agents", i), "needs name = \"...\" (a registered agent, see `archgym list`)")
+            raise doc.error(
+                ("agents", i), 'needs name = "..." (a registered agent, see `archgym list`)'
+            )
         try:
             cls = _AGENTS.get(a["name"]).load()
         except ArchGymError as exc:
@@ -309,8 +387,11 @@ def load_sweep(source: str | Path, text: str | None = None, overrides: Mapping[s
         for part in ("params", "grid", "random"):
             for k in a.get(part, {}):
                 if fields and k not in fields:
-                    raise doc.error(("agents", i, part, k), f"agent {a['name']!r} has no "
-                                    f"hyperparameter {k!r}; accepted: {', '.join(sorted(fields))}")
+                    raise doc.error(
+                        ("agents", i, part, k),
+                        f"agent {a['name']!r} has no "
+                        f"hyperparameter {k!r}; accepted: {', '.join(sorted(fields))}",
+                    )
         for s in settings:
             try:
                 coerce_hparams(cls, s)
@@ -321,31 +402,55 @@ def load_sweep(source: str | Path, text: str | None = None, overrides: Mapping[s
     alabels = [x[2] for x in agent_entries]
     if len(set(alabels)) != len(alabels):
         dup = next(lab for lab in alabels if alabels.count(lab) > 1)
-        raise doc.error(("agents", alabels.index(dup, alabels.index(dup) + 1)),
-                        f"two agent entries share the label {dup!r}; give one label = \"...\"")
+        raise doc.error(
+            ("agents", alabels.index(dup, alabels.index(dup) + 1)),
+            f'two agent entries share the label {dup!r}; give one label = "..."',
+        )
     items: list[SweepItem] = []
     for j, e, elabel, kwargs in env_entries:
         e_obj = e.get("objective", objective)
-        e_con = _constraints(doc, ("envs", j, "constraints"), e["constraints"]) if "constraints" in e else constraints
+        e_con = (
+            _constraints(doc, ("envs", j, "constraints"), e["constraints"])
+            if "constraints" in e
+            else constraints
+        )
         e_budget = _pos_int(doc, ("envs", j, "budget"), e["budget"]) if "budget" in e else budget
         for i, a, alabel, settings in agent_entries:
-            a_budget = _pos_int(doc, ("agents", i, "budget"), a["budget"]) if "budget" in a else e_budget
+            a_budget = (
+                _pos_int(doc, ("agents", i, "budget"), a["budget"]) if "budget" in a else e_budget
+            )
             for k, hp in enumerate(settings):
                 for seed in seeds:
-                    exp = Experiment(env=e["id"], env_kwargs=dict(kwargs), agent=a["name"],
-                                     agent_kwargs=dict(hp), budget=a_budget, seed=seed,
-                                     batch_size=batch, objective=e_obj, constraints=list(e_con),
-                                     name=f"{elabel}.{alabel}.h{k:03d}")
-                    items.append(SweepItem(f"{elabel}.{alabel}.h{k:03d}.s{seed}", elabel, alabel, k, exp))
-    spec = SweepSpec(str(sw.get("name") or Path(str(source)).stem), doc.file, text, items,
-                     str(sw.get("description", "")))
+                    exp = Experiment(
+                        env=e["id"],
+                        env_kwargs=dict(kwargs),
+                        agent=a["name"],
+                        agent_kwargs=dict(hp),
+                        budget=a_budget,
+                        seed=seed,
+                        batch_size=batch,
+                        objective=e_obj,
+                        constraints=list(e_con),
+                        name=f"{elabel}.{alabel}.h{k:03d}",
+                    )
+                    items.append(
+                        SweepItem(f"{elabel}.{alabel}.h{k:03d}.s{seed}", elabel, alabel, k, exp)
+                    )
+    spec = SweepSpec(
+        str(sw.get("name") or Path(str(source)).stem),
+        doc.file,
+        text,
+        items,
+        str(sw.get("description", "")),
+    )
     if check_build:
         _check_build(doc, env_entries, agent_entries, items)
     return spec
 
 
-def _check_build(doc: Located, env_entries: list[Any], agent_entries: list[Any],
-                 items: list[SweepItem]) -> None:
+def _check_build(
+    doc: Located, env_entries: list[Any], agent_entries: list[Any], items: list[SweepItem]
+) -> None:
     from archgym.registry import make_agent
 
     env_pos = {lab: j for j, _, lab, _ in env_entries}
@@ -362,14 +467,25 @@ def _check_build(doc: Located, env_entries: list[Any], agent_entries: list[Any],
             try:
                 envs[it.env_label] = exp.make_env()
             except ArchGymError as exc:
-                raise doc.error(("envs", env_pos[it.env_label]), f"cannot build this env: {exc}") from None
+                raise doc.error(
+                    ("envs", env_pos[it.env_label]), f"cannot build this env: {exc}"
+                ) from None
             except Exception as exc:  # noqa: BLE001 - a factory's own error, reported with the line
-                raise doc.error(("envs", env_pos[it.env_label]),
-                                f"cannot build this env: {type(exc).__name__}: {exc}") from None
+                raise doc.error(
+                    ("envs", env_pos[it.env_label]),
+                    f"cannot build this env: {type(exc).__name__}: {exc}",
+                ) from None
         env = envs[it.env_label]
         try:
-            make_agent(exp.agent, env.space, seed=exp.seed, n_objectives=env.objective.n_objectives,
-                       n_constraints=len(env.objective.constraints), **exp.agent_kwargs)
+            make_agent(
+                exp.agent,
+                env.space,
+                seed=exp.seed,
+                n_objectives=env.objective.n_objectives,
+                n_constraints=len(env.objective.constraints),
+                **exp.agent_kwargs,
+            )
         except ArchGymError as exc:
-            raise doc.error(("agents", agent_pos[it.agent_label]),
-                            f"cannot run on env {it.env_label!r}: {exc}") from None
+            raise doc.error(
+                ("agents", agent_pos[it.agent_label]), f"cannot run on env {it.env_label!r}: {exc}"
+            ) from None

@@ -71,7 +71,9 @@ def _resolve(agent: str | type[Agent]) -> tuple[type[Agent], str | None]:
         return cls, agent
     if isinstance(agent, type) and issubclass(agent, Agent):
         return agent, None
-    raise TypeError(f"check_agent needs a registered agent name or an Agent subclass, got {agent!r}")
+    raise TypeError(
+        f"check_agent needs a registered agent name or an Agent subclass, got {agent!r}"
+    )
 
 
 def _resolve_env(env: Any) -> Any:
@@ -127,8 +129,12 @@ def check_agent(
             report.passed.append("objective_count")
             report.skipped["rest"] = f"agent does not support {n_obj} objective(s)"
             return report
-        raise fail("objective_count", subject, f"accepted {n_obj} objective(s) although "
-                   f"supports_single={cls.supports_single}, supports_multi={cls.supports_multi}")
+        raise fail(
+            "objective_count",
+            subject,
+            f"accepted {n_obj} objective(s) although "
+            f"supports_single={cls.supports_single}, supports_multi={cls.supports_multi}",
+        )
     report.passed.append("objective_count")
 
     _check_hparams(cls, make, seed, subject)
@@ -150,15 +156,22 @@ def check_agent(
     second = run(make(seed), env, budget, subject)
     if first != second:
         at = next(i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b)
-        raise fail("deterministic", subject, f"two runs with seed={seed} differ at evaluation "
-                   f"{at}: {first[at]} vs {second[at]}")
+        raise fail(
+            "deterministic",
+            subject,
+            f"two runs with seed={seed} differ at evaluation {at}: {first[at]} vs {second[at]}",
+        )
     report.passed.append("deterministic")
     if require_seed_effect:
         other = run(make(seed + 1), env, budget, subject)
         if other == first:
-            raise fail("seed_effect", subject, f"seeds {seed} and {seed + 1} gave the same "
-                       "trajectory; the agent must draw from its own seeded generator "
-                       "(pass require_seed_effect=False for a deterministic agent)")
+            raise fail(
+                "seed_effect",
+                subject,
+                f"seeds {seed} and {seed + 1} gave the same "
+                "trajectory; the agent must draw from its own seeded generator "
+                "(pass require_seed_effect=False for a deterministic agent)",
+            )
         report.passed.append("seed_effect")
     else:
         report.skipped["seed_effect"] = "require_seed_effect=False"
@@ -192,8 +205,12 @@ def check_agent(
                          budget=budget, seed=seed, batch_size=2)  # fmt: skip
         result = run_experiment(exp, env=env)
         if result.n_evaluations != budget or result.status != "complete":
-            raise fail("smoke", subject, f"run_experiment made {result.n_evaluations} of "
-                       f"{budget} evaluations, status {result.status!r}")
+            raise fail(
+                "smoke",
+                subject,
+                f"run_experiment made {result.n_evaluations} of "
+                f"{budget} evaluations, status {result.status!r}",
+            )
         report.passed.append("smoke")
     return report
 
@@ -204,8 +221,11 @@ def _check_hparams(cls: type[Agent], make: Callable[..., Agent], seed: int, subj
         make(seed, **{bogus: 1})
     except ConfigError as exc:
         if bogus not in str(exc):
-            raise fail("hparams", subject, f"the error for an unknown hyperparameter does not "
-                       f"name it: {exc}") from None
+            raise fail(
+                "hparams",
+                subject,
+                f"the error for an unknown hyperparameter does not name it: {exc}",
+            ) from None
     else:
         raise fail("hparams", subject, f"accepted an unknown hyperparameter {bogus!r}")
     hints = typing.get_type_hints(cls.Config)
@@ -215,8 +235,11 @@ def _check_hparams(cls: type[Agent], make: Callable[..., Agent], seed: int, subj
                 make(seed, **{f.name: "not-a-number"})
             except ConfigError as exc:
                 if f.name not in str(exc):
-                    raise fail("hparams", subject, f"the error for a mistyped {f.name!r} does "
-                               f"not name it: {exc}") from None
+                    raise fail(
+                        "hparams",
+                        subject,
+                        f"the error for a mistyped {f.name!r} does not name it: {exc}",
+                    ) from None
             else:
                 raise fail("hparams", subject, f"accepted {f.name}='not-a-number'")
             break
@@ -234,8 +257,12 @@ def _check_design(env: Any, design: Any, subject: str) -> str:
     except DesignError as exc:
         raise fail("valid_designs", subject, f"asked an invalid design: {exc}") from None
     if canonical(norm) != canonical(design):
-        raise fail("valid_designs", subject, f"asked {dict(design)}, which is not in canonical "
-                   f"form {norm} (return space.validate(design))")
+        raise fail(
+            "valid_designs",
+            subject,
+            f"asked {dict(design)}, which is not in canonical "
+            f"form {norm} (return space.validate(design))",
+        )
     return canonical(norm)
 
 
@@ -249,8 +276,11 @@ def _run_ask_tell(agent: Agent, env: Any, budget: int, subject: str) -> list[str
         designs = agent.ask(k)
         if not isinstance(designs, list) or len(designs) != k:
             got = len(designs) if isinstance(designs, Sequence) else type(designs).__name__
-            raise fail("budget", subject, f"ask({k}) returned {got} designs; it must return "
-                       f"exactly {k} in a list")
+            raise fail(
+                "budget",
+                subject,
+                f"ask({k}) returned {got} designs; it must return exactly {k} in a list",
+            )
         trajectory += [_check_design(env, d, subject) for d in designs]
         res = env.evaluate(designs)
         agent.tell(res.designs, res)
@@ -267,8 +297,11 @@ def _run_env(agent: Agent, env: Any, budget: int, subject: str) -> list[str]:
         env.remove_listener(seen.append)
     n = sum(len(r) for r in seen)
     if n != budget:
-        raise fail("budget", subject, f"run_env(env, {budget}) made {n} evaluations; it must "
-                   f"make exactly {budget}")
+        raise fail(
+            "budget",
+            subject,
+            f"run_env(env, {budget}) made {n} evaluations; it must make exactly {budget}",
+        )
     trajectory: list[str] = []
     for res in seen:
         for design, feasible in zip(res.designs, res.feasible, strict=True):
@@ -292,8 +325,11 @@ def _count_infeasible(run: Callable[..., list[str]], agent: Agent, env: Any, bud
     except ConformanceError:
         raise
     except Exception as exc:
-        raise fail("infeasible", subject, f"raised {type(exc).__name__}: {exc} on a run with "
-                   "infeasible evaluations") from exc
+        raise fail(
+            "infeasible",
+            subject,
+            f"raised {type(exc).__name__}: {exc} on a run with infeasible evaluations",
+        ) from exc
     finally:
         env.remove_listener(count)
     return bad[0]

@@ -71,7 +71,9 @@ class FlakyCostModel(CostModel):
         self.metrics = inner.metrics  # type: ignore[misc]
 
     def _fails(self, columns: Mapping[str, np.ndarray], i: int) -> bool:
-        key = json.dumps({k: np.asarray(v)[i].item() for k, v in columns.items()}, sort_keys=True, default=str)
+        key = json.dumps(
+            {k: np.asarray(v)[i].item() for k, v in columns.items()}, sort_keys=True, default=str
+        )
         h = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "little")
         return h / 2**32 < self.rate
 

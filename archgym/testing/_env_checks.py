@@ -60,7 +60,9 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.allclose(a, b, rtol=1e-9, atol=0.0, equal_nan=True))
 
 
-def check_env(env: Any, *, n: int = 8, seed: int = 0, gymnasium_check: bool = True) -> ConformanceReport:
+def check_env(
+    env: Any, *, n: int = 8, seed: int = 0, gymnasium_check: bool = True
+) -> ConformanceReport:
     """Run the env conformance suite (see the module docstring).
 
     Args:
@@ -103,11 +105,17 @@ def check_env(env: Any, *, n: int = 8, seed: int = 0, gymnasium_check: bool = Tr
     res = env.evaluate(designs)
     k = env.objective.n_objectives
     if len(res) != n or res.values.shape != (n, k) or res.reward.shape != (n,):
-        raise fail("evaluate", subject, f"expected {n} rows and {k} objective column(s), got "
-                   f"values {res.values.shape}, reward {res.reward.shape}")
+        raise fail(
+            "evaluate",
+            subject,
+            f"expected {n} rows and {k} objective column(s), got "
+            f"values {res.values.shape}, reward {res.reward.shape}",
+        )
     missing = set(env.cost_model.metric_names) - set(res.evals.metrics)
     if missing:
-        raise fail("evaluate", subject, f"declared metrics missing from the results: {sorted(missing)}")
+        raise fail(
+            "evaluate", subject, f"declared metrics missing from the results: {sorted(missing)}"
+        )
     nan_rows = np.any(np.isnan(res.values), axis=1)
     if np.any(nan_rows[res.feasible]):
         i = int(np.flatnonzero(nan_rows & res.feasible)[0])
@@ -130,10 +138,16 @@ def check_env(env: Any, *, n: int = 8, seed: int = 0, gymnasium_check: bool = Tr
     for m, v in res.evals.metrics.items():
         one = np.array([s.evals.metrics[m][0] for s in singles])
         if not _same(v, one):
-            raise fail("batch_consistent", subject, f"metric {m!r} differs between one batch call "
-                       f"and one call per design: {v} vs {one}")
+            raise fail(
+                "batch_consistent",
+                subject,
+                f"metric {m!r} differs between one batch call "
+                f"and one call per design: {v} vs {one}",
+            )
     if not np.array_equal(res.feasible, np.array([s.feasible[0] for s in singles])):
-        raise fail("batch_consistent", subject, "feasibility differs between batch and single calls")
+        raise fail(
+            "batch_consistent", subject, "feasibility differs between batch and single calls"
+        )
     report.passed.append("batch_consistent")
 
     try:
@@ -154,7 +168,9 @@ def check_env(env: Any, *, n: int = 8, seed: int = 0, gymnasium_check: bool = Tr
                 try:
                     gym_check(e, skip_render_check=True)
                 except Exception as exc:
-                    raise fail("gymnasium", subject, f"{mode} mode: {type(exc).__name__}: {exc}") from exc
+                    raise fail(
+                        "gymnasium", subject, f"{mode} mode: {type(exc).__name__}: {exc}"
+                    ) from exc
         report.passed.append("gymnasium")
     else:
         report.skipped["gymnasium"] = "gymnasium_check=False"

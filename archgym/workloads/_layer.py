@@ -42,8 +42,15 @@ __all__ = ["Layer", "Workload"]
 
 LayerKind = Literal["conv", "gemm"]
 _INT_FIELDS = (
-    "ifmap_h", "ifmap_w", "filter_h", "filter_w", "channels", "num_filters", "stride",
-    "groups", "repeat",
+    "ifmap_h",
+    "ifmap_w",
+    "filter_h",
+    "filter_w",
+    "channels",
+    "num_filters",
+    "stride",
+    "groups",
+    "repeat",
 )
 
 
@@ -152,8 +159,16 @@ class Layer:
 
     def scalesim_row(self) -> list[int | str]:
         """One instance as a SCALE-Sim conv topology row (name, ifmap_h, ..., stride)."""
-        return [self.name, self.ifmap_h, self.ifmap_w, self.filter_h, self.filter_w,
-                self.channels // self.groups, self.n, self.stride]
+        return [
+            self.name,
+            self.ifmap_h,
+            self.ifmap_w,
+            self.filter_h,
+            self.filter_w,
+            self.channels // self.groups,
+            self.n,
+            self.stride,
+        ]
 
 
 @dataclass(frozen=True)

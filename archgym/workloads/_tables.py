@@ -21,8 +21,16 @@ from archgym.workloads._layer import Layer, Workload
 __all__ = ["BUILDERS"]
 
 
-def _conv(name: str, hw: int, k: int, cin: int, cout: int, stride: int = 1,
-          pad: int | None = None, groups: int = 1) -> Layer:
+def _conv(
+    name: str,
+    hw: int,
+    k: int,
+    cin: int,
+    cout: int,
+    stride: int = 1,
+    pad: int | None = None,
+    groups: int = 1,
+) -> Layer:
     """A square conv on an ``hw x hw`` (unpadded) input, padding ``k // 2`` unless given."""
     p = k // 2 if pad is None else pad
     used = (_out(hw, k, stride, p) - 1) * stride + k
@@ -74,8 +82,15 @@ def mobilenet_v2() -> Workload:
     """MobileNetV2 1.0, 224x224; depthwise convs as ``groups == channels``."""
     ls = [_conv("conv0", 224, 3, 3, 32, 2)]
     hw, cin = 112, 32
-    cfg = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-           (6, 160, 3, 2), (6, 320, 1, 1))
+    cfg = (
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    )
     i = 0
     for t, c, n, s in cfg:
         for j in range(n):
@@ -98,19 +113,32 @@ def vgg16() -> Workload:
     """VGG-16 (configuration D), 224x224."""
     ls: list[Layer] = []
     hw, cin = 224, 3
-    for block, (width, convs) in enumerate(((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)),
-                                           start=1):
+    for block, (width, convs) in enumerate(
+        ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)), start=1
+    ):
         for j in range(convs):
             ls.append(_conv(f"conv{block}_{j + 1}", hw, 3, cin, width))
             cin = width
         hw //= 2
-    ls += [Layer.gemm("fc6", 1, 4096, 512 * 7 * 7), Layer.gemm("fc7", 1, 4096, 4096),
-           Layer.gemm("fc8", 1, 1000, 4096)]
+    ls += [
+        Layer.gemm("fc6", 1, 4096, 512 * 7 * 7),
+        Layer.gemm("fc7", 1, 4096, 4096),
+        Layer.gemm("fc8", 1, 1000, 4096),
+    ]
     return Workload("vgg16", tuple(ls), "VGG-16, 224x224 input, batch 1")
 
 
-def _encoder(seq: int, d: int, heads: int, ff: int, blocks: int, *, kv: int | None = None,
-             gated: bool = False, prefix: str = "block") -> list[Layer]:
+def _encoder(
+    seq: int,
+    d: int,
+    heads: int,
+    ff: int,
+    blocks: int,
+    *,
+    kv: int | None = None,
+    gated: bool = False,
+    prefix: str = "block",
+) -> list[Layer]:
     """One transformer block's GEMMs, ``repeat = blocks`` (x heads for attention matmuls).
 
     ``kv`` is the attention context length (defaults to ``seq``); ``gated`` adds the SwiGLU
@@ -126,15 +154,20 @@ def _encoder(seq: int, d: int, heads: int, ff: int, blocks: int, *, kv: int | No
     ]
     if gated:
         ls.append(Layer.gemm(f"{prefix}.ffn_gate", seq, ff, d, blocks))
-    ls += [Layer.gemm(f"{prefix}.ffn_up", seq, ff, d, blocks),
-           Layer.gemm(f"{prefix}.ffn_down", seq, d, ff, blocks)]
+    ls += [
+        Layer.gemm(f"{prefix}.ffn_up", seq, ff, d, blocks),
+        Layer.gemm(f"{prefix}.ffn_down", seq, d, ff, blocks),
+    ]
     return ls
 
 
 def bert_base() -> Workload:
     """BERT-base encoder, sequence 128: 12 blocks, d=768, 12 heads, FFN 3072."""
-    return Workload("bert_base", tuple(_encoder(128, 768, 12, 3072, 12)),
-                    "BERT-base encoder GEMMs, seq 128, batch 1 (embeddings/pooler omitted)")
+    return Workload(
+        "bert_base",
+        tuple(_encoder(128, 768, 12, 3072, 12)),
+        "BERT-base encoder GEMMs, seq 128, batch 1 (embeddings/pooler omitted)",
+    )
 
 
 def vit_b16() -> Workload:
@@ -156,16 +189,20 @@ def llama7b_prefill() -> Workload:
     """LLaMA-7B prefill of 512 tokens: 32 blocks, d=4096, 32 heads, SwiGLU FFN 11008."""
     ls = _encoder(512, 4096, 32, 11008, 32, gated=True)
     ls.append(Layer.gemm("lm_head", 1, 32000, 4096))
-    return Workload("llama7b_prefill", tuple(ls),
-                    "LLaMA-7B prefill, 512 tokens, batch 1 (logits for the last token only)")
+    return Workload(
+        "llama7b_prefill",
+        tuple(ls),
+        "LLaMA-7B prefill, 512 tokens, batch 1 (logits for the last token only)",
+    )
 
 
 def llama7b_decode() -> Workload:
     """LLaMA-7B decode of one token against a 512-entry KV cache."""
     ls = _encoder(1, 4096, 32, 11008, 32, kv=512, gated=True)
     ls.append(Layer.gemm("lm_head", 1, 32000, 4096))
-    return Workload("llama7b_decode", tuple(ls),
-                    "LLaMA-7B decode step: 1 token, KV length 512, batch 1")
+    return Workload(
+        "llama7b_decode", tuple(ls), "LLaMA-7B decode step: 1 token, KV length 512, batch 1"
+    )
 
 
 BUILDERS: dict[str, Callable[[], Workload]] = {

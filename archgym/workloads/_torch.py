@@ -18,8 +18,15 @@ __all__ = ["from_torch"]
 
 # Modules that hold weights but do no GEMM work worth modelling on a systolic array.
 _WEIGHTED_NO_GEMM = (
-    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "RMSNorm", "Embedding",
-    "EmbeddingBag", "InstanceNorm2d", "PReLU",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "GroupNorm",
+    "RMSNorm",
+    "Embedding",
+    "EmbeddingBag",
+    "InstanceNorm2d",
+    "PReLU",
 )
 
 
@@ -72,7 +79,10 @@ def from_torch(model: Any, example_input: Any, name: str = "torch_model") -> Wor
         else:
             b, c, h, w = x.shape if x.dim() == 4 else (1, *x.shape)
             (kh, kw_), (sh, sw), (dh, dw) = (
-                _pair(mod.kernel_size), _pair(mod.stride), _pair(mod.dilation))
+                _pair(mod.kernel_size),
+                _pair(mod.stride),
+                _pair(mod.dilation),
+            )
             ph, pw = _pad(mod, 0), _pad(mod, 1)
         if dh != 1 or dw != 1:
             raise ConfigError(f"from_torch: layer {mod_name!r} uses dilation; not supported")
@@ -84,9 +94,19 @@ def from_torch(model: Any, example_input: Any, name: str = "torch_model") -> Wor
         # The padded ifmap rows/cols some window touches (see archgym.workloads._layer).
         oh = (int(h) + 2 * ph - kh) // sh + 1
         ow = (int(w) + 2 * pw - kw_) // sw + 1
-        add("conv", mod_name, ifmap_h=(oh - 1) * sh + kh, ifmap_w=(ow - 1) * sw + kw_,
-            filter_h=kh, filter_w=kw_, channels=int(c), num_filters=mod.out_channels,
-            stride=sh, groups=mod.groups, repeat=int(b))
+        add(
+            "conv",
+            mod_name,
+            ifmap_h=(oh - 1) * sh + kh,
+            ifmap_w=(ow - 1) * sw + kw_,
+            filter_h=kh,
+            filter_w=kw_,
+            channels=int(c),
+            num_filters=mod.out_channels,
+            stride=sh,
+            groups=mod.groups,
+            repeat=int(b),
+        )
 
     def _pad(mod: Any, i: int) -> int:
         p = mod.padding
@@ -100,8 +120,7 @@ def from_torch(model: Any, example_input: Any, name: str = "torch_model") -> Wor
     def linear_hook(mod: Any, args: tuple[Any, ...], _out: Any, mod_name: str) -> None:
         x = args[0]
         m = int(math.prod(x.shape[:-1])) if x.dim() > 1 else 1
-        layers.append(Layer.gemm(f"{mod_name}#{len(layers)}", m, mod.out_features,
-                                 mod.in_features))
+        layers.append(Layer.gemm(f"{mod_name}#{len(layers)}", m, mod.out_features, mod.in_features))
 
     def matmul(a: Any, b: Any, label: str) -> None:
         if a.dim() < 1 or b.dim() < 1:
@@ -113,8 +132,15 @@ def from_torch(model: Any, example_input: Any, name: str = "torch_model") -> Wor
         layers.append(Layer.gemm(f"{label}#{len(layers)}", m, n, k, int(math.prod(batch))))
 
     F = torch.nn.functional
-    mm_funcs = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm,
-                torch.Tensor.bmm, torch.mm, torch.Tensor.mm}
+    mm_funcs = {
+        torch.matmul,
+        torch.Tensor.matmul,
+        torch.Tensor.__matmul__,
+        torch.bmm,
+        torch.Tensor.bmm,
+        torch.mm,
+        torch.Tensor.mm,
+    }
 
     class _Mode(TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
@@ -130,11 +156,13 @@ def from_torch(model: Any, example_input: Any, name: str = "torch_model") -> Wor
     handles = []
     for mod_name, mod in model.named_modules():
         if isinstance(mod, (nn.Conv1d, nn.Conv2d)):
-            handles.append(mod.register_forward_hook(
-                lambda m_, a, o, n_=mod_name: conv_hook(m_, a, o, n_)))
+            handles.append(
+                mod.register_forward_hook(lambda m_, a, o, n_=mod_name: conv_hook(m_, a, o, n_))
+            )
         elif isinstance(mod, nn.Linear):
-            handles.append(mod.register_forward_hook(
-                lambda m_, a, o, n_=mod_name: linear_hook(m_, a, o, n_)))
+            handles.append(
+                mod.register_forward_hook(lambda m_, a, o, n_=mod_name: linear_hook(m_, a, o, n_))
+            )
     args = example_input if isinstance(example_input, tuple) else (example_input,)
     try:
         with torch.no_grad(), _Mode():
@@ -144,7 +172,6 @@ def from_torch(model: Any, example_input: Any, name: str = "torch_model") -> Wor
             h.remove()
     if not layers:
         raise ConfigError(
-            f"from_torch: tracing {type(model).__name__} recorded no conv, linear or matmul "
-            f"layer"
+            f"from_torch: tracing {type(model).__name__} recorded no conv, linear or matmul layer"
         )
     return Workload(name, tuple(layers), f"traced from {type(model).__name__}")

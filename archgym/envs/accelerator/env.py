@@ -41,19 +41,30 @@ def accelerator_space() -> DesignSpace:
             Ordinal("rows", PES, description="PE array rows"),
             Ordinal("cols", PES, description="PE array columns"),
             Ordinal("rf_bytes", (16, 32, 64, 128, 256, 512, 1024), description="RF per PE (B)"),
-            Ordinal("gbuf_kb", (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192),
-                    description="global buffer (KiB)"),
+            Ordinal(
+                "gbuf_kb",
+                (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192),
+                description="global buffer (KiB)",
+            ),
             Ordinal("gbuf_banks", (1, 2, 4, 8, 16, 32), description="global-buffer banks"),
-            Ordinal("noc_bw_bytes", (16, 32, 64, 128, 256, 512, 1024),
-                    description="buffer->array NoC bandwidth (B/cycle)"),
-            Ordinal("dram_bw_bytes", (2, 4, 8, 16, 32, 64, 128),
-                    description="DRAM bandwidth (B/cycle)"),
-            Categorical("dataflow", ("ws", "os", "is", "rs"),
-                        description="weight/output/input/row stationary"),
+            Ordinal(
+                "noc_bw_bytes",
+                (16, 32, 64, 128, 256, 512, 1024),
+                description="buffer->array NoC bandwidth (B/cycle)",
+            ),
+            Ordinal(
+                "dram_bw_bytes", (2, 4, 8, 16, 32, 64, 128), description="DRAM bandwidth (B/cycle)"
+            ),
+            Categorical(
+                "dataflow",
+                ("ws", "os", "is", "rs"),
+                description="weight/output/input/row stationary",
+            ),
             Categorical("precision", ("int8", "int4", "fp16"), description="MAC precision"),
             Ordinal("tech_nm", (45, 28, 16, 7), description="technology node (nm)"),
-            Ordinal("clock_mhz", (200, 400, 600, 800, 1000, 1200, 1500, 2000),
-                    description="clock (MHz)"),
+            Ordinal(
+                "clock_mhz", (200, 400, 600, 800, 1000, 1200, 1500, 2000), description="clock (MHz)"
+            ),
         ],
         name="accelerator",
     )
@@ -91,6 +102,6 @@ register(
     make_accelerator_env,
     "DNN accelerator: PE array, RF, banked buffer, NoC/DRAM bandwidth, dataflow, precision, node",
     report_metrics=("latency_s", "energy_j", "area_mm2"),
-    default_cost_model='accelerator-analytical',
+    default_cost_model="accelerator-analytical",
     workload_type=Workload,
 )

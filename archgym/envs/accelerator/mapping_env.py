@@ -82,8 +82,11 @@ def mapping_space(layer: Layer) -> DesignSpace:
             Ordinal("tile_m", tile_choices(layer.m), description=f"buffer tile of M={layer.m}"),
             Ordinal("tile_n", tile_choices(layer.n), description=f"buffer tile of N={layer.n}"),
             Ordinal("tile_k", tile_choices(layer.k), description=f"buffer tile of K={layer.k}"),
-            Ordinal("rf_tile", (1, 2, 4, 8, 16, 32),
-                    description="stationary values per PE register file"),
+            Ordinal(
+                "rf_tile",
+                (1, 2, 4, 8, 16, 32),
+                description="stationary values per PE register file",
+            ),
         ],
         name=f"mapping[{layer.name}]",
     )

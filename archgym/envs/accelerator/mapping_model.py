@@ -78,8 +78,12 @@ class MappingCostModel(CostModel):
     metrics: ClassVar[tuple[Metric, ...]] = _METRICS
     description: ClassVar[str] = "Loop order, buffer tiling and spatial unrolling of one layer"
 
-    def __init__(self, layer: Layer, accelerator: Mapping[str, Any] | None = None,
-                 bandwidth_mode: str = "limited") -> None:
+    def __init__(
+        self,
+        layer: Layer,
+        accelerator: Mapping[str, Any] | None = None,
+        bandwidth_mode: str = "limited",
+    ) -> None:
         if not isinstance(layer, Layer):
             raise ConfigError(f"mapping: layer must be an archgym.workloads.Layer, got {layer!r}")
         acc = {**DEFAULTS, **dict(accelerator or {})}
@@ -89,8 +93,9 @@ class MappingCostModel(CostModel):
                 f"mapping: unknown accelerator parameters {unknown}; known: {sorted(DEFAULTS)}"
             )
         if acc["precision"] not in tb.PRECISIONS:
-            raise ConfigError(f"mapping: precision must be one of {list(tb.PRECISIONS)}, "
-                              f"got {acc['precision']!r}")
+            raise ConfigError(
+                f"mapping: precision must be one of {list(tb.PRECISIONS)}, got {acc['precision']!r}"
+            )
         self.layer = layer
         self.accelerator = acc
         self.bandwidth_mode = bandwidth_mode
@@ -120,21 +125,35 @@ class MappingCostModel(CostModel):
 
         for c in "mnk":
             t = tiles[c]
-            fail(~((t >= 1) & (t == np.floor(t))),
-                 lambda i, c=c: f"tile_{c} must be a positive integer (got {tiles[c][i]:g})")
-            fail(np.mod(dims[c], np.maximum(tiles[c], 1)) != 0,
-                 lambda i, c=c: f"tile_{c}={tiles[c][i]:g} must divide {c.upper()}="
-                                f"{dims[c]:g} of layer {L.name!r}")
-        fail(~np.isin(order, LOOP_ORDERS),
-             lambda i: f"loop_order must be one of {list(LOOP_ORDERS)} (got {order[i]!r})")
-        fail(~np.isin(df, MAPPING_DATAFLOWS),
-             lambda i: f"dataflow must be one of {list(MAPPING_DATAFLOWS)} (got {df[i]!r})")
+            fail(
+                ~((t >= 1) & (t == np.floor(t))),
+                lambda i, c=c: f"tile_{c} must be a positive integer (got {tiles[c][i]:g})",
+            )
+            fail(
+                np.mod(dims[c], np.maximum(tiles[c], 1)) != 0,
+                lambda i, c=c: (
+                    f"tile_{c}={tiles[c][i]:g} must divide {c.upper()}="
+                    f"{dims[c]:g} of layer {L.name!r}"
+                ),
+            )
+        fail(
+            ~np.isin(order, LOOP_ORDERS),
+            lambda i: f"loop_order must be one of {list(LOOP_ORDERS)} (got {order[i]!r})",
+        )
+        fail(
+            ~np.isin(df, MAPPING_DATAFLOWS),
+            lambda i: f"dataflow must be one of {list(MAPPING_DATAFLOWS)} (got {df[i]!r})",
+        )
         tm, tn, tk = (np.where(feasible, tiles[c], 1.0) for c in "mnk")
         need = 2 * (tm * tk + tk * tn + tm * tn)
-        fail(need > cap_words,
-             lambda i: f"tile {tm[i]:g}x{tn[i]:g}x{tk[i]:g} needs {need[i] * wb / 1024:g} KiB "
-                       f"double-buffered but gbuf_kb={self.accelerator['gbuf_kb']}; "
-                       f"use smaller tiles")
+        fail(
+            need > cap_words,
+            lambda i: (
+                f"tile {tm[i]:g}x{tn[i]:g}x{tk[i]:g} needs {need[i] * wb / 1024:g} KiB "
+                f"double-buffered but gbuf_kb={self.accelerator['gbuf_kb']}; "
+                f"use smaller tiles"
+            ),
+        )
         trips = {"m": dims["m"] / tm, "n": dims["n"] / tn, "k": dims["k"] / tk}
         ntiles = trips["m"] * trips["n"] * trips["k"]
         words = np.zeros(n)
@@ -150,22 +169,50 @@ class MappingCostModel(CostModel):
             words = np.where(sel, f_i + f_w + f_o, words)
 
         acc = self.accelerator
-        d = {k: np.full(n, float(acc[k])) for k in
-             ("rows", "cols", "rf_bytes", "gbuf_kb", "gbuf_banks", "noc_bw_bytes",
-              "dram_bw_bytes", "tech_nm", "clock_mhz")}
+        d = {
+            k: np.full(n, float(acc[k]))
+            for k in (
+                "rows",
+                "cols",
+                "rf_bytes",
+                "gbuf_kb",
+                "gbuf_banks",
+                "noc_bw_bytes",
+                "dram_bw_bytes",
+                "tech_nm",
+                "clock_mhz",
+            )
+        }
         code = {name: i for i, name in enumerate(MAPPING_DATAFLOWS)}  # = accelerator codes
         d["df"] = np.array([code.get(x, 0) for x in df], dtype=np.int64)
         d["prec"] = np.full(n, tb.PRECISIONS.index(acc["precision"]))
         rt_col = columns.get("rf_tile")
-        d["rf_tile"] = (np.ones(n) if rt_col is None
-                        else np.where(feasible, np.asarray(rt_col, dtype=float), 1.0))
+        d["rf_tile"] = (
+            np.ones(n)
+            if rt_col is None
+            else np.where(feasible, np.asarray(rt_col, dtype=float), 1.0)
+        )
         inst = float(L.instances)
-        a = {"m": tm[:, None], "n": tn[:, None], "k": tk[:, None],
-             "instances": (ntiles * inst)[:, None], "ifmap_words": (tm * tk)[:, None],
-             "fh": np.ones((n, 1)), "fw": np.ones((n, 1)), "oh": tm[:, None],
-             "cg": tk[:, None], "is_gemm": np.ones((n, 1), dtype=bool)}
-        per, bad = layer_costs(d, np.full(n, wb), a, self.bandwidth_mode, {},
-                               dram_bytes_override=(words * wb / ntiles)[:, None])
+        a = {
+            "m": tm[:, None],
+            "n": tn[:, None],
+            "k": tk[:, None],
+            "instances": (ntiles * inst)[:, None],
+            "ifmap_words": (tm * tk)[:, None],
+            "fh": np.ones((n, 1)),
+            "fw": np.ones((n, 1)),
+            "oh": tm[:, None],
+            "cg": tk[:, None],
+            "is_gemm": np.ones((n, 1), dtype=bool),
+        }
+        per, bad = layer_costs(
+            d,
+            np.full(n, wb),
+            a,
+            self.bandwidth_mode,
+            {},
+            dram_bytes_override=(words * wb / ntiles)[:, None],
+        )
         for mask, msg in bad:
             fail(mask[:, 0], lambda i, msg=msg: f"rf_tile={d['rf_tile'][i]:g}: {msg(i, 0)}")
         tot = {k: v[:, 0] for k, v in per.items()}

@@ -62,12 +62,29 @@ DATAFLOWS: tuple[str, ...] = ("os", "ws", "is", "rs")
 
 #: Values for design parameters a design leaves out.
 DEFAULTS: dict[str, Any] = {
-    "rows": 16, "cols": 16, "rf_bytes": 64, "gbuf_kb": 256, "gbuf_banks": 4,
-    "noc_bw_bytes": 1.0e12, "dram_bw_bytes": 16.0, "dataflow": "ws", "precision": "int8",
-    "tech_nm": 45, "clock_mhz": 1000.0,
+    "rows": 16,
+    "cols": 16,
+    "rf_bytes": 64,
+    "gbuf_kb": 256,
+    "gbuf_banks": 4,
+    "noc_bw_bytes": 1.0e12,
+    "dram_bw_bytes": 16.0,
+    "dataflow": "ws",
+    "precision": "int8",
+    "tech_nm": 45,
+    "clock_mhz": 1000.0,
 }
-_NUMERIC = ("rows", "cols", "rf_bytes", "gbuf_kb", "gbuf_banks", "noc_bw_bytes",
-            "dram_bw_bytes", "tech_nm", "clock_mhz")
+_NUMERIC = (
+    "rows",
+    "cols",
+    "rf_bytes",
+    "gbuf_kb",
+    "gbuf_banks",
+    "noc_bw_bytes",
+    "dram_bw_bytes",
+    "tech_nm",
+    "clock_mhz",
+)
 
 LEVELS: tuple[str, ...] = ("mac", "rf", "noc", "buffer", "dram")
 BANDWIDTH_MODES: tuple[str, ...] = ("limited", "ideal", "scalesim")
@@ -156,8 +173,7 @@ class AcceleratorCostModel(CostModel):
     ) -> None:
         if bandwidth_mode not in BANDWIDTH_MODES:
             raise ConfigError(
-                f"bandwidth_mode must be one of {list(BANDWIDTH_MODES)}, but got "
-                f"{bandwidth_mode!r}"
+                f"bandwidth_mode must be one of {list(BANDWIDTH_MODES)}, but got {bandwidth_mode!r}"
             )
         unknown = sorted(set(energy_pj or {}) - set(LEVELS))
         if unknown:
@@ -167,8 +183,11 @@ class AcceleratorCostModel(CostModel):
 
     def describe(self) -> dict[str, Any]:
         """Identity recorded in run manifests."""
-        return {**super().describe(), "bandwidth_mode": self.bandwidth_mode,
-                "energy_pj": self.energy_pj}
+        return {
+            **super().describe(),
+            "bandwidth_mode": self.bandwidth_mode,
+            "energy_pj": self.energy_pj,
+        }
 
     # -- public API ------------------------------------------------------------------------
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
@@ -213,17 +232,24 @@ class AcceleratorCostModel(CostModel):
     def _design(self, columns: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
         d: dict[str, np.ndarray] = {}
         for key in _NUMERIC:
-            d[key] = (np.asarray(columns[key], dtype=float) if key in columns
-                      else np.full(n, float(DEFAULTS[key])))
+            d[key] = (
+                np.asarray(columns[key], dtype=float)
+                if key in columns
+                else np.full(n, float(DEFAULTS[key]))
+            )
         d["df"] = _codes(columns.get("dataflow", np.full(n, DEFAULTS["dataflow"])), DATAFLOWS, n)
-        d["prec"] = _codes(columns.get("precision", np.full(n, DEFAULTS["precision"])),
-                           tb.PRECISIONS, n)
+        d["prec"] = _codes(
+            columns.get("precision", np.full(n, DEFAULTS["precision"])), tb.PRECISIONS, n
+        )
         if self.bandwidth_mode == "scalesim":
             split = {"ifmap": 3 / 7, "filter": 3 / 7, "ofmap": 1 / 7}
             for op, frac in split.items():
                 key = f"{op}_sram_kb"
-                d[key] = (np.asarray(columns[key], dtype=float) if key in columns
-                          else np.maximum(np.floor(d["gbuf_kb"] * frac), 1))
+                d[key] = (
+                    np.asarray(columns[key], dtype=float)
+                    if key in columns
+                    else np.maximum(np.floor(d["gbuf_kb"] * frac), 1)
+                )
         return d
 
     def _evaluate(
@@ -236,16 +262,19 @@ class AcceleratorCostModel(CostModel):
         for key in ("rows", "cols", "gbuf_banks"):
             v = d[key]
             checks.append((~((v >= 1) & (v == np.floor(v))), f"{key} must be a positive integer"))
-        for key in ("rf_bytes", "gbuf_kb", "noc_bw_bytes", "dram_bw_bytes", "tech_nm",
-                    "clock_mhz"):
+        for key in ("rf_bytes", "gbuf_kb", "noc_bw_bytes", "dram_bw_bytes", "tech_nm", "clock_mhz"):
             checks.append((~(d[key] > 0), f"{key} must be > 0"))
         checks.append((d["df"] < 0, f"dataflow must be one of {list(DATAFLOWS)}"))
         checks.append((d["prec"] < 0, f"precision must be one of {list(tb.PRECISIONS)}"))
         wb_all = np.array([tb.WORD_BYTES[p] for p in tb.PRECISIONS])[np.maximum(d["prec"], 0)]
         tile_kb = 2 * (d["rows"] * d["cols"] + d["rows"] + d["cols"]) * wb_all / 1024
-        checks.append((d["gbuf_kb"] < tile_kb,
-                       "gbuf_kb must hold one array tile double-buffered, "
-                       "2*(rows*cols+rows+cols) words; raise gbuf_kb or shrink the array"))
+        checks.append(
+            (
+                d["gbuf_kb"] < tile_kb,
+                "gbuf_kb must hold one array tile double-buffered, "
+                "2*(rows*cols+rows+cols) words; raise gbuf_kb or shrink the array",
+            )
+        )
         feasible = np.ones(n, dtype=bool)
         for mask, _ in checks:
             feasible &= ~mask
@@ -277,9 +306,9 @@ class AcceleratorCostModel(CostModel):
         R, C = d["rows"], d["cols"]
         mac_area = np.array([tb.MAC_AREA_UM2[p] for p in tb.PRECISIONS])[d["prec"]]
         gbuf_bytes = d["gbuf_kb"] * 1024.0
-        area_um2 = (R * C * (mac_area + d["rf_bytes"] * tb.RF_UM2_PER_BYTE)
-                    + gbuf_bytes * tb.SRAM_UM2_PER_BYTE
-                    * (1 + tb.BANK_AREA_OVERHEAD * (d["gbuf_banks"] - 1)))
+        area_um2 = R * C * (
+            mac_area + d["rf_bytes"] * tb.RF_UM2_PER_BYTE
+        ) + gbuf_bytes * tb.SRAM_UM2_PER_BYTE * (1 + tb.BANK_AREA_OVERHEAD * (d["gbuf_banks"] - 1))
         d["area_mm2"] = area_um2 * ar * 1e-6
         del es
         return per, feasible, reasons, d
@@ -328,8 +357,7 @@ def layer_costs(
 
     rf_words = (d["rf_bytes"] / wb)[:, None]
     p = np.maximum(np.floor((rf_words - a["fw"]) / (a["fw"] + 1)), 1)
-    ifm = np.where(is_os | is_ws, M * K * cfold,
-                   np.where(rs_conv, ifw * np.ceil(N / p), K * M))
+    ifm = np.where(is_os | is_ws, M * K * cfold, np.where(rs_conv, ifw * np.ceil(N / p), K * M))
     flt = np.where(is_os, K * N * rfold, np.where(is_ws, K * N, K * N * cfold))
     ofm_real = np.where(is_os, M * N, M * N * rfold)
     ofm_ss = np.where(is_os, M * N + folds * (R + C), ofm_real)  # SCALE-Sim's count
@@ -337,11 +365,16 @@ def layer_costs(
 
     bad: list[tuple[np.ndarray, Any]] = []
     need_rf = np.where(rs_conv, 2 * a["fw"] + 1, np.maximum(rt + 2, 3.0))
-    bad.append((np.broadcast_to(rf_words < need_rf, compute.shape),
-                lambda i, j, rw=rf_words, nr=need_rf: (
-                    f"register file of {rw[i, 0]:g} words per PE cannot hold the "
-                    f"{np.broadcast_to(nr, (rw.shape[0], nr.shape[1]))[i, j]:g} words this "
-                    f"dataflow needs; raise rf_bytes")))
+    bad.append(
+        (
+            np.broadcast_to(rf_words < need_rf, compute.shape),
+            lambda i, j, rw=rf_words, nr=need_rf: (
+                f"register file of {rw[i, 0]:g} words per PE cannot hold the "
+                f"{np.broadcast_to(nr, (rw.shape[0], nr.shape[1]))[i, j]:g} words this "
+                f"dataflow needs; raise rf_bytes"
+            ),
+        )
+    )
     cap = (d["gbuf_kb"] * 1024.0)[:, None]
 
     if dram_bytes_override is None:
@@ -361,20 +394,27 @@ def layer_costs(
         cycles = _scalesim_user_cycles(d, w, compute, ifm, flt, ofm_real, M * K, K * N)
     elif bandwidth_mode == "limited":
         noc_bw = np.minimum(d["noc_bw_bytes"], d["gbuf_banks"] * tb.GBUF_BANK_WIDTH_BYTES)
-        cycles = np.maximum(np.maximum(compute, dram / d["dram_bw_bytes"][:, None]),
-                            noc_words * w / noc_bw[:, None])
+        cycles = np.maximum(
+            np.maximum(compute, dram / d["dram_bw_bytes"][:, None]), noc_words * w / noc_bw[:, None]
+        )
     else:
         cycles = compute
 
     es = tb.tech_scale(d["tech_nm"])[0][:, None]
     e_mac = energy_pj.get("mac")
-    mac_pj = (np.full_like(w, e_mac) if e_mac is not None
-              else np.array([tb.MAC_PJ[p] for p in tb.PRECISIONS])[d["prec"]][:, None])
+    mac_pj = (
+        np.full_like(w, e_mac)
+        if e_mac is not None
+        else np.array([tb.MAC_PJ[p] for p in tb.PRECISIONS])[d["prec"]][:, None]
+    )
     rf_pj: float | np.ndarray = (
-        energy_pj["rf"] if "rf" in energy_pj else tb.rf_pj_per_byte(d["rf_bytes"])[:, None])
+        energy_pj["rf"] if "rf" in energy_pj else tb.rf_pj_per_byte(d["rf_bytes"])[:, None]
+    )
     buf_pj: float | np.ndarray = (
-        energy_pj["buffer"] if "buffer" in energy_pj
-        else tb.sram_pj_per_byte(d["gbuf_kb"] * 1024.0 / d["gbuf_banks"])[:, None])
+        energy_pj["buffer"]
+        if "buffer" in energy_pj
+        else tb.sram_pj_per_byte(d["gbuf_kb"] * 1024.0 / d["gbuf_banks"])[:, None]
+    )
     noc_pj = energy_pj.get("noc", tb.NOC_PJ_PER_BYTE)
     dram_pj = energy_pj.get("dram", tb.DRAM_PJ_PER_BYTE)
     pj = 1e-12
@@ -403,8 +443,14 @@ def layer_costs(
 
 
 def _scalesim_user_cycles(
-    d: dict[str, np.ndarray], w: np.ndarray, compute: np.ndarray, ifm: np.ndarray,
-    flt: np.ndarray, ofm: np.ndarray, ifm_op: np.ndarray, flt_op: np.ndarray,
+    d: dict[str, np.ndarray],
+    w: np.ndarray,
+    compute: np.ndarray,
+    ifm: np.ndarray,
+    flt: np.ndarray,
+    ofm: np.ndarray,
+    ifm_op: np.ndarray,
+    flt_op: np.ndarray,
 ) -> np.ndarray:
     """Cycles of one instance under SCALE-Sim 3.0.0's ``InterfaceBandwidth: USER`` mode.
 

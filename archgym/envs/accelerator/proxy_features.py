@@ -34,8 +34,9 @@ def accelerator_features(cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
         w[prec == p] = np.log2(b)
     dbw = np.log2(np.asarray(cols["dram_bw_bytes"], dtype=float)) - w
     banks = np.asarray(cols["gbuf_banks"], dtype=float)
-    noc = np.log2(np.minimum(np.asarray(cols["noc_bw_bytes"], dtype=float),
-                             tb.GBUF_BANK_WIDTH_BYTES * banks))
+    noc = np.log2(
+        np.minimum(np.asarray(cols["noc_bw_bytes"], dtype=float), tb.GBUF_BANK_WIDTH_BYTES * banks)
+    )
     gbuf = np.log2(np.asarray(cols["gbuf_kb"], dtype=float))
     es = np.log2(tb.tech_scale(np.asarray(cols["tech_nm"], dtype=float))[0])
     return {
@@ -51,7 +52,7 @@ def accelerator_features(cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray
         "log2(energy_scale)": es,
         "log2(pes/dram_word)": r + c - dbw,
         "log2(pes/noc_word)": r + c - (noc - w),
-        "log2(rows+cols)": np.log2(2.0 ** r + 2.0 ** c),
+        "log2(rows+cols)": np.log2(2.0**r + 2.0**c),
     }
 
 

@@ -13,10 +13,23 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "PRECISIONS", "WORD_BYTES", "MAC_PJ", "MAC_AREA_UM2", "TECH_NODES", "VDD",
-    "DRAM_PJ_PER_BYTE", "SRAM_PJ_PER_BYTE_8KB", "RF_PJ_PER_BYTE_512B", "NOC_PJ_PER_BYTE",
-    "SRAM_UM2_PER_BYTE", "RF_UM2_PER_BYTE", "BANK_AREA_OVERHEAD", "GBUF_BANK_WIDTH_BYTES",
-    "tech_scale", "sram_pj_per_byte", "rf_pj_per_byte",
+    "PRECISIONS",
+    "WORD_BYTES",
+    "MAC_PJ",
+    "MAC_AREA_UM2",
+    "TECH_NODES",
+    "VDD",
+    "DRAM_PJ_PER_BYTE",
+    "SRAM_PJ_PER_BYTE_8KB",
+    "RF_PJ_PER_BYTE_512B",
+    "NOC_PJ_PER_BYTE",
+    "SRAM_UM2_PER_BYTE",
+    "RF_UM2_PER_BYTE",
+    "BANK_AREA_OVERHEAD",
+    "GBUF_BANK_WIDTH_BYTES",
+    "tech_scale",
+    "sram_pj_per_byte",
+    "rf_pj_per_byte",
 ]
 
 #: Precisions of the MAC units and the bytes one operand word occupies.

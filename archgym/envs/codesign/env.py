@@ -38,8 +38,12 @@ def hardware_params() -> list[Any]:
     """The accelerator half of a CoDesign design (values sized for the NAS tasks' small
     layers: GEMM ``M <= 64``, ``K <= 1600``, ``N <= 384``)."""
     return [
-        Ordinal("act_bits", (8, 16), active_if={"weight_bits": [8, 4, 2]},
-                description="activation bits of quantized layers"),
+        Ordinal(
+            "act_bits",
+            (8, 16),
+            active_if={"weight_bits": [8, 4, 2]},
+            description="activation bits of quantized layers",
+        ),
         Ordinal("rows", (4, 8, 16, 32, 64), description="PE array rows"),
         Ordinal("cols", (4, 8, 16, 32, 64), description="PE array columns"),
         Ordinal("gbuf_kb", (16, 32, 64, 128, 256), description="global buffer (KiB)"),
@@ -57,8 +61,11 @@ def codesign_space(full: bool = False) -> DesignSpace:
     from archgym.envs.nas import nas_space
 
     nas = nas_space(full)
-    return DesignSpace([*nas.params, *hardware_params()], nas.constraints,
-                       name="codesign-full" if full else "codesign-table")
+    return DesignSpace(
+        [*nas.params, *hardware_params()],
+        nas.constraints,
+        name="codesign-full" if full else "codesign-table",
+    )
 
 
 def make_codesign_env(
@@ -93,7 +100,9 @@ def make_codesign_env(
     from archgym.envs.codesign.model import CoDesignCostModel
 
     full = (accuracy != "table") if full_space is None else full_space
-    model = cost_model if cost_model is not None else CoDesignCostModel(accuracy, table, seed, batch)
+    model = (
+        cost_model if cost_model is not None else CoDesignCostModel(accuracy, table, seed, batch)
+    )
     env = DSEEnv(codesign_space(full), model, workload, objective, constraints, mode=mode, **kwargs)
     return env
 
@@ -103,5 +112,5 @@ register(
     make_codesign_env,
     "joint CNN x sparsity x quantization x accelerator (+ sparse-support knobs); table accuracy",
     report_metrics=("accuracy", "latency_s", "energy_j", "area_mm2"),
-    default_cost_model='codesign',
+    default_cost_model="codesign",
 )

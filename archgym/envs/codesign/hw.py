@@ -68,9 +68,19 @@ __all__ = ["network_workload", "network_layers", "hardware_costs", "DATAFLOWS", 
 
 DATAFLOWS: tuple[str, ...] = ("os", "ws", "is")
 HW_METRICS: tuple[str, ...] = (
-    "latency_s", "cycles", "compute_cycles", "energy_j", "energy_mac_j", "energy_rf_j",
-    "energy_noc_j", "energy_buffer_j", "energy_dram_j", "area_mm2", "executed_macs",
-    "dram_bytes", "metadata_bytes",
+    "latency_s",
+    "cycles",
+    "compute_cycles",
+    "energy_j",
+    "energy_mac_j",
+    "energy_rf_j",
+    "energy_noc_j",
+    "energy_buffer_j",
+    "energy_dram_j",
+    "area_mm2",
+    "executed_macs",
+    "dram_bytes",
+    "metadata_bytes",
 )
 _KIND = {"dense": 0, "nm": 1, "block": 2, "unstructured": 3}
 
@@ -94,12 +104,15 @@ def network_workload(arch: Mapping[str, Any], shape: tuple[int, int, int, int]) 
     Convs use the padded ifmap ``(out - 1) * stride + kernel`` (the workloads convention), so
     each layer's GEMM equals the network's; 1-D convs are ``1 x length`` feature maps.
     """
-    return _workload(arch_key(arch), tuple(shape), tuple(sorted(_arch_from_key_source(arch).items())))
+    return _workload(
+        arch_key(arch), tuple(shape), tuple(sorted(_arch_from_key_source(arch).items()))
+    )
 
 
 @lru_cache(maxsize=4096)
-def _workload(key: str, shape: tuple[int, int, int, int],
-              items: tuple[tuple[str, Any], ...]) -> Workload | str:
+def _workload(
+    key: str, shape: tuple[int, int, int, int], items: tuple[tuple[str, Any], ...]
+) -> Workload | str:
     plan = plan_network(dict(items), *shape)
     if not plan.feasible:
         return plan.reason
@@ -115,8 +128,9 @@ def _workload(key: str, shape: tuple[int, int, int, int],
 
 
 @lru_cache(maxsize=4096)
-def _layer_table(key: str, shape: tuple[int, int, int, int],
-                 items: tuple[tuple[str, Any], ...]) -> dict[str, np.ndarray] | str:
+def _layer_table(
+    key: str, shape: tuple[int, int, int, int], items: tuple[tuple[str, Any], ...]
+) -> dict[str, np.ndarray] | str:
     wl = _workload(key, shape, items)
     if isinstance(wl, str):
         return wl
@@ -124,29 +138,41 @@ def _layer_table(key: str, shape: tuple[int, int, int, int],
     plan = plan_network(dict(items), *shape)
     inner = {lp.name for lp in compressed_layers(plan.layers, "inner")}
     return {
-        "m": a["m"].astype(float), "k": a["k"].astype(float), "n": a["n"].astype(float),
+        "m": a["m"].astype(float),
+        "k": a["k"].astype(float),
+        "n": a["n"].astype(float),
         "ifmap_words": a["ifmap_words"].astype(float),
         "inner": np.array([layer.name in inner for layer in wl.layers]),
     }
 
 
-def network_layers(arch: Mapping[str, Any], shape: tuple[int, int, int, int]) -> dict[str, np.ndarray] | str:
+def network_layers(
+    arch: Mapping[str, Any], shape: tuple[int, int, int, int]
+) -> dict[str, np.ndarray] | str:
     """Per-layer float arrays ``m, k, n, ifmap_words`` and the bool ``inner`` (inside scope
     ``"inner"``) of a network, cached per architecture; or the reason it cannot be built."""
     full = _arch_from_key_source(arch)
     return _layer_table(arch_key(full), tuple(shape), tuple(sorted(full.items())))
 
 
-def pad_layers(tables: list[dict[str, np.ndarray]], sparsity: np.ndarray, weight_bits: np.ndarray,
-               scope: np.ndarray, act_bits: np.ndarray, batch: int) -> dict[str, np.ndarray]:
+def pad_layers(
+    tables: list[dict[str, np.ndarray]],
+    sparsity: np.ndarray,
+    weight_bits: np.ndarray,
+    scope: np.ndarray,
+    act_bits: np.ndarray,
+    batch: int,
+) -> dict[str, np.ndarray]:
     """Stack per-design layer tables into ``(n, L_max)`` arrays with the compression applied:
     ``valid`` mask, ``m`` (times ``batch``), ``k``, ``n``, ``ifmap_words``, ``wbits``, ``abits``,
     ``kind`` (0 dense, 1 N:M, 2 block, 3 unstructured), ``pa``/``pb`` (N and M, or b and 0),
     ``density``. Out-of-scope layers are dense fp32."""
     n = len(tables)
     L = max(len(t["m"]) for t in tables)
-    out = {k: np.zeros((n, L)) for k in ("m", "k", "n", "ifmap_words", "wbits", "abits",
-                                            "kind", "pa", "pb", "density")}
+    out = {
+        k: np.zeros((n, L))
+        for k in ("m", "k", "n", "ifmap_words", "wbits", "abits", "kind", "pa", "pb", "density")
+    }
     out["valid"] = np.zeros((n, L), dtype=bool)
     for i, t in enumerate(tables):
         ln = len(t["m"])
@@ -169,7 +195,9 @@ def pad_layers(tables: list[dict[str, np.ndarray]], sparsity: np.ndarray, weight
     return out
 
 
-def hardware_costs(hw: Mapping[str, np.ndarray], lay: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def hardware_costs(
+    hw: Mapping[str, np.ndarray], lay: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Whole-network hardware metrics, one per design (see the module docstring).
 
     Args:
@@ -194,12 +222,15 @@ def hardware_costs(hw: Mapping[str, np.ndarray], lay: Mapping[str, np.ndarray]) 
     # -- which zeros are skipped (cycles) or gated (energy) ------------------------------
     skip_nm = (kind == 1) & nm_hw & (pb == ct.NM_MUX_WAYS)
     skip_blk = (kind == 2) & blk_hw
-    k_cmp = np.where(skip_nm, K * dens,
-                     np.where(skip_blk, np.minimum(np.ceil(K * dens * ct.BLOCK_IMBALANCE), K), K))
-    k_act = np.where(skip_blk, np.ceil(K * dens), K)       # activations the array must receive
+    k_cmp = np.where(
+        skip_nm,
+        K * dens,
+        np.where(skip_blk, np.minimum(np.ceil(K * dens * ct.BLOCK_IMBALANCE), K), K),
+    )
+    k_act = np.where(skip_blk, np.ceil(K * dens), K)  # activations the array must receive
     exec_macs = M * N * np.where(skip_nm, K * dens, np.where(skip_blk, np.ceil(K * dens), K))
     zero_frac = np.where(skip_nm | skip_blk | (kind == 0), 0.0, 1.0 - dens)
-    gated = exec_macs * zero_frac * gate_hw               # zero MACs whose energy is gated
+    gated = exec_macs * zero_frac * gate_hw  # zero MACs whose energy is gated
     live = exec_macs - gated
 
     # -- compute cycles (SCALE-Sim formula with the walked reduction k_cmp) ---------------
@@ -211,19 +242,31 @@ def hardware_costs(hw: Mapping[str, np.ndarray], lay: Mapping[str, np.ndarray]) 
     dense_bits = K * N * wbits
     nm_bits = K * dens * N * (wbits + ct.nm_meta_bits(ct.NM_MUX_WAYS))
     kept_blocks = np.ceil(K * dens) * N / np.maximum(pa, 1) ** 2
-    blk_bits = np.ceil(K * dens) * N * wbits + kept_blocks * ct.block_meta_bits(K / np.maximum(pa, 1), 1)
+    blk_bits = np.ceil(K * dens) * N * wbits + kept_blocks * ct.block_meta_bits(
+        K / np.maximum(pa, 1), 1
+    )
     csr_bits = K * dens * N * (wbits + ct.csr_meta_bits(K)) + (N + 1) * ct.CSR_ROWPTR_BITS
     use_csr = (kind == 3) & gate_hw & (csr_bits < dense_bits)
-    w_bits_stored = np.where(skip_nm, nm_bits, np.where(skip_blk, blk_bits,
-                             np.where(use_csr, csr_bits, dense_bits)))
-    meta_bits = np.where(skip_nm, K * dens * N * ct.nm_meta_bits(ct.NM_MUX_WAYS),
-                         np.where(skip_blk, blk_bits - np.ceil(K * dens) * N * wbits,
-                                  np.where(use_csr, csr_bits - K * dens * N * wbits, 0.0)))
-    w_bytes_per_elem = w_bits_stored / 8.0 / np.maximum(k_cmp * N, 1)   # incl. metadata
+    w_bits_stored = np.where(
+        skip_nm, nm_bits, np.where(skip_blk, blk_bits, np.where(use_csr, csr_bits, dense_bits))
+    )
+    meta_bits = np.where(
+        skip_nm,
+        K * dens * N * ct.nm_meta_bits(ct.NM_MUX_WAYS),
+        np.where(
+            skip_blk,
+            blk_bits - np.ceil(K * dens) * N * wbits,
+            np.where(use_csr, csr_bits - K * dens * N * wbits, 0.0),
+        ),
+    )
+    w_bytes_per_elem = w_bits_stored / 8.0 / np.maximum(k_cmp * N, 1)  # incl. metadata
 
     # -- array (buffer <-> PE) traffic, bytes ----------------------------------------------
     ifm = np.where(is_os | is_ws, M * k_act * cfold, k_act * M) * abits / 8.0
-    flt = np.where(is_os, k_cmp * N * rfold, np.where(is_ws, k_cmp * N, k_cmp * N * cfold)) * w_bytes_per_elem
+    flt = (
+        np.where(is_os, k_cmp * N * rfold, np.where(is_ws, k_cmp * N, k_cmp * N * cfold))
+        * w_bytes_per_elem
+    )
     ofm = M * N * abits / 8.0 + np.where(is_os, 0.0, M * N * (rfold - 1)) * ct.ACC_BITS / 8.0
     noc_bytes = ifm + flt + ofm
 
@@ -233,8 +276,11 @@ def hardware_costs(hw: Mapping[str, np.ndarray], lay: Mapping[str, np.ndarray]) 
     w_b = w_bits_stored / 8.0
     out_b = M * N * abits / 8.0
     half = cap / 2.0
-    dram = np.where(in_b + w_b + out_b <= cap, in_b + w_b + out_b,
-                    np.minimum(w_b + in_b * np.ceil(w_b / half), in_b + w_b * np.ceil(in_b / half)) + out_b)
+    dram = np.where(
+        in_b + w_b + out_b <= cap,
+        in_b + w_b + out_b,
+        np.minimum(w_b + in_b * np.ceil(w_b / half), in_b + w_b * np.ceil(in_b / half)) + out_b,
+    )
 
     noc_bw = col["gbuf_banks"] * at.GBUF_BANK_WIDTH_BYTES
     cycles = np.maximum(np.maximum(compute, dram / col["dram_bw_bytes"]), noc_bytes / noc_bw)
@@ -265,10 +311,17 @@ def hardware_costs(hw: Mapping[str, np.ndarray], lay: Mapping[str, np.ndarray]) 
     a_max = np.where(valid, abits, 0).max(axis=1)
     w_max = np.where(valid, wbits, 0).max(axis=1)
     r, c = col["rows"][:, 0], col["cols"][:, 0]
-    pe = (mac_area + col["rf_bytes"][:, 0] * at.RF_UM2_PER_BYTE
-          + nm_hw[:, 0] * ct.nm_support_um2_per_pe(a_max)
-          + gate_hw[:, 0] * ct.zero_gating_um2_per_pe(w_max))
-    gbuf = cap[:, 0] * at.SRAM_UM2_PER_BYTE * (1 + at.BANK_AREA_OVERHEAD * (col["gbuf_banks"][:, 0] - 1))
+    pe = (
+        mac_area
+        + col["rf_bytes"][:, 0] * at.RF_UM2_PER_BYTE
+        + nm_hw[:, 0] * ct.nm_support_um2_per_pe(a_max)
+        + gate_hw[:, 0] * ct.zero_gating_um2_per_pe(w_max)
+    )
+    gbuf = (
+        cap[:, 0]
+        * at.SRAM_UM2_PER_BYTE
+        * (1 + at.BANK_AREA_OVERHEAD * (col["gbuf_banks"][:, 0] - 1))
+    )
     area_um2 = r * c * pe + gbuf + blk_hw[:, 0] * c * ct.block_skip_um2_per_col(r)
     cyc = net(cycles)
     energy = sum(tot.values())

@@ -39,9 +39,19 @@ __all__ = ["CoDesignCostModel", "HW_DEFAULTS"]
 
 #: Values of hardware columns a design leaves out.
 HW_DEFAULTS: dict[str, Any] = {
-    "act_bits": 8, "rows": 16, "cols": 16, "gbuf_kb": 64, "gbuf_banks": 4, "rf_bytes": 64,
-    "dram_bw_bytes": 8, "dataflow": "ws", "clock_mhz": 800, "tech_nm": 45,
-    "nm_support": False, "block_skip": False, "zero_gating": False,
+    "act_bits": 8,
+    "rows": 16,
+    "cols": 16,
+    "gbuf_kb": 64,
+    "gbuf_banks": 4,
+    "rf_bytes": 64,
+    "dram_bw_bytes": 8,
+    "dataflow": "ws",
+    "clock_mhz": 800,
+    "tech_nm": 45,
+    "nm_support": False,
+    "block_skip": False,
+    "zero_gating": False,
 }
 
 _BLOCK_PARAM = re.compile(r"^b\d+_")
@@ -87,10 +97,16 @@ class CoDesignCostModel(CostModel):
     version: ClassVar[str] = "1"
     metrics: ClassVar[tuple[Metric, ...]] = _METRICS
     description: ClassVar[str] = (
-        "NAS-table accuracy + sparsity/precision-aware accelerator cost on the network's layers")
+        "NAS-table accuracy + sparsity/precision-aware accelerator cost on the network's layers"
+    )
 
-    def __init__(self, accuracy: str = "table", table: str | Path | None = None, seed: int = 0,
-                 batch: int = 1) -> None:
+    def __init__(
+        self,
+        accuracy: str = "table",
+        table: str | Path | None = None,
+        seed: int = 0,
+        batch: int = 1,
+    ) -> None:
         from archgym.envs.nas import NASCostModel
 
         if int(batch) < 1:
@@ -127,13 +143,25 @@ class CoDesignCostModel(CostModel):
                 arch = {k: columns[k][i] for k in arch_cols}
                 t = network_layers(arch, shape)
                 if isinstance(t, str):  # the NAS model already rejects these; kept as a guard
-                    raise RuntimeError(f"network {arch} passed the NAS model but cannot be built: {t}")
+                    raise RuntimeError(
+                        f"network {arch} passed the NAS model but cannot be built: {t}"
+                    )
                 tables.append(t)
-            lay = pad_layers(tables, np.asarray(columns["sparsity"])[idx],
-                             np.asarray(columns["weight_bits"])[idx], np.asarray(columns["scope"])[idx],
-                             hw["act_bits"][idx], self.batch)
+            lay = pad_layers(
+                tables,
+                np.asarray(columns["sparsity"])[idx],
+                np.asarray(columns["weight_bits"])[idx],
+                np.asarray(columns["scope"])[idx],
+                hw["act_bits"][idx],
+                self.batch,
+            )
             widest = np.where(lay["valid"], np.maximum(lay["wbits"], lay["abits"]), 0).max(axis=1)
-            tile_bytes = 2 * (hw["rows"][idx] * hw["cols"][idx] + hw["rows"][idx] + hw["cols"][idx]) * widest / 8
+            tile_bytes = (
+                2
+                * (hw["rows"][idx] * hw["cols"][idx] + hw["rows"][idx] + hw["cols"][idx])
+                * widest
+                / 8
+            )
             small = hw["gbuf_kb"][idx] * 1024.0 < tile_bytes
             for j in np.flatnonzero(small):
                 i = idx[j]
@@ -141,7 +169,8 @@ class CoDesignCostModel(CostModel):
                 reasons[i] = (
                     f"gbuf_kb={hw['gbuf_kb'][i]:g} cannot double-buffer one {hw['rows'][i]:g}x"
                     f"{hw['cols'][i]:g} array tile at {widest[j]:g}-bit operands "
-                    f"({tile_bytes[j] / 1024:.1f} KiB needed); raise gbuf_kb or shrink the array")
+                    f"({tile_bytes[j] / 1024:.1f} KiB needed); raise gbuf_kb or shrink the array"
+                )
             res = hardware_costs({k: v[idx] for k, v in hw.items() if k != "act_bits"}, lay)
             for m, v in res.items():
                 out[m][idx] = v
@@ -150,7 +179,9 @@ class CoDesignCostModel(CostModel):
         return Evaluations(out, feasible, reasons)
 
 
-def _hw_columns(columns: Mapping[str, np.ndarray], n: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _hw_columns(
+    columns: Mapping[str, np.ndarray], n: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     hw: dict[str, np.ndarray] = {}
     bad = np.zeros(n, dtype=bool)
     for k, default in HW_DEFAULTS.items():

@@ -13,11 +13,28 @@ import math
 import numpy as np
 
 __all__ = [
-    "INT_MULT_PJ_8X8", "INT_ADD_PJ_8", "INT_MULT_UM2_8X8", "INT_ADD_UM2_8",
-    "FP32_MAC_PJ", "FP32_MAC_UM2", "ACC_BITS", "NM_MUX_WAYS", "MUX2_UM2", "DFF_UM2",
-    "NOR4_UM2", "ICG_UM2", "BLOCK_IMBALANCE", "CSR_ROWPTR_BITS",
-    "mac_pj", "mac_um2", "nm_support_um2_per_pe", "zero_gating_um2_per_pe",
-    "block_skip_um2_per_col", "nm_meta_bits", "block_meta_bits", "csr_meta_bits",
+    "INT_MULT_PJ_8X8",
+    "INT_ADD_PJ_8",
+    "INT_MULT_UM2_8X8",
+    "INT_ADD_UM2_8",
+    "FP32_MAC_PJ",
+    "FP32_MAC_UM2",
+    "ACC_BITS",
+    "NM_MUX_WAYS",
+    "MUX2_UM2",
+    "DFF_UM2",
+    "NOR4_UM2",
+    "ICG_UM2",
+    "BLOCK_IMBALANCE",
+    "CSR_ROWPTR_BITS",
+    "mac_pj",
+    "mac_um2",
+    "nm_support_um2_per_pe",
+    "zero_gating_um2_per_pe",
+    "block_skip_um2_per_col",
+    "nm_meta_bits",
+    "block_meta_bits",
+    "csr_meta_bits",
 ]
 
 # -- arithmetic (Horowitz, "Computing's energy problem", ISSCC 2014, fig. 1.1.9, 45 nm) --------

@@ -54,8 +54,13 @@ _LAUNCH_S = 4e-6
 _HBM_EFF = 0.85
 _L2_TBPS = {"H100-SXM": 7.0, "H200-SXM": 7.0, "A100-SXM": 4.8}  # L2->SM bandwidth, TB/s
 _CUDA_CORE_TFLOPS = {"H100-SXM": 67.0, "H200-SXM": 67.0, "A100-SXM": 19.5}  # fp32 FMA
-_VENDOR_TILES = ((128, 256, 64, 8, 4), (128, 128, 64, 4, 4), (64, 128, 64, 4, 4),
-                 (64, 64, 64, 4, 4), (128, 64, 64, 4, 4))
+_VENDOR_TILES = (
+    (128, 256, 64, 8, 4),
+    (128, 128, 64, 4, 4),
+    (64, 128, 64, 4, 4),
+    (64, 64, 64, 4, 4),
+    (128, 64, 64, 4, 4),
+)
 # Kernel-library efficiency: the median of measured / modelled time on the TRAINING shapes of
 # the shipped H100 dataset (benchmarks/bench_kernel_fidelity.py holds the test shapes out),
 # keyed (backend, family, precision); family is dense, 2:4, block or csr (N:M/unstructured).
@@ -63,14 +68,21 @@ _VENDOR_TILES = ((128, 256, 64, 8, 4), (128, 128, 64, 4, 4), (64, 128, 64, 4, 4)
 # small-batch kernels far from peak, Triton's int8/int4 main loops, cuSPARSELt's 2:4 path
 # through torch.mm(sparse, dense), and cuSPARSE CSR on CUDA cores.
 _CALIBRATION = {
-    ("torch", "2:4", "*"): 15.0, ("torch", "block", "*"): 11.5, ("torch", "csr", "*"): 4.8,
-    ("torch", "dense", "fp16"): 0.82, ("torch", "dense", "bf16"): 0.82,
-    ("torch", "dense", "fp8"): 1.05, ("torch", "dense", "int4"): 19.0,
-    ("torch", "dense", "int8"): 8.5, ("triton", "block", "*"): 1.2,
-    ("triton", "dense", "int4"): 2.25, ("triton", "dense", "int8"): 1.75,
+    ("torch", "2:4", "*"): 15.0,
+    ("torch", "block", "*"): 11.5,
+    ("torch", "csr", "*"): 4.8,
+    ("torch", "dense", "fp16"): 0.82,
+    ("torch", "dense", "bf16"): 0.82,
+    ("torch", "dense", "fp8"): 1.05,
+    ("torch", "dense", "int4"): 19.0,
+    ("torch", "dense", "int8"): 8.5,
+    ("triton", "block", "*"): 1.2,
+    ("triton", "dense", "int4"): 2.25,
+    ("triton", "dense", "int8"): 1.75,
     # Triton fp8 (second collection, 2026-11-21): ~2.2x the model, i.e. about fp16 speed, not
     # 2x; likely because B is stored N-major and Hopper's fp8 wgmma reads B only K-major
-    ("triton", "dense", "fp8"): 2.2, ("triton", "block", "fp8"): 2.2,
+    ("triton", "dense", "fp8"): 2.2,
+    ("triton", "block", "fp8"): 2.2,
 }
 _PEAK_KEY = {"fp16": "fp16", "bf16": "bf16", "fp8": "fp8", "int8": "int8", "int4": "fp16"}
 
@@ -99,8 +111,9 @@ def _occupancy(bm, bn, bk, warps, stages, a_b, b_b, gpu: GPUSpec):  # type: igno
     return np.clip(np.minimum(np.minimum(by_smem, by_regs), by_thr), 1, 32)
 
 
-def analytic_terms(columns: Mapping[str, np.ndarray], wl: KernelWorkload,
-                   gpu: GPUSpec) -> dict[str, np.ndarray]:
+def analytic_terms(
+    columns: Mapping[str, np.ndarray], wl: KernelWorkload, gpu: GPUSpec
+) -> dict[str, np.ndarray]:
     """All intermediate quantities of the model (also the learned model's features).
 
     Returns a dict of arrays: ``latency_s``, ``compute_s``, ``memory_s``, ``traffic_bytes``,
@@ -138,10 +151,34 @@ def analytic_terms(columns: Mapping[str, np.ndarray], wl: KernelWorkload,
         tiles = tm * tn * g * split * dtile_c
         occ = _occupancy(bm, bn, bk, warps, stages, a_b, b_b, gpu)
         per_sm = np.ceil(tiles / gpu.sms)
-        t_tile = _tile_time(bm, bn, bk, warps, stages, kt_mean, peak / gpu.sms, l2_sm,
-                            a_b, b_b, hopper, eff * eff_scale)
-        t_tail = _tile_time(bm, bn, bk, warps, stages, kt_max, peak / gpu.sms, l2_sm,
-                            a_b, b_b, hopper, eff * eff_scale)
+        t_tile = _tile_time(
+            bm,
+            bn,
+            bk,
+            warps,
+            stages,
+            kt_mean,
+            peak / gpu.sms,
+            l2_sm,
+            a_b,
+            b_b,
+            hopper,
+            eff * eff_scale,
+        )
+        t_tail = _tile_time(
+            bm,
+            bn,
+            bk,
+            warps,
+            stages,
+            kt_max,
+            peak / gpu.sms,
+            l2_sm,
+            a_b,
+            b_b,
+            hopper,
+            eff * eff_scale,
+        )
         # `occ` co-resident tiles share the SM; a low occupancy exposes latency
         hide = np.minimum(1.0, 0.75 + 0.25 * (occ * warps / 8))
         compute = ((per_sm - 1) * t_tile + t_tail) / hide
@@ -154,8 +191,9 @@ def analytic_terms(columns: Mapping[str, np.ndarray], wl: KernelWorkload,
     warps = _col(columns, "num_warps", n, 4).astype(float)
     stages = _col(columns, "num_stages", n, 3).astype(float)
     split = np.where(tri, _col(columns, "split_k", n, 1).astype(float), 1.0)
-    bm, bn, bk, warps, stages = (np.where(tri, x, d) for x, d in
-                                 ((bm, 128), (bn, 128), (bk, 64), (warps, 4), (stages, 3)))
+    bm, bn, bk, warps, stages = (
+        np.where(tri, x, d) for x, d in ((bm, 128), (bn, 128), (bk, 64), (warps, 4), (stages, 3))
+    )
     compute, tiles, waves, occ, tdens, imb = tiled(bm, bn, bk, warps, stages, split, 1.0)
     # vendor: best of standard tiles at 90 % of the Triton-model efficiency x 1.15
     vend = ~tri
@@ -163,27 +201,44 @@ def analytic_terms(columns: Mapping[str, np.ndarray], wl: KernelWorkload,
         best = np.full(n, np.inf)
         for vbm, vbn, vbk, vw, vs in _VENDOR_TILES:
             f = np.full(n, 1.0)
-            c, *_ = tiled(np.full(n, vbm, float), np.full(n, vbn, float), np.full(n, vbk, float),
-                          np.full(n, vw, float), np.full(n, vs, float), np.ones(n), 1.1)
+            c, *_ = tiled(
+                np.full(n, vbm, float),
+                np.full(n, vbn, float),
+                np.full(n, vbk, float),
+                np.full(n, vw, float),
+                np.full(n, vs, float),
+                np.ones(n),
+                1.1,
+            )
             best = np.minimum(best, c * f)
-        sparse_tc = (sp == "2:4")
+        sparse_tc = sp == "2:4"
         # 2:4 halves the MMA work at best; cuSPARSELt reaches ~1.3-1.6x in practice
         best = np.where(sparse_tc, best * 0.5 / 0.75, best)
         csr = np.isin(sp, ["unstructured", "nm"]) | ((sp == "block") & (wl.op == "sddmm"))
         cc = _CUDA_CORE_TFLOPS.get(gpu.name, 20.0) * 1e12 * 0.25
         best = np.where(csr & vend, flop / cc, best)
         compute = np.where(vend, best, compute)
-    family = np.where(sp == "dense", "dense", np.where(sp == "2:4", "2:4", np.where(
-        sp == "block", "block", "csr")))
-    calib = np.array([_CALIBRATION.get((b, f, p), _CALIBRATION.get((b, f, "*"), 1.0))
-                      for b, f, p in zip(backend, family, prec, strict=True)])
+    family = np.where(
+        sp == "dense",
+        "dense",
+        np.where(sp == "2:4", "2:4", np.where(sp == "block", "block", "csr")),
+    )
+    calib = np.array(
+        [
+            _CALIBRATION.get((b, f, p), _CALIBRATION.get((b, f, "*"), 1.0))
+            for b, f, p in zip(backend, family, prec, strict=True)
+        ]
+    )
     compute = compute * calib
     # DRAM traffic
     a_elems = g * m * k
     a_bytes = a_elems * a_b * np.where(wl.op == "spmm", np.where(sp == "block", tdens, dens), 1.0)
     a_bytes = np.where(sp == "2:4", a_elems * a_b * 0.5 + a_elems * 0.5 * 0.25, a_bytes)
-    a_bytes = np.where(np.isin(sp, ["unstructured", "nm"]) & (wl.op == "spmm"),
-                       a_elems * dens * (a_b + 4) + 4 * m, a_bytes)
+    a_bytes = np.where(
+        np.isin(sp, ["unstructured", "nm"]) & (wl.op == "spmm"),
+        a_elems * dens * (a_b + 4) + 4 * m,
+        a_bytes,
+    )
     a_bytes = np.where((sp == "block") & vend, a_bytes + 4 * a_elems * dens / blk**2, a_bytes)
     a_bytes = np.where(prec == "int4", a_bytes + 2 * m * g, a_bytes)
     b_bytes = g * k * nn * b_b
@@ -194,13 +249,28 @@ def analytic_terms(columns: Mapping[str, np.ndarray], wl: KernelWorkload,
     memory = traffic / (gpu.hbm_tbps * 1e12 * _HBM_EFF)
     launches = np.where(split > 1, 2, 1) * np.where(vend & (prec != "fp16") & (g > 1), g, 1)
     latency = np.maximum(compute, memory) + _LAUNCH_S * launches
-    return {"latency_s": latency, "compute_s": compute, "memory_s": memory,
-            "traffic_bytes": traffic, "tiles": tiles, "waves": waves, "occupancy": occ,
-            "tile_density": tdens, "imbalance": imb, "flop": flop, "peak_tflops": peak / 1e12}
+    return {
+        "latency_s": latency,
+        "compute_s": compute,
+        "memory_s": memory,
+        "traffic_bytes": traffic,
+        "tiles": tiles,
+        "waves": waves,
+        "occupancy": occ,
+        "tile_density": tdens,
+        "imbalance": imb,
+        "flop": flop,
+        "peak_tflops": peak / 1e12,
+    }
 
 
-def energy_j(latency_s: np.ndarray, flop: np.ndarray, traffic: np.ndarray, peak_tflops: np.ndarray,
-             gpu: GPUSpec) -> np.ndarray:
+def energy_j(
+    latency_s: np.ndarray,
+    flop: np.ndarray,
+    traffic: np.ndarray,
+    peak_tflops: np.ndarray,
+    gpu: GPUSpec,
+) -> np.ndarray:
     """Board energy: ``(P_idle + (TDP - P_idle) * u) * latency`` (see module docstring)."""
     u_c = flop / (latency_s * peak_tflops * 1e12)
     u_m = traffic / (latency_s * gpu.hbm_tbps * 1e12)
@@ -236,13 +306,21 @@ class KernelAnalyticalCostModel(CostModel):
             en = energy_j(lat, t["flop"], t["traffic_bytes"], t["peak_tflops"], self.gpu)
         nan = np.nan
         return Evaluations(
-            metrics={"latency_s": np.where(feasible, lat, nan),
-                     "tflops": np.where(feasible, tflops, nan),
-                     "energy_j": np.where(feasible, en, nan)},
-            feasible=feasible, reasons=reasons)
+            metrics={
+                "latency_s": np.where(feasible, lat, nan),
+                "tflops": np.where(feasible, tflops, nan),
+                "energy_j": np.where(feasible, en, nan),
+            },
+            feasible=feasible,
+            reasons=reasons,
+        )
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "gpu": self.gpu.name}
 
 
-register_cost_model("kernel-analytical", KernelAnalyticalCostModel, "GPU kernel roofline (tiles, waves, occupancy, sparsity)")
+register_cost_model(
+    "kernel-analytical",
+    KernelAnalyticalCostModel,
+    "GPU kernel roofline (tiles, waves, occupancy, sparsity)",
+)

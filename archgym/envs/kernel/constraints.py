@@ -92,51 +92,87 @@ def check_designs(
     tri = backend == "triton"
     # --- support --------------------------------------------------------------------------
     no_fp8 = "fp8" not in gpu.peak_tflops
-    flag((prec == "fp8") & no_fp8, f"support: {gpu.name} has no fp8 tensor cores; use fp16/bf16/int8")
+    flag(
+        (prec == "fp8") & no_fp8, f"support: {gpu.name} has no fp8 tensor cores; use fp16/bf16/int8"
+    )
     if op == "gemm" or op == "grouped_gemm":
-        flag(sp != "dense", f"support: op={op} is dense; choose sparsity='dense' or op='spmm'/'sddmm'")
+        flag(
+            sp != "dense",
+            f"support: op={op} is dense; choose sparsity='dense' or op='spmm'/'sddmm'",
+        )
     if op == "spmm":
         flag(sp == "dense", "support: op='spmm' needs a sparse pattern; use op='gemm' for dense")
     if op == "sddmm":
-        flag(~np.isin(sp, ["block", "unstructured"]),
-             "support: op='sddmm' samples C with 'block' or 'unstructured' masks only")
+        flag(
+            ~np.isin(sp, ["block", "unstructured"]),
+            "support: op='sddmm' samples C with 'block' or 'unstructured' masks only",
+        )
         flag(prec == "int4", "support: op='sddmm' has no weight operand to quantise to int4")
-        flag(~tri & (sp == "unstructured") & ~np.isin(prec, ["fp16", "bf16"]),
-             "support: torch sampled_addmm (cuSPARSE SDDMM) takes fp16/bf16 only")
-        flag(~tri & (sp == "block"), "support: torch has no block-sparse SDDMM; use backend='triton'")
-        flag(tri & (sp == "unstructured"),
-             "support: the Triton kernel skips whole tiles; unstructured needs backend='torch'")
-    flag(tri & np.isin(sp, ["2:4", "nm", "unstructured"]) & (op != "sddmm"),
-         lambda i: f"support: backend='triton' runs dense or block-sparse tiles, not {sp[i]!r}; "
-         "use backend='torch' (cuSPARSELt for 2:4, cuSPARSE CSR for nm/unstructured)")
-    flag(~tri & (sp == "2:4") & (prec == "int4"), "support: 2:4 sparse tensor cores take no int4 weights")
-    flag(~tri & np.isin(sp, ["nm", "unstructured", "block"]) & (op == "spmm")
-         & ~np.isin(prec, ["fp16", "bf16"]),
-         "support: torch CSR/BSR sparse matmul takes fp16/bf16 only; use precision fp16/bf16")
-    flag(~tri & (prec == "int4") & (op == "grouped_gemm"),
-         "support: torch has no grouped int4 weight-only kernel; use backend='triton'")
+        flag(
+            ~tri & (sp == "unstructured") & ~np.isin(prec, ["fp16", "bf16"]),
+            "support: torch sampled_addmm (cuSPARSE SDDMM) takes fp16/bf16 only",
+        )
+        flag(
+            ~tri & (sp == "block"), "support: torch has no block-sparse SDDMM; use backend='triton'"
+        )
+        flag(
+            tri & (sp == "unstructured"),
+            "support: the Triton kernel skips whole tiles; unstructured needs backend='torch'",
+        )
+    flag(
+        tri & np.isin(sp, ["2:4", "nm", "unstructured"]) & (op != "sddmm"),
+        lambda i: (
+            f"support: backend='triton' runs dense or block-sparse tiles, not {sp[i]!r}; "
+            "use backend='torch' (cuSPARSELt for 2:4, cuSPARSE CSR for nm/unstructured)"
+        ),
+    )
+    flag(
+        ~tri & (sp == "2:4") & (prec == "int4"),
+        "support: 2:4 sparse tensor cores take no int4 weights",
+    )
+    flag(
+        ~tri
+        & np.isin(sp, ["nm", "unstructured", "block"])
+        & (op == "spmm")
+        & ~np.isin(prec, ["fp16", "bf16"]),
+        "support: torch CSR/BSR sparse matmul takes fp16/bf16 only; use precision fp16/bf16",
+    )
+    flag(
+        ~tri & (prec == "int4") & (op == "grouped_gemm"),
+        "support: torch has no grouped int4 weight-only kernel; use backend='triton'",
+    )
 
     # --- vendor shape rules -----------------------------------------------------------------
     vend = ~tri
     if m_ <= 16 or k_ % 8 or n_ % 8:
-        flag(vend & (prec == "int8") & (sp == "dense"),
-             f"vendor shape: torch._int_mm needs M > 16 and K, N multiples of 8; got "
-             f"M={m_}, N={n_}, K={k_}")
+        flag(
+            vend & (prec == "int8") & (sp == "dense"),
+            f"vendor shape: torch._int_mm needs M > 16 and K, N multiples of 8; got "
+            f"M={m_}, N={n_}, K={k_}",
+        )
     if m_ % 16 or n_ % 16 or k_ % 16:
-        flag(vend & (prec == "fp8") & (sp == "dense"),
-             f"vendor shape: torch._scaled_mm needs M, N, K multiples of 16; got "
-             f"M={m_}, N={n_}, K={k_}")
+        flag(
+            vend & (prec == "fp8") & (sp == "dense"),
+            f"vendor shape: torch._scaled_mm needs M, N, K multiples of 16; got "
+            f"M={m_}, N={n_}, K={k_}",
+        )
     if k_ % 128:
-        flag(vend & (prec == "int4"),
-             f"vendor shape: torch._weight_int4pack_mm needs K multiple of 128; got K={k_}")
+        flag(
+            vend & (prec == "int4"),
+            f"vendor shape: torch._weight_int4pack_mm needs K multiple of 128; got K={k_}",
+        )
     one_byte = np.isin(prec, ["int8", "fp8"])
     smin = np.where(one_byte, 32, 16)
     dmin = np.where(one_byte, 16, 8)
     bad24 = (m_ < smin) | (m_ % smin != 0) | (k_ % smin != 0) | (k_ < smin) | (n_ % dmin != 0)
-    flag((sp == "2:4") & bad24,
-         lambda i: f"2:4 shape: the sparse operand {m_}x{k_} must be >= and a multiple of "
-         f"{smin[i]} in both dimensions and N={n_} a multiple of {dmin[i]} "
-         f"({prec[i]}, cuSPARSELt); pad the shape or use another pattern")
+    flag(
+        (sp == "2:4") & bad24,
+        lambda i: (
+            f"2:4 shape: the sparse operand {m_}x{k_} must be >= and a multiple of "
+            f"{smin[i]} in both dimensions and N={n_} a multiple of {dmin[i]} "
+            f"({prec[i]}, cuSPARSELt); pad the shape or use another pattern"
+        ),
+    )
     if k_ % 2:
         flag(tri & (prec == "int4"), f"support: packed int4 needs an even K; got K={k_}")
 
@@ -158,21 +194,39 @@ def _tile_rules(columns, tri, prec, k_, gpu, flag):  # type: ignore[no-untyped-d
         split = np.asarray(columns["split_k"], dtype=float)
         need = smem_bytes(bm, bn, bk, stages, prec)
         limit = gpu.smem_per_block_kb * 1024
-        flag(tri & (need > limit),
-             lambda i: f"smem: {int(stages[i])} stages x ({int(bm[i])}x{int(bk[i])} A + "
-             f"{int(bk[i])}x{int(bn[i])} B tiles) need {int(need[i])} B > {int(limit)} B on "
-             f"{gpu.name}; lower num_stages or the tile")
+        flag(
+            tri & (need > limit),
+            lambda i: (
+                f"smem: {int(stages[i])} stages x ({int(bm[i])}x{int(bk[i])} A + "
+                f"{int(bk[i])}x{int(bn[i])} B tiles) need {int(need[i])} B > {int(limit)} B on "
+                f"{gpu.name}; lower num_stages or the tile"
+            ),
+        )
         regs = registers_per_thread(bm, bn, warps)
-        flag(tri & (regs > _MAX_REGS),
-             lambda i: f"registers: {int(bm[i])}x{int(bn[i])} accumulator over {int(warps[i])} "
-             f"warps needs ~{int(regs[i])} registers/thread > {_MAX_REGS}; raise num_warps or "
-             "shrink the tile")
-        kmma = np.array([gpu.mma_k[1] if p in ("int8", "fp8", "int4") else gpu.mma_k[2]
-                         for p in prec], dtype=float)
-        flag(tri & ((bk % kmma != 0) | (bn % 8 != 0)),
-             lambda i: f"mma: {prec[i]} tensor-core MMA needs BLOCK_K multiple of {int(kmma[i])} "
-             f"and BLOCK_N of 8; got BLOCK_K={int(bk[i])}, BLOCK_N={int(bn[i])}")
+        flag(
+            tri & (regs > _MAX_REGS),
+            lambda i: (
+                f"registers: {int(bm[i])}x{int(bn[i])} accumulator over {int(warps[i])} "
+                f"warps needs ~{int(regs[i])} registers/thread > {_MAX_REGS}; raise num_warps or "
+                "shrink the tile"
+            ),
+        )
+        kmma = np.array(
+            [gpu.mma_k[1] if p in ("int8", "fp8", "int4") else gpu.mma_k[2] for p in prec],
+            dtype=float,
+        )
+        flag(
+            tri & ((bk % kmma != 0) | (bn % 8 != 0)),
+            lambda i: (
+                f"mma: {prec[i]} tensor-core MMA needs BLOCK_K multiple of {int(kmma[i])} "
+                f"and BLOCK_N of 8; got BLOCK_K={int(bk[i])}, BLOCK_N={int(bn[i])}"
+            ),
+        )
         ktiles = np.ceil(k_ / bk)
-        flag(tri & (split > ktiles),
-             lambda i: f"split_k: K={k_} has {int(ktiles[i])} tiles of {int(bk[i])}, fewer than "
-             f"split_k={int(split[i])}; lower split_k or BLOCK_K")
+        flag(
+            tri & (split > ktiles),
+            lambda i: (
+                f"split_k: K={k_} has {int(ktiles[i])} tiles of {int(bk[i])}, fewer than "
+                f"split_k={int(split[i])}; lower split_k or BLOCK_K"
+            ),
+        )

@@ -60,10 +60,18 @@ def kernel_space(op: str | None = None) -> DesignSpace:
             Categorical("backend", BACKENDS, description="Triton kernel or vendor library"),
             Categorical("precision", PRECISIONS, description="operand precision (int4: weights)"),
             Categorical("sparsity", sparsities, description="sparsity pattern of A (SDDMM: of C)"),
-            Ordinal("density", DENSITIES, active_if={"sparsity": ["nm", "block", "unstructured"]},
-                    description="non-zero fraction"),
-            Ordinal("sparse_block", SPARSE_BLOCKS, active_if={"sparsity": ["block"]},
-                    description="block edge of block sparsity"),
+            Ordinal(
+                "density",
+                DENSITIES,
+                active_if={"sparsity": ["nm", "block", "unstructured"]},
+                description="non-zero fraction",
+            ),
+            Ordinal(
+                "sparse_block",
+                SPARSE_BLOCKS,
+                active_if={"sparsity": ["block"]},
+                description="block edge of block sparsity",
+            ),
             Ordinal("block_m", TILE_SIZES, active_if=_TRITON, description="tile rows"),
             Ordinal("block_n", TILE_SIZES, active_if=_TRITON, description="tile columns"),
             Ordinal("block_k", TILE_SIZES, active_if=_TRITON, description="tile reduction depth"),
@@ -76,12 +84,19 @@ def kernel_space(op: str | None = None) -> DesignSpace:
     )
 
 
-def kernel_workload(workload: Any = "llama-7b.ffn_up@2048", op: str | None = None) -> KernelWorkload:
+def kernel_workload(
+    workload: Any = "llama-7b.ffn_up@2048", op: str | None = None
+) -> KernelWorkload:
     """Resolve a workload: a :class:`KernelWorkload`, a dict of its fields, or
     ``"layer@tokens"`` / ``"layer"`` (2048 tokens) from the named-layer table."""
     if isinstance(workload, KernelWorkload):
-        return workload if op is None else KernelWorkload(op, workload.m, workload.n, workload.k,
-                                                          workload.groups, workload.name)
+        return (
+            workload
+            if op is None
+            else KernelWorkload(
+                op, workload.m, workload.n, workload.k, workload.groups, workload.name
+            )
+        )
     if isinstance(workload, dict):
         return KernelWorkload(**{**workload, **({"op": op} if op else {})})
     if isinstance(workload, str):
@@ -140,13 +155,12 @@ def make_kernel_env(
     return env
 
 
-
 register(
     "archgym/Kernel-v0",
     make_kernel_env,
     "GEMM/SpMM/SDDMM/grouped GEMM on a tensor-core GPU: tiles, precision, sparsity, backend",
     report_metrics=("latency_s", "tflops", "energy_j"),
-    default_cost_model='analytical',
+    default_cost_model="analytical",
     workload_type=KernelWorkload,
     cost_models=("analytical", "learned", "measure"),
 )

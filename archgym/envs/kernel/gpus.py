@@ -98,26 +98,44 @@ def register_gpu(spec: GPUSpec | dict[str, Any], overwrite: bool = False) -> GPU
 
 register_gpu(
     GPUSpec(
-        name="H100-SXM", sms=132, clock_ghz=1.98,
+        name="H100-SXM",
+        sms=132,
+        clock_ghz=1.98,
         peak_tflops={"fp16": 989.4, "bf16": 989.4, "fp8": 1978.9, "int8": 1978.9},
-        hbm_tbps=3.35, l2_mb=50.0, smem_per_sm_kb=228.0, smem_per_block_kb=227.0,
-        tdp_w=700.0, idle_w=70.0,
+        hbm_tbps=3.35,
+        l2_mb=50.0,
+        smem_per_sm_kb=228.0,
+        smem_per_block_kb=227.0,
+        tdp_w=700.0,
+        idle_w=70.0,
     )
 )
 register_gpu(
     GPUSpec(
-        name="H200-SXM", sms=132, clock_ghz=1.98,
+        name="H200-SXM",
+        sms=132,
+        clock_ghz=1.98,
         peak_tflops={"fp16": 989.4, "bf16": 989.4, "fp8": 1978.9, "int8": 1978.9},
-        hbm_tbps=4.8, l2_mb=50.0, smem_per_sm_kb=228.0, smem_per_block_kb=227.0,
-        tdp_w=700.0, idle_w=70.0,
+        hbm_tbps=4.8,
+        l2_mb=50.0,
+        smem_per_sm_kb=228.0,
+        smem_per_block_kb=227.0,
+        tdp_w=700.0,
+        idle_w=70.0,
     )
 )
 register_gpu(
     GPUSpec(
-        name="A100-SXM", sms=108, clock_ghz=1.41,
+        name="A100-SXM",
+        sms=108,
+        clock_ghz=1.41,
         peak_tflops={"fp16": 312.0, "bf16": 312.0, "int8": 624.0},
-        hbm_tbps=2.039, l2_mb=40.0, smem_per_sm_kb=164.0, smem_per_block_kb=163.0,
-        tdp_w=400.0, idle_w=50.0,
+        hbm_tbps=2.039,
+        l2_mb=40.0,
+        smem_per_sm_kb=164.0,
+        smem_per_block_kb=163.0,
+        tdp_w=400.0,
+        idle_w=50.0,
     )
 )
 

@@ -45,8 +45,20 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 DATASET = DATA_DIR / "kernels_h100.parquet"
 """Measured records (H100 SXM, see ``kernels_h100.meta.json`` for the collection details)."""
 
-_DESIGN = ("backend", "precision", "sparsity", "density", "sparse_block", "block_m", "block_n",
-           "block_k", "group_m", "num_warps", "num_stages", "split_k")
+_DESIGN = (
+    "backend",
+    "precision",
+    "sparsity",
+    "density",
+    "sparse_block",
+    "block_m",
+    "block_n",
+    "block_k",
+    "group_m",
+    "num_warps",
+    "num_stages",
+    "split_k",
+)
 
 
 def load_dataset(path: str | Path = DATASET) -> Any:
@@ -76,7 +88,9 @@ def _by_workload(frame: Any) -> list[tuple[KernelWorkload, Any]]:
     return out
 
 
-def features(columns: Mapping[str, np.ndarray], wl: KernelWorkload, gpu: GPUSpec) -> tuple[np.ndarray, np.ndarray]:
+def features(
+    columns: Mapping[str, np.ndarray], wl: KernelWorkload, gpu: GPUSpec
+) -> tuple[np.ndarray, np.ndarray]:
     """Feature matrix of a batch and the analytical latency it refines.
 
     Features: log analytical latency, compute and memory times, traffic, tiles, waves,
@@ -98,15 +112,32 @@ def features(columns: Mapping[str, np.ndarray], wl: KernelWorkload, gpu: GPUSpec
         return np.where(tri > 0, np.log2(np.maximum(np.asarray(columns[name], float), 1)), 0.0)
 
     cols = [
-        log(t["latency_s"]), log(t["compute_s"]), log(t["memory_s"]), log(t["traffic_bytes"]),
-        log(np.maximum(t["tiles"], 1)), t["waves"], t["occupancy"], t["tile_density"],
-        t["imbalance"], np.full(n, OPS.index(wl.op), float), code(PRECISIONS, "precision"),
-        code(SPARSITIES, "sparsity"), tri, np.asarray(columns["density"], float),
-        np.asarray(columns["sparse_block"], float), tile("block_m"), tile("block_n"),
-        tile("block_k"), tri * np.asarray(columns["group_m"], float),
-        tri * np.asarray(columns["num_warps"], float), tri * np.asarray(columns["num_stages"], float),
+        log(t["latency_s"]),
+        log(t["compute_s"]),
+        log(t["memory_s"]),
+        log(t["traffic_bytes"]),
+        log(np.maximum(t["tiles"], 1)),
+        t["waves"],
+        t["occupancy"],
+        t["tile_density"],
+        t["imbalance"],
+        np.full(n, OPS.index(wl.op), float),
+        code(PRECISIONS, "precision"),
+        code(SPARSITIES, "sparsity"),
+        tri,
+        np.asarray(columns["density"], float),
+        np.asarray(columns["sparse_block"], float),
+        tile("block_m"),
+        tile("block_n"),
+        tile("block_k"),
+        tri * np.asarray(columns["group_m"], float),
+        tri * np.asarray(columns["num_warps"], float),
+        tri * np.asarray(columns["num_stages"], float),
         np.asarray(columns["split_k"], float),
-        np.full(n, log(wl.m)), np.full(n, log(wl.n)), np.full(n, log(wl.k)), np.full(n, log(wl.groups)),
+        np.full(n, log(wl.m)),
+        np.full(n, log(wl.n)),
+        np.full(n, log(wl.k)),
+        np.full(n, log(wl.groups)),
     ]
     return np.column_stack(cols), t["latency_s"]
 
@@ -121,8 +152,9 @@ def _frame_xy(frame: Any, gpu: GPUSpec) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack(xs), np.concatenate(ys)
 
 
-def fit_kernel_model(frame: Any, gpu: str | GPUSpec = "H100-SXM", seed: int = 0,
-                     max_iter: int = 300) -> Any:
+def fit_kernel_model(
+    frame: Any, gpu: str | GPUSpec = "H100-SXM", seed: int = 0, max_iter: int = 300
+) -> Any:
     """Fit the residual booster on the feasible rows of ``frame``; deterministic under ``seed``.
 
     Runs single-threaded (OpenMP threads oversubscribe busy machines badly: 20x slower).
@@ -135,10 +167,15 @@ def fit_kernel_model(frame: Any, gpu: str | GPUSpec = "H100-SXM", seed: int = 0,
     if len(frame) < 20:
         raise BackendError(f"the kernel dataset has only {len(frame)} feasible rows; need >= 20")
     x, y = _frame_xy(frame, spec)
-    model = HistGradientBoostingRegressor(max_iter=max_iter, learning_rate=0.08,
-                                          max_leaf_nodes=31, min_samples_leaf=8,
-                                          l2_regularization=1e-3, early_stopping=False,
-                                          random_state=seed)
+    model = HistGradientBoostingRegressor(
+        max_iter=max_iter,
+        learning_rate=0.08,
+        max_leaf_nodes=31,
+        min_samples_leaf=8,
+        l2_regularization=1e-3,
+        early_stopping=False,
+        random_state=seed,
+    )
     with threadpool_limits(1):
         return model.fit(x, y)
 
@@ -173,8 +210,9 @@ class KernelLearnedCostModel(CostModel):
     metrics = KERNEL_METRICS
     description = "gradient-boosted correction of the kernel roofline, trained on H100 data"
 
-    def __init__(self, gpu: str | GPUSpec = "H100-SXM", dataset: str | Path = DATASET,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, gpu: str | GPUSpec = "H100-SXM", dataset: str | Path = DATASET, seed: int = 0
+    ) -> None:
         self.gpu = get_gpu(gpu)
         if self.gpu.name != "H100-SXM" and Path(dataset) == DATASET:
             raise ConfigError(
@@ -205,14 +243,24 @@ class KernelLearnedCostModel(CostModel):
             en = energy_j(lat, t["flop"], t["traffic_bytes"], t["peak_tflops"], self.gpu)
         nan = np.nan
         return Evaluations(
-            metrics={"latency_s": np.where(feasible, lat, nan),
-                     "tflops": np.where(feasible, tflops, nan),
-                     "energy_j": np.where(feasible, en, nan)},
-            feasible=feasible, reasons=reasons)
+            metrics={
+                "latency_s": np.where(feasible, lat, nan),
+                "tflops": np.where(feasible, tflops, nan),
+                "energy_j": np.where(feasible, en, nan),
+            },
+            feasible=feasible,
+            reasons=reasons,
+        )
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "gpu": self.gpu.name, "dataset": self.dataset.name,
-                "seed": self.seed}
+        return {
+            **super().describe(),
+            "gpu": self.gpu.name,
+            "dataset": self.dataset.name,
+            "seed": self.seed,
+        }
 
 
-register_cost_model("kernel-learned", KernelLearnedCostModel, "GPU kernel model learned from H100 measurements")
+register_cost_model(
+    "kernel-learned", KernelLearnedCostModel, "GPU kernel model learned from H100 measurements"
+)

@@ -137,7 +137,9 @@ def as_kernel_workload(workload: Any, model: str) -> KernelWorkload:
         try:
             return KernelWorkload(**workload)
         except TypeError as exc:
-            raise ConfigError(f"{model}: bad kernel workload fields {sorted(workload)}: {exc}") from None
+            raise ConfigError(
+                f"{model}: bad kernel workload fields {sorted(workload)}: {exc}"
+            ) from None
     raise ConfigError(
         f"{model}: workload must be a KernelWorkload or a dict of its fields (op, m, n, k), but "
         f"got {type(workload).__name__}; kernel cost models fit archgym/Kernel-v0 designs only"

@@ -72,7 +72,9 @@ def _active_blocks(arch: Mapping[str, Any]) -> int:
     return int(arch["num_blocks"])
 
 
-def canonical(arch: Mapping[str, Any], values: Mapping[str, tuple[Any, ...]] = PARAM_VALUES) -> dict[str, Any]:
+def canonical(
+    arch: Mapping[str, Any], values: Mapping[str, tuple[Any, ...]] = PARAM_VALUES
+) -> dict[str, Any]:
     """Return ``arch`` with plain Python types and inactive-block parameters pinned to the
     first entry of ``values`` (so equivalent designs compare equal). Missing inactive
     parameters are filled in; missing active ones raise ``KeyError``."""
@@ -186,16 +188,22 @@ def plan_network(
     if not 1 <= n <= MAX_BLOCKS:
         return NetworkPlan((), 0, 0, f"num_blocks must be in 1..{MAX_BLOCKS}, got {n}")
     if str(arch["activation"]) not in ACTIVATIONS:
-        return NetworkPlan((), 0, 0, f"activation must be one of {ACTIVATIONS}, got {arch['activation']!r}")
+        return NetworkPlan(
+            (), 0, 0, f"activation must be one of {ACTIVATIONS}, got {arch['activation']!r}"
+        )
     layers: list[LayerPlan] = []
     params = 0
     c, size = in_channels, in_size
     for i in range(1, n + 1):
         w, k, d, e, skip = (_plain(f, arch[f"b{i}_{f}"]) for f in BLOCK_FIELDS)
         if w < 1 or e < 1:
-            return NetworkPlan((), 0, 0, f"block {i}: width*expand must be >= 1, got width={w}, expand={e}")
+            return NetworkPlan(
+                (), 0, 0, f"block {i}: width*expand must be >= 1, got width={w}, expand={e}"
+            )
         if k < 1 or k % 2 == 0:
-            return NetworkPlan((), 0, 0, f"block {i}: kernel must be a positive odd number, got {k}")
+            return NetworkPlan(
+                (), 0, 0, f"block {i}: kernel must be a positive odd number, got {k}"
+            )
         if d not in ("none", "stride", "maxpool"):
             return NetworkPlan((), 0, 0, f"block {i}: down must be none/stride/maxpool, got {d!r}")
         s = 2 if d == "stride" else 1
@@ -210,7 +218,9 @@ def plan_network(
         if d == "maxpool":
             if out < 2:
                 return NetworkPlan(
-                    (), 0, 0,
+                    (),
+                    0,
+                    0,
                     f"block {i}: spatial size {out} before max-pooling shrinks below 1; "
                     "use fewer downsampling blocks",
                 )

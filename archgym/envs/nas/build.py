@@ -33,7 +33,9 @@ __all__ = ["table_architectures", "read_records", "build_records", "pack_table"]
 _STATE: dict[str, Any] = {}
 
 
-def table_architectures(values: Mapping[str, tuple[Any, ...]] = TABLE_VALUES) -> list[dict[str, Any]]:
+def table_architectures(
+    values: Mapping[str, tuple[Any, ...]] = TABLE_VALUES,
+) -> list[dict[str, Any]]:
     """Every distinct (canonical) architecture of a value grid, in a fixed order."""
     out: dict[str, dict[str, Any]] = {}
     for n in values["num_blocks"]:
@@ -149,10 +151,14 @@ def build_records(
     t0 = time.monotonic()
     written = 0
     it: Iterator[dict[str, Any]] = iter(todo)
-    with out.open("a", encoding="utf-8") as fh, ProcessPoolExecutor(
-        max_workers=workers, initializer=_init_worker,
-        initargs=(task, split_seed, mnist1d_cache),
-    ) as pool:
+    with (
+        out.open("a", encoding="utf-8") as fh,
+        ProcessPoolExecutor(
+            max_workers=workers,
+            initializer=_init_worker,
+            initargs=(task, split_seed, mnist1d_cache),
+        ) as pool,
+    ):
         running: set[Future[dict[str, Any]]] = set()
 
         def refill() -> None:
@@ -192,8 +198,12 @@ def _versions() -> dict[str, str]:
 
 
 def pack_table(
-    records_path: str | Path, out: str | Path, task: str, cfg: OracleConfig | None = None,
-    command: str = "", extra_meta: Mapping[str, Any] | None = None,
+    records_path: str | Path,
+    out: str | Path,
+    task: str,
+    cfg: OracleConfig | None = None,
+    command: str = "",
+    extra_meta: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write the Parquet table (one row per architecture x compression) and its JSON sidecar.
 
@@ -243,7 +253,9 @@ def pack_table(
         **dict(extra_meta or {}),
     }
     table = pa.Table.from_pandas(df, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"archgym": json.dumps(meta).encode()})
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), b"archgym": json.dumps(meta).encode()}
+    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, out, compression="zstd")

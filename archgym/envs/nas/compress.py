@@ -58,7 +58,9 @@ class Compression:
     def __post_init__(self) -> None:
         parse_sparsity(self.sparsity)
         if self.weight_bits not in WEIGHT_BITS:
-            raise DesignError(f"weight_bits must be one of {WEIGHT_BITS}, but got {self.weight_bits!r}.")
+            raise DesignError(
+                f"weight_bits must be one of {WEIGHT_BITS}, but got {self.weight_bits!r}."
+            )
         if self.scope not in SCOPES:
             raise DesignError(f"scope must be one of {SCOPES}, but got {self.scope!r}.")
 
@@ -111,14 +113,13 @@ def parse_sparsity(s: str) -> tuple[str, int, int]:
     )
 
 
-def compressed_layers(layers: tuple[LayerPlan, ...] | list[LayerPlan], scope: str) -> list[LayerPlan]:
+def compressed_layers(
+    layers: tuple[LayerPlan, ...] | list[LayerPlan], scope: str
+) -> list[LayerPlan]:
     """The layers a scope compresses."""
     if scope == "all":
         return list(layers)
-    return [
-        lp for lp in layers
-        if lp.name != "head" and not lp.name.startswith(STEM_PREFIXES)
-    ]
+    return [lp for lp in layers if lp.name != "head" and not lp.name.startswith(STEM_PREFIXES)]
 
 
 def check_compression(layers: tuple[LayerPlan, ...], comp: Compression) -> str:

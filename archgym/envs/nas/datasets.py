@@ -98,7 +98,9 @@ def _split(
 
 
 @lru_cache(maxsize=4)
-def load_task(name: str, split_seed: int = DEFAULT_SPLIT_SEED, cache: str | None = None) -> TaskData:
+def load_task(
+    name: str, split_seed: int = DEFAULT_SPLIT_SEED, cache: str | None = None
+) -> TaskData:
     """Load a task with its fixed splits (cached per process).
 
     Args:
@@ -120,7 +122,12 @@ def load_task(name: str, split_seed: int = DEFAULT_SPLIT_SEED, cache: str | None
     tr, va, te = _split(y, split_seed)
     return TaskData(
         name=name,
-        x_train=x[tr], y_train=y[tr], x_val=x[va], y_val=y[va], x_test=x[te], y_test=y[te],
+        x_train=x[tr],
+        y_train=y[tr],
+        x_val=x[va],
+        y_val=y[va],
+        x_test=x[te],
+        y_test=y[te],
         n_classes=int(y.max()) + 1,
         in_channels=int(x.shape[1]),
         in_size=int(x.shape[2]),

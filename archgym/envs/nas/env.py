@@ -69,8 +69,14 @@ def nas_space(full: bool = False) -> DesignSpace:
             continue
         for field in ("width", "kernel", "down", "expand", "skip"):
             kind = Ordinal if field in _ORDERED else Categorical
-            params.append(kind(f"b{i}_{field}", values[f"b{i}_{field}"], active_if=cond,
-                               description=f"block {i} {field}"))
+            params.append(
+                kind(
+                    f"b{i}_{field}",
+                    values[f"b{i}_{field}"],
+                    active_if=cond,
+                    description=f"block {i} {field}",
+                )
+            )
     params += [
         Categorical("sparsity", SPARSITIES, description="weight pruning pattern"),
         Ordinal("weight_bits", WEIGHT_BITS, description="weight bits (32 = float)"),
@@ -111,10 +117,17 @@ class NASCostModel(CostModel):
         Metric("effective_macs", "MAC", "min", "MACs on nonzero weights per sample"),
         Metric("weight_bytes", "B", "min", "nonzero weights x bits / 8 (no index metadata)"),
     )
-    description: ClassVar[str] = "CNN accuracy after pruning/quantization: table, live training or surrogate"
+    description: ClassVar[str] = (
+        "CNN accuracy after pruning/quantization: table, live training or surrogate"
+    )
 
-    def __init__(self, accuracy: str = "table", table: str | Path | None = None, seed: int = 0,
-                 cache_size: int = 32) -> None:
+    def __init__(
+        self,
+        accuracy: str = "table",
+        table: str | Path | None = None,
+        seed: int = 0,
+        cache_size: int = 32,
+    ) -> None:
         if accuracy not in ACCURACY_SOURCES:
             raise ConfigError(f"accuracy must be one of {ACCURACY_SOURCES}, but got {accuracy!r}.")
         self.accuracy = accuracy
@@ -126,8 +139,11 @@ class NASCostModel(CostModel):
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
-        out.update(accuracy=self.accuracy, seed=self.seed,
-                   table=str(self.table_path) if self.table_path else "shipped")
+        out.update(
+            accuracy=self.accuracy,
+            seed=self.seed,
+            table=str(self.table_path) if self.table_path else "shipped",
+        )
         return out
 
     def _table(self, task: str) -> Any:
@@ -138,7 +154,9 @@ class NASCostModel(CostModel):
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         task = str(workload or "digits")
         if task not in TASK_SHAPES:
-            raise ConfigError(f"NAS workload must be one of {tuple(TASK_SHAPES)}, but got {task!r}.")
+            raise ConfigError(
+                f"NAS workload must be one of {tuple(TASK_SHAPES)}, but got {task!r}."
+            )
         n = len(next(iter(columns.values())))
         designs = _design_rows(columns, n)
         shape = TASK_SHAPES[task]
@@ -175,20 +193,35 @@ class NASCostModel(CostModel):
         return Evaluations(out, feasible, reasons)
 
     # -- sources ------------------------------------------------------------------------
-    def _from_table(self, task: str, designs: list[dict[str, Any]], todo: list[int],
-                    out: dict[str, np.ndarray], reasons: list[str]) -> None:
+    def _from_table(
+        self,
+        task: str,
+        designs: list[dict[str, Any]],
+        todo: list[int],
+        out: dict[str, np.ndarray],
+        reasons: list[str],
+    ) -> None:
         t = self._table(task)
-        cols = {m: t.column(c) for m, c in (("accuracy", "val_accuracy"), ("test_accuracy", "test_accuracy"),
-                                             ("effective_macs", "effective_macs"), ("weight_bytes", "weight_bytes"))}
+        cols = {
+            m: t.column(c)
+            for m, c in (
+                ("accuracy", "val_accuracy"),
+                ("test_accuracy", "test_accuracy"),
+                ("effective_macs", "effective_macs"),
+                ("weight_bytes", "weight_bytes"),
+            )
+        }
         feas, why = t.column("feasible"), t.column("reason")
         for i in todo:
             d = designs[i]
             key = arch_key(d)
             row = t.lookup(key, str(d["sparsity"]), int(d["weight_bits"]), str(d["scope"]))
             if row is None:
-                reasons[i] = (f"architecture {key!r} with {d['sparsity']}/{int(d['weight_bits'])}-bit/"
-                              f"{d['scope']} is not in the table {t.path.name}; the table covers "
-                              "nas_space() only. Use accuracy='proxy' or 'train' for other designs.")
+                reasons[i] = (
+                    f"architecture {key!r} with {d['sparsity']}/{int(d['weight_bits'])}-bit/"
+                    f"{d['scope']} is not in the table {t.path.name}; the table covers "
+                    "nas_space() only. Use accuracy='proxy' or 'train' for other designs."
+                )
                 continue
             if not feas[row]:
                 reasons[i] = str(why[row])
@@ -203,11 +236,14 @@ class NASCostModel(CostModel):
             df = self._table(task).df
             df = df[df["feasible"]]
             x = featurize(df.to_dict("records"), *TASK_SHAPES[task])
-            self._surrogates[task] = AccuracySurrogate(seed=self.seed).fit(x, df["val_accuracy"].to_numpy(float))
+            self._surrogates[task] = AccuracySurrogate(seed=self.seed).fit(
+                x, df["val_accuracy"].to_numpy(float)
+            )
         return self._surrogates[task]
 
-    def _from_proxy(self, task: str, designs: list[dict[str, Any]], todo: list[int],
-                    out: dict[str, np.ndarray]) -> None:
+    def _from_proxy(
+        self, task: str, designs: list[dict[str, Any]], todo: list[int], out: dict[str, np.ndarray]
+    ) -> None:
         from archgym.envs.nas.surrogate import featurize
 
         if not todo:
@@ -218,8 +254,9 @@ class NASCostModel(CostModel):
             eff, wb = _analytic_size(designs[i], task)
             out["effective_macs"][i], out["weight_bytes"][i] = eff, wb
 
-    def _from_training(self, task: str, designs: list[dict[str, Any]], todo: list[int],
-                       out: dict[str, np.ndarray]) -> None:
+    def _from_training(
+        self, task: str, designs: list[dict[str, Any]], todo: list[int], out: dict[str, np.ndarray]
+    ) -> None:
         import torch
 
         from archgym.envs.nas.datasets import load_task
@@ -247,7 +284,10 @@ class NASCostModel(CostModel):
                 comp = Compression(str(d["sparsity"]), int(d["weight_bits"]), str(d["scope"]))
                 r = evaluate_compression(net, plan, data, comp, cfg, ft)
                 out["accuracy"][i], out["test_accuracy"][i] = r["val_accuracy"], r["test_accuracy"]
-                out["effective_macs"][i], out["weight_bytes"][i] = r["effective_macs"], r["weight_bytes"]
+                out["effective_macs"][i], out["weight_bytes"][i] = (
+                    r["effective_macs"],
+                    r["weight_bytes"],
+                )
         finally:
             torch.set_num_threads(threads)
 
@@ -260,8 +300,13 @@ def _analytic_size(d: Mapping[str, Any], task: str) -> tuple[float, float]:
     comp = Compression(str(d["sparsity"]), int(d["weight_bits"]), str(d["scope"]))
     inside = {lp.name for lp in compressed_layers(plan.layers, comp.scope)}
     eff = sum(lp.macs * (comp.density if lp.name in inside else 1.0) for lp in plan.layers)
-    wb = sum(lp.weights * (comp.density * comp.weight_bits if lp.name in inside else 32)
-             for lp in plan.layers) / 8.0
+    wb = (
+        sum(
+            lp.weights * (comp.density * comp.weight_bits if lp.name in inside else 32)
+            for lp in plan.layers
+        )
+        / 8.0
+    )
     return float(eff), float(wb)
 
 
@@ -304,6 +349,6 @@ register(
     make_nas_env,
     "CNN macro search x pruning x quantization on digits/mnist1d; real trained accuracy (table, live, proxy)",
     report_metrics=("accuracy", "test_accuracy", "params", "weight_bytes"),
-    default_cost_model='nas',
+    default_cost_model="nas",
 )
 register_cost_model("nas", NASCostModel, NASCostModel.description)

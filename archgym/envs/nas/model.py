@@ -24,8 +24,15 @@ class Block(nn.Module):
     """One macro block: conv(k, stride) -> BN -> act -> conv1x1 -> BN (+ shortcut) -> act -> pool."""
 
     def __init__(
-        self, c_in: int, width: int, kernel: int, down: str, expand: int, skip: bool,
-        act: str, ndim: int,
+        self,
+        c_in: int,
+        width: int,
+        kernel: int,
+        down: str,
+        expand: int,
+        skip: bool,
+        act: str,
+        ndim: int,
     ) -> None:
         super().__init__()
         conv = nn.Conv2d if ndim == 2 else nn.Conv1d
@@ -42,7 +49,9 @@ class Block(nn.Module):
         self.skip = skip
         self.shortcut: nn.Module | None = None
         if skip and (c_in != width or stride != 1):
-            self.shortcut = nn.Sequential(conv(c_in, width, 1, stride=stride, bias=False), bn(width))
+            self.shortcut = nn.Sequential(
+                conv(c_in, width, 1, stride=stride, bias=False), bn(width)
+            )
         self.pool: nn.Module = pool(2) if down == "maxpool" else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -69,7 +69,9 @@ def wants_noise_run(key: str, fraction: float) -> bool:
     return (zlib.crc32(key.encode()) % 1000) < int(round(fraction * 1000))
 
 
-def evaluate_compression(net, plan, data: TaskData, comp: Compression, cfg: OracleConfig, ft_cache: dict | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def evaluate_compression(
+    net, plan, data: TaskData, comp: Compression, cfg: OracleConfig, ft_cache: dict | None = None
+) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     """Compress a copy of trained ``net`` with ``comp`` and measure it.
 
     Args:
@@ -85,11 +87,23 @@ def evaluate_compression(net, plan, data: TaskData, comp: Compression, cfg: Orac
     from archgym.envs.nas.compress import _quantize
     from archgym.envs.nas.train import accuracy, fit, reestimate_bn
 
-    row: dict[str, Any] = {"sparsity": comp.sparsity, "weight_bits": comp.weight_bits, "scope": comp.scope}
+    row: dict[str, Any] = {
+        "sparsity": comp.sparsity,
+        "weight_bits": comp.weight_bits,
+        "scope": comp.scope,
+    }
     reason = check_compression(plan.layers, comp)
     if reason:
-        return {**row, "feasible": False, "reason": reason, "val_accuracy": None, "test_accuracy": None,
-                "nonzero_weights": None, "effective_macs": None, "weight_bytes": None}
+        return {
+            **row,
+            "feasible": False,
+            "reason": reason,
+            "val_accuracy": None,
+            "test_accuracy": None,
+            "nonzero_weights": None,
+            "effective_macs": None,
+            "weight_bytes": None,
+        }
     key = (comp.sparsity, comp.scope)
     cache = ft_cache if ft_cache is not None else {}
     if key not in cache:
@@ -103,8 +117,12 @@ def evaluate_compression(net, plan, data: TaskData, comp: Compression, cfg: Orac
                     for name, m in masks.items():
                         mods[name].weight.mul_(m)
 
-            ft = TrainConfig(epochs=cfg.finetune_epochs, batch_size=cfg.train.batch_size,
-                             lr=cfg.finetune_lr, weight_decay=cfg.train.weight_decay)
+            ft = TrainConfig(
+                epochs=cfg.finetune_epochs,
+                batch_size=cfg.train.batch_size,
+                lr=cfg.finetune_lr,
+                weight_decay=cfg.train.weight_decay,
+            )
             fit(pruned, data, ft, seed=cfg.seed + 7, after_step=reapply)
         cache[key] = (pruned, masks)
     pruned, masks = cache[key]
@@ -115,7 +133,9 @@ def evaluate_compression(net, plan, data: TaskData, comp: Compression, cfg: Orac
             for name, m in masks.items():
                 w = mods[name].weight
                 w2 = w.reshape(w.shape[0], -1)
-                w.copy_((_quantize(w2, comp.weight_bits) * m.reshape(w.shape[0], -1)).reshape(w.shape))
+                w.copy_(
+                    (_quantize(w2, comp.weight_bits) * m.reshape(w.shape[0], -1)).reshape(w.shape)
+                )
     reestimate_bn(model, data.x_train[: cfg.bn_samples])
     inside = {lp.name for lp in compressed_layers(plan.layers, comp.scope)}
     nonzero = 0
@@ -129,7 +149,9 @@ def evaluate_compression(net, plan, data: TaskData, comp: Compression, cfg: Orac
         eff_macs += lp.macs * (comp.density if lp.name in inside else frac)
         bits += nz * (comp.weight_bits if lp.name in inside else 32)
     return {
-        **row, "feasible": True, "reason": "",
+        **row,
+        "feasible": True,
+        "reason": "",
         "val_accuracy": accuracy(model, data.x_val, data.y_val),
         "test_accuracy": accuracy(model, data.x_test, data.y_test),
         "nonzero_weights": nonzero,
@@ -139,7 +161,9 @@ def evaluate_compression(net, plan, data: TaskData, comp: Compression, cfg: Orac
 
 
 def measure_architecture(
-    arch: Mapping[str, Any], data: TaskData, cfg: OracleConfig,
+    arch: Mapping[str, Any],
+    data: TaskData,
+    cfg: OracleConfig,
     compressions: Iterable[Compression] | None = None,
 ) -> dict[str, Any]:
     """Train ``arch`` once and evaluate each compression setting on it.
@@ -155,14 +179,25 @@ def measure_architecture(
     arch = canonical(arch)
     key = arch_key(arch)
     plan = plan_network(arch, data.in_channels, data.in_size, data.ndim, data.n_classes)
-    rec: dict[str, Any] = {"key": key, "arch": arch, "feasible": plan.feasible, "reason": plan.reason}
+    rec: dict[str, Any] = {
+        "key": key,
+        "arch": arch,
+        "feasible": plan.feasible,
+        "reason": plan.reason,
+    }
     if not plan.feasible:
         return rec
     t0 = time.perf_counter()
     res = train_architecture(arch, data, seed=cfg.seed, cfg=cfg.train)
-    rec.update(params=res.params, macs=res.macs, train_time_s=round(res.train_time_s, 4),
-               val_accuracy=res.val_accuracy, test_accuracy=res.test_accuracy,
-               val_accuracy_seed2=None, test_accuracy_seed2=None)
+    rec.update(
+        params=res.params,
+        macs=res.macs,
+        train_time_s=round(res.train_time_s, 4),
+        val_accuracy=res.val_accuracy,
+        test_accuracy=res.test_accuracy,
+        val_accuracy_seed2=None,
+        test_accuracy_seed2=None,
+    )
     if wants_noise_run(key, cfg.noise_fraction):
         r2 = train_architecture(arch, data, seed=cfg.noise_seed, cfg=cfg.train)
         rec.update(val_accuracy_seed2=r2.val_accuracy, test_accuracy_seed2=r2.test_accuracy)

@@ -26,8 +26,14 @@ _DOWNS = ("none", "stride", "maxpool")
 def _names() -> list[str]:
     names = ["num_blocks", *(f"act_{a}" for a in _ACTS), "log_params", "log_macs", "final_size"]
     for i in range(1, MAX_BLOCKS + 1):
-        names += [f"b{i}_active", f"b{i}_log_width", f"b{i}_kernel", f"b{i}_expand", f"b{i}_skip",
-                  *(f"b{i}_down_{d}" for d in _DOWNS)]
+        names += [
+            f"b{i}_active",
+            f"b{i}_log_width",
+            f"b{i}_kernel",
+            f"b{i}_expand",
+            f"b{i}_skip",
+            *(f"b{i}_down_{d}" for d in _DOWNS),
+        ]
     names += ["density", "is_nm", "is_block", "is_unstructured", "weight_bits", "scope_all"]
     return names
 
@@ -58,9 +64,14 @@ def featurize(
         if fc is None:
             kind, _, _ = parse_sparsity(ck[0])
             comp = Compression(*ck)
-            fc = comp_memo[ck] = [comp.density, float(kind == "nm"), float(kind == "block"),
-                                  float(kind == "unstructured"), float(comp.weight_bits),
-                                  float(comp.scope == "all")]
+            fc = comp_memo[ck] = [
+                comp.density,
+                float(kind == "nm"),
+                float(kind == "block"),
+                float(kind == "unstructured"),
+                float(comp.weight_bits),
+                float(comp.scope == "all"),
+            ]
         rows.append(fa + fc)
     return np.asarray(rows, dtype=float).reshape(len(rows), len(FEATURE_NAMES))
 
@@ -71,13 +82,21 @@ def _arch_features(
     plan = plan_network(d, in_channels, in_size, ndim, n_classes)
     n = int(d["num_blocks"])
     f: list[float] = [n, *(float(d["activation"] == a) for a in _ACTS)]
-    f += [math.log(max(plan.params, 1)), math.log(max(plan.macs, 1)),
-          float(plan.layers[-2].out_size) if plan.feasible else 0.0]
+    f += [
+        math.log(max(plan.params, 1)),
+        math.log(max(plan.macs, 1)),
+        float(plan.layers[-2].out_size) if plan.feasible else 0.0,
+    ]
     for i in range(1, MAX_BLOCKS + 1):
         if i <= n:
-            f += [1.0, math.log2(int(d[f"b{i}_width"])), int(d[f"b{i}_kernel"]),
-                  int(d[f"b{i}_expand"]), float(bool(d[f"b{i}_skip"])),
-                  *(float(d[f"b{i}_down"] == x) for x in _DOWNS)]
+            f += [
+                1.0,
+                math.log2(int(d[f"b{i}_width"])),
+                int(d[f"b{i}_kernel"]),
+                int(d[f"b{i}_expand"]),
+                float(bool(d[f"b{i}_skip"])),
+                *(float(d[f"b{i}_down"] == x) for x in _DOWNS),
+            ]
         else:
             f += [0.0] * (5 + len(_DOWNS))
     return f
@@ -97,8 +116,12 @@ class AccuracySurrogate:
         self.seed = seed
         self.max_rows = max_rows
         self.model = HistGradientBoostingRegressor(
-            max_iter=max_iter, learning_rate=0.1, max_leaf_nodes=31, max_bins=63,
-            early_stopping=False, random_state=seed,
+            max_iter=max_iter,
+            learning_rate=0.1,
+            max_leaf_nodes=31,
+            max_bins=63,
+            early_stopping=False,
+            random_state=seed,
         )
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> AccuracySurrogate:

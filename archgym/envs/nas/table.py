@@ -21,9 +21,20 @@ from archgym.errors import BackendError
 __all__ = ["NASTable", "load_table", "default_table_path", "REQUIRED_COLUMNS"]
 
 REQUIRED_COLUMNS = (
-    "key", "sparsity", "weight_bits", "scope", "feasible", "reason", "val_accuracy",
-    "test_accuracy", "params", "macs", "effective_macs", "weight_bytes",
-    "dense_val_accuracy", "val_accuracy_seed2",
+    "key",
+    "sparsity",
+    "weight_bits",
+    "scope",
+    "feasible",
+    "reason",
+    "val_accuracy",
+    "test_accuracy",
+    "params",
+    "macs",
+    "effective_macs",
+    "weight_bytes",
+    "dense_val_accuracy",
+    "val_accuracy_seed2",
 )
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -47,8 +58,11 @@ class NASTable:
         self.df = df
         self.meta = meta
         keys = zip(
-            df["key"].to_numpy(), df["sparsity"].to_numpy(), df["weight_bits"].to_numpy(),
-            df["scope"].to_numpy(), strict=True,
+            df["key"].to_numpy(),
+            df["sparsity"].to_numpy(),
+            df["weight_bits"].to_numpy(),
+            df["scope"].to_numpy(),
+            strict=True,
         )
         self._index = {(k, s, int(b), c): i for i, (k, s, b, c) in enumerate(keys)}
         self.keys = frozenset(df["key"].unique())

@@ -96,7 +96,11 @@ def reestimate_bn(net: nn.Module, x: np.ndarray | torch.Tensor, batch_size: int 
 
 
 def fit(
-    net: nn.Module, data: TaskData, cfg: TrainConfig, seed: int, epochs: int | None = None,
+    net: nn.Module,
+    data: TaskData,
+    cfg: TrainConfig,
+    seed: int,
+    epochs: int | None = None,
     after_step: Any = None,
 ) -> None:
     """Train ``net`` in place on the training split (AdamW, cosine one-cycle, cross-entropy).

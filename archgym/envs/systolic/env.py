@@ -30,7 +30,9 @@ def systolic_space() -> DesignSpace:
         [
             Ordinal("rows", POW2_PES, description="PE array rows"),
             Ordinal("cols", POW2_PES, description="PE array columns"),
-            Categorical("dataflow", ("os", "ws", "is"), description="output/weight/input stationary"),
+            Categorical(
+                "dataflow", ("os", "ws", "is"), description="output/weight/input stationary"
+            ),
             Ordinal("ifmap_sram_kb", SRAM_KB, description="ifmap SRAM (KiB)"),
             Ordinal("filter_sram_kb", SRAM_KB, description="filter SRAM (KiB)"),
             Ordinal("ofmap_sram_kb", SRAM_KB, description="ofmap SRAM (KiB)"),
@@ -64,7 +66,9 @@ def make_systolic_env(
     from archgym.workloads import get
 
     wl = get(workload) if isinstance(workload, str) else workload
-    model = cost_model if cost_model is not None else SystolicCostModel(bandwidth_mode=bandwidth_mode)
+    model = (
+        cost_model if cost_model is not None else SystolicCostModel(bandwidth_mode=bandwidth_mode)
+    )
     env = DSEEnv(systolic_space(), model, wl, objective, constraints, mode=mode, **kwargs)
     return env
 
@@ -74,6 +78,6 @@ register(
     make_systolic_env,
     "DNN layers (im2col GEMMs) on a systolic array; SCALE-Sim-exact cycles, energy, area",
     report_metrics=("latency_s", "energy_j", "area_mm2"),
-    default_cost_model='systolic-analytical',
+    default_cost_model="systolic-analytical",
     workload_type=Workload,
 )

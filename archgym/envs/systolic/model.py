@@ -64,8 +64,11 @@ DATAFLOWS: tuple[str, ...] = ("os", "ws", "is")
 #: Values used for design parameters a design leaves out (SCALE-Sim's built-in defaults for
 #: the SRAM sizes, ``scalesim/scale_config.py``).
 DEFAULTS: dict[str, float] = {
-    "ifmap_sram_kb": 256, "filter_sram_kb": 256, "ofmap_sram_kb": 128,
-    "dram_bw_words": 10.0, "clock_mhz": 1000.0,
+    "ifmap_sram_kb": 256,
+    "filter_sram_kb": 256,
+    "ofmap_sram_kb": 128,
+    "dram_bw_words": 10.0,
+    "clock_mhz": 1000.0,
 }
 
 #: Energy per event in pJ, 45 nm, 8-bit words.
@@ -112,8 +115,7 @@ def _column(columns: dict[str, np.ndarray], key: str, n: int) -> np.ndarray:
     if key in DEFAULTS:
         return np.full(n, DEFAULTS[key], dtype=float)
     raise ConfigError(
-        f"systolic-analytical: design parameter {key!r} is required; designs give "
-        f"{sorted(columns)}"
+        f"systolic-analytical: design parameter {key!r} is required; designs give {sorted(columns)}"
     )
 
 
@@ -184,9 +186,7 @@ class SystolicCostModel(CostModel):
         the whole layer (all ``groups * repeat`` instances).
         """
         per, feasible, _, _ = self._evaluate(columns, workload)
-        return {
-            k: np.where(feasible[:, None], v, np.nan) for k, v in per.items() if v.ndim == 2
-        }
+        return {k: np.where(feasible[:, None], v, np.nan) for k, v in per.items() if v.ndim == 2}
 
     def _evaluate(
         self, columns: dict[str, np.ndarray], workload: Any
@@ -202,7 +202,9 @@ class SystolicCostModel(CostModel):
         rows_f = np.asarray(rows_raw, dtype=float)
         cols_f = np.asarray(cols_raw, dtype=float)
         for key, arr in (("rows", rows_f), ("cols", cols_f)):
-            bad.append((~((arr >= 1) & (arr == np.floor(arr))), f"{key} must be a positive integer"))
+            bad.append(
+                (~((arr >= 1) & (arr == np.floor(arr))), f"{key} must be a positive integer")
+            )
         code = np.full(n, -1, dtype=np.int64)
         for i, d in enumerate(DATAFLOWS):
             code[df_raw == d] = i
@@ -242,7 +244,9 @@ class SystolicCostModel(CostModel):
         ifm_cap = knobs["ifmap_sram_kb"][:, None] * words
         flt_cap = knobs["filter_sram_kb"][:, None] * words
         ifm_dram = np.where(a["ifmap_words"][None, :] <= ifm_cap, a["ifmap_words"][None, :], ifm_rd)
-        flt_dram = np.where(a["filter_words"][None, :] <= flt_cap, a["filter_words"][None, :], flt_rd)
+        flt_dram = np.where(
+            a["filter_words"][None, :] <= flt_cap, a["filter_words"][None, :], flt_rd
+        )
         ofm_dram = ofm_wr_real
 
         cycles = cycles1 * inst

@@ -15,7 +15,9 @@ class WidgetCostModel(CostModel):
     def evaluate_columns(self, columns, workload):
         x = columns["x"].astype(float)
         y = columns["y"].astype(float)
-        return Evaluations({"cost_j": (x - 3) ** 2 + (y - 5) ** 2 + 1}, np.ones(len(x), bool), [""] * len(x))
+        return Evaluations(
+            {"cost_j": (x - 3) ** 2 + (y - 5) ** 2 + 1}, np.ones(len(x), bool), [""] * len(x)
+        )
 
 
 def make_widget_env(objective="cost_j", constraints=(), **kwargs):

@@ -38,9 +38,18 @@ def compile_key(p: Mapping[str, Any]) -> tuple[Any, ...] | None:
     m, n, k, g = (int(p[x]) for x in ("m", "n", "k", "groups"))
     ints = (m, n, k, k // 2, m * k, k * n, m * n, g * m * n)
     spec = tuple((v % 16 == 0, v == 1) for v in ints)
-    return (str(p["precision"]), mode, int(p["block_m"]), int(p["block_n"]), int(p["block_k"]),
-            int(p["group_m"]), int(p["num_warps"]), int(p["num_stages"]), int(p["split_k"]),
-            spec)
+    return (
+        str(p["precision"]),
+        mode,
+        int(p["block_m"]),
+        int(p["block_n"]),
+        int(p["block_k"]),
+        int(p["group_m"]),
+        int(p["num_warps"]),
+        int(p["num_stages"]),
+        int(p["split_k"]),
+        spec,
+    )
 
 
 def summarize_plan(points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -59,8 +68,12 @@ def summarize_plan(points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def compile_all(points: Sequence[Mapping[str, Any]], workers: int, timeout_s: float,
-                log: Callable[[str], None] = print) -> dict[tuple[Any, ...], str]:
+def compile_all(
+    points: Sequence[Mapping[str, Any]],
+    workers: int,
+    timeout_s: float,
+    log: Callable[[str], None] = print,
+) -> dict[tuple[Any, ...], str]:
     """Compile one representative point per :func:`compile_key` in a process pool.
 
     Returns:
@@ -79,7 +92,7 @@ def compile_all(points: Sequence[Mapping[str, Any]], workers: int, timeout_s: fl
         if key is not None and key not in reps:
             reps[key] = p
     keys = list(reps)
-    chunks = [keys[i::workers * 4] for i in range(workers * 4)]
+    chunks = [keys[i :: workers * 4] for i in range(workers * 4)]
     chunks = [c for c in chunks if c]
     errors: dict[tuple[Any, ...], str] = {}
     t0 = time.monotonic()
@@ -101,16 +114,26 @@ def compile_all(points: Sequence[Mapping[str, Any]], workers: int, timeout_s: fl
     except cf.TimeoutError:
         log(f"compile phase hit its {timeout_s:.0f} s limit; the rest compile on first launch")
     pool.shutdown(wait=False, cancel_futures=True)
-    log(f"compiled {done_n}/{len(keys)} kernels in {time.monotonic() - t0:.1f} s "
-        f"({len(errors)} failed)")
+    log(
+        f"compiled {done_n}/{len(keys)} kernels in {time.monotonic() - t0:.1f} s "
+        f"({len(errors)} failed)"
+    )
     return errors
 
 
-def run_collection(points: Sequence[Mapping[str, Any]], out: str | Path, *, reps: int = 20,
-                   warmup: int = 3, seed: int = 0, workers: int = 8,
-                   compile_timeout_s: float = 200.0, deadline_s: float | None = None,
-                   checkpoint_every: int = 250,
-                   log: Callable[[str], None] = print) -> tuple[Path, Path]:
+def run_collection(
+    points: Sequence[Mapping[str, Any]],
+    out: str | Path,
+    *,
+    reps: int = 20,
+    warmup: int = 3,
+    seed: int = 0,
+    workers: int = 8,
+    compile_timeout_s: float = 200.0,
+    deadline_s: float | None = None,
+    checkpoint_every: int = 250,
+    log: Callable[[str], None] = print,
+) -> tuple[Path, Path]:
     """Measure ``points`` on the local GPU and write the dataset to ``out`` (.csv.gz).
 
     Writes a checkpoint every ``checkpoint_every`` records so a run cut short keeps its data.
@@ -140,8 +163,7 @@ def run_collection(points: Sequence[Mapping[str, Any]], out: str | Path, *, reps
             log(f"{len(records)}/{len(points)} records, {time.monotonic() - t0:.0f} s")
 
     left = None if deadline_s is None else max(deadline_s - (time.monotonic() - t0), 0.0)
-    measure_points(todo, reps=reps, warmup=warmup, seed=seed, deadline_s=left,
-                   on_record=on_record)
+    measure_points(todo, reps=reps, warmup=warmup, seed=seed, deadline_s=left, on_record=on_record)
     meta["elapsed_s"] = round(time.monotonic() - t0, 1)
     meta["partial"] = len(records) < len(points)
     return write_dataset(records, out, meta)

@@ -18,4 +18,4 @@ def error_text(exc: BaseException, limit: int = ERROR_TEXT_LIMIT) -> str:
     text = f"{type(exc).__name__}: {str(exc).strip()}"
     if len(text) <= limit:
         return text
-    return text[:300] + " [...] " + text[-(limit - 300):]
+    return text[:300] + " [...] " + text[-(limit - 300) :]

@@ -50,9 +50,21 @@ class KernelMeasureCostModel(CostModel):
         n = len(feasible)
         lat = np.full(n, np.nan)
         idx = np.flatnonzero(feasible)
-        points = [{"op": wl.op, "shape": wl.name, "m": wl.m, "n": wl.n, "k": wl.k,
-                   "groups": wl.groups, **{c: columns[c][i].item() if hasattr(columns[c][i], "item")
-                                           else columns[c][i] for c in columns}} for i in idx]
+        points = [
+            {
+                "op": wl.op,
+                "shape": wl.name,
+                "m": wl.m,
+                "n": wl.n,
+                "k": wl.k,
+                "groups": wl.groups,
+                **{
+                    c: columns[c][i].item() if hasattr(columns[c][i], "item") else columns[c][i]
+                    for c in columns
+                },
+            }
+            for i in idx
+        ]
         for i, rec in zip(idx, measure_points(points, reps=self.reps, seed=self.seed), strict=True):
             if rec["feasible"]:
                 lat[i] = rec["latency_s"]
@@ -63,9 +75,17 @@ class KernelMeasureCostModel(CostModel):
             t = analytic_terms(columns, wl, self.gpu)
             tflops = t["flop"] / lat / 1e12
             en = energy_j(lat, t["flop"], t["traffic_bytes"], t["peak_tflops"], self.gpu)
-        return Evaluations(metrics={"latency_s": lat, "tflops": tflops,
-                                    "energy_j": np.where(feasible, en, np.nan)},
-                           feasible=feasible, reasons=reasons)
+        return Evaluations(
+            metrics={
+                "latency_s": lat,
+                "tflops": tflops,
+                "energy_j": np.where(feasible, en, np.nan),
+            },
+            feasible=feasible,
+            reasons=reasons,
+        )
 
 
-register_cost_model("kernel-measure", KernelMeasureCostModel, "run and time kernels on the local CUDA GPU")
+register_cost_model(
+    "kernel-measure", KernelMeasureCostModel, "run and time kernels on the local CUDA GPU"
+)

@@ -56,43 +56,85 @@ __all__ = [
 ]
 
 DESIGN_COLUMNS = (
-    "backend", "precision", "sparsity", "density", "sparse_block",
-    "block_m", "block_n", "block_k", "group_m", "num_warps", "num_stages", "split_k",
+    "backend",
+    "precision",
+    "sparsity",
+    "density",
+    "sparse_block",
+    "block_m",
+    "block_n",
+    "block_k",
+    "group_m",
+    "num_warps",
+    "num_stages",
+    "split_k",
 )
 WORKLOAD_COLUMNS = ("op", "shape", "m", "n", "k", "groups")
-RECORD_COLUMNS = WORKLOAD_COLUMNS + DESIGN_COLUMNS + (
-    "latency_s", "tflops", "tile_density", "feasible", "reason",
+RECORD_COLUMNS = (
+    WORKLOAD_COLUMNS
+    + DESIGN_COLUMNS
+    + (
+        "latency_s",
+        "tflops",
+        "tile_density",
+        "feasible",
+        "reason",
+    )
 )
 """Columns of a measured record, in order. ``tile_density`` is the fraction of tiles the
 Triton kernel computed (block-sparse), NaN otherwise."""
 
 # (layer, tokens) pairs measured by the default collection; `op` follows the layer.
 COLLECTION_SHAPES: tuple[tuple[str, int], ...] = (
-    ("bert-base.qkv", 4096), ("bert-base.attn_out", 4096), ("bert-base.ffn_up", 512),
-    ("bert-base.ffn_down", 4096), ("gpt2.qkv", 1024), ("gpt2.ffn_up", 4096),
-    ("gpt2.lm_head", 256), ("llama-7b.qkv", 128), ("llama-7b.attn_out", 2048),
-    ("llama-7b.ffn_up", 512), ("llama-7b.ffn_down", 2048), ("llama-7b.ffn_up", 16),
-    ("llama-70b.qkv", 512), ("llama-70b.attn_out", 64), ("llama-70b.ffn_up", 256),
-    ("llama-70b.ffn_down", 1024), ("mixtral.expert_up", 256), ("mixtral.expert_down", 512),
-    ("bert-base.ffn_up", 16384), ("llama-7b.attn_out", 8192),
+    ("bert-base.qkv", 4096),
+    ("bert-base.attn_out", 4096),
+    ("bert-base.ffn_up", 512),
+    ("bert-base.ffn_down", 4096),
+    ("gpt2.qkv", 1024),
+    ("gpt2.ffn_up", 4096),
+    ("gpt2.lm_head", 256),
+    ("llama-7b.qkv", 128),
+    ("llama-7b.attn_out", 2048),
+    ("llama-7b.ffn_up", 512),
+    ("llama-7b.ffn_down", 2048),
+    ("llama-7b.ffn_up", 16),
+    ("llama-70b.qkv", 512),
+    ("llama-70b.attn_out", 64),
+    ("llama-70b.ffn_up", 256),
+    ("llama-70b.ffn_down", 1024),
+    ("mixtral.expert_up", 256),
+    ("mixtral.expert_down", 512),
+    ("bert-base.ffn_up", 16384),
+    ("llama-7b.attn_out", 8192),
 )
 
 
-def tile_pool(precision: str, size: int, rng: np.random.Generator, gpu: str = "H100-SXM") -> list[dict[str, int]]:
+def tile_pool(
+    precision: str, size: int, rng: np.random.Generator, gpu: str = "H100-SXM"
+) -> list[dict[str, int]]:
     """``size`` distinct Triton tile configs that pass the constraint rules for ``precision``.
 
     Drawn uniformly (with ``rng``) from the feasible grid of BLOCK_M/N/K, GROUP_M,
     num_warps, num_stages and split_k; a fixed pool bounds how many kernels must compile.
     """
     grid = np.array(
-        np.meshgrid(TILE_SIZES, TILE_SIZES, TILE_SIZES, GROUP_M, NUM_WARPS, NUM_STAGES, SPLIT_K,
-                    indexing="ij")
+        np.meshgrid(
+            TILE_SIZES,
+            TILE_SIZES,
+            TILE_SIZES,
+            GROUP_M,
+            NUM_WARPS,
+            NUM_STAGES,
+            SPLIT_K,
+            indexing="ij",
+        )
     ).reshape(7, -1)
     names = ("block_m", "block_n", "block_k", "group_m", "num_warps", "num_stages", "split_k")
     cols: dict[str, np.ndarray] = {k: grid[i] for i, k in enumerate(names)}
     n = grid.shape[1]
-    cols.update(backend=np.full(n, "triton"), precision=np.full(n, precision),
-                sparsity=np.full(n, "dense"))
+    cols.update(
+        backend=np.full(n, "triton"), precision=np.full(n, precision), sparsity=np.full(n, "dense")
+    )
     big = KernelWorkload("gemm", m=8192, n=8192, k=8192)
     ok, _ = check_designs(cols, big, get_gpu(gpu))
     # small tiles waste time on big shapes; keep BM*BN >= 32*32 and prefer split_k 1
@@ -101,13 +143,24 @@ def tile_pool(precision: str, size: int, rng: np.random.Generator, gpu: str = "H
     split1 = idx[cols["split_k"][idx] == 1]
     rest = idx[cols["split_k"][idx] > 1]
     n1 = min(len(split1), int(round(size * 0.75)))
-    pick = np.concatenate([rng.choice(split1, n1, replace=False),
-                           rng.choice(rest, min(len(rest), size - n1), replace=False)])
+    pick = np.concatenate(
+        [
+            rng.choice(split1, n1, replace=False),
+            rng.choice(rest, min(len(rest), size - n1), replace=False),
+        ]
+    )
     return [{k: int(cols[k][i]) for k in names} for i in np.sort(pick)]
 
 
-_VENDOR_TILE = {"block_m": 0, "block_n": 0, "block_k": 0, "group_m": 0, "num_warps": 0,
-                "num_stages": 0, "split_k": 1}
+_VENDOR_TILE = {
+    "block_m": 0,
+    "block_n": 0,
+    "block_k": 0,
+    "group_m": 0,
+    "num_warps": 0,
+    "num_stages": 0,
+    "split_k": 1,
+}
 
 
 def plan_collection(
@@ -132,21 +185,48 @@ def plan_collection(
     points: list[dict[str, Any]] = []
 
     def add(wl: KernelWorkload, design: dict[str, Any]) -> None:
-        points.append({"op": wl.op, "shape": wl.name, "m": wl.m, "n": wl.n, "k": wl.k,
-                       "groups": wl.groups, **design})
+        points.append(
+            {
+                "op": wl.op,
+                "shape": wl.name,
+                "m": wl.m,
+                "n": wl.n,
+                "k": wl.k,
+                "groups": wl.groups,
+                **design,
+            }
+        )
 
     def triton_cases(wl: KernelWorkload, prec: str, sp: str, dens: float, blk: int) -> None:
         pool = pools[prec]
         for j in rng.choice(len(pool), min(configs_per_case, len(pool)), replace=False):
-            add(wl, {"backend": "triton", "precision": prec, "sparsity": sp, "density": dens,
-                     "sparse_block": blk, **pool[int(j)]})
+            add(
+                wl,
+                {
+                    "backend": "triton",
+                    "precision": prec,
+                    "sparsity": sp,
+                    "density": dens,
+                    "sparse_block": blk,
+                    **pool[int(j)],
+                },
+            )
 
     for layer, tokens in shapes:
         wl = named_workload(layer, tokens)
         for prec in ("fp16", "bf16", "fp8", "int8", "int4"):
             triton_cases(wl, prec, "dense", 1.0, 0)
-            add(wl, {"backend": "torch", "precision": prec, "sparsity": "dense", "density": 1.0,
-                     "sparse_block": 0, **_VENDOR_TILE})
+            add(
+                wl,
+                {
+                    "backend": "torch",
+                    "precision": prec,
+                    "sparsity": "dense",
+                    "density": 1.0,
+                    "sparse_block": 0,
+                    **_VENDOR_TILE,
+                },
+            )
         if wl.op == "grouped_gemm":
             continue
         sp_wl = KernelWorkload("spmm", wl.m, wl.n, wl.k, name=wl.name)
@@ -154,20 +234,66 @@ def plan_collection(
             dens, blk = float(rng.choice([0.25, 0.5])), int(rng.choice([32, 64, 128]))
             triton_cases(sp_wl, prec, "block", dens, blk)
         for prec in ("fp16", "bf16", "int8", "fp8"):
-            add(sp_wl, {"backend": "torch", "precision": prec, "sparsity": "2:4", "density": 0.5,
-                        "sparse_block": 0, **_VENDOR_TILE})
+            add(
+                sp_wl,
+                {
+                    "backend": "torch",
+                    "precision": prec,
+                    "sparsity": "2:4",
+                    "density": 0.5,
+                    "sparse_block": 0,
+                    **_VENDOR_TILE,
+                },
+            )
         for dens in (0.1, 0.5):
-            add(sp_wl, {"backend": "torch", "precision": "fp16", "sparsity": "block",
-                        "density": dens, "sparse_block": 64, **_VENDOR_TILE})
-            add(sp_wl, {"backend": "torch", "precision": "fp16", "sparsity": "unstructured",
-                        "density": dens, "sparse_block": 0, **_VENDOR_TILE})
-        add(sp_wl, {"backend": "torch", "precision": "fp16", "sparsity": "nm", "density": 0.25,
-                    "sparse_block": 0, **_VENDOR_TILE})
+            add(
+                sp_wl,
+                {
+                    "backend": "torch",
+                    "precision": "fp16",
+                    "sparsity": "block",
+                    "density": dens,
+                    "sparse_block": 64,
+                    **_VENDOR_TILE,
+                },
+            )
+            add(
+                sp_wl,
+                {
+                    "backend": "torch",
+                    "precision": "fp16",
+                    "sparsity": "unstructured",
+                    "density": dens,
+                    "sparse_block": 0,
+                    **_VENDOR_TILE,
+                },
+            )
+        add(
+            sp_wl,
+            {
+                "backend": "torch",
+                "precision": "fp16",
+                "sparsity": "nm",
+                "density": 0.25,
+                "sparse_block": 0,
+                **_VENDOR_TILE,
+            },
+        )
         sd_wl = KernelWorkload("sddmm", wl.m, wl.n, wl.k, name=wl.name)
-        triton_cases(sd_wl, "fp16", "block", float(rng.choice([0.1, 0.25, 0.5])),
-                     int(rng.choice([64, 128])))
-        add(sd_wl, {"backend": "torch", "precision": "fp16", "sparsity": "unstructured",
-                    "density": 0.05, "sparse_block": 0, **_VENDOR_TILE})
+        triton_cases(
+            sd_wl, "fp16", "block", float(rng.choice([0.1, 0.25, 0.5])), int(rng.choice([64, 128]))
+        )
+        add(
+            sd_wl,
+            {
+                "backend": "torch",
+                "precision": "fp16",
+                "sparsity": "unstructured",
+                "density": 0.05,
+                "sparse_block": 0,
+                **_VENDOR_TILE,
+            },
+        )
     # drop points the rules reject (they would be infeasible records, not measurements)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, p in enumerate(points):
@@ -181,8 +307,14 @@ def plan_collection(
 
 def point_workload(point: Mapping[str, Any]) -> KernelWorkload:
     """The :class:`KernelWorkload` of a plan point or record."""
-    return KernelWorkload(str(point["op"]), int(point["m"]), int(point["n"]), int(point["k"]),
-                          int(point["groups"]), name=str(point.get("shape", "")))
+    return KernelWorkload(
+        str(point["op"]),
+        int(point["m"]),
+        int(point["n"]),
+        int(point["k"]),
+        int(point["groups"]),
+        name=str(point.get("shape", "")),
+    )
 
 
 def useful_flop(point: Mapping[str, Any]) -> float:
@@ -191,8 +323,12 @@ def useful_flop(point: Mapping[str, Any]) -> float:
     return wl.dense_flop * float(point["density"])
 
 
-def make_record(point: Mapping[str, Any], latency_s: float | None, reason: str = "",
-                tile_density: float | None = None) -> dict[str, Any]:
+def make_record(
+    point: Mapping[str, Any],
+    latency_s: float | None,
+    reason: str = "",
+    tile_density: float | None = None,
+) -> dict[str, Any]:
     """One record in :data:`RECORD_COLUMNS` order; ``latency_s=None`` means infeasible."""
     rec = {k: point[k] for k in WORKLOAD_COLUMNS + DESIGN_COLUMNS}
     ok = latency_s is not None and np.isfinite(latency_s) and latency_s > 0
@@ -204,8 +340,9 @@ def make_record(point: Mapping[str, Any], latency_s: float | None, reason: str =
     return rec
 
 
-def write_dataset(records: Sequence[Mapping[str, Any]], path: str | Path,
-                  metadata: Mapping[str, Any]) -> tuple[Path, Path]:
+def write_dataset(
+    records: Sequence[Mapping[str, Any]], path: str | Path, metadata: Mapping[str, Any]
+) -> tuple[Path, Path]:
     """Write records as gzip CSV at ``path`` and ``metadata`` as JSON beside it.
 
     Returns:
@@ -246,8 +383,13 @@ def require_cuda() -> Any:
     return torch
 
 
-def time_cuda(fn: Callable[[], Any], reps: int = 20, warmup: int = 3,
-              flush_bytes: int = 256 * 1024 * 1024, flush: Any = None) -> float:
+def time_cuda(
+    fn: Callable[[], Any],
+    reps: int = 20,
+    warmup: int = 3,
+    flush_bytes: int = 256 * 1024 * 1024,
+    flush: Any = None,
+) -> float:
     """Median seconds of ``fn`` over ``reps`` CUDA-event-timed runs, L2 flushed before each."""
     torch = require_cuda()
     if flush is None:
@@ -279,23 +421,40 @@ def collection_metadata(reps: int, warmup: int, seed: int, **extra: Any) -> dict
     try:
         driver = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=30, check=False).stdout.strip()
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         driver = "unknown"
     props = torch.cuda.get_device_properties(0)
     return {
-        "gpu": torch.cuda.get_device_name(0), "sms": props.multi_processor_count,
-        "driver": driver or "unknown", "cuda": torch.version.cuda, "torch": torch.__version__,
-        "triton": triton_version, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "reps": reps, "warmup": warmup, "flush_bytes": 256 * 1024 * 1024,
+        "gpu": torch.cuda.get_device_name(0),
+        "sms": props.multi_processor_count,
+        "driver": driver or "unknown",
+        "cuda": torch.version.cuda,
+        "torch": torch.__version__,
+        "triton": triton_version,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "reps": reps,
+        "warmup": warmup,
+        "flush_bytes": 256 * 1024 * 1024,
         "timing": "CUDA events, L2 flushed by a 256 MB write before each rep, median of reps, "
-                  "compile excluded", "seed": seed, **extra,
+        "compile excluded",
+        "seed": seed,
+        **extra,
     }
 
 
-def measure_points(points: Sequence[Mapping[str, Any]], reps: int = 20, warmup: int = 3,
-                   seed: int = 0, deadline_s: float | None = None,
-                   on_record: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+def measure_points(
+    points: Sequence[Mapping[str, Any]],
+    reps: int = 20,
+    warmup: int = 3,
+    seed: int = 0,
+    deadline_s: float | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
     """Run and time every point on the current CUDA GPU; returns records in order.
 
     Points are grouped by workload and precision so operands are built once. Failures of
@@ -312,8 +471,10 @@ def measure_points(points: Sequence[Mapping[str, Any]], reps: int = 20, warmup: 
     cache = OperandCache(seed)
     t0 = time.monotonic()
     records: list[dict[str, Any]] = []
-    order = sorted(range(len(points)), key=lambda i: (points[i]["shape"], points[i]["op"],
-                                                      points[i]["precision"]))
+    order = sorted(
+        range(len(points)),
+        key=lambda i: (points[i]["shape"], points[i]["op"], points[i]["precision"]),
+    )
     last_key = None
     for i in order:
         p = points[i]

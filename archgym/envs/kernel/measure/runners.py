@@ -28,8 +28,9 @@ _DEVICE = "cuda"  # tests on CPU (Triton interpreter) set this to "cpu"
 _TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp8": "float8_e4m3fn", "int8": "int8"}
 
 
-def tile_mask(block_mask: np.ndarray, block: int, tile_r: int, tile_c: int,
-              rows: int, cols: int) -> np.ndarray:
+def tile_mask(
+    block_mask: np.ndarray, block: int, tile_r: int, tile_c: int, rows: int, cols: int
+) -> np.ndarray:
     """Which ``tile_r x tile_c`` tiles hold a non-zero ``block x block`` block.
 
     ``np.maximum.reduceat`` ORs the block rows each tile covers; when a block is larger than
@@ -85,8 +86,9 @@ def _operands(p: Mapping[str, Any], cache: OperandCache) -> dict[str, Any]:
         g, m, n, k = int(p["groups"]), int(p["m"]), int(p["n"]), int(p["k"])
         prec = str(p["precision"])
         if prec == "int4":
-            a = torch.randint(-128, 128, (g, m, k // 2), device=_DEVICE, dtype=torch.int8,
-                              generator=gen)
+            a = torch.randint(
+                -128, 128, (g, m, k // 2), device=_DEVICE, dtype=torch.int8, generator=gen
+            )
             b = _dense(torch, (g, k, n), "fp16", gen)
             scale = torch.full((m,), 0.01, device=_DEVICE, dtype=torch.float16)
         else:
@@ -98,9 +100,16 @@ def _operands(p: Mapping[str, Any], cache: OperandCache) -> dict[str, Any]:
     return cache.get(("operands",), make)
 
 
-def triton_launch_args(p: Mapping[str, Any], ops: Mapping[str, Any], out: Any,
-                       mode: int, idx: Any, cnt: Any, tiles: Any, max_kb: int
-                       ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def triton_launch_args(
+    p: Mapping[str, Any],
+    ops: Mapping[str, Any],
+    out: Any,
+    mode: int,
+    idx: Any,
+    cnt: Any,
+    tiles: Any,
+    max_kb: int,
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Positional args and constexpr kwargs of :func:`matmul_kernel` for point ``p``.
 
     Strides are those of contiguous ``A[G, M, K]`` (``K/2`` packed bytes for int4),
@@ -111,17 +120,47 @@ def triton_launch_args(p: Mapping[str, Any], ops: Mapping[str, Any], out: Any,
     split = int(p["split_k"])
     ka = k // 2 if p["precision"] == "int4" else k
     cs = g * m * n if split > 1 else 0
-    args = (ops["a"], ops["b"], out, ops["scale"], idx, cnt, tiles, m, n, k, max_kb,
-            m * ka, ka, 1, k * n, n, 1, cs, m * n, n, 1)
-    kw = {"BLOCK_M": int(p["block_m"]), "BLOCK_N": int(p["block_n"]),
-          "BLOCK_K": int(p["block_k"]), "GROUP_M": int(p["group_m"]),
-          "SPLIT_K": split, "MODE": mode, "INT4": p["precision"] == "int4",
-          "ACC_INT": p["precision"] == "int8", "num_warps": int(p["num_warps"]),
-          "num_stages": int(p["num_stages"])}
+    args = (
+        ops["a"],
+        ops["b"],
+        out,
+        ops["scale"],
+        idx,
+        cnt,
+        tiles,
+        m,
+        n,
+        k,
+        max_kb,
+        m * ka,
+        ka,
+        1,
+        k * n,
+        n,
+        1,
+        cs,
+        m * n,
+        n,
+        1,
+    )
+    kw = {
+        "BLOCK_M": int(p["block_m"]),
+        "BLOCK_N": int(p["block_n"]),
+        "BLOCK_K": int(p["block_k"]),
+        "GROUP_M": int(p["group_m"]),
+        "SPLIT_K": split,
+        "MODE": mode,
+        "INT4": p["precision"] == "int4",
+        "ACC_INT": p["precision"] == "int8",
+        "num_warps": int(p["num_warps"]),
+        "num_stages": int(p["num_stages"]),
+    }
     return args, kw
 
 
-def _triton_runner(p: Mapping[str, Any], cache: OperandCache) -> tuple[Callable[[], Any], float | None]:
+def _triton_runner(
+    p: Mapping[str, Any], cache: OperandCache
+) -> tuple[Callable[[], Any], float | None]:
     import torch
 
     ops = _operands(p, cache)
@@ -154,7 +193,9 @@ def _triton_runner(p: Mapping[str, Any], cache: OperandCache) -> tuple[Callable[
             mode = MODE_SDDMM
             pairs = np.argwhere(tmask).astype(np.int32)
             n_pid = max(len(pairs), 1)
-            tiles = torch.from_numpy(pairs.reshape(-1) if len(pairs) else np.zeros(2, np.int32)).to(_DEVICE)
+            tiles = torch.from_numpy(pairs.reshape(-1) if len(pairs) else np.zeros(2, np.int32)).to(
+                _DEVICE
+            )
     if split > 1:
         out = torch.empty((split, g, m, n), device=_DEVICE, dtype=acc_dtype)
     else:
@@ -204,8 +245,9 @@ def _torch_runner(p: Mapping[str, Any], cache: OperandCache) -> Callable[[], Any
     a, b = ops["a"], ops["b"]
     g, prec, sp, op = int(p["groups"]), str(p["precision"]), str(p["sparsity"]), str(p["op"])
     if op == "sddmm":
-        mask = _prune(torch, torch.ones(a.shape[1], b.shape[2], device=_DEVICE,
-                                        dtype=a.dtype), p, cache).to_sparse_csr()
+        mask = _prune(
+            torch, torch.ones(a.shape[1], b.shape[2], device=_DEVICE, dtype=a.dtype), p, cache
+        ).to_sparse_csr()
         a0, b0 = a[0], b[0]
         return lambda: torch.sparse.sampled_addmm(mask, a0, b0, beta=0.0)
     if sp == "dense":
@@ -216,8 +258,10 @@ def _torch_runner(p: Mapping[str, Any], cache: OperandCache) -> Callable[[], Any
         if prec == "fp8":
             bt = b.transpose(1, 2).contiguous()
             one = torch.ones((), device=_DEVICE, dtype=torch.float32)
-            return lambda: [torch._scaled_mm(a[i], bt[i].t(), scale_a=one, scale_b=one,
-                                             out_dtype=torch.float16) for i in range(g)]
+            return lambda: [
+                torch._scaled_mm(a[i], bt[i].t(), scale_a=one, scale_b=one, out_dtype=torch.float16)
+                for i in range(g)
+            ]
         if prec == "int4":
             m, k = a.shape[1], a.shape[2] * 2
             w = torch.randint(0, 16, (m, k), device=_DEVICE, dtype=torch.int32)
@@ -241,7 +285,9 @@ def _torch_runner(p: Mapping[str, Any], cache: OperandCache) -> Callable[[], Any
     return lambda: torch.mm(a_sp, b0)
 
 
-def build_runner(p: Mapping[str, Any], cache: OperandCache) -> tuple[Callable[[], Any], float | None]:
+def build_runner(
+    p: Mapping[str, Any], cache: OperandCache
+) -> tuple[Callable[[], Any], float | None]:
     """A callable that runs point ``p`` once, and the tile density it computes (or None).
 
     Raises:
@@ -274,9 +320,11 @@ def warmup_compile(points: list[Mapping[str, Any]]) -> list[str]:
             prec = str(p["precision"])
             a_dt = torch.int8 if prec == "int4" else getattr(torch, _TORCH_DTYPES[prec])
             b_dt = torch.float16 if prec == "int4" else a_dt
-            ops = {"a": torch.empty(16, device=_DEVICE, dtype=a_dt),
-                   "b": torch.empty(16, device=_DEVICE, dtype=b_dt),
-                   "scale": torch.empty(16, device=_DEVICE, dtype=torch.float16)}
+            ops = {
+                "a": torch.empty(16, device=_DEVICE, dtype=a_dt),
+                "b": torch.empty(16, device=_DEVICE, dtype=b_dt),
+                "scale": torch.empty(16, device=_DEVICE, dtype=torch.float16),
+            }
             split = int(p["split_k"])
             acc = torch.int32 if prec == "int8" else torch.float32
             outd = {"bf16": torch.bfloat16, "int8": torch.int32}.get(prec, torch.float16)

@@ -39,14 +39,35 @@ def matmul_kernel() -> Any:
 
     @triton.jit(do_not_specialize=["max_kb"])
     def _matmul(
-        a_ptr, b_ptr, c_ptr, scale_ptr, kidx_ptr, kcnt_ptr, tiles_ptr,
-        M, N, K, max_kb,
-        stride_ag, stride_am, stride_ak,
-        stride_bg, stride_bk, stride_bn,
-        stride_cs, stride_cg, stride_cm, stride_cn,
-        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-        GROUP_M: tl.constexpr, SPLIT_K: tl.constexpr, MODE: tl.constexpr,
-        INT4: tl.constexpr, ACC_INT: tl.constexpr,
+        a_ptr,
+        b_ptr,
+        c_ptr,
+        scale_ptr,
+        kidx_ptr,
+        kcnt_ptr,
+        tiles_ptr,
+        M,
+        N,
+        K,
+        max_kb,
+        stride_ag,
+        stride_am,
+        stride_ak,
+        stride_bg,
+        stride_bk,
+        stride_bn,
+        stride_cs,
+        stride_cg,
+        stride_cm,
+        stride_cn,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_K: tl.constexpr,
+        GROUP_M: tl.constexpr,
+        SPLIT_K: tl.constexpr,
+        MODE: tl.constexpr,
+        INT4: tl.constexpr,
+        ACC_INT: tl.constexpr,
     ):
         pid = tl.program_id(0)
         pid_k = tl.program_id(1)
@@ -80,20 +101,28 @@ def matmul_kernel() -> Any:
             else:
                 kb = i
             offs_k = kb * BLOCK_K + tl.arange(0, BLOCK_K)
-            b = tl.load(b_cols + offs_k[:, None] * stride_bk,
-                        mask=(offs_k[:, None] < K) & (offs_n[None, :] < N), other=0.0)
+            b = tl.load(
+                b_cols + offs_k[:, None] * stride_bk,
+                mask=(offs_k[:, None] < K) & (offs_n[None, :] < N),
+                other=0.0,
+            )
             if INT4:
                 offs_kp = kb * (BLOCK_K // 2) + tl.arange(0, BLOCK_K // 2)
-                packed = tl.load(a_rows + offs_kp[None, :] * stride_ak,
-                                 mask=(offs_m[:, None] < M) & (offs_kp[None, :] < K // 2),
-                                 other=0)
+                packed = tl.load(
+                    a_rows + offs_kp[None, :] * stride_ak,
+                    mask=(offs_m[:, None] < M) & (offs_kp[None, :] < K // 2),
+                    other=0,
+                )
                 lo = (packed << 4) >> 4
                 hi = packed >> 4
                 a = tl.reshape(tl.join(lo, hi), (BLOCK_M, BLOCK_K)).to(tl.float16)
                 acc = tl.dot(a, b, acc)
             else:
-                a = tl.load(a_rows + offs_k[None, :] * stride_ak,
-                            mask=(offs_m[:, None] < M) & (offs_k[None, :] < K), other=0.0)
+                a = tl.load(
+                    a_rows + offs_k[None, :] * stride_ak,
+                    mask=(offs_m[:, None] < M) & (offs_k[None, :] < K),
+                    other=0.0,
+                )
                 if ACC_INT:
                     acc = tl.dot(a, b, acc, out_dtype=tl.int32)
                 else:
@@ -103,7 +132,8 @@ def matmul_kernel() -> Any:
             acc = acc * scale[:, None]
         c = c_ptr + pid_k * stride_cs + pid_g * stride_cg
         c = c + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn
-        tl.store(c, acc.to(c_ptr.dtype.element_ty),
-                 mask=(offs_m[:, None] < M) & (offs_n[None, :] < N))
+        tl.store(
+            c, acc.to(c_ptr.dtype.element_ty), mask=(offs_m[:, None] < M) & (offs_n[None, :] < N)
+        )
 
     return _matmul
