@@ -236,8 +236,15 @@ def _resumed_experiment(args: argparse.Namespace) -> Any:
     from archgym.runner import Experiment
     from archgym.store import read_manifest
 
-    if not args.resume or not (Path(args.out) / "manifest.json").exists():
+    if not args.resume:
         return None
+    if not (Path(args.out) / "manifest.json").exists():
+        if any(getattr(args, flag) not in (None, []) for flag in _EXPERIMENT_FLAGS):
+            return None  # an experiment is given: resume it, or start it in an empty --out
+        raise StoreError(
+            f"--resume: {args.out} holds no run to resume (no manifest.json); without "
+            "experiment flags there is nothing to continue: drop --resume to start a new run"
+        )
     if any(getattr(args, flag) not in (None, []) for flag in _EXPERIMENT_FLAGS):
         return None  # flags given: they must match the recorded run (checked by the runner)
     recorded = dict(read_manifest(args.out).get("experiment", {}))
@@ -290,14 +297,30 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _shown_status(run_dir: str, manifest: dict[str, Any]) -> str:
+    """The manifest's status, except that a ``running`` run no process holds is stopped."""
+    from archgym.store import is_live
+
+    status = str(manifest.get("status", "?"))
+    if status == "running" and not is_live(run_dir):
+        return "stopped (no process is writing it; --resume continues it)"
+    return status
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     """``archgym show RUN_DIR``."""
     from archgym.runner import Experiment, RunResult, summarize_records
     from archgym.store import read_manifest, read_records
 
     manifest = read_manifest(args.run_dir)
-    records, _ = read_records(args.run_dir)
-    exp = Experiment(**manifest["experiment"])
+    records, _ = read_records(args.run_dir, manifest)
+    try:
+        exp = Experiment(**manifest["experiment"])
+    except (KeyError, TypeError, ArchGymError) as exc:
+        raise StoreError(
+            f"{args.run_dir}/manifest.json does not describe an experiment "
+            f"({type(exc).__name__}: {exc}); it was not written by this archgym, or was edited"
+        ) from None
     try:
         env = exp.make_env()
     except ArchGymError as exc:  # e.g. a moved proxy file, a missing extra, no GPU here
@@ -305,18 +328,16 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"archgym: note: cannot rebuild the env ({exc}); showing the recorded best only",
             file=sys.stderr,
         )
-        import pandas as pd
-
-        summary = {"best": manifest.get("best"), "pareto": pd.DataFrame(), "pareto_metrics": []}
+        summary: dict[str, Any] = {"best": manifest.get("best"), "pareto": [], "pareto_metrics": []}
     else:
         summary = summarize_records(records, env)
     result = RunResult(
         run_dir=args.run_dir,
         n_evaluations=len(records),
         best=summary["best"],
-        pareto=summary["pareto"],
+        pareto_rows=summary["pareto"],
         pareto_metrics=summary["pareto_metrics"],
-        status=manifest.get("status", "?"),
+        status=_shown_status(args.run_dir, manifest),
         wall_s=0.0,
     )
     if args.json:
@@ -325,7 +346,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     _print_result(
         result,
         f"Run {args.run_dir}: {manifest['env_id']}, agent {manifest['agent']}, seed "
-        f"{manifest['seed']}, status {manifest.get('status')}, {len(records)}/{manifest['budget']} "
+        f"{manifest['seed']}, status {result.status}, {len(records)}/{manifest['budget']} "
         "evaluations",
     )
     return EXIT_OK

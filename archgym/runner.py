@@ -126,7 +126,9 @@ class RunResult:
         n_evaluations: Evaluations made (including resumed ones).
         best: ``{"design", "metrics", "objective", "eval_id"}`` of the best admissible
             design, or ``None`` if no design was admissible.
-        pareto: DataFrame of the non-dominated admissible designs over ``pareto_metrics``.
+        pareto_rows: The non-dominated admissible designs over ``pareto_metrics``, one dict
+            per design (``eval_id``, the metrics, the design parameters); :attr:`pareto`
+            is the same as a DataFrame.
         pareto_metrics: The columns the front is over (minimisation form applied).
         status: ``complete`` or ``interrupted``.
         wall_s: Wall time of this call.
@@ -138,11 +140,21 @@ class RunResult:
     run_dir: Path | None
     n_evaluations: int
     best: dict[str, Any] | None
-    pareto: Any
+    pareto_rows: list[dict[str, Any]]
     pareto_metrics: list[str]
     status: str
     wall_s: float
     hypervolume: float | None = None
+
+    @property
+    def pareto(self) -> Any:
+        """The Pareto front as a pandas DataFrame (built on first use)."""
+        cached = self.__dict__.get("_pareto_df")
+        if cached is None:
+            import pandas as pd
+
+            cached = self.__dict__["_pareto_df"] = pd.DataFrame(self.pareto_rows)
+        return cached
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (``archgym run --json``)."""
@@ -153,7 +165,7 @@ class RunResult:
             "wall_s": round(self.wall_s, 4),
             "best": self.best,
             "pareto_metrics": self.pareto_metrics,
-            "pareto": json.loads(self.pareto.to_json(orient="records")),
+            "pareto": self.pareto_rows,
             "hypervolume": self.hypervolume,
         }
 
@@ -229,29 +241,29 @@ def run_experiment(
     store: RunStore | None = None
     records: list[dict[str, Any]] = []
     if out is not None:
+        options = dict(store_options or {})
         if resume and (Path(out) / "manifest.json").exists():
-            store = RunStore.open(out, **dict(store_options or {}))
-            try:
-                _check_same_run(store.manifest, manifest, Path(out))
-            except StoreError:
-                store.close()
-                raise
-            store.manifest["budget"] = exp.budget
-            store.manifest.setdefault("experiment", {})["budget"] = exp.budget
-            records = store.records
+
+            def accept(old: dict[str, Any], recorded: list[dict[str, Any]]) -> None:
+                # everything that can refuse the resume runs before the store touches a file
+                _check_same_run(old, manifest, Path(out))
+                if recorded and agent.drives_env and len(recorded) < exp.budget:
+                    raise StoreError(
+                        f"agent {exp.agent!r} learns through the env and cannot replay a partial "
+                        "run, so it cannot resume; rerun into a new --out"
+                    )
+                if recorded:
+                    _replay(env, agent, recorded)
+                old["budget"] = exp.budget
+                old.setdefault("experiment", {})["budget"] = exp.budget
+
+            store = RunStore.open(out, accept=accept, **options)
         else:
-            store = RunStore.create(out, manifest, **dict(store_options or {}))
-            records = store.records
+            store = RunStore.create(out, manifest, **options)
+        records = store.records
     status = "running"
     try:
         done = len(records)
-        if done and agent.drives_env:
-            raise StoreError(
-                f"agent {exp.agent!r} learns through the env and cannot replay a partial run; "
-                "rerun into a new --out"
-            )
-        if done:
-            _replay(env, agent, records)
         infeasible = sum(1 for r in records if not r["feasible"])
 
         def record(res: Results) -> None:
@@ -287,22 +299,27 @@ def run_experiment(
     except Exception as exc:
         status = "failed"
         if store is not None:
-            store.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+            try:
+                store.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+            except StoreError:  # the disk that failed the run fails this too: the manifest
+                pass  # stays as last written, counting exactly the records on disk
         raise
     finally:
         summary = None
         if store is not None:
-            if status != "failed":
-                summary = summarize_records(records, env, hv_reference=exp.hv_reference)
-                store.set_status(status, best=summary["best"], sync=True)
-            store.close()
+            try:
+                if status != "failed":
+                    summary = summarize_records(records, env, hv_reference=exp.hv_reference)
+                    store.set_status(status, best=summary["best"], sync=True)
+            finally:
+                store.close()
     if summary is None:
         summary = summarize_records(records, env, hv_reference=exp.hv_reference)
     return RunResult(
         run_dir=Path(out) if out is not None else None,
         n_evaluations=len(records),
         best=summary["best"],
-        pareto=summary["pareto"],
+        pareto_rows=summary["pareto"],
         pareto_metrics=summary["pareto_metrics"],
         status=status,
         wall_s=time.perf_counter() - t0,
@@ -382,76 +399,82 @@ def summarize_records(
 
     The front is over the objective columns for multi-objective runs, else over the env's
     ``report_metrics`` (latency/energy/area style metrics), so single-objective runs still
-    show the trade-off they explored.
+    show the trade-off they explored. ``O(n log n)`` in the number of records and free of
+    pandas (see :mod:`archgym.pareto`); ``pareto`` is a list of rows, one dict per design.
     """
-    import pandas as pd
-
     obj = env.objective
     ok = [r for r in records if r.get("admissible")]
-    best = None
-    if ok:
-
-        def score(r: dict[str, Any]) -> float:
-            vals = [v for v in r["objective"]]
-            if any(v is None for v in vals):
-                return math.inf
-            if len(vals) == 1:
-                return float(vals[0])
-            return -float(r["reward"])
-
-        top = min(ok, key=score)
-        best = {
-            "eval_id": top["eval_id"],
-            "design": top["design"],
-            "metrics": dict(top["metrics"]),
-            "objective": dict(zip(obj.labels, top["objective"], strict=False)),
-        }
+    best = _best_record(ok, obj)
     if obj.is_multi:
         pm = list(obj.labels)
         cols = [list(t.metrics) for t in obj.terms]
-        pts = np.array([[np.nan if v is None else v for v in r["objective"]] for r in ok]).reshape(
-            len(ok), len(pm)
-        )
+        pts = _matrix([r["objective"] for r in ok], len(pm))
     else:
         metric_dirs = {m.name: m.direction for m in env.cost_model.metrics}
-        pm = [m for m in env.report_metrics if m in metric_dirs][:3] or list(obj.metric_names)
-        signs = [1.0 if metric_dirs.get(m, "min") == "min" else -1.0 for m in pm]
+        pm = [m for m in getattr(env, "report_metrics", ()) if m in metric_dirs][:3] or list(obj.metric_names)
+        signs = np.array([1.0 if metric_dirs.get(m, "min") == "min" else -1.0 for m in pm])
         cols = [[m] for m in pm]
-        pts = np.array(
-            [
-                [
-                    np.nan if r["metrics"].get(m) is None else s * r["metrics"][m]
-                    for m, s in zip(pm, signs, strict=True)
-                ]
-                for r in ok
-            ]
-        ).reshape(len(ok), len(pm))
+        pts = _matrix([[r["metrics"].get(m) for m in pm] for r in ok], len(pm)) * signs
     rows = []
     seen: set[str] = set()
-    if len(ok):
-        mask = pareto_mask(pts)
-        for r, keep in zip(ok, mask, strict=True):
-            key = _canon(r["design"]) if keep else ""
-            if keep and key not in seen:
-                seen.add(key)
-                row = {"eval_id": r["eval_id"]}
-                for m in dict.fromkeys(c for cs in cols for c in cs):
-                    row[m] = r["metrics"].get(m)
-                row.update(r["design"])
-                rows.append(row)
-    front = pd.DataFrame(rows)
-    if len(front):
-        front = front.sort_values(by=[c for c in front.columns if c != "eval_id"][0]).reset_index(
-            drop=True
-        )
+    names = list(dict.fromkeys(c for cs in cols for c in cs))
+    for i in np.flatnonzero(pareto_mask(pts)) if len(ok) else ():
+        r = ok[int(i)]
+        key = _canon(r["design"])
+        if key not in seen:
+            seen.add(key)
+            row = {"eval_id": r["eval_id"]}
+            for m in names:
+                row[m] = r["metrics"].get(m)
+            row.update(r["design"])
+            rows.append(row)
+    if rows:
+        first = next(c for c in rows[0] if c != "eval_id")
+        rows.sort(key=lambda row: _sort_key(row.get(first)))
     hv = None
     if obj.is_multi and len(ok):
-        ref = (
-            hypervolume_reference(pts) if hv_reference is None else np.asarray(hv_reference, float)
-        )
+        ref = hypervolume_reference(pts) if hv_reference is None else np.asarray(hv_reference, float)
         if ref.shape != (pts.shape[1],):
             raise ConfigError(
                 f"hv_reference needs one value per objective {list(obj.labels)}, got {hv_reference!r}"
             )
         hv = hypervolume(pts, ref)
-    return {"best": best, "pareto": front, "pareto_metrics": pm, "hypervolume": hv}
+    return {"best": best, "pareto": rows, "pareto_metrics": pm, "hypervolume": hv}
+
+
+def _stored_float(v: Any) -> float:
+    """A record's number back to a float: null -> NaN, "inf"/"-inf" -> +-inf."""
+    if v is None:
+        return math.nan
+    return float(v)
+
+
+def _matrix(rows: list[list[Any]], k: int) -> np.ndarray:
+    return np.array([[_stored_float(v) for v in row] for row in rows], dtype=float).reshape(len(rows), k)
+
+
+def _sort_key(v: Any) -> tuple[int, Any]:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return (0, float(v))
+    return (1, str(v))
+
+
+def _best_record(ok: list[dict[str, Any]], obj: Any) -> dict[str, Any] | None:
+    if not ok:
+        return None
+
+    def score(r: dict[str, Any]) -> float:
+        vals = r["objective"]
+        if any(v is None for v in vals):
+            return math.inf
+        if len(vals) == 1:
+            return _stored_float(vals[0])
+        return -_stored_float(r["reward"])
+
+    top = min(ok, key=score)
+    return {
+        "eval_id": top["eval_id"],
+        "design": top["design"],
+        "metrics": dict(top["metrics"]),
+        "objective": dict(zip(obj.labels, top["objective"], strict=False)),
+    }

@@ -23,14 +23,16 @@ pandas DataFrame with one row per evaluation.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import errno
 import functools
 import json
 import math
 import os
 import platform
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,15 @@ import numpy as np
 from archgym.errors import StoreError
 from archgym.results import Results
 
-__all__ = ["RunStore", "load_runs", "make_records", "read_manifest", "read_records", "package_versions"]
+__all__ = [
+    "RunStore",
+    "load_runs",
+    "make_records",
+    "read_manifest",
+    "read_records",
+    "package_versions",
+    "is_live",
+]
 
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
@@ -125,15 +135,28 @@ def make_records(
 
 def _atomic_write_json(path: Path, data: dict[str, Any], sync: bool = False) -> None:
     """Replace ``path`` atomically (a reader sees the old or the new file, never half of
-    one, also after kill -9); ``sync`` also survives power loss, at the price of an fsync."""
+    one, also after kill -9); ``sync`` also survives power loss, at the price of an fsync.
+
+    Raises:
+        StoreError: It cannot be written (a full disk, a read-only directory); the old file
+            stays and no temporary file is left.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True, default=_json_float)
-        fh.write("\n")
-        if sync:
+    text = json.dumps(data, indent=2, sort_keys=True, default=_json_float) + "\n"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
             fh.flush()
-            os.fsync(fh.fileno())
-    os.replace(tmp, path)
+            if sync:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()  # no stray temporary file; the old manifest stays as it was
+        raise StoreError(
+            f"cannot write {path}: {exc.strerror or exc}; free space (or make the directory "
+            "writable), then --resume"
+        ) from None
 
 
 def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -154,61 +177,201 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise StoreError(f"{path} is corrupt (not valid JSON: {exc}); restore it or rerun") from None
+        raise StoreError(
+            f"{path} is corrupt (not valid JSON: {exc}); restore it or rerun"
+        ) from None
     if not isinstance(data, dict) or "env_id" not in data:
         raise StoreError(f"{path} is not an archgym manifest (no 'env_id' field)")
     return data
 
 
-def read_records(run_dir: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], int]:
-    """Read a run's records, tolerating a torn last line.
+_NUMBER_STRINGS = ("inf", "-inf")
+
+
+def _is_number(v: Any) -> bool:
+    """A stored float: a JSON number, ``null`` (NaN) or ``"inf"``/``"-inf"``."""
+    return (
+        v is None
+        or v in _NUMBER_STRINGS
+        or (isinstance(v, (int, float)) and not isinstance(v, bool))
+    )
+
+
+def _record_problem(rec: Any, index: int, prev_batch: int, n_objectives: int | None) -> str | None:
+    """Why ``rec`` cannot be record number ``index`` (0-based) of a run, or ``None``."""
+    if not isinstance(rec, dict):
+        return f"not a JSON object but {type(rec).__name__}"
+    missing = [k for k in REQUIRED_FIELDS if k not in rec]
+    if missing:
+        return f"missing field(s) {missing}"
+    eid, batch = rec["eval_id"], rec["batch"]
+    if isinstance(eid, bool) or not isinstance(eid, int):
+        return f"eval_id must be an integer, but got {eid!r}"
+    if eid != index:
+        what = (
+            "a duplicate of an earlier one"
+            if eid < index
+            else f"{eid - index} evaluation(s) missing before it"
+        )
+        return f"eval_id {eid} breaks the sequence 0, 1, 2, ... (expected {index}: {what})"
+    if (
+        isinstance(batch, bool)
+        or not isinstance(batch, int)
+        or batch not in (prev_batch, prev_batch + 1)
+    ):
+        return f"batch must be {max(prev_batch, 0)} or {prev_batch + 1} here (batches count up by one), but got {batch!r}"
+    if not isinstance(rec["design"], dict):
+        return f"design must be an object, but got {rec['design']!r}"
+    metrics = rec["metrics"]
+    if not isinstance(metrics, dict) or not all(_is_number(v) for v in metrics.values()):
+        return f"metrics must map names to numbers (or null), but got {metrics!r}"
+    for key in ("feasible", "admissible"):
+        if key in rec and not isinstance(rec[key], bool):
+            return f"{key} must be true or false, but got {rec[key]!r}"
+    for key in ("objective", "violation"):
+        v = rec.get(key, [])
+        if not isinstance(v, list) or not all(_is_number(x) for x in v):
+            return f"{key} must be a list of numbers (or null), but got {v!r}"
+    if n_objectives is not None and "objective" in rec and len(rec["objective"]) != n_objectives:
+        return f"objective has {len(rec['objective'])} values, but the manifest's objective has {n_objectives}"
+    for key in ("reward", "eval_s", "t_s"):
+        if key in rec and not _is_number(rec[key]):
+            return f"{key} must be a number, but got {rec[key]!r}"
+    if "reason" in rec and not isinstance(rec["reason"], str):
+        return f"reason must be a string, but got {rec['reason']!r}"
+    return None
+
+
+def _n_objectives(manifest: Mapping[str, Any] | None) -> int | None:
+    try:
+        objectives = manifest["env"]["objective"]["objectives"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return None
+    return len(objectives) if isinstance(objectives, list) else None
+
+
+def read_records(
+    run_dir: str | os.PathLike[str], manifest: Mapping[str, Any] | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """Read and validate a run's records, tolerating a torn last line.
+
+    Every record is checked: the required fields and their types (``feasible`` must be a
+    JSON boolean, metrics numbers or null...), ``eval_id`` counting 0, 1, 2... without gaps
+    or duplicates, and batches counting up by one. With ``manifest`` the number of objective
+    values must match the manifest's objective, and a complete run must hold exactly the
+    evaluations its manifest counts.
 
     Returns:
         ``(records, good_bytes)``: the records of every complete line, and the byte length
         of the file up to the end of the last complete line.
 
     Raises:
-        StoreError: A line other than the last is not valid JSON (real corruption); the
-            message names the file and the line.
+        StoreError: A line other than the last is not valid JSON or breaks a rule (real
+            corruption, or records of two runs mixed); the message names the file, the line
+            and the rule, and says how to recover.
     """
     path = Path(run_dir) / RECORDS
-    if not path.exists():
-        return [], 0
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        data = b""
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
+    n_obj = _n_objectives(manifest)
     records: list[dict[str, Any]] = []
     good = 0
     pos = 0
     lineno = 0
+    prev_batch = -1
     while pos < len(data):
         end = data.find(b"\n", pos)
         lineno += 1
         if end < 0:  # torn last line: no newline yet
             break
-        line = data[pos:end]
         try:
-            rec = json.loads(line)
-            if not isinstance(rec, dict):
-                raise ValueError("not an object")
-            missing = [k for k in REQUIRED_FIELDS if k not in rec]
-            if missing:
-                raise ValueError(f"missing field(s) {missing}")
+            rec = json.loads(data[pos:end])
         except ValueError as exc:
-            rest = data[end + 1 :].strip()
-            if rest:
-                raise StoreError(
-                    f"{path} line {lineno} is corrupt ({exc}); records before it are intact. "
-                    "Remove or repair that line to load the run."
-                ) from None
-            break  # a corrupt final line counts as torn
+            problem: str | None = f"not valid JSON: {exc}"
+        else:
+            problem = _record_problem(rec, len(records), prev_batch, n_obj)
+        if problem is not None:
+            if not data[end + 1 :].strip() and problem.startswith("not valid JSON"):
+                break  # a corrupt final line counts as torn
+            raise StoreError(
+                f"{path} line {lineno} is corrupt ({problem}); the {len(records)} records before "
+                f"it are intact. Keep only those (head -n {lineno - 1} {RECORDS} > fixed && mv "
+                "fixed records.jsonl) and --resume, or rerun into a new --out"
+            )
         records.append(rec)
+        prev_batch = rec["batch"]
         pos = end + 1
         good = pos
+    if manifest is not None and manifest.get("status") == "complete":
+        counted = manifest.get("n_evaluations")
+        if isinstance(counted, int) and counted != len(records):
+            raise StoreError(
+                f"{path} holds {len(records)} records, but the manifest of this complete run "
+                f"counts {counted}: records were lost or another run's records were added; "
+                "restore the run from a copy or rerun it into a new --out"
+            )
     return records, good
+
+
+def _acquire_lock(path: Path) -> int:
+    import fcntl
+
+    try:
+        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot write the run directory {path}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(
+            f"{path} is being written by another archgym process; wait for it or "
+            "choose another --out"
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+    except OSError:  # a full disk: the lock is held all the same
+        pass
+    return fd
+
+
+def is_live(run_dir: str | os.PathLike[str]) -> bool:
+    """Whether a process holds the run's lock now (a ``running`` manifest without one is a
+    run that was stopped: ``--resume`` continues it)."""
+    import fcntl
+
+    try:
+        fd = os.open(Path(run_dir) / LOCK, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _describe_contents(path: Path) -> str:
+    if (path / RECORDS).is_dir():
+        return f"a directory named {RECORDS}"
+    return f"{_count_lines(path / RECORDS)} evaluation record(s) in {RECORDS}"
 
 
 class RunStore:
     """Writer of one run directory. Use :meth:`create` or :meth:`open`, then :meth:`append`,
     :meth:`set_status` and :meth:`close` (or a ``with`` block).
+
+    A write that fails (a full disk, a directory turned read-only) raises
+    :class:`~archgym.errors.StoreError` and leaves no half of anything behind: the record
+    file is cut back to its last whole batch, temporary files are removed, and the manifest
+    still counts exactly the records on disk, so ``--resume`` continues the run.
 
     Attributes:
         path: The run directory.
@@ -216,9 +379,16 @@ class RunStore:
         records: Records written so far (including those found on resume).
     """
 
-    def __init__(self, path: Path, manifest: dict[str, Any], records: list[dict[str, Any]],
-                 fsync_every_batch: bool = False, buffered: bool = False,
-                 durable: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        records: list[dict[str, Any]],
+        fsync_every_batch: bool = False,
+        buffered: bool = False,
+        durable: bool = True,
+        _lock_fd: int | None = None,
+    ) -> None:
         self.path = path
         self.manifest = manifest
         self.records = records
@@ -226,10 +396,15 @@ class RunStore:
         self.buffered = buffered
         self.durable = durable
         self._pending: list[bytes] = []
+        self._n_pending = 0
         self._fd: int | None = None
-        self._lock_fd: int | None = None
-        self._acquire_lock()
-        self._fd = os.open(self.path / RECORDS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._lock_fd: int | None = _lock_fd if _lock_fd is not None else _acquire_lock(path)
+        try:
+            self._fd = os.open(self.path / RECORDS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if _lock_fd is None:  # ours to release; a caller's lock is the caller's
+                self.close()
+            raise StoreError(f"cannot write {self.path / RECORDS}: {exc.strerror or exc}") from None
 
     # -- construction ----------------------------------------------------------------
     @classmethod
@@ -238,137 +413,234 @@ class RunStore:
 
         Raises:
             StoreError: ``path`` already holds a run (use ``--resume`` or another ``--out``),
-                or it cannot be created or written.
+                holds evaluation records without a manifest (never mixed into a new run), or
+                cannot be created or written. A failed create leaves nothing behind.
         """
         p = Path(path)
         if (p / MANIFEST).exists():
             raise StoreError(
                 f"{p} already holds a run; pass --resume to continue it, or choose another --out"
             )
+        made = not p.exists()
         try:
             p.mkdir(parents=True, exist_ok=True)
-            probe = p / f".write-test-{os.getpid()}"
-            probe.write_text("")
-            probe.unlink()
         except OSError as exc:
             raise StoreError(f"cannot write the run directory {p}: {exc.strerror or exc}") from None
-        full = {
-            "schema": SCHEMA,
-            "status": "running",
-            "created": _now(),
-            "updated": _now(),
-            "n_evaluations": 0,
-            "packages": package_versions(),
-            **manifest,
-        }
-        store = cls(p, full, [], **kw)
-        _atomic_write_json(p / MANIFEST, full)
+        lock_fd = _acquire_lock(p)
+        store: RunStore | None = None
+        try:
+            if (p / MANIFEST).exists():  # created meanwhile by another process
+                raise StoreError(
+                    f"{p} already holds a run; pass --resume to continue it, or choose another --out"
+                )
+            rec = p / RECORDS
+            if rec.is_dir() or (rec.exists() and rec.stat().st_size > 0):
+                raise StoreError(
+                    f"{p} holds {_describe_contents(p)} but no {MANIFEST}, so they belong to no "
+                    "known run and a new run would be mixed into them; move them away, or choose "
+                    "another --out"
+                )
+            full = {
+                "schema": SCHEMA,
+                "status": "running",
+                "created": _now(),
+                "updated": _now(),
+                "n_evaluations": 0,
+                "packages": package_versions(),
+                **manifest,
+            }
+            store = cls(p, full, [], _lock_fd=lock_fd, **kw)
+            _atomic_write_json(p / MANIFEST, full)
+        except BaseException:
+            if store is not None:
+                store.close()
+            else:
+                os.close(lock_fd)
+            _remove_new_run(p, made)
+            raise
         return store
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], **kw: Any) -> RunStore:
-        """Reopen an existing run to resume it; drops a torn line and an incomplete last batch
-        from the record file so the resumed run redoes exactly that batch."""
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        accept: Callable[[dict[str, Any], list[dict[str, Any]]], None] | None = None,
+        **kw: Any,
+    ) -> RunStore:
+        """Reopen an existing run to resume it.
+
+        Under the run's lock, reads and validates the manifest and records, drops a torn line
+        and an incomplete last batch (so the resumed run redoes exactly that batch), and
+        calls ``accept(manifest, records)``, which may refuse the resume by raising (any
+        :class:`~archgym.errors.ArchGymError`) or update the manifest dict. Only once it is
+        accepted is anything on disk changed: the record file cut back, the manifest marked
+        ``running``.
+
+        Raises:
+            StoreError: No run in ``path``, corrupt records, another writer, or the disk
+                cannot be written.
+        """
         p = Path(path)
-        manifest = read_manifest(p)
-        records, good = read_records(p)
-        # drop an incomplete last batch (crash between its lines)
-        if records:
-            last = records[-1]["batch"]
-            tail = [r for r in records if r["batch"] == last]
-            if len(tail) < int(tail[0].get("batch_size", len(tail))):
-                records = [r for r in records if r["batch"] != last]
-                good = _byte_offset_of_batch(p / RECORDS, last)
-        size = (p / RECORDS).stat().st_size if (p / RECORDS).exists() else 0
-        store = cls(p, manifest, records, **kw)
-        if good < size:
-            os.truncate(p / RECORDS, good)
-        store.manifest["n_evaluations"] = len(records)
+        if not (p / MANIFEST).exists() and (p / RECORDS).exists():
+            raise StoreError(
+                f"{p} holds {_describe_contents(p)} but no {MANIFEST}; there is no run to resume "
+                "(the records belong to no known experiment): move them away, or choose another --out"
+            )
+        lock_fd = _acquire_lock(p)
+        try:
+            manifest = read_manifest(p)
+            records, good = read_records(p, manifest)
+            # drop an incomplete last batch (crash between its lines)
+            if records:
+                last = records[-1]["batch"]
+                tail = [r for r in records if r["batch"] == last]
+                if len(tail) < int(tail[0].get("batch_size", len(tail))):
+                    records = records[: len(records) - len(tail)]
+                    good = _byte_offset_of_batch(p / RECORDS, last)
+            if accept is not None:
+                accept(manifest, records)
+            size = (p / RECORDS).stat().st_size if (p / RECORDS).exists() else 0
+            if good < size:
+                try:
+                    os.truncate(p / RECORDS, good)
+                except OSError as exc:
+                    raise StoreError(f"cannot write {p / RECORDS}: {exc.strerror or exc}") from None
+            store = cls(p, manifest, records, _lock_fd=lock_fd, **kw)
+        except BaseException:
+            os.close(lock_fd)
+            raise
         store.manifest["status"] = "running"
         store.manifest["resumed"] = int(store.manifest.get("resumed", 0)) + 1
-        store._write_manifest()
-        return store
-
-    def _acquire_lock(self) -> None:
-        import fcntl
-
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise StoreError(
-                f"{self.path} is being written by another archgym process; wait for it or "
-                "choose another --out"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._lock_fd = fd
+            store._write_manifest()
+        except StoreError:
+            store.close()
+            raise
+        return store
 
     # -- writing ---------------------------------------------------------------------
     def append(self, results: Results, elapsed_s: float = 0.0) -> list[dict[str, Any]]:
-        """Append one batch of evaluations as records; returns them."""
+        """Append one batch of evaluations as records; returns them.
+
+        Raises:
+            StoreError: The store is closed, or the records cannot be written (the file is
+                then cut back to its last whole batch).
+        """
         if self._fd is None:
             raise StoreError(f"run store {self.path} is closed")
         batch = (self.records[-1]["batch"] + 1) if self.records else 0
         start = len(self.records)
         new = make_records(results, start, batch, elapsed_s)
         blob = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in new).encode()
-        self.records.extend(new)
         if self.buffered:
+            self.records.extend(new)
             self._pending.append(blob)
+            self._n_pending += len(new)
             if sum(map(len, self._pending)) > 1 << 20:
                 self._flush()
             return new
         self._write(blob)
+        self.records.extend(new)
         return new
 
     def _write(self, blob: bytes) -> None:
         assert self._fd is not None
-        written = os.write(self._fd, blob)
-        if written != len(blob):  # pragma: no cover - a full disk
-            raise StoreError(f"short write to {self.path / RECORDS} (disk full?)")
-        if self.fsync_every_batch:
-            os.fsync(self._fd)
+        before = os.fstat(self._fd).st_size
+        try:
+            written = os.write(self._fd, blob)
+            if written != len(blob):
+                raise OSError(errno.ENOSPC, "short write (disk full?)")
+            if self.fsync_every_batch:
+                os.fsync(self._fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, before)  # no torn batch left behind
+            raise StoreError(
+                f"cannot write {self.path / RECORDS}: {exc.strerror or exc}; the "
+                f"{_count_lines(self.path / RECORDS)} records before this batch are kept: free "
+                "space (or make the directory writable) and --resume"
+            ) from None
 
     def _flush(self) -> None:
         if self._pending and self._fd is not None:
             blob, self._pending = b"".join(self._pending), []
-            self._write(blob)
+            n, self._n_pending = self._n_pending, 0
+            try:
+                self._write(blob)
+            except StoreError:
+                del self.records[len(self.records) - n :]  # what is on disk, nothing more
+                raise
 
     def _write_manifest(self, sync: bool = False) -> None:
         self.manifest["updated"] = _now()
-        self.manifest["n_evaluations"] = len(self.records)
+        self.manifest["n_evaluations"] = len(self.records) - self._n_pending
         _atomic_write_json(self.path / MANIFEST, self.manifest, sync=sync)
 
     def set_status(self, status: str, sync: bool = False, **extra: Any) -> None:
         """Record the run's status (``running``, ``complete``, ``failed``, ``interrupted``)
-        and any summary fields; ``sync=True`` fsyncs the manifest (done for the final one)."""
+        and any summary fields; ``sync=True`` fsyncs the manifest (done for the final one).
+
+        Raises:
+            StoreError: The records or the manifest cannot be written (the previous manifest
+                then stays, counting exactly the records on disk).
+        """
         self.manifest["status"] = status
         self.manifest.update(extra)
         self._flush()  # records are written before a manifest that counts them
         sync = sync and self.durable
         if sync and self._fd is not None:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot write {self.path / RECORDS}: {exc.strerror or exc}"
+                ) from None
         self._write_manifest(sync=sync)
 
     def close(self) -> None:
-        """fsync the records and release the lock."""
-        if self._fd is not None:
-            self._flush()
-            if self.durable:
-                os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        """Write what is buffered, fsync the records and release the lock (the lock is
+        released also when that last write fails)."""
+        try:
+            if self._fd is not None:
+                self._flush()
+                if self.durable:
+                    with contextlib.suppress(OSError):
+                        os.fsync(self._fd)
+        finally:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
 
     def __enter__(self) -> RunStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _remove_new_run(p: Path, made: bool) -> None:
+    """Undo a failed :meth:`RunStore.create`: the empty record file, the lock, and the
+    directory if the create made it."""
+    if not (p / MANIFEST).exists():
+        with contextlib.suppress(OSError):
+            if (p / RECORDS).is_file() and (p / RECORDS).stat().st_size == 0:
+                (p / RECORDS).unlink()
+        with contextlib.suppress(OSError):
+            (p / LOCK).unlink()
+    if made:
+        with contextlib.suppress(OSError):
+            p.rmdir()
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as fh:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+    except OSError:
+        return 0
 
 
 def _byte_offset_of_batch(path: Path, batch: int) -> int:
@@ -426,7 +698,7 @@ def load_runs(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) 
     rows: list[dict[str, Any]] = []
     for run in _find_runs(paths):
         manifest = read_manifest(run)
-        records, _ = read_records(run)
+        records, _ = read_records(run, manifest)
         base = {
             "run": str(run),
             "env_id": manifest.get("env_id"),
