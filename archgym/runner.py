@@ -411,7 +411,9 @@ def summarize_records(
         pts = _matrix([r["objective"] for r in ok], len(pm))
     else:
         metric_dirs = {m.name: m.direction for m in env.cost_model.metrics}
-        pm = [m for m in getattr(env, "report_metrics", ()) if m in metric_dirs][:3] or list(obj.metric_names)
+        pm = [m for m in getattr(env, "report_metrics", ()) if m in metric_dirs][:3] or list(
+            obj.metric_names
+        )
         signs = np.array([1.0 if metric_dirs.get(m, "min") == "min" else -1.0 for m in pm])
         cols = [[m] for m in pm]
         pts = _matrix([[r["metrics"].get(m) for m in pm] for r in ok], len(pm)) * signs
@@ -433,7 +435,9 @@ def summarize_records(
         rows.sort(key=lambda row: _sort_key(row.get(first)))
     hv = None
     if obj.is_multi and len(ok):
-        ref = hypervolume_reference(pts) if hv_reference is None else np.asarray(hv_reference, float)
+        ref = (
+            hypervolume_reference(pts) if hv_reference is None else np.asarray(hv_reference, float)
+        )
         if ref.shape != (pts.shape[1],):
             raise ConfigError(
                 f"hv_reference needs one value per objective {list(obj.labels)}, got {hv_reference!r}"
@@ -450,7 +454,9 @@ def _stored_float(v: Any) -> float:
 
 
 def _matrix(rows: list[list[Any]], k: int) -> np.ndarray:
-    return np.array([[_stored_float(v) for v in row] for row in rows], dtype=float).reshape(len(rows), k)
+    return np.array([[_stored_float(v) for v in row] for row in rows], dtype=float).reshape(
+        len(rows), k
+    )
 
 
 def _sort_key(v: Any) -> tuple[int, Any]:
