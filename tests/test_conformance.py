@@ -19,9 +19,10 @@ from archgym.agents import Agent
 from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.env import DSEEnv
 from archgym.errors import ConfigError, MissingDependencyError
-from archgym.registry import list_agents, list_envs, make
+from archgym.registry import list_agents, list_cost_models, list_envs, make
 from archgym.results import Results
-from archgym.testing import ConformanceError, check_agent, check_env, derive_env
+from archgym.testing import ConformanceError, check_agent, check_cost_model, check_env, derive_env
+from tests.fingerprint_cases import COST_MODEL_CASES, NOT_FINGERPRINTED
 
 AGENTS = sorted(list_agents())
 ENVS = sorted(list_envs())
@@ -190,3 +191,94 @@ def test_check_env_catches_a_batch_inconsistent_model(bowl_env) -> None:
 
 def test_check_env_passes_the_bowl(bowl_env) -> None:
     assert check_env(bowl_env, gymnasium_check=False).passed[-1] == "describe"
+
+
+# -- the cost-model suite, on every registered cost model, and on broken ones ---------------
+@pytest.mark.parametrize("name", sorted(list_cost_models()))
+def test_every_cost_model_conforms(name: str) -> None:
+    if name in NOT_FINGERPRINTED:
+        pytest.skip(f"{name}: {NOT_FINGERPRINTED[name]}; its own tests cover it")
+    assert name in COST_MODEL_CASES, f"add {name!r} to tests/fingerprint_cases.py"
+    env_id, kwargs = COST_MODEL_CASES[name]
+    env = make(env_id, **kwargs)
+    assert env.cost_model.name == name
+    report = check_cost_model(env.cost_model, env.space, env.workload)
+    assert {"evaluate", "feasibility", "deterministic", "vectorised", "describe"} <= set(
+        report.passed
+    )
+
+
+class _GoodModel(CostModel):
+    """latency = a; designs with a == 16 are infeasible."""
+
+    name = "good"
+    version = "1"
+    metrics = (Metric("latency_s", "s"),)
+    design_params = frozenset({"a"})
+
+    def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
+        a = columns["a"].astype(float)
+        ok = a != 16
+        return Evaluations(
+            {"latency_s": np.where(ok, a, np.nan)}, ok, ["" if o else "a is 16" for o in ok]
+        )
+
+
+class _NoReason(_GoodModel):
+    def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
+        out = super().evaluate_columns(columns, workload)
+        return Evaluations(out.metrics, out.feasible, [""] * len(out))
+
+
+class _Noisy(_GoodModel):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
+        self.calls += 1
+        out = super().evaluate_columns(columns, workload)
+        return Evaluations({"latency_s": out.metrics["latency_s"] + self.calls}, out.feasible,
+                           out.reasons)  # fmt: skip
+
+
+class _BatchMean(_GoodModel):
+    def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
+        out = super().evaluate_columns(columns, workload)
+        lat = out.metrics["latency_s"]  # depends on the batch: 1 + a / (batch size)
+        return Evaluations({"latency_s": 1 + lat / len(lat)}, out.feasible, out.reasons)
+
+
+class _ReadsUndeclared(_GoodModel):
+    design_params = frozenset({"a", "b"})
+
+    def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
+        out = super().evaluate_columns(columns, workload)
+        extra = columns["c"].astype(float) if "c" in columns else 0.0
+        return Evaluations({"latency_s": out.metrics["latency_s"] + extra}, out.feasible,
+                           out.reasons)  # fmt: skip
+
+
+class _Undeclares(_GoodModel):
+    metrics = (Metric("latency_s", "s"), Metric("energy_j", "J"))
+
+
+def _abc_space() -> Any:
+    from archgym.space import DesignSpace, Ordinal
+
+    return DesignSpace([Ordinal("a", (1, 2, 4, 8, 16)), Ordinal("b", (1, 2)), Ordinal("c", (1, 3))])
+
+
+@pytest.mark.parametrize(
+    ("cls", "check"),
+    [(_NoReason, "feasibility"), (_Noisy, "deterministic"),
+     (_BatchMean, "vectorised"), (_ReadsUndeclared, "design_params"), (_Undeclares, "evaluate")],
+)  # fmt: skip
+def test_check_cost_model_catches_broken_models(cls: type[CostModel], check: str) -> None:
+    space = _abc_space()
+    with pytest.raises(ConformanceError, match=rf"^\[{check}\]"):
+        check_cost_model(cls(), space)
+
+
+def test_check_cost_model_names_undeclared_space_parameters() -> None:
+    with pytest.raises(ConformanceError, match=r"\['b', 'c'\] are not in design_params"):
+        check_cost_model(_GoodModel(), _abc_space())

@@ -9,7 +9,7 @@ import pytest
 
 import archgym
 
-DATA = Path(archgym.__file__).parent / "data" / "nas"
+DATA = Path(archgym.__file__).parent / "envs" / "nas" / "data"
 
 
 def test_table_size_and_metadata() -> None:

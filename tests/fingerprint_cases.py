@@ -1,0 +1,44 @@
+"""What the version fingerprints cover: every registered env, and every registered cost model
+on the env (and env options) it serves. Shared by ``test_versions.py`` and
+``update_fingerprints.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Cost-model name -> (env id, env kwargs) whose space and workload exercise it.
+COST_MODEL_CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "systolic-analytical": ("archgym/Systolic-v0", {}),
+    "accelerator-analytical": ("archgym/Accelerator-v0", {}),
+    "mapping-analytical": ("archgym/Mapping-v0", {}),
+    "kernel-analytical": ("archgym/Kernel-v0", {}),
+    "kernel-learned": ("archgym/Kernel-v0", {"cost_model": "learned"}),
+    "nas": ("archgym/NAS-v0", {}),
+    "codesign": ("archgym/CoDesign-v0", {}),
+}
+
+#: Registered cost models that cannot run in the default test environment, and why.
+NOT_FINGERPRINTED = {
+    "kernel-measure": "times kernels on a CUDA GPU",
+    "scalesim": "an external simulator (pinned by its own reference data)",
+    "zigzag": "an external simulator (pinned by its own reference data)",
+    "proxy": "a file trained by the user (its checksum pins it)",
+}
+
+
+def cases() -> dict[str, Any]:
+    """``{"cost_models": {"name@version": fp}, "envs": {env_id: fp}}`` computed now."""
+    from archgym.registry import list_envs, make
+    from archgym.testing._fingerprint import cost_model_fingerprint, env_fingerprint
+
+    out: dict[str, dict[str, str]] = {"cost_models": {}, "envs": {}}
+    for env_id in sorted(list_envs()):
+        if not env_id.startswith("archgym/"):
+            continue
+        out["envs"][env_id] = env_fingerprint(make(env_id))
+    for name, (env_id, kwargs) in COST_MODEL_CASES.items():
+        env = make(env_id, **kwargs)
+        model = env.cost_model
+        key = f"{model.name}@{model.version}"
+        out["cost_models"][key] = cost_model_fingerprint(model, env.space, env.workload)
+    return out
