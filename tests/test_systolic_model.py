@@ -106,6 +106,26 @@ def test_batch_equals_one_by_one() -> None:
             assert one.metrics[k][0] == batch.metrics[k][i], k
 
 
+def test_per_layer_figures_of_a_mixed_batch_equal_lone_designs() -> None:
+    # The model sorts a batch by dataflow and evaluates each dataflow apart; a row put back
+    # in the wrong place, or an SRAM energy taken from another design, shows up here.
+    cols = {
+        "rows": np.array([8, 0, 32, 16, 8, 128]),
+        "cols": np.array([8, 8, 4, 16, 64, 32]),
+        "dataflow": np.array(["is", "ws", "os", "ws", "rs", "os"]),
+        "ifmap_sram_kb": np.array([8.0, 64, 512, 16, 64, 8]),
+        "filter_sram_kb": np.array([512.0, 8, 8, 64, 64, 1024]),
+        "ofmap_sram_kb": np.array([8.0, 8, 256, 32, 8, 64]),
+    }
+    model = SystolicCostModel()
+    batch = model.evaluate_layers(cols, "mobilenet_v2")
+    assert np.isnan(batch["cycles"][[1, 4]]).all() and not np.isnan(batch["cycles"][0]).any()
+    for i in (0, 2, 3, 5):
+        one = model.evaluate_layers({k: v[i : i + 1] for k, v in cols.items()}, "mobilenet_v2")
+        for k, v in one.items():
+            np.testing.assert_array_equal(v[0], batch[k][i], err_msg=f"{k} of design {i}")
+
+
 def test_workload_total_is_sum_of_layers() -> None:
     model = SystolicCostModel("ideal")
     cols = {"rows": [16, 32], "cols": [16, 8], "dataflow": ["ws", "is"]}

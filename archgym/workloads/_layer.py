@@ -31,12 +31,16 @@ Two multiplicities extend SCALE-Sim's single-instance rows:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
 from archgym.errors import ConfigError
+
+_T = TypeVar("_T")
+_MISSING = object()
 
 __all__ = ["Layer", "Workload"]
 
@@ -185,6 +189,7 @@ class Workload:
     layers: tuple[Layer, ...]
     description: str = ""
     _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
@@ -231,3 +236,17 @@ class Workload:
                 a.setflags(write=False)
             self._arrays.update(arr)
         return dict(self._arrays)
+
+    def derived(self, key: str, build: Callable[[Workload], _T]) -> _T:
+        """``build(self)``, computed once per workload and kept under ``key``.
+
+        Cost models keep here the per-layer tables they derive from the layers (mapped GEMM
+        dimensions per dataflow, float copies...), so that evaluating one design does not
+        rebuild them. The workload is immutable, so the cache never goes stale; ``key``
+        should name the model (``"systolic-analytical"``), and the value must not be
+        modified by callers.
+        """
+        hit = self._derived.get(key, _MISSING)
+        if hit is _MISSING:
+            hit = self._derived[key] = build(self)
+        return hit  # type: ignore[no-any-return]

@@ -55,7 +55,7 @@ from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.envs.systolic.timing import fold_cycles, mapped_dims
 from archgym.errors import ConfigError
 from archgym.registry import register_cost_model
-from archgym.workloads import as_workload
+from archgym.workloads import Workload, as_workload
 
 __all__ = ["SystolicCostModel", "DATAFLOWS", "DEFAULTS", "ENERGY_PJ", "AREA_UM2"]
 
@@ -109,6 +109,24 @@ _METRICS = (
 )
 
 
+#: Per-instance counts of one layer: the rows of the block :meth:`SystolicCostModel._counts`
+#: fills. One more row, ``_STALL``, holds the stall cycles of the whole layer.
+_COUNTS: tuple[str, ...] = (
+    "cycles",
+    "sram_ifmap_reads",
+    "sram_filter_reads",
+    "sram_ofmap_writes",  # SCALE-Sim's count: adds rows + cols per os fold
+    "dram_ifmap_reads",
+    "dram_filter_reads",
+    "dram_ofmap_writes",
+    "macs",
+)
+_STALL = len(_COUNTS)
+_KNOBS: tuple[str, ...] = tuple(DEFAULTS)
+_DF_CODE: dict[str, int] = {d: i for i, d in enumerate(DATAFLOWS)}
+_WORDS_PER_KB = 1024.0  # one byte per word
+
+
 def _column(columns: dict[str, np.ndarray], key: str, n: int) -> np.ndarray:
     if key in columns:
         return np.asarray(columns[key])
@@ -119,12 +137,62 @@ def _column(columns: dict[str, np.ndarray], key: str, n: int) -> np.ndarray:
     )
 
 
+def _layer_table(wl: Workload) -> dict[str, Any]:
+    """Float per-layer arrays of ``wl`` and its mapped dims per dataflow (built once per
+    workload, see :meth:`Workload.derived`)."""
+    t: dict[str, Any] = {k: v.astype(float) for k, v in wl.as_arrays().items()}
+    t["mk"] = t["m"] * t["k"]
+    t["mnk"] = t["m"] * t["n"] * t["k"]
+    t["mapped"] = [
+        mapped_dims(t["m"], t["n"], t["k"], i == 0, i == 1) for i in range(len(DATAFLOWS))
+    ]
+    return t
+
+
+def _energy_j(c: Any, e_ifm: Any, e_flt: Any, e_ofm: Any) -> Any:
+    """Energy of counts ``c`` (rows of :data:`_COUNTS`, whole layers or whole workloads),
+    given the SRAM energies per word of each design."""
+    return (
+        ENERGY_PJ["mac"] * c[7]
+        + e_ifm * c[1]
+        + e_flt * c[2]
+        + e_ofm * c[3]
+        + ENERGY_PJ["dram_word"] * (c[4] + c[5] + c[6])
+    ) * 1e-12
+
+
+class _Batch:
+    """Checked designs (one entry per design, in the caller's order) and their per-layer
+    counts, before the sums over layers."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    code: np.ndarray  #: dataflow index in DATAFLOWS
+    knobs: np.ndarray  #: (len(_KNOBS), n)
+    all_feasible: bool
+    inst: np.ndarray  #: (L,) instances of each layer
+    block: np.ndarray  #: (len(_COUNTS) + 1, n, L): per-instance counts, then layer stalls
+    util: np.ndarray | None  #: (2, n, L): compute and overall utilisation, if asked
+    e_sram: np.ndarray  #: (3, n) pJ per word of the ifmap, filter, ofmap SRAMs
+    area_mm2: np.ndarray
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.feasible = np.ones(n, dtype=bool)
+        self.reasons = [""] * n
+
+
 class SystolicCostModel(CostModel):
     """Systolic array (rows x cols PEs, one dataflow) with three SRAMs and a DRAM link.
 
     Design columns: ``rows``, ``cols`` (PEs), ``dataflow`` (``"os"``, ``"ws"``, ``"is"``),
     and optionally ``ifmap_sram_kb``, ``filter_sram_kb``, ``ofmap_sram_kb`` (KiB),
     ``dram_bw_words`` (words/cycle) and ``clock_mhz`` (see :data:`DEFAULTS`).
+
+    One design costs about as much as a few in a batch: per-workload tables (mapped GEMM
+    dimensions per dataflow) are built once per workload, designs are grouped by dataflow so
+    no branch of another dataflow is computed, and every count is summed over the layers in
+    one matrix product.
 
     Args:
         bandwidth_mode: ``"limited"`` (default) adds DRAM stall cycles to the latency;
@@ -150,29 +218,29 @@ class SystolicCostModel(CostModel):
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         """Whole-workload metrics, one row per design (sums over layers)."""
-        per, feasible, reasons, n = self._evaluate(columns, workload)
-        tot = {k: v.sum(axis=1) for k, v in per.items() if v.ndim == 2}
-        cycles = tot["cycles"]
-        rc = per["rows"] * per["cols"]
-        clock_hz = per["clock_mhz"] * 1e6
+        b = self._evaluate(columns, workload, detail=False)
+        tot = b.block[:_STALL] @ b.inst  # (counts, n): every count summed over the layers
+        stall = b.block[_STALL].sum(axis=-1)
+        cycles = tot[0]
         with np.errstate(divide="ignore", invalid="ignore"):
             metrics = {
-                "latency_s": (cycles + tot["stall_cycles"]) / clock_hz,
+                "latency_s": (cycles + stall) / (b.knobs[4] * 1e6),
                 "cycles": cycles,
-                "stall_cycles": tot["stall_cycles"],
-                "utilization": tot["macs"] / (cycles * rc),
-                "sram_read_words": tot["sram_ifmap_reads"] + tot["sram_filter_reads"],
-                "sram_write_words": tot["sram_ofmap_writes"],
-                "sram_ifmap_read_words": tot["sram_ifmap_reads"],
-                "sram_filter_read_words": tot["sram_filter_reads"],
-                "dram_read_words": tot["dram_ifmap_reads"] + tot["dram_filter_reads"],
-                "dram_write_words": tot["dram_ofmap_writes"],
-                "energy_j": tot["energy_j"],
-                "area_mm2": per["area_mm2"],
+                "stall_cycles": stall,
+                "utilization": tot[7] / (cycles * (b.rows * b.cols)),
+                "sram_read_words": tot[1] + tot[2],
+                "sram_write_words": tot[3],
+                "sram_ifmap_read_words": tot[1],
+                "sram_filter_read_words": tot[2],
+                "dram_read_words": tot[4] + tot[5],
+                "dram_write_words": tot[6],
+                "energy_j": _energy_j(tot, *b.e_sram),
+                "area_mm2": b.area_mm2,
             }
-        for k in metrics:
-            metrics[k] = np.where(feasible, metrics[k], np.nan)
-        return Evaluations(metrics=metrics, feasible=feasible, reasons=reasons)
+        if not b.all_feasible:
+            for k in metrics:
+                metrics[k] = np.where(b.feasible, metrics[k], np.nan)
+        return Evaluations(metrics=metrics, feasible=b.feasible, reasons=b.reasons)
 
     def evaluate_layers(
         self, columns: dict[str, np.ndarray], workload: Any
@@ -185,110 +253,133 @@ class SystolicCostModel(CostModel):
         ``dram_filter_reads``, ``dram_ofmap_writes``, ``macs``, ``energy_j``. Counts are of
         the whole layer (all ``groups * repeat`` instances).
         """
-        per, feasible, _, _ = self._evaluate(columns, workload)
-        return {k: np.where(feasible[:, None], v, np.nan) for k, v in per.items() if v.ndim == 2}
-
-    def _evaluate(
-        self, columns: dict[str, np.ndarray], workload: Any
-    ) -> tuple[dict[str, np.ndarray], np.ndarray, list[str], int]:
-        wl = as_workload(workload, "systolic-analytical")
-        n = len(next(iter(columns.values()))) if columns else 0
-        rows_raw = _column(columns, "rows", n)
-        cols_raw = _column(columns, "cols", n)
-        df_raw = np.asarray(_column(columns, "dataflow", n)).astype(str)
-        knobs = {k: np.asarray(_column(columns, k, n), dtype=float) for k in DEFAULTS}
-
-        bad: list[tuple[np.ndarray, str]] = []
-        rows_f = np.asarray(rows_raw, dtype=float)
-        cols_f = np.asarray(cols_raw, dtype=float)
-        for key, arr in (("rows", rows_f), ("cols", cols_f)):
-            bad.append(
-                (~((arr >= 1) & (arr == np.floor(arr))), f"{key} must be a positive integer")
-            )
-        code = np.full(n, -1, dtype=np.int64)
-        for i, d in enumerate(DATAFLOWS):
-            code[df_raw == d] = i
-        bad.append((code < 0, f"dataflow must be one of {list(DATAFLOWS)}"))
-        for key, arr in knobs.items():
-            bad.append((~(arr > 0), f"{key} must be > 0"))
-        feasible = np.ones(n, dtype=bool)
-        for mask, _ in bad:
-            feasible &= ~mask
-        reasons = [""] * n
-        for i in np.flatnonzero(~feasible).tolist():
-            reasons[i] = "; ".join(
-                f"{msg} (got {_value(columns, msg, i)})" for mask, msg in bad if mask[i]
-            )
-
-        # Safe stand-ins for infeasible rows so the arithmetic below stays finite.
-        R = np.where(feasible, rows_f, 1).astype(np.int64)[:, None]
-        C = np.where(feasible, cols_f, 1).astype(np.int64)[:, None]
-        df = np.where(feasible, code, 0)[:, None]
-        a = wl.as_arrays()
-        M, N, K, inst = a["m"][None, :], a["n"][None, :], a["k"][None, :], a["instances"][None, :]
-
-        is_os, is_ws = df == 0, df == 1
-        Sr, Sc, T = mapped_dims(M, N, K, is_os, is_ws)
-        rf, cf, cycles1 = fold_cycles(Sr, Sc, T, R, C, short_fill=is_os)
-        folds = rf * cf
-        util_den = np.where(is_os, T + R + C - 2, T + 2 * R + 2 * C - 3)
-        mnk = M * N * K
-        compute_util = mnk / (R * C * folds * util_den)
-
-        ifm_rd = np.where(is_os | is_ws, M * K * cf, K * M)
-        flt_rd = np.where(is_os, K * N * rf, np.where(is_ws, K * N, K * N * cf))
-        ofm_wr_real = np.where(is_os, M * N, M * N * rf)
-        ofm_wr = np.where(is_os, M * N + folds * (R + C), ofm_wr_real)
-
-        words = 1024.0  # words per KiB at one byte per word
-        ifm_cap = knobs["ifmap_sram_kb"][:, None] * words
-        flt_cap = knobs["filter_sram_kb"][:, None] * words
-        ifm_dram = np.where(a["ifmap_words"][None, :] <= ifm_cap, a["ifmap_words"][None, :], ifm_rd)
-        flt_dram = np.where(
-            a["filter_words"][None, :] <= flt_cap, a["filter_words"][None, :], flt_rd
-        )
-        ofm_dram = ofm_wr_real
-
-        cycles = cycles1 * inst
-        dram_total = (ifm_dram + flt_dram + ofm_dram) * inst
-        if self.bandwidth_mode == "limited":
-            mem_cycles = np.ceil(dram_total / knobs["dram_bw_words"][:, None])
-            stall = np.maximum(mem_cycles - cycles, 0)
-        else:
-            stall = np.zeros(cycles.shape)
-
-        def e_sram(kb: np.ndarray) -> np.ndarray:
-            return ENERGY_PJ["sram_word_8kb"] * np.sqrt(kb[:, None] / 8.0)
-
-        energy_pj = (
-            ENERGY_PJ["mac"] * mnk
-            + e_sram(knobs["ifmap_sram_kb"]) * ifm_rd
-            + e_sram(knobs["filter_sram_kb"]) * flt_rd
-            + e_sram(knobs["ofmap_sram_kb"]) * ofm_wr
-            + ENERGY_PJ["dram_word"] * (ifm_dram + flt_dram + ofm_dram)
-        ) * inst
-        sram_kb = knobs["ifmap_sram_kb"] + knobs["filter_sram_kb"] + knobs["ofmap_sram_kb"]
-        area_mm2 = (R[:, 0] * C[:, 0] * AREA_UM2["pe"] + sram_kb * AREA_UM2["sram_kb"]) * 1e-6
-
+        b = self._evaluate(columns, workload, detail=True)
+        whole = b.block[:_STALL] * b.inst  # every instance of each layer
+        e_sram = [e[:, None] for e in b.e_sram]
         per = {
-            "cycles": cycles.astype(float),
-            "stall_cycles": stall.astype(float),
-            "compute_util": compute_util,
-            "overall_util": mnk / (cycles1 * R * C),
-            "sram_ifmap_reads": (ifm_rd * inst).astype(float),
-            "sram_filter_reads": (flt_rd * inst).astype(float),
-            "sram_ofmap_writes": (ofm_wr * inst).astype(float),
-            "dram_ifmap_reads": (ifm_dram * inst).astype(float),
-            "dram_filter_reads": (flt_dram * inst).astype(float),
-            "dram_ofmap_writes": (ofm_dram * inst).astype(float),
-            "macs": np.broadcast_to(mnk * inst, cycles.shape).astype(float),
-            "energy_j": energy_pj * 1e-12,
-            "rows": R[:, 0].astype(float),
-            "cols": C[:, 0].astype(float),
-            "clock_mhz": knobs["clock_mhz"],
-            "area_mm2": area_mm2,
+            "cycles": whole[0],
+            "stall_cycles": b.block[_STALL],
+            "compute_util": b.util[0],
+            "overall_util": b.util[1],
+            **{k: whole[i] for i, k in enumerate(_COUNTS) if 0 < i < 7},
+            "macs": whole[7],
+            "energy_j": _energy_j(whole, *e_sram),
         }
-        return per, feasible, reasons, n
+        return {k: np.where(b.feasible[:, None], v, np.nan) for k, v in per.items()}
+
+    def _evaluate(self, columns: dict[str, np.ndarray], workload: Any, detail: bool) -> _Batch:
+        wl = as_workload(workload, "systolic-analytical")
+        t = wl.derived("systolic-analytical", _layer_table)
+        b = self._check(columns)
+        n, n_layers = b.n, len(t["m"])
+        b.inst = t["instances"]
+        b.block = np.empty((_STALL + 1, n, n_layers))
+        b.util = np.empty((2, n, n_layers)) if detail else None
+        # Sort by dataflow: each dataflow's designs are then one slice, computed without the
+        # other dataflows' branches (a lone design is a slice of one).
+        order = None
+        code, rows, cols, knobs = b.code, b.rows, b.cols, b.knobs
+        if n > 1 and (code[1:] != code[:-1]).any():
+            order = np.argsort(code, kind="stable")
+            code, rows, cols, knobs = code[order], rows[order], cols[order], knobs[:, order]
+        bounds = np.flatnonzero(np.diff(code)) + 1 if n > 1 else ()
+        start = 0
+        for stop in [*bounds, n]:
+            part = slice(start, stop)
+            self._counts(
+                int(code[start]),
+                rows[part, None],
+                cols[part, None],
+                knobs[:, part],
+                t,
+                b.block[:, part],
+                b.util[:, part] if detail else None,
+            )
+            start = stop
+        if order is not None:  # back to the caller's order
+            inverse = np.argsort(order)
+            b.block = b.block[:, inverse]
+            b.util = b.util[:, inverse] if b.util is not None else None
+        b.e_sram = ENERGY_PJ["sram_word_8kb"] * np.sqrt(b.knobs[:3] / 8.0)
+        sram_kb = b.knobs[0] + b.knobs[1] + b.knobs[2]
+        b.area_mm2 = (b.rows * b.cols * AREA_UM2["pe"] + sram_kb * AREA_UM2["sram_kb"]) * 1e-6
+        return b
+
+    def _check(self, columns: dict[str, np.ndarray]) -> _Batch:
+        """Design columns as float arrays, with feasibility and reasons; infeasible rows get
+        safe stand-ins (a 1x1 os array, default knobs) so the arithmetic stays finite."""
+        n = len(next(iter(columns.values()))) if columns else 0
+        b = _Batch(n)
+        rc = np.array([_column(columns, "rows", n), _column(columns, "cols", n)], dtype=float)
+        df = np.asarray(_column(columns, "dataflow", n)).astype(str).tolist()
+        code = np.fromiter((_DF_CODE.get(x, -1) for x in df), dtype=np.int64, count=n)
+        knobs = np.array([_column(columns, k, n) for k in _KNOBS], dtype=float)
+        int_bad = ~((rc >= 1) & (rc == np.floor(rc)))
+        knob_bad = ~(knobs > 0)
+        df_bad = code < 0
+        bad = int_bad.any(axis=0) | knob_bad.any(axis=0) | df_bad
+        b.all_feasible = not bad.any()
+        if not b.all_feasible:
+            checks = [
+                (int_bad[0], "rows must be a positive integer"),
+                (int_bad[1], "cols must be a positive integer"),
+                (df_bad, f"dataflow must be one of {list(DATAFLOWS)}"),
+                *((knob_bad[i], f"{k} must be > 0") for i, k in enumerate(_KNOBS)),
+            ]
+            for i in np.flatnonzero(bad).tolist():
+                b.reasons[i] = "; ".join(
+                    f"{msg} (got {_value(columns, msg, i)})" for mask, msg in checks if mask[i]
+                )
+            b.feasible = ~bad
+            rc = np.where(bad, 1.0, rc)
+            code = np.where(bad, 0, code)
+            knobs = np.where(bad, np.array([DEFAULTS[k] for k in _KNOBS], float)[:, None], knobs)
+        b.rows, b.cols, b.code, b.knobs = rc[0], rc[1], code, knobs
+        return b
+
+    def _counts(
+        self,
+        df: int,
+        R: np.ndarray,
+        C: np.ndarray,
+        knobs: np.ndarray,
+        t: dict[str, Any],
+        out: np.ndarray,
+        util: np.ndarray | None,
+    ) -> None:
+        """Per-layer counts of designs sharing dataflow ``df``: fills ``out`` (rows
+        :data:`_COUNTS` of one instance, then the layer's stall cycles) and, if given,
+        ``util`` (compute and overall utilisation). ``R``, ``C`` are ``(g, 1)``."""
+        is_os, is_ws = df == 0, df == 1
+        inst = t["instances"]
+        sr, sc, T = t["mapped"][df]
+        rf, cf, cycles1 = fold_cycles(sr, sc, T, R, C, short_fill=is_os)
+        MK, KN, MN = t["mk"], t["filter_words"], t["ofmap_words"]
+        if is_os:
+            ifm_rd, flt_rd, ofm_real = MK * cf, KN * rf, MN
+            ofm_wr = MN + rf * cf * (R + C)
+        else:
+            ifm_rd = MK * cf if is_ws else MK
+            flt_rd = KN if is_ws else KN * cf
+            ofm_wr = ofm_real = MN * rf
+        ifm_dram = np.where(
+            t["ifmap_words"] <= knobs[0][:, None] * _WORDS_PER_KB, t["ifmap_words"], ifm_rd
+        )
+        flt_dram = np.where(KN <= knobs[1][:, None] * _WORDS_PER_KB, KN, flt_rd)
+        for i, x in enumerate(
+            (cycles1, ifm_rd, flt_rd, ofm_wr, ifm_dram, flt_dram, ofm_real, t["mnk"])
+        ):
+            out[i] = x
+        if self.bandwidth_mode == "limited":
+            dram_total = (ifm_dram + flt_dram + ofm_real) * inst
+            mem_cycles = np.ceil(dram_total / knobs[3][:, None])
+            out[_STALL] = np.maximum(mem_cycles - cycles1 * inst, 0)
+        else:
+            out[_STALL] = 0.0
+        if util is not None:
+            fill = T + R + C - 2 if is_os else T + 2 * R + 2 * C - 3
+            util[0] = t["mnk"] / (R * C * (rf * cf) * fill)
+            util[1] = t["mnk"] / (cycles1 * R * C)
 
 
 def _value(columns: dict[str, np.ndarray], msg: str, i: int) -> Any:
