@@ -6,6 +6,11 @@
     python benchmarks/collect_kernels.py --select backend=triton --select precision=fp8 \
         --extra-shapes llama-7b.qkv@2048,gpt2.lm_head@1024 --extra-seed 1 --out supp.csv.gz
 
+    # the dense tile grid (second dataset, H200): priority phases, compile and time at once,
+    # resumable from a cut-short file
+    python benchmarks/collect_kernels.py --grid --workers 14 --deadline 540 --out h200.csv.gz
+    python benchmarks/collect_kernels.py --grid --resume h200.csv.gz --out h200b.csv.gz
+
 Writes ``<out>`` (gzip CSV in archgym's record format) and ``<stem>.meta.json`` (GPU,
 driver, CUDA, torch and triton versions, date, timing protocol).
 """
@@ -16,7 +21,8 @@ import argparse
 import json
 import sys
 
-from archgym.envs.kernel.measure.collect import run_collection, summarize_plan
+from archgym.envs.kernel.measure.collect import run_collection, run_pipelined, summarize_plan
+from archgym.envs.kernel.measure.grid import PHASES, plan_grid
 from archgym.envs.kernel.measure.plan import plan_collection
 
 
@@ -47,7 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         "appended after --select is applied to the main plan",
     )
     ap.add_argument("--extra-seed", type=int, default=1)
+    ap.add_argument("--grid", action="store_true", help="the dense tile-grid plan (plan_grid)")
+    ap.add_argument("--configs", type=int, default=200, help="--grid: tile configs per precision")
+    ap.add_argument("--phases", default=",".join(PHASES), help="--grid: phases, in order")
+    ap.add_argument("--resume", default="", help="--grid: records of an earlier, cut-short run")
+    ap.add_argument("--gpu-key", default="", help="--grid: GPU name for the gpu column")
+    ap.add_argument("--stride", type=int, default=1, help="--grid: keep every STRIDE-th point")
     args = ap.parse_args(argv)
+    if args.grid:
+        return grid_main(args)
     points = select_points(
         plan_collection(args.seed, args.configs_per_case, args.pool_size), args.select
     )
@@ -83,6 +97,67 @@ def main(argv: list[str] | None = None) -> int:
     for head, full in bad.groupby(bad.str[:120]).first().items():  # one full text per cause
         print(f"--- full text of {head[:60]!r}:\n{full}")
     return 0
+
+
+def grid_main(args: argparse.Namespace) -> int:
+    """Plan (and unless --plan-only, measure) the dense tile grid."""
+    import time
+
+    t0 = time.process_time(), time.perf_counter()
+    plan = plan_grid(args.seed, args.configs, phases=args.phases.split(","))
+    points = [p for _, p in plan][:: args.stride]
+    if args.limit:
+        points = points[: args.limit]
+    print(json.dumps(summarize_plan(points), indent=1), flush=True)
+    print(
+        f"planned in {time.process_time() - t0[0]:.1f} s CPU, {time.perf_counter() - t0[1]:.1f} s wall"
+    )
+    if args.plan_only:
+        return 0
+    import pandas as pd
+
+    from archgym.envs.kernel.gpus import gpu_from_device_name
+    from archgym.envs.kernel.measure.plan import require_cuda
+
+    torch = require_cuda()
+    gpu = args.gpu_key or gpu_from_device_name(torch.cuda.get_device_name(0))
+    resume = (
+        pd.read_csv(args.resume, keep_default_na=False, na_values=[""]) if args.resume else None
+    )
+    csv, meta = run_pipelined(
+        points,
+        args.out,
+        gpu=gpu,
+        reps=args.reps,
+        seed=args.seed,
+        workers=args.workers,
+        deadline_s=args.deadline,
+        resume=resume,
+        log=lambda s: print(s, flush=True),
+        meta_extra={
+            "collected_with": "python benchmarks/collect_kernels.py " + " ".join(sys.argv[1:])
+        },
+    )
+    return report(csv)
+
+
+def report(csv: object) -> int:
+    """Print what a collection produced: counts, failures, checks, sanity flags."""
+    import pandas as pd
+
+    df = pd.read_csv(csv, keep_default_na=False, na_values=[""])
+    print(f"wrote {csv}: {int(df.feasible.sum())}/{len(df)} feasible")
+    print(df.groupby(["backend", "sparsity", "precision"]).feasible.agg(["sum", "count"]))
+    bad = df.loc[~df.feasible.astype(bool), "reason"].astype(str)
+    print(bad.str[:110].value_counts().head(12).to_string())
+    err = df[df.feasible.astype(bool)].groupby(["backend", "sparsity", "precision"]).rel_err
+    print("rel_err max per path:\n" + err.max().to_string())
+    flagged = df[df.sanity.astype(str) != ""]
+    for (sp, prec), grp in flagged.groupby(["sparsity", "precision"]):
+        print(
+            f"SANITY {sp} {prec}: {len(grp)} rows, e.g. {grp.iloc[0].shape}: {grp.iloc[0].sanity}; "
+            f"kernels {grp.iloc[0].kernels}"
+        )
 
 
 def parse_shape(text: str) -> tuple[str, int]:

@@ -23,7 +23,16 @@ from archgym.envs.kernel.measure.plan import (
     write_dataset,
 )
 
-__all__ = ["compile_key", "compile_all", "merge_records", "run_collection", "summarize_plan"]
+__all__ = [
+    "compile_key",
+    "compile_all",
+    "merge_records",
+    "point_key",
+    "run_collection",
+    "run_pipelined",
+    "sanity_flags",
+    "summarize_plan",
+]
 
 
 def compile_key(p: Mapping[str, Any]) -> tuple[Any, ...] | None:
@@ -184,3 +193,158 @@ def merge_records(base: Any, new: Any) -> Any:
     cols = list(RECORD_COLUMNS)
     merged = pd.concat([base[cols], new[cols]], ignore_index=True)
     return merged.drop_duplicates(key, keep="last").reset_index(drop=True)
+
+
+def point_key(p: Mapping[str, Any]) -> tuple[str, ...]:
+    """Workload and design of a point or record, as text (matches across CSV round trips)."""
+    out = []
+    for c in WORKLOAD_COLUMNS + DESIGN_COLUMNS:
+        v = p[c]
+        out.append(f"{float(v):g}" if c == "density" else str(int(v)) if c not in _TEXT else str(v))
+    return tuple(out)
+
+
+_TEXT = {"op", "shape", "backend", "precision", "sparsity"}
+
+
+def sanity_flags(frame: Any) -> Any:
+    """Why each vendor row is more than 3x slower than dense fp16 at equal FLOP, else "".
+
+    Compares useful TFLOP/s with the vendor dense fp16 row of the same ``(m, n, k, groups)``;
+    returns a string Series aligned with ``frame``.
+    """
+    import pandas as pd
+
+    flags = pd.Series("", index=frame.index, dtype=object)
+    ok = frame["feasible"].astype(bool)
+    ref = frame[
+        ok
+        & (frame["backend"] == "torch")
+        & (frame["sparsity"] == "dense")
+        & (frame["precision"] == "fp16")
+    ]
+    best = ref.groupby(["m", "n", "k", "groups"])["tflops"].max()
+    vend = frame[ok & (frame["backend"] == "torch")]
+    for i, row in vend.iterrows():
+        f0 = best.get((row["m"], row["n"], row["k"], row["groups"]))
+        if f0 is not None and row["tflops"] > 0 and f0 / row["tflops"] > 3.0:
+            flags[i] = f"{f0 / row['tflops']:.1f}x dense fp16 time at equal FLOP"
+    return flags
+
+
+def run_pipelined(
+    points: Sequence[Mapping[str, Any]],
+    out: str | Path,
+    *,
+    gpu: str,
+    reps: int = 10,
+    seed: int = 0,
+    workers: int = 14,
+    deadline_s: float | None = None,
+    resume: Any = None,
+    batch: int = 400,
+    checkpoint_every: int = 2000,
+    log: Callable[[str], None] = print,
+    meta_extra: Mapping[str, Any] | None = None,
+) -> tuple[Path, Path]:
+    """Compile and time ``points`` (in priority order) at once; write ``out`` as it goes.
+
+    A process pool compiles the distinct Triton kernels in the order the points need them
+    while the main process times the points whose kernels are ready, ``batch`` at a time.
+    Records of ``resume`` (a DataFrame of an earlier, cut-short run) are kept and their
+    points skipped. ``deadline_s`` covers compiling and timing; the file is rewritten every
+    ``checkpoint_every`` records and at the end, with a ``sanity`` flag on slow vendor paths.
+
+    Raises:
+        BackendError: No CUDA GPU.
+    """
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    import pandas as pd
+
+    from archgym.envs.kernel.measure.runners import warmup_compile
+
+    require_cuda()
+    t0 = time.monotonic()
+    out = Path(out)
+    records: list[dict[str, Any]] = []
+    if resume is not None and len(resume):
+        records = resume.to_dict("records")
+    done = {point_key(r) for r in records}
+    todo = [p for p in points if point_key(p) not in done]
+    log(f"{len(records)} records resumed, {len(todo)} points to measure")
+    reps_by_key: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for p in todo:
+        key = compile_key(p)
+        if key is not None and key not in reps_by_key:
+            reps_by_key[key] = p
+    keys = list(reps_by_key)
+    pool = cf.ProcessPoolExecutor(max_workers=max(workers, 1), mp_context=mp.get_context("spawn"))
+    futs: dict[tuple[Any, ...], Any] = {}
+    for i in range(0, len(keys), 4):
+        chunk = keys[i : i + 4]
+        fut = pool.submit(warmup_compile, [dict(reps_by_key[k]) for k in chunk])
+        for j, k in enumerate(chunk):
+            futs[k] = (fut, j)
+    meta = collection_metadata(reps, 1, seed, planned_points=len(points), **(meta_extra or {}))
+    meta["gpu_key"] = gpu
+    since = [0]
+
+    def save(final: bool = False) -> tuple[Path, Path]:
+        frame = pd.DataFrame(records, columns=list(RECORD_COLUMNS))
+        frame["sanity"] = sanity_flags(frame)
+        meta["elapsed_s"] = round(time.monotonic() - t0, 1)
+        meta["partial"] = not final or len(frame) < len(points)
+        return write_dataset(frame.to_dict("records"), out, meta)
+
+    def on_record(rec: dict[str, Any]) -> None:
+        records.append(rec)
+        since[0] += 1
+        if since[0] >= checkpoint_every:
+            since[0] = 0
+            save()
+            log(f"{len(records)}/{len(points)} records, {time.monotonic() - t0:.0f} s")
+
+    failed = 0
+    try:
+        for start in range(0, len(todo), batch):
+            left = None if deadline_s is None else deadline_s - (time.monotonic() - t0)
+            if left is not None and left <= 0:
+                log("deadline reached")
+                break
+            ready = []
+            for p in todo[start : start + batch]:
+                key = compile_key(p)
+                if key is None:
+                    ready.append(p)
+                    continue
+                fut, j = futs[key]
+                try:
+                    wait = (
+                        None
+                        if deadline_s is None
+                        else max(deadline_s - (time.monotonic() - t0), 1.0)
+                    )
+                    err = fut.result(timeout=wait)[j]
+                except cf.TimeoutError:
+                    err = ""  # compile on first launch
+                except Exception as exc:  # noqa: BLE001 - a crashed worker: compile on launch
+                    err = ""
+                    log(f"compile worker failed: {exc}")
+                if err:
+                    failed += 1
+                    on_record(make_record(p, None, reason=f"compile: {err}", gpu=gpu))
+                else:
+                    ready.append(p)
+            left = None if deadline_s is None else deadline_s - (time.monotonic() - t0)
+            measure_points(
+                ready, reps=reps, seed=seed, deadline_s=left, on_record=on_record, gpu=gpu, log=log
+            )
+            log(
+                f"batch {start // batch}: {len(records)} records ({failed} compile failures), "
+                f"{time.monotonic() - t0:.0f} s"
+            )
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return save(final=True)

@@ -42,6 +42,7 @@ __all__ = [
     "DESIGN_COLUMNS",
     "WORKLOAD_COLUMNS",
     "RECORD_COLUMNS",
+    "EXTRA_COLUMNS",
     "COLLECTION_SHAPES",
     "tile_pool",
     "plan_collection",
@@ -70,6 +71,15 @@ DESIGN_COLUMNS = (
     "split_k",
 )
 WORKLOAD_COLUMNS = ("op", "shape", "m", "n", "k", "groups")
+EXTRA_COLUMNS = ("gpu", "reps", "call_s", "setup_s", "rel_err", "kernels", "sanity")
+"""Added by the second collection (H200): ``gpu`` (a key of
+:data:`~archgym.envs.kernel.gpus.GPUS`), ``reps`` (timed repetitions), ``call_s`` (event-timed
+seconds of one call, host gaps included; vendor paths only -- their ``latency_s`` is the
+device time of the kernels the profiler saw inside the call), ``setup_s`` (one-time
+conversion/packing seconds of a vendor path), ``rel_err`` (relative error against a float32
+reference), ``kernels`` (the kernels one vendor call ran, ``;``-separated) and ``sanity``
+(why a path is more than 3x slower than dense fp16 at equal FLOP, else empty). Older data
+has them empty."""
 RECORD_COLUMNS = (
     WORKLOAD_COLUMNS
     + DESIGN_COLUMNS
@@ -80,9 +90,11 @@ RECORD_COLUMNS = (
         "feasible",
         "reason",
     )
+    + EXTRA_COLUMNS
 )
 """Columns of a measured record, in order. ``tile_density`` is the fraction of tiles the
-Triton kernel computed (block-sparse), NaN otherwise."""
+Triton kernel computed (block-sparse), NaN otherwise; the last ones are
+:data:`EXTRA_COLUMNS`."""
 
 # (layer, tokens) pairs measured by the default collection; `op` follows the layer.
 COLLECTION_SHAPES: tuple[tuple[str, int], ...] = (
@@ -323,13 +335,31 @@ def useful_flop(point: Mapping[str, Any]) -> float:
     return wl.dense_flop * float(point["density"])
 
 
+_EXTRA_DEFAULTS: dict[str, Any] = {
+    "gpu": "",
+    "reps": 0,
+    "call_s": float("nan"),
+    "setup_s": float("nan"),
+    "rel_err": float("nan"),
+    "kernels": "",
+    "sanity": "",
+}
+
+
 def make_record(
     point: Mapping[str, Any],
     latency_s: float | None,
     reason: str = "",
     tile_density: float | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """One record in :data:`RECORD_COLUMNS` order; ``latency_s=None`` means infeasible."""
+    """One record in :data:`RECORD_COLUMNS` order; ``latency_s=None`` means infeasible.
+
+    ``extra`` sets :data:`EXTRA_COLUMNS` (unknown names raise ``KeyError``).
+    """
+    bad = set(extra) - set(EXTRA_COLUMNS)
+    if bad:
+        raise KeyError(f"unknown record fields {sorted(bad)}; expected some of {EXTRA_COLUMNS}")
     rec = {k: point[k] for k in WORKLOAD_COLUMNS + DESIGN_COLUMNS}
     ok = latency_s is not None and np.isfinite(latency_s) and latency_s > 0
     rec["latency_s"] = float(latency_s) if ok else float("nan")
@@ -337,6 +367,7 @@ def make_record(
     rec["tile_density"] = float("nan") if tile_density is None else float(tile_density)
     rec["feasible"] = bool(ok)
     rec["reason"] = "" if ok else (reason or "measurement failed")
+    rec.update({**_EXTRA_DEFAULTS, **extra})
     return rec
 
 
@@ -447,27 +478,68 @@ def collection_metadata(reps: int, warmup: int, seed: int, **extra: Any) -> dict
     }
 
 
+def time_adaptive(
+    fn: Callable[[], Any],
+    flush: Any,
+    max_reps: int = 10,
+    budget_s: float = 0.02,
+    single_above_s: float = 0.05,
+) -> tuple[float, int]:
+    """Median event-timed seconds of ``fn`` with the L2 flushed before each run, and the reps.
+
+    One timed run estimates the time; then ``clip(budget_s / estimate, 3, max_reps)`` more
+    runs are timed and their median returned. A kernel slower than ``single_above_s`` keeps
+    its single timing (a bad tile config on a large shape: its rank is clear and more runs
+    would only spend GPU time).
+    """
+    torch = require_cuda()
+
+    def once(n: int) -> list[float]:
+        starts = [torch.cuda.Event(enable_timing=True) for _ in range(n)]
+        ends = [torch.cuda.Event(enable_timing=True) for _ in range(n)]
+        for i in range(n):
+            flush.bitwise_not_()
+            starts[i].record()
+            fn()
+            ends[i].record()
+        torch.cuda.synchronize()
+        return [s_.elapsed_time(e_) / 1e3 for s_, e_ in zip(starts, ends, strict=True)]
+
+    first = once(1)[0]
+    if first > single_above_s:
+        return first, 1
+    reps = int(np.clip(budget_s / max(first, 1e-6), 3, max(max_reps, 3)))
+    return float(np.median(once(reps))), reps
+
+
 def measure_points(
     points: Sequence[Mapping[str, Any]],
-    reps: int = 20,
-    warmup: int = 3,
+    reps: int = 10,
+    warmup: int = 1,
     seed: int = 0,
     deadline_s: float | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    gpu: str = "",
+    log: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run and time every point on the current CUDA GPU; returns records in order.
+    """Run, check and time every point on the current CUDA GPU; returns records in order.
 
-    Points are grouped by workload and precision so operands are built once. Failures of
-    one point become infeasible records. Stops early (remaining points are skipped, not
-    recorded) once ``deadline_s`` seconds have passed.
+    Points are grouped by workload and precision so operands are built once. Each point is
+    built and run once (warm-up, outside timing), timed by :func:`time_adaptive` (``call_s``)
+    and checked against a float32 reference (``rel_err``). Vendor points are also profiled
+    (:func:`~archgym.envs.kernel.measure.profile.profile_calls`): their ``latency_s`` is the
+    device time of the kernels inside one call and ``kernels`` names them; ``log`` receives
+    one line per vendor point. Failures of one point become infeasible records. Stops early
+    (remaining points are skipped, not recorded) once ``deadline_s`` seconds have passed.
 
     Raises:
         BackendError: No CUDA GPU.
     """
-    from archgym.envs.kernel.measure.runners import OperandCache, build_runner
+    from archgym.envs.kernel.measure.profile import profile_calls
+    from archgym.envs.kernel.measure.runners import OperandCache, build_point
 
     torch = require_cuda()
-    flush = torch.empty(256 * 1024 * 1024 // 4, dtype=torch.int32, device="cuda")
+    flush = torch.empty(256 * 1024 * 1024, dtype=torch.uint8, device="cuda")
     cache = OperandCache(seed)
     t0 = time.monotonic()
     records: list[dict[str, Any]] = []
@@ -476,6 +548,7 @@ def measure_points(
         key=lambda i: (points[i]["shape"], points[i]["op"], points[i]["precision"]),
     )
     last_key = None
+    check_failed = False
     for i in order:
         p = points[i]
         if deadline_s is not None and time.monotonic() - t0 > deadline_s:
@@ -485,14 +558,41 @@ def measure_points(
             cache.clear()
             last_key = key
         try:
-            fn, tile_density = build_runner(p, cache)
-            lat = time_cuda(fn, reps=reps, warmup=warmup, flush=flush)
-            rec = make_record(p, lat, tile_density=tile_density)
+            run = build_point(p, cache)
+            for _ in range(max(warmup - 1, 0)):
+                run.fn()
+            call_s, n_reps = time_adaptive(run.fn, flush, max_reps=reps)
+            extra: dict[str, Any] = {"gpu": gpu, "reps": n_reps}
+            lat = call_s
+            if run.vendor:
+                kernel_s, names = profile_calls(run.fn, flush)
+                if np.isfinite(kernel_s) and kernel_s > 0:
+                    lat = kernel_s
+                extra.update(
+                    call_s=call_s, setup_s=run.setup_s, kernels=";".join(dict.fromkeys(names))
+                )
+            try:
+                extra["rel_err"] = run.check()
+            except Exception as exc:  # noqa: BLE001 - a broken check must not lose the timing
+                extra["rel_err"] = float("nan")
+                if log is not None and not check_failed:
+                    log(f"[check] {p['shape']} {p['backend']} {p['precision']}: {error_text(exc)}")
+                check_failed = True
+            rec = make_record(p, lat, tile_density=run.tile_density, **extra)
+            if run.vendor and log is not None:
+                log(
+                    f"[vendor] {p['shape']} {p['op']} {p['precision']} {p['sparsity']} "
+                    f"d={p['density']} b={p['sparse_block']}: kernels {lat * 1e6:.1f} us, "
+                    f"call {call_s * 1e6:.1f} us, setup {run.setup_s * 1e3:.1f} ms, "
+                    f"rel_err {extra['rel_err']:.2e}, ran [{extra['kernels']}]"
+                )
         except Exception as exc:  # noqa: BLE001 - any kernel failure is an infeasible design
             msg = error_text(exc)
-            rec = make_record(p, None, reason=msg)
+            rec = make_record(p, None, reason=msg, gpu=gpu)
             if "out of memory" in msg.lower():
                 torch.cuda.empty_cache()
+            if p["backend"] != "triton" and log is not None:
+                log(f"[vendor] {p['shape']} {p['precision']} {p['sparsity']}: failed: {msg[:300]}")
         records.append(rec)
         if on_record is not None:
             on_record(rec)

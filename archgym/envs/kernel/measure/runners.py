@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,17 @@ from archgym.envs.kernel.measure.triton_matmul import (
     MODE_SDDMM,
     matmul_kernel,
 )
+from archgym.envs.kernel.measure.vendor import relative_error
 
-__all__ = ["OperandCache", "build_runner", "tile_mask", "triton_launch_args", "warmup_compile"]
+__all__ = [
+    "OperandCache",
+    "PointRun",
+    "build_point",
+    "build_runner",
+    "tile_mask",
+    "triton_launch_args",
+    "warmup_compile",
+]
 
 _DEVICE = "cuda"  # tests on CPU (Triton interpreter) set this to "cpu"
 _TORCH_DTYPES = {"fp16": "float16", "bf16": "bfloat16", "fp8": "float8_e4m3fn", "int8": "int8"}
@@ -158,9 +168,51 @@ def triton_launch_args(
     return args, kw
 
 
+def _weights_f32(p: Mapping[str, Any], ops: Mapping[str, Any]) -> Any:
+    """A as float32 ``[G, M, K]`` the way the Triton kernel reads it (int4: unpacked, scaled)."""
+    import torch
+
+    a = ops["a"]
+    if p["precision"] != "int4":
+        return a.float()
+    lo = torch.bitwise_right_shift(torch.bitwise_left_shift(a, 4), 4)  # sign-extended low nibble
+    hi = torch.bitwise_right_shift(a, 4)
+    deq = torch.stack([lo, hi], dim=-1).reshape(a.shape[0], a.shape[1], -1).float()
+    return deq * ops["scale"].float()[None, :, None]
+
+
+def _triton_check(
+    p: Mapping[str, Any], cache: OperandCache, run: Callable[[], Any], tmask: Any, shape: Any
+) -> Callable[[], float]:
+    """Relative error of the Triton result on 64 random output columns (SDDMM: NaN).
+
+    The reference multiplies the float32 A (with the skipped tiles zeroed for block SpMM) by
+    the same columns of B.
+    """
+    import torch
+
+    if p["op"] == "sddmm":
+        return lambda: float("nan")
+
+    def check() -> float:
+        ops = _operands(p, cache)
+        a = cache.get(("a_f32",), lambda: _weights_f32(p, ops))
+        n = ops["b"].shape[2]
+        cols = torch.from_numpy(cache.rng("cols").choice(n, min(n, 64), replace=False)).to(_DEVICE)
+        if tmask is not None:
+            bm, bk = shape
+            keep = torch.from_numpy(tmask).to(_DEVICE)
+            keep = keep.repeat_interleave(bm, 0)[: a.shape[1]].repeat_interleave(bk, 1)
+            a = a * keep[:, : a.shape[2]].float()
+        ref = a @ ops["b"][:, :, cols].float()
+        return relative_error(run()[:, :, cols], ref)
+
+    return check
+
+
 def _triton_runner(
     p: Mapping[str, Any], cache: OperandCache
-) -> tuple[Callable[[], Any], float | None]:
+) -> tuple[Callable[[], Any], float | None, Callable[[], float]]:
     import torch
 
     ops = _operands(p, cache)
@@ -171,6 +223,7 @@ def _triton_runner(
     acc_dtype = torch.int32 if prec == "int8" else torch.float32
     dummy = torch.zeros(2, device=_DEVICE, dtype=torch.int32)
     idx, cnt, tiles, max_kb, mode, tile_density = dummy, dummy, dummy, 0, MODE_DENSE, None
+    tmask = None
     n_pid = -(-m // bm) * -(-n // bn)
     if p["sparsity"] == "block":
         blk, dens = int(p["sparse_block"]), float(p["density"])
@@ -212,83 +265,31 @@ def _triton_runner(
 
     run()  # compile (or load from cache) and launch once outside the timing
     _sync(torch)
-    return run, tile_density
+    spmm_mask = tmask if p["op"] == "spmm" else None
+    return run, tile_density, _triton_check(p, cache, run, spmm_mask, (bm, bk))
 
 
-def _prune(torch: Any, a2d: Any, p: Mapping[str, Any], cache: OperandCache) -> Any:
-    """Zero A (or the SDDMM mask) to the point's pattern; returns a dense tensor."""
-    sp, dens = str(p["sparsity"]), float(p["density"])
-    rows, cols = a2d.shape
-    gen = torch.Generator(device=_DEVICE).manual_seed(cache.seed + 1)
-    if sp == "2:4":
-        keep = torch.tensor([0, 0, 1, 1], device=_DEVICE, dtype=torch.bool).tile(rows, cols // 4)
-    elif sp == "nm":
-        n_keep = max(1, int(round(dens * 8)))
-        score = torch.rand((rows, cols // 8, 8), device=_DEVICE, generator=gen)
-        thr = score.topk(n_keep, dim=-1).values[..., -1:]
-        keep = (score >= thr).reshape(rows, cols)
-    elif sp == "block":
-        blk = int(p["sparse_block"])
-        bm = torch.rand((-(-rows // blk), -(-cols // blk)), device=_DEVICE, generator=gen) < dens
-        keep = bm.repeat_interleave(blk, 0).repeat_interleave(blk, 1)[:rows, :cols]
-    else:
-        keep = torch.rand((rows, cols), device=_DEVICE, generator=gen) < dens
-    if a2d.dtype.itemsize == 1:  # fp8/int8: zero the bytes (fp8 has no multiply)
-        return (a2d.view(torch.int8) * keep.to(torch.int8)).view(a2d.dtype)
-    return a2d * keep.to(a2d.dtype)
+@dataclass
+class PointRun:
+    """A point ready to time: the callable, its one-time setup and a correctness check.
+
+    Attributes:
+        fn: Runs the kernel once (what is timed).
+        tile_density: Fraction of tiles the Triton kernel computes (block-sparse), else None.
+        setup_s: One-time preparation seconds (sparse conversion, packing); 0 for Triton.
+        check: Relative Frobenius error of a fresh result against a float32 reference.
+        vendor: True for the vendor (torch) backend.
+    """
+
+    fn: Callable[[], Any]
+    tile_density: float | None
+    setup_s: float
+    check: Callable[[], float]
+    vendor: bool
 
 
-def _torch_runner(p: Mapping[str, Any], cache: OperandCache) -> Callable[[], Any]:
-    import torch
-
-    ops = _operands(p, cache)
-    a, b = ops["a"], ops["b"]
-    g, prec, sp, op = int(p["groups"]), str(p["precision"]), str(p["sparsity"]), str(p["op"])
-    if op == "sddmm":
-        mask = _prune(
-            torch, torch.ones(a.shape[1], b.shape[2], device=_DEVICE, dtype=a.dtype), p, cache
-        ).to_sparse_csr()
-        a0, b0 = a[0], b[0]
-        return lambda: torch.sparse.sampled_addmm(mask, a0, b0, beta=0.0)
-    if sp == "dense":
-        if prec in ("fp16", "bf16"):
-            return (lambda: torch.mm(a[0], b[0])) if g == 1 else (lambda: torch.bmm(a, b))
-        if prec == "int8":
-            return lambda: [torch._int_mm(a[i], b[i]) for i in range(g)]
-        if prec == "fp8":
-            bt = b.transpose(1, 2).contiguous()
-            one = torch.ones((), device=_DEVICE, dtype=torch.float32)
-            return lambda: [
-                torch._scaled_mm(a[i], bt[i].t(), scale_a=one, scale_b=one, out_dtype=torch.float16)
-                for i in range(g)
-            ]
-        if prec == "int4":
-            m, k = a.shape[1], a.shape[2] * 2
-            w = torch.randint(0, 16, (m, k), device=_DEVICE, dtype=torch.int32)
-            packed = ((w[:, ::2] << 4) | w[:, 1::2]).to(torch.uint8)
-            wp = torch._convert_weight_to_int4pack(packed, 8)
-            sz = torch.ones((k // 128, m, 2), device=_DEVICE, dtype=torch.bfloat16)
-            x = b[0].t().contiguous().to(torch.bfloat16)
-            return lambda: torch._weight_int4pack_mm(x, wp, 128, sz)
-    a2 = _prune(torch, a[0], p, cache)
-    b0 = b[0]
-    if sp == "2:4":
-        from torch.sparse import to_sparse_semi_structured
-
-        a_sp = to_sparse_semi_structured(a2)
-        return lambda: torch.mm(a_sp, b0)
-    if sp == "block":
-        blk = int(p["sparse_block"])
-        a_sp = a2.to_sparse_bsr((blk, blk))
-        return lambda: torch.mm(a_sp, b0)
-    a_sp = a2.to_sparse_csr()
-    return lambda: torch.mm(a_sp, b0)
-
-
-def build_runner(
-    p: Mapping[str, Any], cache: OperandCache
-) -> tuple[Callable[[], Any], float | None]:
-    """A callable that runs point ``p`` once, and the tile density it computes (or None).
+def build_point(p: Mapping[str, Any], cache: OperandCache) -> PointRun:
+    """Compile/prepare point ``p``, run it once (warm-up) and return its :class:`PointRun`.
 
     Raises:
         Exception: Whatever torch/Triton raise for an unbuildable design; the caller turns
@@ -297,11 +298,23 @@ def build_runner(
     import torch
 
     if p["backend"] == "triton":
-        return _triton_runner(p, cache)
-    fn = _torch_runner(p, cache)
-    fn()
+        fn, tdens, check = _triton_runner(p, cache)
+        return PointRun(fn, tdens, 0.0, check, False)
+    from archgym.envs.kernel.measure.vendor import build_vendor_call
+
+    ops = _operands(p, cache)
+    call = build_vendor_call(p, ops["a"], ops["b"], cache.seed, _DEVICE)
+    call.fn()
     _sync(torch)
-    return fn, None
+    return PointRun(call.fn, None, call.setup_s, call.check, True)
+
+
+def build_runner(
+    p: Mapping[str, Any], cache: OperandCache
+) -> tuple[Callable[[], Any], float | None]:
+    """A callable that runs point ``p`` once, and the tile density it computes (or None)."""
+    run = build_point(p, cache)
+    return run.fn, run.tile_density
 
 
 def warmup_compile(points: list[Mapping[str, Any]]) -> list[str]:
