@@ -32,9 +32,9 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from archgym.errors import ConfigError, DesignError
+from archgym.errors import BackendError, ConfigError, DesignError
 
-__all__ = ["Metric", "Evaluations", "CostModel", "designs_to_columns"]
+__all__ = ["Metric", "Evaluations", "CostModel", "designs_to_columns", "reject_unphysical"]
 
 Direction = Literal["min", "max"]
 
@@ -48,12 +48,19 @@ class Metric:
         unit: Human-readable unit, e.g. ``"J"``; ``""`` for dimensionless figures.
         direction: ``"min"`` if lower is better, ``"max"`` if higher is better.
         description: One line shown by ``archgym list``.
+        signed: ``True`` if the value may be negative (a log ratio, a score); every other
+            metric is a physical quantity (time, energy, area, counts, accuracy) and a
+            negative value marks a broken output, made infeasible by :meth:`CostModel.evaluate`.
+        optional: ``True`` if a feasible design may lack the value (NaN), e.g. a figure
+            reported only by some sources; a NaN in any other metric marks a broken output.
     """
 
     name: str
     unit: str
     direction: Direction = "min"
     description: str = ""
+    signed: bool = False
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if self.direction not in ("min", "max"):
@@ -172,6 +179,42 @@ def designs_to_columns(
     return {k: np.asarray([d[k] for d in designs]) for k in keys}, len(designs)
 
 
+def reject_unphysical(out: Evaluations, metrics: Sequence[Metric], model: str) -> Evaluations:
+    """Mark feasible rows whose metrics are NaN (unless the metric is ``optional``), infinite
+    or negative (unless it is ``signed``) as infeasible, with the reason, and their metrics NaN.
+
+    A simulator that prints ``nan`` or a negative cycle count, or a learned proxy that
+    extrapolates below zero, has not measured the design; ranking it as the best design
+    would be wrong. :meth:`CostModel.evaluate` applies this to every model once.
+    """
+    signed = {m.name for m in metrics if m.signed}
+    optional = {m.name for m in metrics if m.optional}
+    bad = np.zeros(len(out), dtype=bool)
+    first: dict[int, str] = {}
+    for name, values in out.metrics.items():
+        broken = np.isinf(values) | ((values < 0) & (name not in signed))
+        if name not in optional:
+            broken |= np.isnan(values)
+        rows = np.flatnonzero(broken & out.feasible & ~bad)
+        for i in rows.tolist():
+            first[i] = f"{name}={float(values[i])!r}"
+        bad[rows] = True
+    if not bad.any():
+        return out
+    reasons = list(out.reasons)
+    for i, what in first.items():
+        reasons[i] = (
+            f"cost model {model!r} returned {what}, which is not a measurement (metrics must be "
+            "finite and, unless signed, >= 0); treated as infeasible"
+        )
+    return Evaluations(
+        metrics={k: np.where(bad, np.nan, v) for k, v in out.metrics.items()},
+        feasible=out.feasible & ~bad,
+        reasons=reasons,
+        extras=out.extras,
+    )
+
+
 class CostModel(abc.ABC):
     """Base class of every cost model. Subclasses set the class attributes and implement
     :meth:`evaluate_columns`.
@@ -225,10 +268,10 @@ class CostModel(abc.ABC):
             return Evaluations.infeasible(0, self.metric_names, "")
         out = self.evaluate_columns(columns, workload)
         if len(out) != n:
-            raise RuntimeError(
+            raise BackendError(
                 f"{type(self).__name__}.evaluate_columns returned {len(out)} rows for {n} designs"
             )
-        return out
+        return reject_unphysical(out, self.metrics, self.name)
 
     @abc.abstractmethod
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:

@@ -179,7 +179,8 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
     def _run_model(self, designs: list[dict[str, Any]]) -> tuple[Evaluations, float]:
         t0 = time.perf_counter()
         cols = {n: np.asarray([d[n] for d in designs]) for n in self.space.names}
-        evals = self.cost_model.evaluate_columns(cols, self.workload)
+        # through evaluate, which enforces the contract (row count, unphysical outputs)
+        evals = self.cost_model.evaluate(cols, self.workload)
         if len(evals) != len(designs):
             raise RuntimeError(
                 f"{type(self.cost_model).__name__} returned {len(evals)} rows for {len(designs)} designs"

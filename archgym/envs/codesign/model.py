@@ -58,7 +58,9 @@ _BLOCK_PARAM = re.compile(r"^b\d+_")
 _NAS_METRICS = ("accuracy", "test_accuracy", "params", "macs")
 _METRICS: tuple[Metric, ...] = (
     Metric("accuracy", "", "max", "validation accuracy after compression (NAS table)"),
-    Metric("test_accuracy", "", "max", "test accuracy after compression (reports only)"),
+    Metric(
+        "test_accuracy", "", "max", "test accuracy after compression (reports only)", optional=True
+    ),
     Metric("latency_s", "s", "min", "inference latency of one batch, stalls included"),
     Metric("energy_j", "J", "min", "energy of one batch (MAC + RF + NoC + buffer + DRAM)"),
     Metric("area_mm2", "mm^2", "min", "PE array + RFs + sparsity logic + global buffer"),

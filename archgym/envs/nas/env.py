@@ -111,7 +111,13 @@ class NASCostModel(CostModel):
     version: ClassVar[str] = "1"
     metrics: ClassVar[tuple[Metric, ...]] = (
         Metric("accuracy", "", "max", "validation accuracy after compression"),
-        Metric("test_accuracy", "", "max", "test accuracy after compression (reports only)"),
+        Metric(
+            "test_accuracy",
+            "",
+            "max",
+            "test accuracy after compression (reports only)",
+            optional=True,
+        ),
         Metric("params", "", "min", "trainable parameters of the dense network"),
         Metric("macs", "MAC", "min", "multiply-accumulates per sample, dense"),
         Metric("effective_macs", "MAC", "min", "MACs on nonzero weights per sample"),
