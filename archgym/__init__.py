@@ -41,6 +41,12 @@ from archgym.store import RunStore, load_runs
 
 __version__ = "0.1.0"
 
+# Built-in domains register with Gymnasium too, so `gymnasium.make("archgym/...")` works after
+# `import archgym` (plugins' entry points load lazily, on first use).
+from archgym.registry import load_builtin_envs as _load_builtin_envs  # noqa: E402
+
+_load_builtin_envs()
+
 __all__ = [
     "Agent",
     "ArchGymError",

@@ -117,21 +117,25 @@ class _Registry:
         self._loaded = False
         self._loading = False
 
+    def load_packages(self) -> None:
+        """Import every public module of the built-in packages (each registers its names)."""
+        for package in self.packages:
+            pkg = importlib.import_module(package)
+            for info in pkgutil.iter_modules(pkg.__path__):
+                if info.name.startswith("_"):
+                    continue
+                module = f"{package}.{info.name}"
+                try:
+                    importlib.import_module(module)
+                except Exception as exc:  # noqa: BLE001 - one broken module must not hide the rest
+                    self.broken[module] = f"{type(exc).__name__}: {exc}"
+
     def _ensure_loaded(self) -> None:
         if self._loaded or self._loading:
             return
         self._loading = True
         try:
-            for package in self.packages:
-                pkg = importlib.import_module(package)
-                for info in pkgutil.iter_modules(pkg.__path__):
-                    if info.name.startswith("_"):
-                        continue
-                    module = f"{package}.{info.name}"
-                    try:
-                        importlib.import_module(module)
-                    except Exception as exc:  # noqa: BLE001 - one broken module must not hide the rest
-                        self.broken[module] = f"{type(exc).__name__}: {exc}"
+            self.load_packages()
             for ep in metadata.entry_points(group=self.group):
                 if ep.name not in self.specs:
                     dist = getattr(getattr(ep, "dist", None), "name", "a plugin")
@@ -260,6 +264,13 @@ def register_cost_model(
     _COST_MODELS.add(Spec(name, entry_point, description, dict(kwargs), source))
 
 
+def load_builtin_envs() -> None:
+    """Import the built-in domains (``archgym.envs.*``), which registers their envs and cost
+    models with archgym and with Gymnasium; plugins' entry points stay lazy. ``import archgym``
+    calls it, so ``gymnasium.make("archgym/Systolic-v0")`` works after it."""
+    _ENVS.load_packages()
+
+
 def env_spec(env_id: str) -> EnvSpec:
     """The :class:`EnvSpec` of a registered env; RegistryError with suggestions if unknown."""
     spec = _ENVS.get(env_id)
@@ -324,6 +335,7 @@ def _takes(factory: Callable[..., Any], name: str) -> bool:
 def _gymnasium_spec(env_id: str, kwargs: dict[str, Any]) -> Any:
     import gymnasium
 
+    _register_gymnasium(env_id)  # a plugin's env registers on first use
     base = gymnasium.spec(env_id)
     return dataclasses.replace(base, kwargs=dict(kwargs))
 
