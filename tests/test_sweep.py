@@ -169,6 +169,50 @@ def test_failing_experiment_is_recorded_and_sweep_goes_on(tmp_path: Path) -> Non
     assert [r["status"] for r in rec if r["id"] == bad.id] == ["failed"]
 
 
+def _best(out: Path) -> dict[str, object]:
+    rec = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    return {r["id"]: r["best_objective"] for r in rec}
+
+
+def test_tasks_of_several_experiments_give_the_same_runs(tmp_path: Path) -> None:
+    # A task runs several experiments of one env, building the env once; the results must
+    # be those of one experiment per task (an env reused with state left from the previous
+    # experiment, or records written to the wrong run directory, would change them).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archgym.sweep._driver import _tasks
+
+    text = BASE + '\n[[envs]]\nid = "archgym/Accelerator-v0"\nlabel = "acc"\n'
+    spec = load_sweep("exp.toml", text=text.replace("seeds = 2", "seeds = 1"))
+    tasks = _tasks(spec.items, 4)
+    assert sorted(len(t) for t in tasks) == [3, 3, 4, 4]
+    assert all(len({i.experiment.env for i in t}) == 1 for t in tasks)
+    with ThreadPoolExecutor(2) as ex:
+        one = run_sweep(spec, tmp_path / "one", ex, progress=None, chunk=1)
+        four = run_sweep(spec, tmp_path / "four", ex, progress=None, chunk=4)
+    assert one.n_complete == four.n_complete == 14
+    assert _best(tmp_path / "one") == _best(tmp_path / "four")
+    for it in spec.items:
+        assert _records(tmp_path / "one" / it.id) == _records(tmp_path / "four" / it.id), it.id
+
+
+def _records(run_dir: Path) -> list[dict[str, object]]:
+    lines = (run_dir / "records.jsonl").read_text().splitlines()
+    timing = {"eval_s", "t_s"}
+    return [{k: v for k, v in json.loads(x).items() if k not in timing} for x in lines]
+
+
+def test_bad_chunk_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archgym.errors import ConfigError
+
+    spec = load_sweep("exp.toml", text=BASE)
+    with ThreadPoolExecutor(1) as ex, pytest.raises(ConfigError, match="chunk must be a positive"):
+        run_sweep(spec, tmp_path / "s", ex, progress=None, chunk=0)
+    assert not (tmp_path / "s").exists()
+
+
 def test_two_sweeps_on_one_directory_are_refused(tmp_path: Path) -> None:
     from archgym.sweep._driver import _SweepLock
 
