@@ -27,17 +27,25 @@ __all__ = ["main", "DEFAULT_EXPERIMENT", "parse_kv"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STORE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
-#: What ``archgym run`` does with no options: a 200-evaluation multi-objective TPE search of
-#: a systolic array for ResNet-18 (latency, energy and area traded off).
+#: What ``archgym run`` does with no options: a 200-evaluation TPE search of a systolic array
+#: for ResNet-18 on the env's own default objective (energy-delay product), exactly what
+#: ``archgym run --env archgym/Systolic-v0`` does.
 DEFAULT_EXPERIMENT: dict[str, Any] = {
     "env": "archgym/Systolic-v0",
-    "env_kwargs": {"workload": "resnet18"},
+    "env_kwargs": {},
     "agent": "tpe",
     "budget": 200,
     "seed": 0,
-    "objective": ["latency_s", "energy_j", "area_mm2"],
+    "objective": None,
     "constraints": [],
 }
+
+_OBJECTIVE_HELP = (
+    "objective (default: the env's, see `archgym describe ENV`): a metric ('latency_s'), "
+    "'min:METRIC' or 'max:METRIC', 'edp', a product ('energy_j*latency_s'), a weighted sum "
+    "('weighted:latency_s=1,energy_j=0.5'), targets ('target:latency_s=1e-3,area_mm2=5'); "
+    "repeat the flag for a Pareto search"
+)
 
 
 def _int_at_least(minimum: int, what: str) -> Any:
@@ -91,11 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="agent hyperparameter, e.g. n_startup_trials=20 (repeatable)",
     )
-    run.add_argument(
-        "--objective",
-        action="append",
-        help="objective: a metric, min:/max:metric, edp; repeat for Pareto search",
-    )
+    run.add_argument("--objective", action="append", metavar="SPEC", help=_OBJECTIVE_HELP)
     run.add_argument("--constraint", action="append", help="e.g. 'area_mm2 <= 10' (repeatable)")
     run.add_argument("--budget", type=_positive_int, help="number of evaluations (default 200)")
     run.add_argument("--batch-size", type=_positive_int, help="designs per agent ask (default 1)")
@@ -130,8 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _experiment_from_args(args: argparse.Namespace) -> Any:
     from archgym.runner import Experiment
 
-    custom = args.env is not None
-    base = DEFAULT_EXPERIMENT if not custom else {"env": args.env}
+    base = {**DEFAULT_EXPERIMENT, "env": args.env or DEFAULT_EXPERIMENT["env"]}
     env_kwargs = dict(base.get("env_kwargs", {}))
     env_kwargs.update(parse_kv(args.env_opt, "--env-opt"))
     if args.cost_model:
@@ -179,12 +182,24 @@ def _progress_bar(enabled: bool) -> tuple[Any, Any]:
     return update, bar
 
 
-def _fmt_table(df: Any, max_rows: int = 15) -> str:
-    if df is None or len(df) == 0:
+def _fmt_table(rows: Sequence[dict[str, Any]], max_rows: int = 15) -> str:
+    """Rows of dicts as a right-aligned text table (floats to 4 significant digits), without
+    pandas: a plain ``archgym run`` then never imports it."""
+    if not rows:
         return "  (empty)"
-    with_fmt = df.head(max_rows).to_string(index=False, float_format=lambda x: f"{x:.4g}")
-    extra = f"\n  ... {len(df) - max_rows} more" if len(df) > max_rows else ""
-    return "\n".join("  " + line for line in with_fmt.splitlines()) + extra
+    shown = rows[:max_rows]
+    cols = list(dict.fromkeys(k for r in shown for k in r))
+
+    def cell(v: Any) -> str:
+        if v is None:
+            return "None"
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    table = [cols, *([cell(r.get(c)) for c in cols] for r in shown)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(cols))]
+    lines = [" ".join(x.rjust(w) for x, w in zip(line, widths, strict=True)) for line in table]
+    extra = f"\n  ... {len(rows) - max_rows} more" if len(rows) > max_rows else ""
+    return "\n".join("  " + line for line in lines) + extra
 
 
 def _print_result(result: Any, header: str) -> None:
@@ -199,8 +214,9 @@ def _print_result(result: Any, header: str) -> None:
         print("Its metrics:")
         for k, v in best["metrics"].items():
             print(f"  {k:>22} = {v:.6g}" if isinstance(v, float) else f"  {k:>22} = {v}")
-    print(f"Pareto front over {', '.join(result.pareto_metrics)} ({len(result.pareto)} designs):")
-    print(_fmt_table(result.pareto))
+    front = result.pareto_rows
+    print(f"Pareto front over {', '.join(result.pareto_metrics)} ({len(front)} designs):")
+    print(_fmt_table(front))
     if getattr(result, "hypervolume", None) is not None:
         print(
             f"Hypervolume of the front (minimisation form, reference = worst admissible "

@@ -29,6 +29,20 @@ def test_default_run_prints_best_design_and_pareto_table() -> None:
     )
 
 
+def test_plain_run_does_not_import_pandas_or_pyarrow(tmp_path: Path) -> None:
+    # importing them was about half the CPU of a 200-evaluation run; only commands that
+    # show or load tables of many runs need them
+    code = (
+        "import sys; from archgym.cli import main; "
+        f"rc = main(['run', '--quiet', '--agent', 'random', '--budget', '20', '--out', {str(tmp_path / 'r')!r}]); "
+        "print(rc, sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "Pareto front over" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "0 []"
+
+
 def test_run_json_show_and_list(tmp_path: Path) -> None:
     run_dir = tmp_path / "demo"
     out = cli(
