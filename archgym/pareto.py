@@ -73,6 +73,16 @@ def _dominated_by(front: np.ndarray, block: np.ndarray) -> np.ndarray:
     out = np.zeros(block.shape[0], dtype=bool)
     if front.shape[0] == 0:
         return out
+    if block.shape[0] > 8 * front.shape[0]:  # many points, few dominators: column by column
+        cols = np.ascontiguousarray(block.T)
+        for f in front:
+            le = cols[0] >= f[0]
+            lt = cols[0] > f[0]
+            for j in range(1, cols.shape[0]):
+                le &= cols[j] >= f[j]
+                lt |= cols[j] > f[j]
+            out |= le & lt
+        return out
     step = max(1, _MAX_CELLS // max(1, block.shape[0] * block.shape[1]))
     for s in range(0, front.shape[0], step):
         f = front[s : s + step, None, :]

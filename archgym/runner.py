@@ -420,7 +420,8 @@ def summarize_records(
     rows = []
     seen: set[str] = set()
     names = list(dict.fromkeys(c for cs in cols for c in cs))
-    for i in np.flatnonzero(pareto_mask(pts)) if len(ok) else ():
+    on_front = _front_mask(pts)
+    for i in np.flatnonzero(on_front):
         r = ok[int(i)]
         key = _canon(r["design"])
         if key not in seen:
@@ -442,8 +443,27 @@ def summarize_records(
             raise ConfigError(
                 f"hv_reference needs one value per objective {list(obj.labels)}, got {hv_reference!r}"
             )
-        hv = hypervolume(pts, ref)
+        hv = hypervolume(pts[on_front], ref)
     return {"best": best, "pareto": rows, "pareto_metrics": pm, "hypervolume": hv}
+
+
+def _front_mask(pts: np.ndarray) -> np.ndarray:
+    """:func:`pareto_mask` computed once per distinct point (a long run evaluates many
+    designs, and many points, more than once)."""
+    if not len(pts):
+        return np.zeros(0, dtype=bool)
+    idx = np.flatnonzero(~np.isnan(pts).any(axis=1))
+    mask = np.zeros(len(pts), dtype=bool)
+    if not idx.size:
+        return mask
+    v = pts[idx]
+    order = np.lexsort(v.T[::-1])
+    sv = v[order]
+    new = np.r_[True, np.any(sv[1:] != sv[:-1], axis=1)]  # first of each run of equal points
+    group = np.cumsum(new) - 1
+    on = pareto_mask(sv[new])[group]
+    mask[idx[order]] = on
+    return mask
 
 
 def _stored_float(v: Any) -> float:
@@ -454,9 +474,13 @@ def _stored_float(v: Any) -> float:
 
 
 def _matrix(rows: list[list[Any]], k: int) -> np.ndarray:
-    return np.array([[_stored_float(v) for v in row] for row in rows], dtype=float).reshape(
-        len(rows), k
-    )
+    """Stored numbers (null, "inf"/"-inf" included) as an ``(n, k)`` float array."""
+    try:  # numpy reads None as NaN and "inf" as inf, in C
+        return np.array(rows, dtype=float).reshape(len(rows), k)
+    except (TypeError, ValueError):
+        return np.array([[_stored_float(v) for v in row] for row in rows], dtype=float).reshape(
+            len(rows), k
+        )
 
 
 def _sort_key(v: Any) -> tuple[int, Any]:
@@ -466,18 +490,20 @@ def _sort_key(v: Any) -> tuple[int, Any]:
 
 
 def _best_record(ok: list[dict[str, Any]], obj: Any) -> dict[str, Any] | None:
+    """The admissible record with the lowest objective (single) or highest reward (multi);
+    the first one on ties."""
     if not ok:
         return None
-
-    def score(r: dict[str, Any]) -> float:
-        vals = r["objective"]
-        if any(v is None for v in vals):
-            return math.inf
-        if len(vals) == 1:
-            return _stored_float(vals[0])
-        return -_stored_float(r["reward"])
-
-    top = min(ok, key=score)
+    vals = _matrix([r["objective"] for r in ok], len(ok[0]["objective"]))
+    if vals.shape[1] == 1:
+        score = vals[:, 0]
+    else:
+        try:
+            score = -np.array([r["reward"] for r in ok], dtype=float)
+        except (TypeError, ValueError):
+            score = -np.array([_stored_float(r["reward"]) for r in ok], dtype=float)
+    score = np.where(np.isnan(vals).any(axis=1) | np.isnan(score), np.inf, score)
+    top = ok[int(np.argmin(score))]
     return {
         "eval_id": top["eval_id"],
         "design": top["design"],
