@@ -179,6 +179,27 @@ def designs_to_columns(
     return {k: np.asarray([d[k] for d in designs]) for k in keys}, len(designs)
 
 
+_EXEMPT: dict[tuple[int, tuple[str, ...]], tuple[Sequence[Metric], np.ndarray, np.ndarray]] = {}
+
+
+def _exempt(names: tuple[str, ...], metrics: Sequence[Metric]) -> tuple[np.ndarray, np.ndarray]:
+    """``(signed, optional)`` columns ``(len(names), 1)``, cached per model's metric tuple."""
+    key = (id(metrics), names)
+    hit = _EXEMPT.get(key)
+    if hit is None or hit[0] is not metrics:
+        signed = {m.name for m in metrics if m.signed}
+        optional = {m.name for m in metrics if m.optional}
+        hit = (
+            metrics,
+            np.array([[n in signed] for n in names]),
+            np.array([[n in optional] for n in names]),
+        )
+        if len(_EXEMPT) > 256:
+            _EXEMPT.clear()
+        _EXEMPT[key] = hit
+    return hit[1], hit[2]
+
+
 def reject_unphysical(out: Evaluations, metrics: Sequence[Metric], model: str) -> Evaluations:
     """Mark feasible rows whose metrics are NaN (unless the metric is ``optional``), infinite
     or negative (unless it is ``signed``) as infeasible, with the reason, and their metrics NaN.
@@ -187,18 +208,20 @@ def reject_unphysical(out: Evaluations, metrics: Sequence[Metric], model: str) -
     extrapolates below zero, has not measured the design; ranking it as the best design
     would be wrong. :meth:`CostModel.evaluate` applies this to every model once.
     """
-    signed = {m.name for m in metrics if m.signed}
-    optional = {m.name for m in metrics if m.optional}
-    bad = np.zeros(len(out), dtype=bool)
+    names = list(out.metrics)
+    if not names or len(out) == 0:
+        return out
+    signed, optional = _exempt(tuple(names), metrics)
+    values = np.array([out.metrics[k] for k in names])  # (metrics, designs): one check for all
+    broken = np.isinf(values) | ((values < 0) & ~signed) | (np.isnan(values) & ~optional)
+    broken &= out.feasible
+    bad = broken.any(axis=0)
+    if not bad.any():
+        return out
     first: dict[int, str] = {}
-    for name, values in out.metrics.items():
-        broken = np.isinf(values) | ((values < 0) & (name not in signed))
-        if name not in optional:
-            broken |= np.isnan(values)
-        rows = np.flatnonzero(broken & out.feasible & ~bad)
-        for i in rows.tolist():
-            first[i] = f"{name}={float(values[i])!r}"
-        bad[rows] = True
+    for i in np.flatnonzero(bad).tolist():
+        j = int(np.argmax(broken[:, i]))  # the first broken metric, in the model's order
+        first[i] = f"{names[j]}={float(values[j, i])!r}"
     if not bad.any():
         return out
     reasons = list(out.reasons)
