@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import json
 import os
@@ -146,7 +147,7 @@ def _experiment_from_args(args: argparse.Namespace) -> Any:
     return Experiment(
         env=base["env"],
         env_kwargs=env_kwargs,
-        agent=args.agent or DEFAULT_EXPERIMENT["agent"],
+        agent=args.agent if args.agent is not None else DEFAULT_EXPERIMENT["agent"],
         agent_kwargs=parse_kv(args.agent_opt, "--agent-opt"),
         budget=args.budget or DEFAULT_EXPERIMENT["budget"],
         seed=args.seed if args.seed is not None else DEFAULT_EXPERIMENT["seed"],
@@ -273,6 +274,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``archgym run``."""
     from archgym.runner import run_experiment
 
+    if args.out is not None and not args.out.strip():
+        raise ConfigError("--out must name a run directory, but got an empty string")
     if args.resume and not args.out:
         raise ConfigError("--resume needs --out naming the run directory to continue")
     exp = _resumed_experiment(args) or _experiment_from_args(args)
@@ -395,6 +398,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"archgym: error: {exc}", file=sys.stderr)
         return EXIT_STORE
+    except (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+            PermissionError) as exc:  # a path the user gave cannot be read or written
+        if os.environ.get("ARCHGYM_DEBUG"):
+            raise
+        print(f"archgym: error: cannot use {exc.filename or 'a path'}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_STORE
+    except OSError as exc:
+        if os.environ.get("ARCHGYM_DEBUG"):
+            raise
+        if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):  # full or read-only disk
+            print(f"archgym: error: cannot write {exc.filename or ''}: {exc.strerror}",
+                  file=sys.stderr)
+            return EXIT_STORE
+        print(f"archgym: error: {type(exc).__name__}: {exc} (set ARCHGYM_DEBUG=1 for a "
+              "traceback)", file=sys.stderr)
+        return EXIT_FAILED
     except ArchGymError as exc:
         if os.environ.get("ARCHGYM_DEBUG"):
             raise

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from archgym.cost_model import Evaluations
-from archgym.errors import ConfigError, StoreError
+from archgym.errors import ArchGymError, ConfigError, StoreError
+from archgym.limits import MAX_BATCH_SIZE, MAX_BUDGET, MAX_SEED, check_count, check_hparams
 from archgym.pareto import hypervolume, pareto_mask
 from archgym.registry import make, make_agent
 from archgym.results import Results
@@ -100,6 +101,12 @@ class Experiment:
             raise ConfigError(f"batch_size must be a positive integer, but got {self.batch_size!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, but got {self.seed!r}")
+        check_count("seed", self.seed, MAX_SEED, "seeds are 32-bit: use 0 <= seed < 2**32")
+        check_count("budget", self.budget, MAX_BUDGET, "split the search into several runs")
+        check_count(
+            "batch_size", self.batch_size, MAX_BATCH_SIZE, "ask for fewer designs per round"
+        )
+        check_hparams(self.agent, self.agent_kwargs)
         if isinstance(self.constraints, str):
             self.constraints = [self.constraints]
 
@@ -219,15 +226,7 @@ def run_experiment(
             recorded run does not match ``exp``.
     """
     t0 = time.perf_counter()
-    env = env if env is not None else exp.make_env()
-    agent = make_agent(
-        exp.agent,
-        env.space,
-        seed=exp.seed,
-        n_objectives=env.objective.n_objectives,
-        n_constraints=len(env.objective.constraints),
-        **exp.agent_kwargs,
-    )
+    env, agent = _build(exp, env)
     manifest = {
         "env_id": exp.env,
         "env": env.describe(),
@@ -325,6 +324,36 @@ def run_experiment(
         wall_s=time.perf_counter() - t0,
         hypervolume=summary["hypervolume"],
     )
+
+
+def _build(exp: Experiment, env: Any = None) -> tuple[Any, Any]:
+    """The experiment's env and agent. Anything that fails here is bad input (an argument a
+    factory or an agent does not accept), raised as an archgym error, never a plain one."""
+    stage = "the env"
+    try:
+        env = env if env is not None else exp.make_env()
+        stage = "the agent"
+        agent = make_agent(
+            exp.agent,
+            env.space,
+            seed=exp.seed,
+            n_objectives=env.objective.n_objectives,
+            n_constraints=len(env.objective.constraints),
+            **exp.agent_kwargs,
+        )
+    except ArchGymError:
+        raise
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError) as exc:
+        what = (
+            f"{exp.env} with {exp.env_kwargs}"
+            if stage == "the env"
+            else f"{exp.agent} with {exp.agent_kwargs}"
+        )
+        raise ConfigError(
+            f"cannot build {stage} ({what}): {type(exc).__name__}: {exc}; check the arguments "
+            "against `archgym list` and the docs of that env or agent"
+        ) from exc
+    return env, agent
 
 
 def _check_same_run(old: Mapping[str, Any], new: Mapping[str, Any], path: Path) -> None:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,6 +50,16 @@ from typing import Any
 import numpy as np
 
 from archgym.errors import ArchGymError
+from archgym.limits import (
+    MAX_BATCH_SIZE,
+    MAX_BUDGET,
+    MAX_EXPERIMENTS,
+    MAX_GRID,
+    MAX_SAMPLES,
+    MAX_SEED,
+    MAX_SEEDS,
+    check_hparams,
+)
 from archgym.runner import Experiment
 from archgym.sweep._toml import Located, SweepFileError, load_toml
 
@@ -157,9 +168,13 @@ def _check_keys(doc: Located, path: tuple[Any, ...], table: Any, allowed: set[st
             )
 
 
-def _pos_int(doc: Located, path: tuple[Any, ...], v: Any) -> int:
+def _pos_int(doc: Located, path: tuple[Any, ...], v: Any, limit: int | None = None) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise doc.error(path, f"must be a positive integer, but got {v!r}")
+    if limit is not None and v > limit:
+        raise doc.error(
+            path, f"is {v:,}, over the limit of {limit:,}: it would not fit in memory or time"
+        )
     return v
 
 
@@ -172,6 +187,12 @@ def _seeds(doc: Located, v: Any) -> list[int]:
                 f"must be >= 1 (the number of seeds) or a list, but got {v}; "
                 "the sweep would expand to zero experiments",
             )
+        if v > MAX_SEEDS:
+            raise doc.error(
+                path,
+                f"asks for {v:,} seeds, over the limit of {MAX_SEEDS:,} seeds per sweep; "
+                "use fewer seeds",
+            )
         return list(range(v))
     if not isinstance(v, list) or not v:
         raise doc.error(
@@ -179,9 +200,11 @@ def _seeds(doc: Located, v: Any) -> list[int]:
             f"must be a positive count or a non-empty list of seeds, but got "
             f"{v!r}; the sweep would expand to zero experiments",
         )
+    if len(v) > MAX_SEEDS:
+        raise doc.error(path, f"lists {len(v):,} seeds, over the limit of {MAX_SEEDS:,}")
     for s in v:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise doc.error(path, f"seeds must be non-negative integers, but got {s!r}")
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
+            raise doc.error(path, f"seeds must be integers in [0, 2**32 - 1], but got {s!r}")
     if len(set(v)) != len(v):
         raise doc.error(path, f"seeds must be distinct, but got {v!r}")
     return list(v)
@@ -226,6 +249,10 @@ def _sample(doc: Located, path: tuple[Any, ...], spec: Any, rng: np.random.Gener
         raise doc.error(path, f"low and high must be numbers, but got low={lo!r}, high={hi!r}")
     if not lo <= hi:
         raise doc.error(path, f"`low <= high` must hold, but got (low={lo!r}, high={hi!r})")
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise doc.error(
+            path, f"low and high must be finite numbers, but got low={lo!r}, high={hi!r}"
+        )
     if log and lo <= 0:
         raise doc.error(path, f"a log-scale range needs low > 0, but got low={lo!r}")
     if isinstance(lo, int) and isinstance(hi, int):
@@ -267,9 +294,7 @@ def _agent_settings(
     rand = a.get("random", {})
     if not isinstance(rand, dict):
         raise doc.error((*base, "random"), f"must be a table of distributions, but got {rand!r}")
-    samples = (
-        _pos_int(doc, (*base, "samples"), a["samples"]) if "samples" in a else (1 if rand else 1)
-    )
+    samples = _pos_int(doc, (*base, "samples"), a["samples"], MAX_SAMPLES) if "samples" in a else 1
     if "samples" in a and not rand:
         raise doc.error((*base, "samples"), "is given but there is no 'random' table to sample")
     dup = (set(params) & set(grid)) | (set(params) & set(rand)) | (set(grid) & set(rand))
@@ -278,6 +303,19 @@ def _agent_settings(
             base,
             f"hyperparameter(s) {sorted(dup)} appear in more than one of "
             "params/grid/random; give each in one place",
+        )
+    points = math.prod(len(v) for v in grid.values())
+    if points > MAX_GRID:
+        raise doc.error(
+            (*base, "grid"),
+            f"expands to {points:,} grid points (the product of its list lengths), over the "
+            f"limit of {MAX_GRID:,}; shorten the lists, or use 'random' with 'samples'",
+        )
+    if points * samples > MAX_EXPERIMENTS:
+        raise doc.error(
+            base,
+            f"expands to {points:,} grid points x {samples:,} samples = {points * samples:,} "
+            f"settings, over the limit of {MAX_EXPERIMENTS:,} experiments per sweep",
         )
     rng = np.random.default_rng([sample_seed, i])
     keys = list(grid)
@@ -328,11 +366,15 @@ def load_sweep(
                 f"unknown override; accepted: {', '.join(sorted(SWEEP_KEYS))}",
             )
         sw[k] = v
-    budget = _pos_int(doc, ("sweep", "budget"), sw.get("budget", 100))
-    batch = _pos_int(doc, ("sweep", "batch_size"), sw.get("batch_size", 1))
+    budget = _pos_int(doc, ("sweep", "budget"), sw.get("budget", 100), MAX_BUDGET)
+    batch = _pos_int(doc, ("sweep", "batch_size"), sw.get("batch_size", 1), MAX_BATCH_SIZE)
     seeds = _seeds(doc, sw.get("seeds", 1))
     sample_seed = sw.get("sample_seed", 0)
-    if isinstance(sample_seed, bool) or not isinstance(sample_seed, int) or sample_seed < 0:
+    if (
+        isinstance(sample_seed, bool)
+        or not isinstance(sample_seed, int)
+        or not 0 <= sample_seed <= MAX_SEED
+    ):
         raise doc.error(
             ("sweep", "sample_seed"), f"must be a non-negative integer, got {sample_seed!r}"
         )
@@ -394,6 +436,7 @@ def load_sweep(
                     )
         for s in settings:
             try:
+                check_hparams(a["name"], s)
                 coerce_hparams(cls, s)
             except ArchGymError as exc:
                 raise doc.error(("agents", i), str(exc)) from None
@@ -406,6 +449,17 @@ def load_sweep(
             ("agents", alabels.index(dup, alabels.index(dup) + 1)),
             f'two agent entries share the label {dup!r}; give one label = "..."',
         )
+    n_settings = sum(len(x[3]) for x in agent_entries)
+    n_items = len(env_entries) * n_settings * len(seeds)
+    if n_items > MAX_EXPERIMENTS:
+        raise SweepFileError(
+            doc.file,
+            None,
+            "",
+            f"the sweep expands to {len(env_entries)} envs x {n_settings:,} hyperparameter "
+            f"settings x {len(seeds):,} seeds = {n_items:,} experiments, over the limit of "
+            f"{MAX_EXPERIMENTS:,}; use fewer seeds, settings or envs (or split the file)",
+        )
     items: list[SweepItem] = []
     for j, e, elabel, kwargs in env_entries:
         e_obj = e.get("objective", objective)
@@ -414,12 +468,18 @@ def load_sweep(
             if "constraints" in e
             else constraints
         )
-        e_budget = _pos_int(doc, ("envs", j, "budget"), e["budget"]) if "budget" in e else budget
+        e_budget = (
+            _pos_int(doc, ("envs", j, "budget"), e["budget"], MAX_BUDGET)
+            if "budget" in e
+            else budget
+        )
         for i, a, alabel, settings in agent_entries:
             a_budget = (
-                _pos_int(doc, ("agents", i, "budget"), a["budget"]) if "budget" in a else e_budget
+                _pos_int(doc, ("agents", i, "budget"), a["budget"], MAX_BUDGET)
+                if "budget" in a
+                else e_budget
             )
-            for k, hp in enumerate(settings):
+            for h, hp in enumerate(settings):
                 for seed in seeds:
                     exp = Experiment(
                         env=e["id"],
@@ -431,10 +491,10 @@ def load_sweep(
                         batch_size=batch,
                         objective=e_obj,
                         constraints=list(e_con),
-                        name=f"{elabel}.{alabel}.h{k:03d}",
+                        name=f"{elabel}.{alabel}.h{h:03d}",
                     )
                     items.append(
-                        SweepItem(f"{elabel}.{alabel}.h{k:03d}.s{seed}", elabel, alabel, k, exp)
+                        SweepItem(f"{elabel}.{alabel}.h{h:03d}.s{seed}", elabel, alabel, h, exp)
                     )
     spec = SweepSpec(
         str(sw.get("name") or Path(str(source)).stem),
