@@ -28,7 +28,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, as_completed
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,11 @@ def run_item(
     out: dict[str, Any] = {"id": item["id"], "pid": os.getpid()}
     try:
         exp = Experiment(**item["experiment"])
+        done = _take_over(Path(run_dir), item["experiment"])
+        if done is not None:  # a retry of a task that had finished this one
+            out.update(done)
+            out["wall_s"] = time.perf_counter() - t0
+            return out
         env = None
         if envs is not None:
             key = _env_key(item["experiment"])
@@ -138,6 +143,51 @@ def run_item(
         )
     out["wall_s"] = time.perf_counter() - t0
     return out
+
+
+def _take_over(run_dir: Path, experiment: dict[str, Any]) -> dict[str, Any] | None:
+    """Make ``run_dir`` ready for this experiment when a task is retried (a lost worker, a
+    Dask retry): a complete run of it is kept and reported (``{"status", ...}``); a partial
+    one is removed once no process holds its lock. Anything else is refused.
+
+    Raises:
+        StoreError: The directory holds another experiment's run, or files that are not a
+            run, or is still being written after the lock wait.
+    """
+    if not run_dir.exists():
+        return None
+    _wait_run_lock(run_dir)
+    manifest_path = run_dir / "manifest.json"
+    if manifest_path.exists():
+        try:
+            m = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            m = {}
+        recorded = json.dumps(m.get("experiment"), sort_keys=True, default=str)
+        if m and recorded != json.dumps(experiment, sort_keys=True, default=str):
+            raise StoreError(
+                f"{run_dir} holds a run of another experiment; the sweep will not overwrite "
+                "it: move it away, then resume the sweep"
+            )
+        if is_complete(run_dir, int(experiment["budget"])):
+            best = m.get("best") or {}
+            return {
+                "status": "complete",
+                "n_evaluations": m["n_evaluations"],
+                "best_objective": best.get("objective"),
+            }
+    else:
+        stray = [p.name for p in run_dir.iterdir() if p.name not in _RUN_FILES]
+        if stray:
+            raise StoreError(
+                f"{run_dir} holds {stray[:3]}, not a run of this sweep; move them away, then "
+                "resume the sweep"
+            )
+    shutil.rmtree(run_dir)
+    return None
+
+
+_RUN_FILES = {"records.jsonl", ".lock", "manifest.json"}
 
 
 def is_complete(run_dir: Path, budget: int) -> bool:
@@ -232,6 +282,24 @@ def _prepare(spec: SweepSpec, out: Path, resume: bool) -> list[SweepItem]:
 
 ProgressFn = Callable[[int, int, int], None]  # (done, total, failed)
 
+#: Times a task whose worker was lost (killed, out of memory, a lost node) is run again
+#: before its experiments are recorded as failed.
+MAX_LOST_RETRIES = 2
+_LOST = "the worker running it was lost (killed or crashed)"
+
+
+def _is_lost_worker(exc: BaseException) -> bool:
+    """A failure of the worker, not of the experiment: a broken process pool, or Dask's
+    KilledWorker (after its own retries) and a lost connection."""
+    return isinstance(exc, BrokenExecutor) or type(exc).__name__ in (
+        "KilledWorker",
+        "CommClosedError",
+    )
+
+
+def _failed(it: SweepItem, why: str) -> dict[str, Any]:
+    return {"id": it.id, "status": "failed", "wall_s": 0.0, "error": why}
+
 
 def auto_chunk(n_todo: int) -> int:
     """Experiments per task when none is given: at most 8, and at least 32 tasks (so that
@@ -311,30 +379,66 @@ def run_sweep(
         todo = _prepare(spec, out_p, resume)
         result = SweepResult(out_p, len(spec.items), n_skipped=len(spec.items) - len(todo))
         close: Callable[[], None] | None = None
+        update: ProgressFn | None = None
         if progress is True:
             update, close = _default_bar(len(spec.items), result.n_skipped, spec.name)
-        else:
-            update = progress or None  # type: ignore[assignment]
+        elif progress:
+            update = progress
         results_fd = os.open(out_p / RESULTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         futures: dict[Future[Any], list[SweepItem]] = {}
+        lost: dict[tuple[str, ...], int] = {}  # times each task's worker was lost
+
+        def submit(part: list[SweepItem]) -> None:
+            fut = executor.submit(
+                run_items, [it.to_dict() for it in part], [str(out_p / it.id) for it in part]
+            )
+            futures[fut] = part
+
         try:
             for part in _tasks(todo, chunk):
-                fut = executor.submit(
-                    run_items, [it.to_dict() for it in part], [str(out_p / it.id) for it in part]
-                )
-                futures[fut] = part
+                submit(part)
             done = result.n_skipped
-            for fut in as_completed(futures):
-                part = futures.pop(fut)
-                try:
-                    recs = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a worker died or could not run the task
-                    why = f"the worker running it died or failed: {type(exc).__name__}: {exc}"
-                    recs = [
-                        {"id": it.id, "status": "failed", "wall_s": 0.0, "error": why}
-                        for it in part
-                    ]
-                for it, rec in zip(part, recs, strict=True):
+            while futures:
+                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                ready: list[tuple[list[SweepItem], list[dict[str, Any]]]] = []
+                retry: list[list[SweepItem]] = []
+                broken = False
+                for fut in finished:
+                    part = futures.pop(fut)
+                    try:
+                        ready.append((part, fut.result()))
+                    except Exception as exc:  # noqa: BLE001 - a worker died or could not run it
+                        if _is_lost_worker(exc):
+                            broken |= isinstance(exc, BrokenExecutor)
+                            retry.append(part)
+                            continue
+                        why = f"the worker running it failed: {type(exc).__name__}: {exc}"
+                        ready.append((part, [_failed(it, why) for it in part]))
+                if broken:  # every other task of the broken pool is lost with it
+                    for fut in list(futures):
+                        part = futures.pop(fut)
+                        if fut.done() and not fut.cancelled() and fut.exception() is None:
+                            ready.append((part, fut.result()))
+                        else:
+                            fut.cancel()
+                            retry.append(part)
+                    rebuild = getattr(executor, "rebuild", None)
+                    if rebuild is None:  # a plain executor cannot be restarted: record them
+                        ready.extend((p, [_failed(it, _LOST) for it in p]) for p in retry)
+                        retry = []
+                    else:
+                        rebuild()
+                for part in retry:
+                    key = tuple(it.id for it in part)
+                    if any((out_p / it.id).exists() for it in part):  # it had started
+                        lost[key] = lost.get(key, 0) + 1
+                    if lost.get(key, 0) > MAX_LOST_RETRIES:
+                        why = f"{_LOST} ({lost[key]} times; retries exhausted)"
+                        ready.append((part, [_failed(it, why) for it in part]))
+                    else:
+                        submit(part)
+                recs = [(it, rec) for part, rs in ready for it, rec in zip(part, rs, strict=True)]
+                for it, rec in recs:
                     rec["t_s"] = round(time.perf_counter() - t0, 4)
                     os.write(results_fd, (json.dumps(rec, default=str) + "\n").encode())
                     done += 1
@@ -344,7 +448,7 @@ def run_sweep(
                     else:
                         result.n_failed += 1
                         result.failures.append((it.id, str(rec.get("error", rec["status"]))))
-                if update:
+                if update and recs:
                     update(done, len(spec.items), result.n_failed)
         finally:
             for f in futures:

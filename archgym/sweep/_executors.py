@@ -28,7 +28,7 @@ from typing import Any
 
 from archgym.errors import ConfigError
 
-__all__ = ["local_executor", "dask_executor", "open_executor"]
+__all__ = ["local_executor", "dask_executor", "open_executor", "LocalPool"]
 
 
 def _watch_parent(sweep_pid: int) -> None:
@@ -68,19 +68,48 @@ def _init_worker(parent_pid: int) -> None:
     reg.list_agents()
 
 
-def local_executor(workers: int) -> Executor:
-    """A process pool of ``workers`` processes (forkserver on Linux, spawn elsewhere).
+class LocalPool(Executor):
+    """A process pool that can be rebuilt: when a worker dies (``kill -9``, the OOM killer)
+    Python's pool breaks and fails every task it holds; :func:`~archgym.sweep.run_sweep`
+    then calls :meth:`rebuild` and submits the lost tasks again."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.rebuilds = 0
+        self._pool = self._new()
+
+    def _new(self) -> ProcessPoolExecutor:
+        method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
+        )
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def rebuild(self) -> None:
+        """Replace the (broken) pool by a fresh one of the same size."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new()
+        self.rebuilds += 1
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def local_executor(workers: int) -> LocalPool:
+    """A rebuildable process pool of ``workers`` processes (forkserver on Linux, spawn
+    elsewhere).
 
     Raises:
         ConfigError: ``workers`` < 1.
     """
-    if workers < 1:
-        raise ConfigError(f"workers must be >= 1, but got {workers}")
-    method = "forkserver" if sys.platform.startswith("linux") else "spawn"
-    ctx = multiprocessing.get_context(method)
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
-    )
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be a positive integer, but got {workers!r}")
+    return LocalPool(workers)
 
 
 #: Settings of the local Dask cluster archgym starts (a cluster given by address keeps its
@@ -152,11 +181,11 @@ def open_executor(
             raise ConfigError(
                 "--address is for --executor dask; the local executor takes --workers"
             )
-        ex = local_executor(workers)
+        pool = local_executor(workers)
         try:
-            yield ex
+            yield pool
         finally:
-            ex.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
     elif kind == "dask":
         ex, client = dask_executor(address, workers, timeout_s)
         try:
