@@ -14,6 +14,8 @@ import argparse
 import json
 from typing import Any
 
+from archgym.commands._args import count, seconds, seed
+
 __all__ = ["add_parser", "cmd_kernels"]
 
 
@@ -25,12 +27,18 @@ def add_parser(subparsers: Any) -> None:
     k.add_argument("--gpu", action="store_true", help="run on the local CUDA GPU")
     k.add_argument("--plan-only", action="store_true", help="print the plan and exit (no GPU)")
     k.add_argument("--out", default="kernels.csv.gz", help="records file (.csv.gz)")
-    k.add_argument("--seed", type=int, default=0, help="plan, operand and mask seed")
-    k.add_argument("--configs-per-case", type=int, default=20, help="tile configs per case")
-    k.add_argument("--reps", type=int, default=20, help="timed reps per kernel (median)")
-    k.add_argument("--workers", type=int, default=8, help="parallel Triton compile processes")
-    k.add_argument("--deadline", type=float, default=None, help="stop after this many seconds")
-    k.add_argument("--limit", type=int, default=0, help="keep only the first N planned points")
+    k.add_argument("--seed", type=seed, default=0, help="plan, operand and mask seed")
+    k.add_argument(
+        "--configs-per-case", type=count(1, 100_000), default=20, help="tile configs per case"
+    )
+    k.add_argument(
+        "--reps", type=count(1, 100_000), default=20, help="timed reps per kernel (median)"
+    )
+    k.add_argument(
+        "--workers", type=count(1, 4096), default=8, help="parallel Triton compile processes"
+    )
+    k.add_argument("--deadline", type=seconds, default=None, help="stop after this many seconds")
+    k.add_argument("--limit", type=count(0), default=0, help="keep only the first N planned points")
     k.set_defaults(func=cmd_kernels)
 
 

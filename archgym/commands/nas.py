@@ -17,6 +17,9 @@ import shlex
 import sys
 from typing import Any
 
+from archgym.commands._args import count, fraction, seconds
+from archgym.limits import MAX_SEED
+
 __all__ = ["add_parser", "main"]
 
 
@@ -32,21 +35,28 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         help="JSON-lines progress file (default: OUT with .records.jsonl); resumable",
     )
-    b.add_argument("--workers", type=int, default=1, help="worker processes (1 torch thread each)")
     b.add_argument(
-        "--limit", type=int, default=None, help="measure at most this many architectures"
+        "--workers", type=count(1, 4096), default=1, help="worker processes (1 torch thread each)"
+    )
+    b.add_argument(
+        "--limit", type=count(1), default=None, help="measure at most this many architectures"
     )
     b.add_argument(
         "--time-limit",
-        type=float,
+        type=seconds,
         default=None,
         help="stop starting new architectures after this many seconds",
     )
-    b.add_argument("--seed", type=int, default=0, help="training seed of the reported accuracies")
-    b.add_argument("--epochs", type=int, default=15, help="dense training epochs")
+    b.add_argument(
+        "--seed",
+        type=count(0, MAX_SEED - 1),
+        default=0,
+        help="training seed of the reported accuracies",
+    )
+    b.add_argument("--epochs", type=count(1, 100_000), default=15, help="dense training epochs")
     b.add_argument(
         "--noise-fraction",
-        type=float,
+        type=fraction,
         default=0.1,
         help="fraction of architectures also trained with seed+1 (seed noise)",
     )
@@ -74,6 +84,7 @@ def cmd_build_table(args: argparse.Namespace) -> int:
         train=TrainConfig(epochs=args.epochs),
     )
     out = Path(args.out)
+    _check_table_path(out)
     records = Path(args.records) if args.records else out.with_suffix(".records.jsonl")
     bar = None
     progress = None
@@ -108,6 +119,23 @@ def cmd_build_table(args: argparse.Namespace) -> int:
             f"seed noise {meta['noise']}"
         )
     return 0
+
+
+def _check_table_path(out: Any) -> None:
+    """``--out`` may be replaced only if it is missing or a Parquet table (a rebuild): any
+    other file there is the user's, never overwritten."""
+    from archgym.errors import StoreError
+
+    if out.is_dir():
+        raise StoreError(f"--out {out} is a directory; name the Parquet file to write")
+    if out.exists():
+        with open(out, "rb") as fh:
+            magic = fh.read(4)
+        if magic != b"PAR1":
+            raise StoreError(
+                f"--out {out} exists and is not a Parquet table; build-table replaces only a "
+                "table it wrote: choose another --out or move the file away"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

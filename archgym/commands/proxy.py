@@ -16,6 +16,8 @@ import json
 import math
 from typing import Any
 
+from archgym.commands._args import count, cv_folds, seed
+
 __all__ = ["add_parser"]
 
 
@@ -38,22 +40,29 @@ def add_parser(subparsers: Any) -> None:
         help="model hyperparameter, e.g. max_iter=300 (repeatable)",
     )
     tr.add_argument("--out", required=True, help="proxy file to write (JSON)")
-    tr.add_argument("--seed", type=int, default=0, help="seed of the model and CV split")
-    tr.add_argument("--cv", type=int, default=5, help="cross-validation folds stored (0: none)")
+    tr.add_argument("--seed", type=seed, default=0, help="seed of the model and CV split")
+    tr.add_argument(
+        "--cv", type=cv_folds, default=5, help="cross-validation folds stored (0: none)"
+    )
     tr.add_argument(
         "--acquire",
-        type=int,
+        type=count(0, 10_000_000),
         default=0,
         metavar="N",
         help="active learning: add N true evaluations chosen by the proxy",
     )
-    tr.add_argument("--acquire-batch", type=int, default=50, help="designs per acquisition round")
+    tr.add_argument(
+        "--acquire-batch",
+        type=count(1, 1_000_000),
+        default=50,
+        help="designs per acquisition round",
+    )
     tr.add_argument(
         "--acquire-out",
         help="run directory for the acquired evaluations "
         "(default: OUT without .json + '.acquired')",
     )
-    tr.add_argument("--threads", type=int, default=1, help="threads while fitting")
+    tr.add_argument("--threads", type=count(1, 1024), default=1, help="threads while fitting")
     tr.add_argument("--json", action="store_true", help="print the summary as JSON")
     tr.set_defaults(func=cmd_train)
 
@@ -64,10 +73,12 @@ def add_parser(subparsers: Any) -> None:
         nargs="*",
         help="held-out run directories (default: k-fold CV on the training runs)",
     )
-    ev.add_argument("--folds", type=int, default=5, help="cross-validation folds")
-    ev.add_argument("--top-k", type=int, default=10, help="k of the top-k recall")
-    ev.add_argument("--speed-n", type=int, default=2000, help="designs timed (0: skip)")
-    ev.add_argument("--threads", type=int, default=1, help="threads while refitting")
+    ev.add_argument("--folds", type=count(2, 100), default=5, help="cross-validation folds")
+    ev.add_argument("--top-k", type=count(1, 1_000_000), default=10, help="k of the top-k recall")
+    ev.add_argument(
+        "--speed-n", type=count(0, 10_000_000), default=2000, help="designs timed (0: skip)"
+    )
+    ev.add_argument("--threads", type=count(1, 1024), default=1, help="threads while refitting")
     ev.add_argument("--json", action="store_true", help="print the report as JSON")
     ev.set_defaults(func=cmd_eval)
 

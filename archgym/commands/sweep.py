@@ -17,6 +17,9 @@ import argparse
 import sys
 from typing import Any
 
+from archgym.commands._args import count, seconds
+from archgym.limits import MAX_BUDGET, MAX_SEEDS
+
 __all__ = ["add_parser", "cmd_sweep"]
 
 
@@ -29,7 +32,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=count(1, 4096),
         default=2,
         help="worker processes of the local executor (or of a local Dask cluster)",
     )
@@ -46,17 +49,19 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=seconds,
         default=10.0,
         help="seconds to wait for the Dask scheduler to answer (default 10)",
     )
     p.add_argument(
         "--seeds",
-        type=int,
+        type=count(1, MAX_SEEDS),
         default=None,
         help="override [sweep] seeds (the number of seeds): scales the study",
     )
-    p.add_argument("--budget", type=int, default=None, help="override [sweep] budget")
+    p.add_argument(
+        "--budget", type=count(1, MAX_BUDGET), default=None, help="override [sweep] budget"
+    )
     p.add_argument(
         "--resume",
         action="store_true",

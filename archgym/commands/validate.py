@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from archgym.commands._args import count
+
 __all__ = ["add_parser", "validate_scalesim", "validate_zigzag", "zigzag_summary"]
 
 _DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
@@ -35,8 +37,8 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--data", default=None, help="reference JSON (default: the shipped one)")
     p.add_argument("--live", action="store_true", help="run the simulator now")
     p.add_argument("--workload", default="resnet18", help="workload of --live runs")
-    p.add_argument("--rows", type=int, default=16)
-    p.add_argument("--cols", type=int, default=16)
+    p.add_argument("--rows", type=count(1, 65_536), default=16)
+    p.add_argument("--cols", type=count(1, 65_536), default=16)
     p.add_argument("--dataflow", default="ws")
     p.set_defaults(func=cmd_validate)
 
@@ -156,6 +158,8 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from archgym.errors import ConfigError
+
     if args.live:
         return _live(args)
     default = "scalesim_user_bw.json" if args.against == "scalesim" else "zigzag_energy.json"
@@ -168,6 +172,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         )
         return 2
     entries = json.loads(path.read_text())["entries"]
+    known = sorted({str(e["layer"][0]) for e in entries})
+    unknown = sorted(set(args.layers or ()) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"--layers: {unknown} are not layers of the reference data {path.name}; "
+            f"its layers are: {', '.join(known)}"
+        )
     if args.against == "scalesim":
         rows = validate_scalesim(entries, args.layers)
         w = [16, 20, 10, 8, 10, 10, 8, 5]
@@ -262,11 +273,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _live(args: argparse.Namespace) -> int:
     from archgym.envs.accelerator.model import AcceleratorCostModel, as_workload
+    from archgym.errors import ConfigError
     from archgym.registry import make_cost_model
     from archgym.workloads import Workload
 
     wl = as_workload(args.workload)
     if args.layers:
+        unknown = sorted(set(args.layers) - {x.name for x in wl.layers})
+        if unknown:
+            raise ConfigError(
+                f"--layers: {unknown} are not layers of {wl.name}; its layers are: "
+                f"{', '.join(x.name for x in wl.layers)}"
+            )
         wl = Workload(wl.name, tuple(x for x in wl.layers if x.name in set(args.layers)))
     sim = make_cost_model(args.against)
     design = {
