@@ -31,11 +31,23 @@ def test_same_seed_same_records(agent: str, tmp_path: Path) -> None:
     assert _designs(tmp_path / "a") != _designs(tmp_path / "c")
 
 
-def test_budget_is_exact_with_batches(bowl_env) -> None:
-    res = run_experiment(Experiment(agent="random", budget=10, batch_size=4), env=bowl_env)
+def test_budget_is_exact_with_batches(bowl_env, tmp_path: Path) -> None:
+    exp = Experiment(agent="random", budget=10, batch_size=4)
+    res = run_experiment(exp, out=tmp_path, env=bowl_env)
     assert res.n_evaluations == 10 and res.status == "complete"
-    # best is the true optimum of the bowl among what was seen; a=5 gives latency 1
-    assert res.best["metrics"]["latency_s"] >= 1.0
+    records = [json.loads(x) for x in (tmp_path / "records.jsonl").read_text().splitlines()]
+    # batches of 4, 4 and the 2 left of the budget
+    assert [r["batch"] for r in records] == [0] * 4 + [1] * 4 + [2] * 2
+    assert [r["batch_size"] for r in records] == [4] * 8 + [2] * 2
+    # best = the lowest latency, by hand ((a-5)^2 + 1 + 0.5 [kind b]), of the feasible records
+    by_hand = {
+        r["eval_id"]: (r["design"]["a"] - 5) ** 2 + 1 + 0.5 * (r["design"]["kind"] == "b")
+        for r in records
+        if r["design"]["size"] != 16
+    }
+    best_id = min(by_hand, key=lambda i: (by_hand[i], i))
+    assert res.best["eval_id"] == best_id
+    assert res.best["metrics"]["latency_s"] == by_hand[best_id]
 
 
 def test_best_is_min_over_admissible_records(bowl_env, tmp_path) -> None:
