@@ -217,7 +217,10 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
 
     def _decode_action(self, action: Any) -> tuple[dict[str, Any], list[int] | None]:
         if self._discrete:
-            idx = action.tolist() if isinstance(action, np.ndarray) else list(action)
+            try:
+                idx = action.tolist() if isinstance(action, np.ndarray) else list(action)
+            except TypeError:  # not a sequence: no index vector at all
+                idx = []
             ok = len(idx) == len(self._values) and all(
                 type(i) is int and 0 <= i < len(v) for i, v in zip(idx, self._values, strict=True)
             )
@@ -229,7 +232,10 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
                 p.name: v[i] for p, v, i in zip(self.space.params, self._values, idx, strict=True)
             }
             return design, idx
-        arr = np.asarray(action, dtype=float)
+        try:
+            arr = np.asarray(action, dtype=float)
+        except (TypeError, ValueError):
+            arr = np.full(0, np.nan)
         if arr.shape != (len(self.space),) or not bool(np.all((arr >= 0.0) & (arr <= 1.0))):
             raise DesignError(
                 f"action must lie in the action space {self.action_space}, but got {action!r}"
@@ -240,9 +246,19 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         t = len(self._partial)
         if t >= len(self.space):
             raise ConfigError("episode is over; call reset() before step()")
-        a = int(np.asarray(action).reshape(()))
-        if not 0 <= a < self._n_actions:
-            raise DesignError(f"action must be in [0, {self._n_actions - 1}], but got {a}")
+        try:
+            raw = np.asarray(action).reshape(()).item()
+        except (TypeError, ValueError):
+            raw = None
+        # an integer action only: 2.7 is not silently truncated to 2
+        integral = isinstance(raw, (int, np.integer)) and not isinstance(raw, bool)
+        if isinstance(raw, float) and raw.is_integer():
+            integral = True
+        if not integral or not 0 <= int(raw) < self._n_actions:
+            raise DesignError(
+                f"action must be an integer in [0, {self._n_actions - 1}], but got {action!r}"
+            )
+        a = int(raw)
         p = self.space.params[t]
         n = self._choices[t]
         k = min(a * n // self._n_actions, n - 1)
