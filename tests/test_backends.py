@@ -123,12 +123,25 @@ def test_missing_simulators_give_the_pip_command():
 
 def test_registered_backends_resolve_by_name():
     import archgym
+    from archgym.registry import make_cost_model
 
-    env = archgym.make(
-        "archgym/Systolic-v0", cost_model=ScaleSimCostModel(job=job_ok), workload=LAYER
-    )
-    assert env.evaluate([env.space.sample(np.random.default_rng(0), 1)[0]]).evals.feasible.all()
     assert {"scalesim", "zigzag"} <= set(archgym.list_cost_models())
+    # Keyword arguments reach the registered class (the fake job needs no simulator).
+    sim = make_cost_model("scalesim", job=job_ok, bandwidth_mode="limited")
+    assert type(sim) is ScaleSimCostModel and sim.bandwidth_mode == "limited"
+    zz = make_cost_model("zigzag", job=job_ok, timeout_s=5.0)
+    assert type(zz) is ZigZagCostModel and zz.timeout_s == 5.0
+    # A name given to make() is resolved through the registry, not passed to the env factory:
+    # the env gets the backend, or (simulator not installed) the backend's pip hint.
+    for name, cls in (("scalesim", ScaleSimCostModel), ("zigzag", ZigZagCostModel)):
+        try:
+            __import__(name)
+        except ImportError:
+            with pytest.raises(MissingDependencyError, match=f'pip install "archgym\\[{name}\\]"'):
+                archgym.make("archgym/Systolic-v0", cost_model=name, workload=LAYER)
+        else:
+            env = archgym.make("archgym/Systolic-v0", cost_model=name, workload=LAYER)
+            assert type(env.cost_model) is cls
 
 
 @pytest.mark.slow
