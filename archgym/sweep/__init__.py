@@ -20,7 +20,7 @@ from archgym.sweep._driver import (
     run_item,
     run_sweep,
 )
-from archgym.sweep._executors import dask_executor, local_executor, open_executor
+from archgym.sweep._executors import LocalPool, dask_executor, local_executor, open_executor
 from archgym.sweep._spec import SweepItem, SweepSpec, load_sweep
 from archgym.sweep._toml import SweepFileError
 
@@ -35,6 +35,7 @@ __all__ = [
     "is_complete",
     "open_executor",
     "local_executor",
+    "LocalPool",
     "dask_executor",
     "SWEEP_FILE",
     "RESULTS_FILE",

@@ -13,6 +13,13 @@ Layout of a sweep directory::
       .sweep.lock      flock held by the sweep process: a second sweep on the directory is refused
       <experiment-id>/ a run directory (manifest.json + records.jsonl, see archgym.store)
 
+**A lost worker.** When a worker dies mid-task (``kill -9``, the OOM killer, a lost node),
+the local pool (:class:`~archgym.sweep.LocalPool`) is rebuilt and the lost tasks are
+submitted again, at most :data:`MAX_LOST_RETRIES` times each, then recorded as failed. A
+retried task, also one Dask retries by itself, takes over its run directory: a run it had
+completed is kept, its partial run is removed once no process holds the lock, and another
+experiment's run is never touched.
+
 **Resume.** An experiment is finished when its manifest says ``complete`` with all of its
 budget recorded. ``resume=True`` skips those, deletes the directory of every other one (a
 partial or failed run) and runs it again from scratch, so the sweep ends with exactly one
