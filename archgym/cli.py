@@ -398,22 +398,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"archgym: error: {exc}", file=sys.stderr)
         return EXIT_STORE
-    except (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
-            PermissionError) as exc:  # a path the user gave cannot be read or written
+    except (
+        FileNotFoundError,
+        FileExistsError,
+        IsADirectoryError,
+        NotADirectoryError,
+        PermissionError,
+    ) as exc:  # a path the user gave cannot be read or written
         if os.environ.get("ARCHGYM_DEBUG"):
             raise
-        print(f"archgym: error: cannot use {exc.filename or 'a path'}: {exc.strerror or exc}",
-              file=sys.stderr)
+        print(
+            f"archgym: error: cannot use {exc.filename or 'a path'}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return EXIT_STORE
     except OSError as exc:
         if os.environ.get("ARCHGYM_DEBUG"):
             raise
         if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):  # full or read-only disk
-            print(f"archgym: error: cannot write {exc.filename or ''}: {exc.strerror}",
-                  file=sys.stderr)
+            print(
+                f"archgym: error: cannot write {exc.filename or ''}: {exc.strerror}",
+                file=sys.stderr,
+            )
             return EXIT_STORE
-        print(f"archgym: error: {type(exc).__name__}: {exc} (set ARCHGYM_DEBUG=1 for a "
-              "traceback)", file=sys.stderr)
+        print(
+            f"archgym: error: {type(exc).__name__}: {exc} (set ARCHGYM_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     except ArchGymError as exc:
         if os.environ.get("ARCHGYM_DEBUG"):

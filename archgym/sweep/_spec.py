@@ -421,7 +421,7 @@ def load_sweep(
                 ("agents", i), 'needs name = "..." (a registered agent, see `archgym list`)'
             )
         try:
-            cls = _AGENTS.get(a["name"]).load()
+            cls: Any = _AGENTS.get(a["name"]).load()
         except ArchGymError as exc:
             raise doc.error(("agents", i, "name"), str(exc)) from None
         settings = _agent_settings(doc, i, a, sample_seed)

@@ -84,7 +84,7 @@ def key_lines(source: str) -> dict[Path_, int]:
             continue
         k = _KEY.match(raw)
         if k:
-            lines[(*table, *_split_key(k.group(1)))] = no
+            lines[table + tuple(_split_key(k.group(1)))] = no
     return lines
 
 
