@@ -1,6 +1,10 @@
-"""Shared fixtures: a tiny, exactly known env independent of any domain model."""
+"""Shared fixtures: a tiny, exactly known env independent of any domain model, and a
+fixture that undoes registrations."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -48,6 +52,37 @@ def bowl_space() -> DesignSpace:
 @pytest.fixture
 def bowl_env() -> DSEEnv:
     return DSEEnv(bowl_space(), BowlCostModel(), None, "latency_s", env_id="test/Bowl-v0")
+
+
+# -- registrations ---------------------------------------------------------------------------
+@contextlib.contextmanager
+def registry_snapshot() -> Iterator[None]:
+    """Undo, on exit, every env, agent and cost-model registration made inside: archgym's
+    registries and ``gymnasium.registry`` (where :func:`archgym.register` also puts envs)."""
+    import gymnasium
+
+    from archgym import registry
+
+    kinds = (registry._ENVS, registry._AGENTS, registry._COST_MODELS)
+    for kind in kinds:
+        kind.all()  # load built-ins and plugins now: they stay registered
+    saved = [dict(kind.specs) for kind in kinds]
+    saved_gym = dict(gymnasium.registry)
+    try:
+        yield
+    finally:
+        for kind, specs in zip(kinds, saved, strict=True):
+            kind.specs.clear()
+            kind.specs.update(specs)
+        gymnasium.registry.clear()
+        gymnasium.registry.update(saved_gym)
+
+
+@pytest.fixture
+def clean_registry() -> Iterator[None]:
+    """Registrations the test makes are removed afterwards (see :func:`registry_snapshot`)."""
+    with registry_snapshot():
+        yield
 
 
 @pytest.fixture

@@ -34,10 +34,28 @@ def test_ids_must_be_versioned() -> None:
         register("mylab/Widget", lambda: None)
 
 
-def test_duplicate_registration_is_refused() -> None:
+def test_duplicate_registration_is_refused(clean_registry) -> None:
     register("test/Dup-v0", "tests.conftest:bowl_space")
     with pytest.raises(RegistryError, match="already registered"):
         register("test/Dup-v0", "tests.conftest:BowlCostModel")
+
+
+def test_registry_snapshot_removes_what_was_registered_inside() -> None:
+    import gymnasium
+
+    from archgym.registry import list_cost_models, register_agent, register_cost_model
+    from tests.conftest import BowlCostModel, registry_snapshot
+
+    before = set(list_envs()), set(list_agents()), set(list_cost_models())
+    with registry_snapshot():
+        register("test/Snapshot-v0", "tests.conftest:bowl_space")
+        register_agent("test-snapshot-agent", "archgym.agents.random_search:RandomAgent")
+        register_cost_model("test-snapshot-model", BowlCostModel)
+        assert "test/Snapshot-v0" in list_envs() and "test/Snapshot-v0" in gymnasium.registry
+        assert "test-snapshot-agent" in list_agents()
+        assert "test-snapshot-model" in list_cost_models()
+    assert (set(list_envs()), set(list_agents()), set(list_cost_models())) == before
+    assert "test/Snapshot-v0" not in gymnasium.registry
 
 
 def test_bad_factory_argument_is_a_config_error() -> None:
