@@ -135,31 +135,11 @@ def test_env_mobilenetv2_checks_and_is_deterministic():
     np.testing.assert_array_equal(ra.evals.metrics["energy_j"], rb.evals.metrics["energy_j"])
 
 
-def test_throughput_is_vectorised():
-    # Loose CI bound; benchmarks/bench_accelerator.py measures the >= 1e6 evals/s target.
-    import time
-
-    rng = np.random.default_rng(0)
-    n = 2000
-    cols = _cols(
-        rows=rng.choice([8, 16, 32], n),
-        cols=rng.choice([8, 16, 32], n),
-        dataflow=rng.choice(["os", "ws", "is", "rs"], n),
-    )
-    wl = get("resnet50")
-    m = AcceleratorCostModel()
-    m.evaluate(cols, wl)
-    t = time.perf_counter()
-    m.evaluate(cols, wl)
-    assert n * len(wl) / (time.perf_counter() - t) > 1e5
-
-
 def test_matches_scalesim_calc_reference_directly():
     # tests/data/scalesim_calc.json: SCALE-Sim 3.0.0 CALC-mode output for 9 layers x 3 dataflows
     # x 5 array shapes (benchmarks/scalesim_reference.py).
     path = DATA / "scalesim_calc.json"
-    if not path.exists():
-        pytest.skip("tests/data/scalesim_calc.json not generated yet")
+    assert path.is_file(), f"{path} is shipped with the tests; regenerate it with that script"
     m = AcceleratorCostModel("ideal")
     entries = json.loads(path.read_text())["entries"]
     for e in entries:
