@@ -32,7 +32,7 @@ import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.envs.accelerator import tables as tb
-from archgym.envs.accelerator.model import DEFAULTS, LEVELS, layer_costs
+from archgym.envs.accelerator.model import DEFAULTS, LEVELS, layer_costs, psum_bytes
 from archgym.errors import ConfigError
 from archgym.workloads import Layer
 
@@ -51,6 +51,27 @@ _METRICS = (
     Metric("dram_bytes", "B", "min", "DRAM traffic of the loop nest"),
     Metric("utilization", "", "max", "MACs / (cycles * rows * cols)"),
 )
+
+
+def input_tile_words(layer: Layer, tm: np.ndarray, tk: np.ndarray) -> np.ndarray:
+    """Input words one ``tm x tk`` tile of the im2col GEMM needs in the buffer.
+
+    For a k x k convolution the im2col row of an output pixel repeats input words its
+    neighbours use too; the buffer holds the real input window instead (the halo included):
+    ``tm`` output pixels in raster order span ``ceil(tm / ofmap_w)`` output rows, i.e.
+    ``(rows - 1) * stride + filter_h`` input rows (fewer than a row: a ``filter_h`` x
+    ``(tm - 1) * stride + filter_w`` window), for the ``ceil(tk / (filter_h * filter_w))``
+    channels the ``tk`` slice of the reduction ``C * fh * fw`` touches. Never more than
+    ``tm * tk`` (the im2col tile itself). GEMMs and 1x1 convolutions get ``tm * tk``.
+    """
+    fh, fw, s = layer.filter_h, layer.filter_w, layer.stride
+    if layer.kind == "gemm" or fh * fw == 1:
+        return tm * tk
+    ow, ih, iw = layer.ofmap_w, layer.ifmap_h, layer.ifmap_w
+    ch = np.ceil(tk / (fh * fw))
+    rows = np.minimum((np.ceil(tm / ow) - 1) * s + fh, ih)
+    window = np.where(tm >= ow, rows * iw, fh * np.minimum((tm - 1) * s + fw, iw))
+    return np.minimum(ch * window, tm * tk)
 
 
 def _fetches(order: str, trips: Mapping[str, np.ndarray], operand: str) -> np.ndarray:
@@ -74,7 +95,7 @@ class MappingCostModel(CostModel):
     """
 
     name: ClassVar[str] = "mapping-analytical"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     metrics: ClassVar[tuple[Metric, ...]] = _METRICS
     description: ClassVar[str] = "Loop order, buffer tiling and spatial unrolling of one layer"
 
@@ -156,17 +177,19 @@ class MappingCostModel(CostModel):
         )
         trips = {"m": dims["m"] / tm, "n": dims["n"] / tn, "k": dims["k"] / tk}
         ntiles = trips["m"] * trips["n"] * trips["k"]
-        words = np.zeros(n)
+        words = {op: np.zeros(n) for op in "iwo"}
+        in_tile = input_tile_words(L, tm, tk)
         for o in LOOP_ORDERS:
             sel = order == o
             if not sel.any():
                 continue
-            f_i = _fetches(o, trips, "i") * tm * tk
+            f_i = _fetches(o, trips, "i") * in_tile
             f_w = _fetches(o, trips, "w") * tk * tn
             fo = _fetches(o, trips, "o")
             first = trips["m"] * trips["n"]
             f_o = (2 * fo - first) * tm * tn  # writes every time, reads back all but the first
-            words = np.where(sel, f_i + f_w + f_o, words)
+            for op, f in (("i", f_i), ("w", f_w), ("o", f_o)):
+                words[op] = np.where(sel, f, words[op])
 
         acc = self.accelerator
         d = {
@@ -186,6 +209,7 @@ class MappingCostModel(CostModel):
         code = {name: i for i, name in enumerate(MAPPING_DATAFLOWS)}  # = accelerator codes
         d["df"] = np.array([code.get(x, 0) for x in df], dtype=np.int64)
         d["prec"] = np.full(n, tb.PRECISIONS.index(acc["precision"]))
+        d["psum_bytes"] = psum_bytes(np.full(n, float(acc["psum_bits"])), d["prec"])
         rt_col = columns.get("rf_tile")
         d["rf_tile"] = (
             np.ones(n)
@@ -211,7 +235,7 @@ class MappingCostModel(CostModel):
             a,
             self.bandwidth_mode,
             {},
-            dram_bytes_override=(words * wb / ntiles)[:, None],
+            dram_bytes_override={op: (words[op] * wb / ntiles)[:, None] for op in "iwo"},
         )
         for mask, msg in bad:
             fail(mask[:, 0], lambda i, msg=msg: f"rf_tile={d['rf_tile'][i]:g}: {msg(i, 0)}")

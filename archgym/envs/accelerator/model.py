@@ -28,17 +28,27 @@ buffering), and the cheapest of three tilings is used -- weight tiles (ifmap re-
 tiles (both re-read). A buffer that cannot hold one array tile double-buffered
 (``2 * (R*C + R + C)`` words) is infeasible.
 
-Latency (``bandwidth_mode="limited"``): transfers overlap compute (double buffering), so a
-layer takes ``max(compute, DRAM bytes / dram_bw_bytes, NoC bytes / min(noc_bw_bytes,
-gbuf_banks * 16 B))`` cycles; the excess is ``stall_cycles``. ``"ideal"`` gives no stalls.
-``"scalesim"`` follows SCALE-Sim 3.0.0's USER-bandwidth convention instead (operands that fit
-are preloaded for free, ofmap write-back through a double buffer; see
-:func:`_scalesim_user_cycles`), to compare with that simulator.
+Partial sums of ``ws``/``is``/``rs`` are reduced across row folds in the buffer: ``(rfold-1)``
+partial sums per output are written and read back at ``psum_bits`` (a design column; 0 means
+:data:`~archgym.envs.accelerator.tables.PSUM_BITS`: 16 for int8, 8 for int4, 32 for fp16).
 
-Energy per level (J): ``energy_mac_j`` (one MAC per MAC), ``energy_rf_j`` (3 RF accesses per
-MAC: two operands and the partial sum), ``energy_noc_j`` (array traffic), ``energy_buffer_j``
-(array traffic plus DRAM fills/drains, per bank size), ``energy_dram_j``; constants and their
-sources are in :mod:`archgym.envs.accelerator.tables`.
+DRAM traffic is per operand (ifmap at its real size: a k x k convolution's windows are formed
+on chip, not im2col-expanded off chip). Latency (``bandwidth_mode="limited"``): transfers
+overlap compute (double buffering) and each operand has its own DRAM port of ``dram_bw_bytes``
+per cycle (SCALE-Sim's organisation: one read buffer per operand and an ofmap write buffer), so
+a layer takes ``max(compute, max(operand DRAM bytes) / dram_bw_bytes, NoC bytes /
+min(noc_bw_bytes, gbuf_banks * 16 B))`` cycles; the excess is ``stall_cycles``. ``"ideal"``
+gives no stalls. ``"scalesim"`` follows SCALE-Sim 3.0.0's USER-bandwidth convention instead
+(see :func:`_scalesim_user_cycles`), to compare with that simulator.
+
+Energy per level (J): ``energy_mac_j`` (one MAC per MAC); ``energy_rf_j`` by stationarity: the
+stationary operand (``ws`` weights, ``is`` inputs) is written and read once per word delivered
+to the array, a streamed input once per MAC, the partial sum read and written once per MAC at
+``psum_bits``; ``energy_noc_j`` (array traffic); ``energy_buffer_j`` (array reads, output and
+partial-sum writes/reads, DRAM fills and drains); ``energy_dram_j``. Per-access energies per
+byte come from :mod:`archgym.envs.accelerator.tables`, or per operand and direction from an
+``energy_pj`` table (:data:`~archgym.envs.accelerator.tables.ENERGY_KEYS`), e.g. one imported
+from a peer simulator by :mod:`archgym.envs.accelerator.peers`.
 """
 
 from __future__ import annotations
@@ -73,6 +83,7 @@ DEFAULTS: dict[str, Any] = {
     "precision": "int8",
     "tech_nm": 45,
     "clock_mhz": 1000.0,
+    "psum_bits": 0,
 }
 _NUMERIC = (
     "rows",
@@ -84,6 +95,7 @@ _NUMERIC = (
     "dram_bw_bytes",
     "tech_nm",
     "clock_mhz",
+    "psum_bits",
 )
 
 LEVELS: tuple[str, ...] = ("mac", "rf", "noc", "buffer", "dram")
@@ -136,6 +148,13 @@ def layer_arrays(wl: Workload) -> dict[str, np.ndarray]:
     return a
 
 
+def psum_bytes(psum_bits: np.ndarray, prec: np.ndarray) -> np.ndarray:
+    """Partial-sum width in bytes: ``psum_bits / 8``, or where ``psum_bits`` is 0 the default
+    of :data:`archgym.envs.accelerator.tables.PSUM_BITS` for the precision code ``prec``."""
+    auto = np.array([tb.PSUM_BITS[p] for p in tb.PRECISIONS], dtype=float)[np.maximum(prec, 0)]
+    return np.where(psum_bits > 0, psum_bits, auto) / 8.0
+
+
 def _codes(col: Any, choices: tuple[str, ...], n: int) -> np.ndarray:
     arr = np.asarray(col)
     code = np.full(n, -1, dtype=np.int64)
@@ -157,14 +176,15 @@ class AcceleratorCostModel(CostModel):
             ``"scalesim"`` reproduces SCALE-Sim 3.0.0's USER-bandwidth convention (see
             :func:`layer_costs`); it reads optional ``ifmap_sram_kb``, ``filter_sram_kb``,
             ``ofmap_sram_kb`` columns, else splits ``gbuf_kb`` 3:3:1 like the SCALE-Sim backend.
-        energy_pj: Override per-access energies at 45 nm, pJ per byte (``"rf"``, ``"noc"``,
-            ``"buffer"``, ``"dram"``) or per MAC (``"mac"``); used to configure the model like
-            a peer simulator (see ``archgym validate accelerator --against zigzag``).
+        energy_pj: Override per-access energies at 45 nm, pJ per byte or per MAC (``"mac"``):
+            any key of :data:`~archgym.envs.accelerator.tables.ENERGY_KEYS` or the shorthands
+            ``"rf"``, ``"buffer"``, ``"dram"``; e.g. the table of a peer's hardware imported by
+            :func:`archgym.envs.accelerator.from_zigzag`.
     """
 
     design_params = frozenset(DEFAULTS)
     name: ClassVar[str] = "accelerator-analytical"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     metrics: ClassVar[tuple[Metric, ...]] = _METRICS
     description: ClassVar[str] = "Vectorised PE-array/RF/buffer/NoC/DRAM model, energy by level"
 
@@ -175,9 +195,7 @@ class AcceleratorCostModel(CostModel):
             raise ConfigError(
                 f"bandwidth_mode must be one of {list(BANDWIDTH_MODES)}, but got {bandwidth_mode!r}"
             )
-        unknown = sorted(set(energy_pj or {}) - set(LEVELS))
-        if unknown:
-            raise ConfigError(f"energy_pj keys must be among {list(LEVELS)}, got {unknown}")
+        tb.expand_energy_keys(energy_pj or {})  # raises ConfigError naming unknown keys
         self.bandwidth_mode = bandwidth_mode
         self.energy_pj = dict(energy_pj or {})
 
@@ -241,6 +259,7 @@ class AcceleratorCostModel(CostModel):
         d["prec"] = _codes(
             columns.get("precision", np.full(n, DEFAULTS["precision"])), tb.PRECISIONS, n
         )
+        d["psum_bytes"] = psum_bytes(d["psum_bits"], d["prec"])
         if self.bandwidth_mode == "scalesim":
             split = {"ifmap": 3 / 7, "filter": 3 / 7, "ofmap": 1 / 7}
             for op, frac in split.items():
@@ -264,6 +283,9 @@ class AcceleratorCostModel(CostModel):
             checks.append((~((v >= 1) & (v == np.floor(v))), f"{key} must be a positive integer"))
         for key in ("rf_bytes", "gbuf_kb", "noc_bw_bytes", "dram_bw_bytes", "tech_nm", "clock_mhz"):
             checks.append((~(d[key] > 0), f"{key} must be > 0"))
+        checks.append(
+            (~(d["psum_bits"] >= 0), "psum_bits must be >= 0 (0: the precision's default)")
+        )
         checks.append((d["df"] < 0, f"dataflow must be one of {list(DATAFLOWS)}"))
         checks.append((d["prec"] < 0, f"precision must be one of {list(tb.PRECISIONS)}"))
         wb_all = np.array([tb.WORD_BYTES[p] for p in tb.PRECISIONS])[np.maximum(d["prec"], 0)]
@@ -283,6 +305,7 @@ class AcceleratorCostModel(CostModel):
             d[key] = np.where(feasible, d[key], float(DEFAULTS[key]))
         d["df"] = np.where(feasible, d["df"], 0)
         d["prec"] = np.where(feasible, d["prec"], 0)
+        d["psum_bytes"] = psum_bytes(d["psum_bits"], d["prec"])
 
         wb = np.array([tb.WORD_BYTES[p] for p in tb.PRECISIONS])[d["prec"]]
         a = layer_arrays(wl)
@@ -333,7 +356,7 @@ def layer_costs(
     M, N, K, inst = a["m"], a["n"], a["k"], a["instances"]
     ifw = a["ifmap_words"]
     mnk = M * N * K
-    is_os, is_ws, is_rs = df == 0, df == 1, df == 3
+    is_os, is_ws, is_is, is_rs = df == 0, df == 1, df == 2, df == 3
     rs_conv = is_rs & ~a["is_gemm"]
 
     # Gather per-dataflow layer tables (rows: os, ws, is, rs) instead of chained wheres.
@@ -361,7 +384,6 @@ def layer_costs(
     flt = np.where(is_os, K * N * rfold, np.where(is_ws, K * N, K * N * cfold))
     ofm_real = np.where(is_os, M * N, M * N * rfold)
     ofm_ss = np.where(is_os, M * N + folds * (R + C), ofm_real)  # SCALE-Sim's count
-    noc_words = ifm + flt + ofm_real
 
     bad: list[tuple[np.ndarray, Any]] = []
     need_rf = np.where(rs_conv, 2 * a["fw"] + 1, np.maximum(rt + 2, 3.0))
@@ -376,70 +398,133 @@ def layer_costs(
         )
     )
     cap = (d["gbuf_kb"] * 1024.0)[:, None]
+    pb = d["psum_bytes"][:, None]
+
+    # Array traffic (buffer <-> PEs over the NoC), bytes per operand. Outputs of ws/is/rs are
+    # reduced across row folds in the buffer: (rfold - 1) partial sums per output are written
+    # and read back at partial-sum width, the final output is written once at operand width.
+    spill = np.where(is_os, 0.0, M * N * (rfold - 1))
+    noc_i, noc_w = ifm * w, flt * w
+    noc_o = M * N * w + 2 * spill * pb
+    noc_bytes = noc_i + noc_w + noc_o
 
     if dram_bytes_override is None:
-        half = cap / 2 / w
-        fp = ifw + K * N + M * N
-        t_w = np.floor(half / K)
-        big = np.inf
-        d_a = np.where(t_w >= 1, K * N + ifw * np.ceil(N / np.maximum(t_w, 1)) + M * N, big)
-        d_b = np.where(t_w >= 1, ifw + K * N * np.ceil(M / np.maximum(t_w, 1)) + M * N, big)
-        t_o = np.maximum(np.floor(np.sqrt(half / 2)), 1)
-        d_c = ifw * np.ceil(N / t_o) + K * N * np.ceil(M / t_o) + M * N
-        dram_words = np.where(fp * w <= cap, fp, np.minimum(np.minimum(d_a, d_b), d_c))
-        dram = dram_words * w
+        dram_i, dram_w, dram_o = _dram_per_operand(ifw, K, N, M, cap / 2 / w)
+        dram_i, dram_w, dram_o = dram_i * w, dram_w * w, dram_o * w
     else:
-        dram = dram_bytes_override
+        dram_i, dram_w, dram_o = (dram_bytes_override[k] for k in ("i", "w", "o"))
+    dram = dram_i + dram_w + dram_o
     if bandwidth_mode == "scalesim":
         cycles = _scalesim_user_cycles(d, w, compute, ifm, flt, ofm_real, M * K, K * N)
     elif bandwidth_mode == "limited":
+        # One DRAM port per operand (ifmap, filter, ofmap), each of dram_bw_bytes/cycle, as in
+        # SCALE-Sim (memory/double_buffered_scratchpad_mem.py: one read buffer per operand).
+        port = np.maximum(np.maximum(dram_i, dram_w), dram_o)
         noc_bw = np.minimum(d["noc_bw_bytes"], d["gbuf_banks"] * tb.GBUF_BANK_WIDTH_BYTES)
         cycles = np.maximum(
-            np.maximum(compute, dram / d["dram_bw_bytes"][:, None]), noc_words * w / noc_bw[:, None]
+            np.maximum(compute, port / d["dram_bw_bytes"][:, None]), noc_bytes / noc_bw[:, None]
         )
     else:
         cycles = compute
 
-    es = tb.tech_scale(d["tech_nm"])[0][:, None]
-    e_mac = energy_pj.get("mac")
-    mac_pj = (
-        np.full_like(w, e_mac)
-        if e_mac is not None
-        else np.array([tb.MAC_PJ[p] for p in tb.PRECISIONS])[d["prec"]][:, None]
-    )
-    rf_pj: float | np.ndarray = (
-        energy_pj["rf"] if "rf" in energy_pj else tb.rf_pj_per_byte(d["rf_bytes"])[:, None]
-    )
-    buf_pj: float | np.ndarray = (
-        energy_pj["buffer"]
-        if "buffer" in energy_pj
-        else tb.sram_pj_per_byte(d["gbuf_kb"] * 1024.0 / d["gbuf_banks"])[:, None]
-    )
-    noc_pj = energy_pj.get("noc", tb.NOC_PJ_PER_BYTE)
-    dram_pj = energy_pj.get("dram", tb.DRAM_PJ_PER_BYTE)
+    # Register-file accesses (bytes) by stationarity (Chen, Emer, Sze, ISCA 2016, sec. III;
+    # Sze et al., "Efficient Processing of Deep Neural Networks", 2020, ch. 5): a stationary
+    # operand (ws: weights, is: inputs) is written into the PE once per delivered word and
+    # read once into the multiplier's input, where it stays while the streamed operand flows
+    # past (2 accesses per delivered word); a streamed input costs one access per MAC; the
+    # partial sum is read and written once per MAC at partial-sum width (it stays in the PE's
+    # accumulator in os, moves to the neighbour in ws/is; the register is touched either way).
+    rf_i = np.where(is_is, 2 * ifm * w, mnk * w)
+    rf_w = np.where(is_ws, 2 * flt * w, mnk * w)
+    rf_o = 2 * mnk * pb
+
+    e = _energy_table(d, energy_pj)
     pj = 1e-12
     macs_l = mnk * inst  # (1, L) or (n, 1)
-    nocw = noc_words * inst
-    dram_i = dram * inst
     cyc_i = cycles * inst
     comp_i = compute * inst
+    e_rf = rf_i * e["rf_i"] + rf_w * e["rf_w"] + rf_o * e["rf_o"]
+    e_buf = (
+        noc_i * e["buffer_i_r"]
+        + noc_w * e["buffer_w_r"]
+        + (M * N * w + spill * pb) * e["buffer_o_w"]
+        + spill * pb * e["buffer_o_r"]
+        + dram_i * (e["buffer_i_w"] + e["stage_i"])
+        + dram_w * (e["buffer_w_w"] + e["stage_w"])
+        + dram_o * (e["buffer_o_r"] + e["stage_o"])
+    )
     per = {
         "cycles": cyc_i,
         "compute_cycles": comp_i,
         "stall_cycles": cyc_i - comp_i,
-        "energy_mac_j": (mac_pj * es * pj) * macs_l,
-        "energy_rf_j": (3 * w * rf_pj * es * pj) * macs_l,
-        "energy_noc_j": nocw * (w * noc_pj * es * pj),
-        "energy_buffer_j": (nocw * w + dram_i) * (buf_pj * es * pj),
-        "energy_dram_j": dram_i * (dram_pj * pj),
+        "energy_mac_j": (e["mac"] * pj) * macs_l,
+        "energy_rf_j": e_rf * inst * pj,
+        "energy_noc_j": noc_bytes * inst * (e["noc"] * pj),
+        "energy_buffer_j": e_buf * inst * pj,
+        "energy_dram_j": ((dram_i + dram_w) * e["dram_r"] + dram_o * e["dram_w"]) * inst * pj,
         "macs": np.broadcast_to(macs_l, compute.shape),
-        "dram_bytes": dram_i,
+        "dram_bytes": dram * inst,
         "sram_read_words": (ifm + flt) * inst,
         "sram_write_words": ofm_ss * inst,
         "sram_ifmap_read_words": ifm * inst,
         "sram_filter_read_words": flt * inst,
     }
     return per, bad
+
+
+def _dram_per_operand(
+    ifw: np.ndarray, K: np.ndarray, N: np.ndarray, M: np.ndarray, half: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DRAM words ``(ifmap, weights, outputs)`` of one layer instance.
+
+    All of it once if the ifmap (its real size, ``ifw``: a k x k convolution's input is read
+    once and its im2col windows are formed on chip), the weights and the outputs fit the
+    buffer; otherwise the cheapest of three double-buffered tilings with ``half`` words per
+    tile: weight tiles (ifmap re-read ``ceil(N/t)`` times), ifmap tiles (weights re-read
+    ``ceil(M/t)`` times) or square output tiles (both re-read).
+    """
+    kn, mn = K * N, M * N
+    fits = (ifw + kn + mn) <= 2 * half
+    t_w = np.floor(half / K)
+    ok = t_w >= 1
+    tw = np.maximum(t_w, 1)
+    t_o = np.maximum(np.floor(np.sqrt(half / 2)), 1)
+    cand = [
+        (ifw * np.ceil(N / tw), kn + 0 * tw, mn + 0 * tw),
+        (ifw + 0 * tw, kn * np.ceil(M / tw), mn + 0 * tw),
+        (ifw * np.ceil(N / t_o), kn * np.ceil(M / t_o), mn + 0 * t_o),
+    ]
+    tot = [np.where(ok | (j == 2), c[0] + c[1] + c[2], np.inf) for j, c in enumerate(cand)]
+    best = np.argmin(np.stack(np.broadcast_arrays(*tot)), axis=0)
+    out = []
+    for op in range(3):
+        pick = np.choose(best, [np.broadcast_to(c[op], best.shape) for c in cand])
+        base = (ifw, kn, mn)[op]
+        out.append(np.where(fits, base + 0 * pick, pick))
+    return out[0], out[1], out[2]
+
+
+def _energy_table(d: dict[str, np.ndarray], energy_pj: Mapping[str, float]) -> dict[str, Any]:
+    """Per-byte (per-MAC for ``mac``) energies in pJ at the design's node, shaped ``(n, 1)``.
+
+    Defaults come from :mod:`archgym.envs.accelerator.tables`; ``energy_pj`` overrides any key
+    of :data:`~archgym.envs.accelerator.tables.ENERGY_KEYS` (values at 45 nm, scaled to the
+    node like the defaults; DRAM is off-chip and never scaled)."""
+    es = tb.tech_scale(d["tech_nm"])[0][:, None]
+    rf = tb.rf_pj_per_byte(d["rf_bytes"])[:, None]
+    buf = tb.sram_pj_per_byte(d["gbuf_kb"] * 1024.0 / d["gbuf_banks"])[:, None]
+    mac = np.array([tb.MAC_PJ[p] for p in tb.PRECISIONS])[d["prec"]][:, None]
+    base: dict[str, Any] = {"mac": mac, "noc": tb.NOC_PJ_PER_BYTE}
+    for op in "iwo":
+        base[f"rf_{op}"] = rf
+        base[f"stage_{op}"] = 0.0
+        for rw in "rw":
+            base[f"buffer_{op}_{rw}"] = buf
+    table = {**base, **tb.expand_energy_keys(energy_pj)}
+    out = {k: v * es for k, v in table.items()}
+    out["dram_r"] = table.get("dram_r", tb.DRAM_PJ_PER_BYTE)
+    out["dram_w"] = table.get("dram_w", tb.DRAM_PJ_PER_BYTE)
+    return out
 
 
 def _scalesim_user_cycles(

@@ -30,11 +30,69 @@ __all__ = [
     "tech_scale",
     "sram_pj_per_byte",
     "rf_pj_per_byte",
+    "PSUM_BITS",
+    "ENERGY_KEYS",
+    "expand_energy_keys",
 ]
 
 #: Precisions of the MAC units and the bytes one operand word occupies.
 PRECISIONS: tuple[str, ...] = ("int8", "int4", "fp16")
 WORD_BYTES: dict[str, float] = {"int8": 1.0, "int4": 0.5, "fp16": 2.0}
+
+#: Default partial-sum width (bits) per precision: twice the operand width for integers (an
+#: 8x8-bit product is 16 bits; the int8 layers of ZigZag's shipped ONNX workloads and the
+#: 16-bit ``rf_2B`` output registers of its tpu_like/edge_tpu_like/meta_prototype hardware),
+#: fp32 accumulation for fp16 (NVIDIA tensor cores, Eyeriss v2's fp16 mode likewise).
+PSUM_BITS: dict[str, int] = {"int8": 16, "int4": 8, "fp16": 32}
+
+#: Keys of a per-access energy table (pJ per byte moved; ``mac`` per MAC), as accepted by
+#: ``AcceleratorCostModel(energy_pj=...)``: register file per operand (``i`` ifmap, ``w``
+#: weights, ``o`` outputs/partial sums), the NoC, the global buffer per operand and direction
+#: (``r`` read by the array or drained to DRAM, ``w`` written), ``stage_*`` (an intermediate
+#: on-chip level every DRAM word passes through once, write + read), DRAM read/write. The
+#: shorthands ``rf``, ``buffer``, ``dram`` set every key of their level.
+ENERGY_KEYS: tuple[str, ...] = (
+    "mac",
+    "noc",
+    *(f"rf_{op}" for op in "iwo"),
+    *(f"buffer_{op}_{rw}" for op in "iwo" for rw in "rw"),
+    *(f"stage_{op}" for op in "iwo"),
+    "dram_r",
+    "dram_w",
+)
+_SHORTHANDS = {
+    "rf": tuple(f"rf_{op}" for op in "iwo"),
+    "buffer": tuple(f"buffer_{op}_{rw}" for op in "iwo" for rw in "rw"),
+    "dram": ("dram_r", "dram_w"),
+}
+
+
+def expand_energy_keys(energy_pj: dict[str, float] | object) -> dict[str, float]:
+    """Expand shorthands (``rf``, ``buffer``, ``dram``) of an energy table; specific keys win.
+
+    Raises:
+        ConfigError: A key is neither in :data:`ENERGY_KEYS` nor a shorthand, or a value is
+            not a finite number >= 0.
+    """
+    from archgym.errors import ConfigError
+
+    table = dict(energy_pj)  # type: ignore[call-overload]
+    unknown = sorted(set(table) - set(ENERGY_KEYS) - set(_SHORTHANDS))
+    if unknown:
+        raise ConfigError(
+            f"energy_pj keys must be among {list(ENERGY_KEYS)} or {list(_SHORTHANDS)}, "
+            f"got {unknown}"
+        )
+    out: dict[str, float] = {}
+    for short, keys in _SHORTHANDS.items():
+        if short in table:
+            out.update(dict.fromkeys(keys, table[short]))
+    out.update({k: v for k, v in table.items() if k not in _SHORTHANDS})
+    for k, v in out.items():
+        if not (isinstance(v, (int, float)) and np.isfinite(v) and v >= 0):
+            raise ConfigError(f"energy_pj[{k!r}] must be a finite number >= 0 pJ, got {v!r}")
+    return {k: float(v) for k, v in out.items()}
+
 
 #: Energy of one multiply-accumulate in pJ at 45 nm.
 MAC_PJ: dict[str, float] = {

@@ -42,11 +42,14 @@ expensive format the network uses (:func:`~archgym.envs.codesign.tables.mac_um2`
 
 Memory: array traffic (buffer <-> PEs) is SCALE-Sim's count -- ifmap ``M*K*ceil(Sc/C)``
 (``os``/``ws``) or ``K*M`` (``is``); weights ``K'*N*ceil(Sr/R)`` (``os``), ``K'*N`` (``ws``),
-``K'*N*ceil(Sc/C)`` (``is``); outputs ``M*N`` plus partial sums ``M*N*(ceil(Sr/R)-1)`` at 32
-bits (``ws``/``is``). DRAM: the layer's ifmap, stored weights and ofmap once when they fit in
+``K'*N*ceil(Sc/C)`` (``is``); outputs ``M*N`` plus partial sums ``M*N*(ceil(Sr/R)-1)`` written
+and read back at the partial-sum width. DRAM: the layer's ifmap, stored weights and ofmap once when they fit in
 the global buffer, else the cheaper of streaming the ifmap once per half-buffer of weights or
-the weights once per half-buffer of ifmap. Latency per layer ``max(compute, DRAM bytes /
-dram_bw_bytes, array bytes / (gbuf_banks * 16 B))``. Activation sparsity is not modelled.
+the weights once per half-buffer of ifmap. Latency per layer ``max(compute, largest operand's
+DRAM bytes / dram_bw_bytes, array bytes / (gbuf_banks * 16 B))`` (one DRAM port per operand,
+as in Accelerator-v1). Register files follow the dataflow's stationarity and partial sums move
+at the product width (fp32 with fp32 operands), the access model of
+:func:`archgym.envs.accelerator.model.layer_costs`. Activation sparsity is not modelled.
 """
 
 from __future__ import annotations
@@ -267,32 +270,46 @@ def hardware_costs(
         np.where(is_os, k_cmp * N * rfold, np.where(is_ws, k_cmp * N, k_cmp * N * cfold))
         * w_bytes_per_elem
     )
-    ofm = M * N * abits / 8.0 + np.where(is_os, 0.0, M * N * (rfold - 1)) * ct.ACC_BITS / 8.0
+    # partial sums at the product width for integers (Accelerator-v1's default, 2x for int8),
+    # fp32 when either operand is fp32 (archgym.envs.accelerator.tables.PSUM_BITS)
+    psum_b = np.where((wbits >= 32) | (abits >= 32), 32.0, wbits + abits) / 8.0
+    spill = np.where(is_os, 0.0, M * N * (rfold - 1))
+    ofm = M * N * abits / 8.0 + 2 * spill * psum_b
     noc_bytes = ifm + flt + ofm
 
-    # -- DRAM traffic, bytes -----------------------------------------------------------------
+    # -- DRAM traffic, bytes per operand (one port each, as in Accelerator-v1) --------------
     cap = col["gbuf_kb"] * 1024.0
     in_b = lay["ifmap_words"] * abits / 8.0
     w_b = w_bits_stored / 8.0
     out_b = M * N * abits / 8.0
     half = cap / 2.0
-    dram = np.where(
-        in_b + w_b + out_b <= cap,
-        in_b + w_b + out_b,
-        np.minimum(w_b + in_b * np.ceil(w_b / half), in_b + w_b * np.ceil(in_b / half)) + out_b,
-    )
+    fits = in_b + w_b + out_b <= cap
+    in_a, w_a = in_b * np.ceil(w_b / half), w_b  # weight tiles, ifmap re-streamed
+    in_c, w_c = in_b, w_b * np.ceil(in_b / half)  # ifmap tiles, weights re-streamed
+    pick_a = in_a + w_a <= in_c + w_c
+    dram_in = np.where(fits, in_b, np.where(pick_a, in_a, in_c))
+    dram_w = np.where(fits, w_b, np.where(pick_a, w_a, w_c))
+    dram = dram_in + dram_w + out_b
 
     noc_bw = col["gbuf_banks"] * at.GBUF_BANK_WIDTH_BYTES
-    cycles = np.maximum(np.maximum(compute, dram / col["dram_bw_bytes"]), noc_bytes / noc_bw)
+    port = np.maximum(np.maximum(dram_in, dram_w), out_b)
+    cycles = np.maximum(np.maximum(compute, port / col["dram_bw_bytes"]), noc_bytes / noc_bw)
 
     # -- energy (pJ -> J) --------------------------------------------------------------------
+    # Register-file accesses by stationarity (as archgym.envs.accelerator.model.layer_costs):
+    # the stationary operand (ws: weights, is: activations) twice per word delivered to the
+    # array, a streamed operand once per executed MAC (a gated MAC still reads its weight),
+    # the partial sum read and written once per live MAC.
+    rf_w = np.where(is_ws, 2 * flt, (live + gated) * wbits / 8.0)
+    rf_a = np.where(df == 2, 2 * ifm, live * abits / 8.0)
+    rf_bytes = rf_w + rf_a + 2 * live * psum_b
     es = at.tech_scale(col["tech_nm"][:, 0])[0][:, None]
     rf_pj = at.rf_pj_per_byte(col["rf_bytes"])
     buf_pj = at.sram_pj_per_byte(cap / col["gbuf_banks"])
     pj = 1e-12
     e = {
         "energy_mac_j": live * ct.mac_pj(wbits, abits) * es,
-        "energy_rf_j": (live * (wbits + abits + ct.ACC_BITS) + gated * wbits) / 8.0 * rf_pj * es,
+        "energy_rf_j": rf_bytes * rf_pj * es,
         "energy_noc_j": noc_bytes * at.NOC_PJ_PER_BYTE * es,
         "energy_buffer_j": (noc_bytes + dram) * buf_pj * es,
         "energy_dram_j": dram * at.DRAM_PJ_PER_BYTE,
