@@ -223,6 +223,7 @@ def _check_payload(payload: Mapping[str, Any], deadline: float) -> None:
         and isinstance(workload.get("names"), list),
         "workload must be an object with use_features (true/false) and names (a list)",
     )
+    _check_descriptive(payload, targets)
     derived: Any = payload.get("derived_features")
     _need(
         derived is None or isinstance(derived, str),
@@ -257,6 +258,71 @@ def _check_payload(payload: Mapping[str, Any], deadline: float) -> None:
         _check_estimator(m.get("estimator"), f"{what}.estimator", n_features, budget, deadline)
     if payload.get("feasibility"):
         _check_estimator(payload["feasibility"], "feasibility", n_features, budget, deadline)
+
+
+def _check_descriptive(payload: Mapping[str, Any], targets: list[str]) -> None:
+    """The fields the proxy cost model and ``proxy eval`` read besides the models."""
+    from archgym.proxy._estimators import FAMILIES
+
+    metrics: Any = payload.get("metrics")
+    _need(isinstance(metrics, list), f"metrics must be a list, but got {metrics!r}")
+    for i, m in enumerate(metrics):
+        _need(
+            isinstance(m, dict)
+            and isinstance(m.get("name"), str)
+            and isinstance(m.get("unit"), str)
+            and m.get("direction") in ("min", "max")
+            and isinstance(m.get("description", ""), str),
+            f"metrics[{i}] must be {{name, unit, direction: 'min'|'max'}}, but got {m!r}",
+        )
+    missing = sorted(set(targets) - {m["name"] for m in metrics})
+    _need(not missing, f"targets {missing} have no entry in metrics")
+    _need(isinstance(payload.get("source"), dict), "source must be an object (the cost model)")
+    model: Any = payload.get("model")
+    _need(
+        isinstance(model, dict) and model.get("family") in FAMILIES,
+        f"model must be an object with family in {list(FAMILIES)}, but got {model!r}",
+    )
+    env_kwargs: Any = payload.get("env_kwargs")
+    _need(
+        isinstance(env_kwargs, list)
+        and bool(env_kwargs)
+        and all(isinstance(k, dict) for k in env_kwargs),
+        f"env_kwargs must be a non-empty list of objects, but got {env_kwargs!r}",
+    )
+    runs: Any = payload.get("training_runs")
+    _need(
+        isinstance(runs, list) and all(isinstance(r, str) for r in runs),
+        f"training_runs must be a list of paths, but got {runs!r}",
+    )
+    n_rows: Any = payload.get("n_rows")
+    _need(
+        isinstance(n_rows, int) and not isinstance(n_rows, bool) and n_rows >= 0,
+        f"n_rows must be a count, but got {n_rows!r}",
+    )
+    for key in ("infeasible_reasons", "components"):
+        _need(
+            payload.get(key) is None or isinstance(payload.get(key), dict),
+            f"{key} must be an object",
+        )
+    workload = payload["workload"]
+    _need(all(isinstance(n, str) for n in workload["names"]), "workload.names must be strings")
+    feats: Any = workload.get("features")
+    _need(
+        feats is None
+        or (
+            isinstance(feats, list)
+            and all(
+                isinstance(f, dict)
+                and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in f.values()
+                )
+                for f in feats
+            )
+        ),
+        "workload.features must be null or a list of objects of finite numbers",
+    )
 
 
 def _arrays(d: Mapping[str, Any], names: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
