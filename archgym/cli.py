@@ -227,6 +227,12 @@ def _print_result(result: Any, header: str) -> None:
         print(f"Records: {result.run_dir}/records.jsonl  (archgym.load_runs('{result.run_dir}'))")
 
 
+def _run_label(result: Any, env_kwargs: dict[str, Any]) -> str:
+    """`` (workload, GPU)`` from the run, falling back to the ``workload`` option."""
+    parts = [p for p in (getattr(result, "workload", ""), getattr(result, "hardware", "")) if p]
+    return f" ({', '.join(parts)})" if parts else _workload_label(env_kwargs)
+
+
 def _workload_label(env_kwargs: dict[str, Any]) -> str:
     workload = env_kwargs.get("workload")
     return f" ({workload})" if isinstance(workload, str) and workload else ""
@@ -290,7 +296,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     _print_result(
         result,
-        f"archgym run: {exp.env}{_workload_label(exp.env_kwargs)}, agent {exp.agent}, "
+        f"archgym run: {exp.env}{_run_label(result, exp.env_kwargs)}, agent {exp.agent}, "
         f"seed {exp.seed}: {result.n_evaluations} evaluations in {result.wall_s:.2f} s",
     )
     return EXIT_OK

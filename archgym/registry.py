@@ -95,7 +95,7 @@ class EnvSpec(Spec):
 
     Attributes:
         cost_models: Short cost-model names the factory resolves itself (``cost_model="learned"``
-            on Kernel-v0); any other string is resolved with :func:`make_cost_model`.
+            on Kernel-v1); any other string is resolved with :func:`make_cost_model`.
         default_cost_model: The cost model used when none is given (for listings).
         report_metrics: Metrics that summaries and Pareto tables show beside the objective's.
         workload_type: The type the factory's ``workload`` argument becomes (for listings).

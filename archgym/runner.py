@@ -142,6 +142,8 @@ class RunResult:
         hypervolume: Hypervolume of the admissible objective vectors (multi-objective runs;
             ``None`` otherwise), against ``Experiment.hv_reference`` or
             :func:`hypervolume_reference`.
+        workload: The env's workload name (e.g. ``"llama-7b.ffn_up@2048 (gemm MxNxK 11008x2048x4096)"``).
+        hardware: The cost model's GPU where it has one (Kernel envs), else ``""``.
     """
 
     run_dir: Path | None
@@ -152,6 +154,8 @@ class RunResult:
     status: str
     wall_s: float
     hypervolume: float | None = None
+    workload: str = ""
+    hardware: str = ""
 
     @property
     def pareto(self) -> Any:
@@ -323,7 +327,16 @@ def run_experiment(
         status=status,
         wall_s=time.perf_counter() - t0,
         hypervolume=summary["hypervolume"],
+        **_identity(env),
     )
+
+
+def _identity(env: Any) -> dict[str, str]:
+    """The workload and hardware (the cost model's ``gpu``, if any) the run was for."""
+    info = env.describe()
+    model = info.get("cost_model")
+    gpu = model.get("gpu", "") if isinstance(model, dict) else ""
+    return {"workload": str(info.get("workload") or ""), "hardware": str(gpu or "")}
 
 
 def _build(exp: Experiment, env: Any = None) -> tuple[Any, Any]:
@@ -434,6 +447,8 @@ def summarize_records(
     obj = env.objective
     ok = [r for r in records if r.get("admissible")]
     best = _best_record(ok, obj)
+    if best is not None:
+        best = {**best, "design": _active_design(env.space, best["design"])}
     if obj.is_multi:
         pm = list(obj.labels)
         cols = [list(t.metrics) for t in obj.terms]
@@ -458,7 +473,7 @@ def summarize_records(
             row = {"eval_id": r["eval_id"]}
             for m in names:
                 row[m] = r["metrics"].get(m)
-            row.update(r["design"])
+            row.update(_active_design(env.space, r["design"]))
             rows.append(row)
     if rows:
         first = next(c for c in rows[0] if c != "eval_id")
@@ -474,6 +489,13 @@ def summarize_records(
             )
         hv = hypervolume(pts[on_front], ref)
     return {"best": best, "pareto": rows, "pareto_metrics": pm, "hypervolume": hv}
+
+
+def _active_design(space: Any, design: Mapping[str, Any]) -> dict[str, Any]:
+    """``design`` without the parameters its own values make inactive (they are pinned to
+    defaults and do not describe the design)."""
+    names = set(getattr(space, "names", ()))
+    return {k: v for k, v in design.items() if k not in names or space.is_active(space[k], design)}
 
 
 def _front_mask(pts: np.ndarray) -> np.ndarray:

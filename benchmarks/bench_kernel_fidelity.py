@@ -1,121 +1,221 @@
-"""Fidelity of the kernel cost models against the shipped H100 measurements.
+"""Fidelity of the kernel cost models on held-out shapes, per GPU and per path.
 
-    python benchmarks/bench_kernel_fidelity.py [--dataset PATH]
+    python benchmarks/bench_kernel_fidelity.py                  # both GPUs, 5 folds
+    python benchmarks/bench_kernel_fidelity.py --gpu H200-SXM --objective residual
+    python benchmarks/bench_kernel_fidelity.py --dataset mygpu.csv.gz --gpu MYGPU
 
-Shapes in HELD_OUT are removed before training the learned model; on them it prints:
-* learned model: median |predicted/measured - 1| of latency (target <= 10 %) and the median
-  Spearman correlation across the Triton tile configs of one shape/op/precision/pattern
-  (target >= 0.9);
-* analytical model: median |predicted/measured - 1| overall (target <= 30 %) and per pattern
-  and precision (it is not trained, so the same figures on all shapes are printed too).
+Grouped K-fold by shape: in each fold the analytical calibration
+(:func:`archgym.envs.kernel.calibrate.fit_calibration`) and the learned model are fitted on the
+training shapes only, then predict the held-out shapes. Printed per GPU:
+
+* per path (``backend/family/precision``): median and p90 ``|predicted / measured - 1|``;
+* Triton tile configs, per (shape, op, precision, pattern) group of >= 20 timed configs:
+  per-group Spearman of predicted vs measured time; top-1 hit (the model's pick is the
+  measured best); top-5 hit (the measured best is among the model's 5 best); regret of the
+  pick (``measured(pick) / measured best - 1``: median, p90, worst);
+* baselines: a random config (expected regret of a uniform pick) and the best fixed config
+  (the tile config with the lowest mean log slowdown on the training shapes; on a group
+  where it was not timed, the best-scored fixed config that was);
+* feasibility confusion of the rules on all records;
+* prediction throughput of both models (designs/s; CPU time and wall, 3 repeats).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 import numpy as np
+import pandas as pd
 
-from archgym.envs.kernel.analytical import analytic_terms
+from archgym.envs.kernel.analytical import KernelAnalyticalCostModel, path_keys
+from archgym.envs.kernel.calibrate import fit_calibration, predict_rows
+from archgym.envs.kernel.constraints import check_designs
+from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
 from archgym.envs.kernel.gpus import get_gpu
-from archgym.envs.kernel.learned import (
-    DATASET,
-    features,
-    fit_kernel_model,
-    load_dataset,
-    predict_log_ratio,
-)
-from archgym.envs.kernel.space import KernelWorkload
+from archgym.envs.kernel.learned import KernelLearnedCostModel, fit_kernel_model, predict_latency
+from archgym.envs.kernel.measure.plan import point_workload
 
-HELD_OUT = (
-    "llama-7b.ffn_down@2048",
-    "gpt2.ffn_up@4096",
-    "llama-70b.qkv@512",
-    "mixtral.expert_down@512",
-    "bert-base.attn_out@4096",
-)
-_DESIGN = (
-    "backend",
-    "precision",
-    "sparsity",
-    "density",
-    "sparse_block",
-    "block_m",
-    "block_n",
-    "block_k",
-    "group_m",
-    "num_warps",
-    "num_stages",
-    "split_k",
-)
+TILE = ("block_m", "block_n", "block_k", "group_m", "num_warps", "num_stages", "split_k")
+ROWS = (
+    "op", "m", "n", "k", "groups", "backend", "precision", "sparsity", "density", "sparse_block",
+    *TILE,
+)  # fmt: skip
 
 
-def predict(frame, gpu, model=None):  # type: ignore[no-untyped-def]
-    """Analytical and (if ``model``) learned latency for every row of ``frame``."""
-    ana = np.empty(len(frame))
-    lrn = np.empty(len(frame))
-    pos = {ix: i for i, ix in enumerate(frame.index)}
-    for (op, m, n, k, g), grp in frame.groupby(["op", "m", "n", "k", "groups"], sort=False):
-        wl = KernelWorkload(str(op), int(m), int(n), int(k), int(g))
-        cols = {c: grp[c].to_numpy() for c in _DESIGN}
-        rows = [pos[ix] for ix in grp.index]
-        with np.errstate(all="ignore"):
-            ana[rows] = analytic_terms(cols, wl, gpu)["latency_s"]
-        if model is not None:
-            x, lat_a = features(cols, wl, gpu)
-            lrn[rows] = lat_a * np.exp(predict_log_ratio(model, x))
-    return ana, lrn
+def heldout_predictions(frame, gpu, folds, objective, seed=0):  # type: ignore[no-untyped-def]
+    """Trusted timed rows with held-out ``ana`` and ``lrn`` predictions and a ``fold``."""
+    from sklearn.model_selection import GroupKFold
+
+    spec = get_gpu(gpu)
+    df = trusted_rows(frame).copy()
+    df["ana"], df["lrn"], df["fold"] = np.nan, np.nan, -1
+    fit_s = []
+    for i, (tr, te) in enumerate(GroupKFold(n_splits=folds).split(df, groups=df["shape"])):
+        train, test = df.iloc[tr], df.iloc[te]
+        t0 = time.perf_counter()
+        calib = fit_calibration(train, spec, seed=seed)
+        model = fit_kernel_model(train, spec, objective, seed, calib=calib)
+        fit_s.append(time.perf_counter() - t0)
+        rows = {c: test[c].to_numpy() for c in ROWS}
+        df.loc[test.index, "ana"] = predict_rows(test, spec, calib)
+        df.loc[test.index, "lrn"] = predict_latency(model, rows, spec)
+        df.loc[test.index, "fold"] = i
+    df["path"] = path_keys(df["backend"], df["sparsity"], df["precision"], df["op"])
+    return df, fit_s
+
+
+def error_table(df: pd.DataFrame) -> pd.DataFrame:
+    out = {}
+    for name in ("ana", "lrn"):
+        e = (df[name] / df["latency_s"] - 1).abs() * 100
+        g = e.groupby(df["path"])
+        out[f"{name} med %"] = g.median()
+        out[f"{name} p90 %"] = g.quantile(0.9)
+    out["rows"] = df.groupby("path").size()
+    return pd.DataFrame(out).round(1)
+
+
+def fixed_config_scores(train: pd.DataFrame) -> dict[str, list[tuple]]:
+    """Per precision, tile configs sorted by mean log slowdown over the training groups."""
+    out: dict[str, list[tuple]] = {}
+    for prec, part in train.groupby("precision"):
+        slow = np.log(part["latency_s"]) - np.log(
+            part.groupby(["shape", "op", "sparsity"])["latency_s"].transform("min")
+        )
+        n_groups = part.groupby(["shape", "op", "sparsity"]).ngroups
+        agg = slow.groupby([part[c] for c in TILE]).agg(["mean", "size"])
+        agg = agg[agg["size"] >= max(1, n_groups // 2)]  # timed on at least half the groups
+        out[str(prec)] = list(agg.sort_values("mean").index)
+    return out
+
+
+def ranking(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """One row per held-out Triton group: Spearman, hits, regrets, baselines."""
+    from scipy.stats import spearmanr
+
+    tri = df[df["backend"] == "triton"]
+    rows = []
+    for fold, part in tri.groupby("fold"):
+        fixed = fixed_config_scores(tri[tri["fold"] != fold])
+        for key, grp in part.groupby(["shape", "op", "precision", "sparsity"]):
+            if len(grp) < 20:
+                continue
+            meas = grp["latency_s"].to_numpy()
+            best = meas.min()
+            rec = {"group": "|".join(map(str, key)), "precision": key[2], "configs": len(grp)}
+            for name in ("ana", "lrn"):
+                pred = grp[name].to_numpy()
+                order = np.argsort(pred, kind="stable")
+                rec[f"{name}_rho"] = spearmanr(pred, meas).statistic
+                rec[f"{name}_top1"] = meas[order[0]] == best
+                rec[f"{name}_top5"] = best in meas[order[:5]]
+                rec[f"{name}_regret"] = meas[order[0]] / best - 1
+                rec[f"{name}_ties"] = int(np.sum(np.isclose(pred, pred[order[0]], rtol=1e-9)))
+            rec["random_regret"] = float(np.mean(meas / best - 1))
+            tiles = list(grp[list(TILE)].itertuples(index=False, name=None))
+            pick = next((c for c in fixed.get(key[2], []) if c in tiles), None)
+            rec["fixed_regret"] = (
+                meas[tiles.index(pick)] / best - 1 if pick is not None else float("nan")
+            )
+            rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+def feasibility(frame: pd.DataFrame, gpu: str) -> dict[str, int]:
+    spec = get_gpu(gpu)
+    acc = np.zeros(len(frame), dtype=bool)
+    for _, grp in frame.groupby(["op", "m", "n", "k", "groups"]):
+        ok, _ = check_designs(
+            {c: grp[c].to_numpy() for c in grp.columns}, point_workload(grp.iloc[0]), spec
+        )
+        acc[frame.index.get_indexer(grp.index)] = ok
+    ran = frame["feasible"].astype(bool).to_numpy()
+    return {
+        "accepted_ran": int((acc & ran).sum()),
+        "accepted_failed": int((acc & ~ran).sum()),
+        "rejected_ran": int((~acc & ran).sum()),
+        "rejected_failed": int((~acc & ~ran).sum()),
+    }
+
+
+def throughput(gpu: str, dataset: str, n: int = 100_000) -> dict[str, tuple[float, float]]:
+    """designs/s of both models on ``n`` Triton designs of one workload: (best, median)."""
+    from archgym.envs.kernel.env import kernel_space, kernel_workload
+
+    space = kernel_space("gemm")
+    rng = np.random.default_rng(0)
+    designs = space.sample(rng, n)
+    cols = {k: np.asarray([d[k] for d in designs]) for k in designs[0]}
+    wl = kernel_workload("llama-7b.ffn_up@2048")
+    out = {}
+    models = {
+        "analytical": KernelAnalyticalCostModel(gpu),
+        "learned": KernelLearnedCostModel(gpu, dataset=dataset),
+    }
+    models["learned"].evaluate_columns({k: v[:10] for k, v in cols.items()}, wl)  # fit first
+    for name, model in models.items():
+        rates = []
+        for _ in range(3):
+            t0, c0 = time.perf_counter(), time.process_time()
+            model.evaluate_columns(cols, wl)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            rates.append((n / wall, n / max(cpu, 1e-9)))
+        wall_rates = sorted(r[0] for r in rates)
+        cpu_rates = sorted(r[1] for r in rates)
+        out[name] = (wall_rates[-1], float(np.median(wall_rates)), float(np.median(cpu_rates)))
+    return out
+
+
+def report(gpu: str, dataset: str, folds: int, objective: str) -> None:
+    frame = load_dataset(dataset, gpu)
+    df, fit_s = heldout_predictions(frame, gpu, folds, objective)
+    print(f"\n=== {gpu}: {len(df)} trusted timed rows, {df['shape'].nunique()} shapes, "
+          f"{folds}-fold by shape, learned objective {objective!r} "
+          f"(fit per fold: {np.median(fit_s):.1f} s wall)")  # fmt: skip
+    print("\n|error| on held-out shapes (ana = analytical, lrn = learned):")
+    print(error_table(df).to_string())
+    r = ranking(df)
+    print(f"\nTriton tile ranking, {len(r)} held-out groups of >= 20 configs:")
+    for name, label in (("lrn", "learned"), ("ana", "analytical")):
+        reg = r[f"{name}_regret"] * 100
+        print(
+            f"  {label:10s} Spearman median {r[f'{name}_rho'].median():.3f}; top-1 "
+            f"{100 * r[f'{name}_top1'].mean():.0f} %, top-5 {100 * r[f'{name}_top5'].mean():.0f} %; "
+            f"regret median {reg.median():.1f} %, p90 {reg.quantile(0.9):.1f} %, worst {reg.max():.1f} %; "
+            f"tied minima median {r[f'{name}_ties'].median():.0f}"
+        )
+    for name, label in (("random", "random config"), ("fixed", "best fixed config")):
+        reg = r[f"{name}_regret"] * 100
+        print(
+            f"  {label:18s} regret median {reg.median():.1f} %, p90 {reg.quantile(0.9):.1f} %, worst {reg.max():.1f} %"
+        )
+    print("  per precision (learned): " + ", ".join(
+        f"{p} rho {g['lrn_rho'].median():.2f} regret {100 * g['lrn_regret'].median():.1f} %"
+        for p, g in r.groupby("precision")))  # fmt: skip
+    lrn_err = (df["lrn"] / df["latency_s"] - 1).abs()
+    tri = df["backend"] == "triton"
+    print(f"  learned median |error|: Triton {100 * lrn_err[tri].median():.1f} %, vendor "
+          f"{100 * lrn_err[~tri].median():.1f} %")  # fmt: skip
+    conf = feasibility(frame, gpu)
+    ran = conf["accepted_ran"] + conf["rejected_ran"]
+    print(f"\nfeasibility rules on all {len(frame)} records: {conf}; rejected that ran "
+          f"{100 * conf['rejected_ran'] / max(ran, 1):.2f} %, accepted that failed {conf['accepted_failed']}")  # fmt: skip
+    for name, (best, med, cpu) in throughput(gpu, dataset).items():
+        print(f"prediction throughput {name}: {best:,.0f} designs/s best wall, {med:,.0f} median wall, "
+              f"{cpu:,.0f} median CPU (100,000 designs, 3 repeats)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scipy.stats import spearmanr
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default=str(DATASET))
+    ap.add_argument("--gpu", action="append", default=[], help="GPU key (repeatable)")
+    ap.add_argument("--dataset", default="", help="records file (default: the GPU's shipped one)")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--objective", default="ranked", choices=("ranked", "residual"))
     args = ap.parse_args(argv)
-    gpu = get_gpu("H100-SXM")
-    df = load_dataset(args.dataset)
-    df = df[df["feasible"].astype(bool) & (df["latency_s"] > 0)].copy()
-    test_mask = df["shape"].isin(HELD_OUT)
-    train, test = df[~test_mask], df[test_mask].copy()
-    print(
-        f"dataset: {len(df)} feasible records, {df['shape'].nunique()} shapes; "
-        f"train {len(train)}, held-out {len(test)} ({len(HELD_OUT)} shapes)"
-    )
-    model = fit_kernel_model(train, gpu, seed=0)
-    test["ana"], test["lrn"] = predict(test, gpu, model)
-    test["err_l"] = (test["lrn"] / test["latency_s"] - 1).abs()
-    test["err_a"] = (test["ana"] / test["latency_s"] - 1).abs()
-    rhos = []
-    tri = test[test["backend"] == "triton"]
-    for _, grp in tri.groupby(["shape", "op", "precision", "sparsity"]):
-        if len(grp) >= 5:
-            rhos.append(spearmanr(grp["lrn"], grp["latency_s"]).statistic)
-    print("\nlearned model on held-out shapes")
-    print(f"  median |latency error| = {100 * test['err_l'].median():.1f} %  (target <= 10 %)")
-    print(
-        f"  Spearman across tile configs: median {np.median(rhos):.3f}, mean "
-        f"{np.mean(rhos):.3f} over {len(rhos)} groups  (target >= 0.9)"
-    )
-    print(
-        "  per backend: "
-        + ", ".join(
-            f"{b} {100 * e:.1f} %" for b, e in test.groupby("backend")["err_l"].median().items()
-        )
-    )
-    print("\nanalytical model on held-out shapes")
-    print(f"  median |latency error| = {100 * test['err_a'].median():.1f} %  (target <= 30 %)")
-    df["ana"], _ = predict(df, gpu)
-    df["err_a"] = (df["ana"] / df["latency_s"] - 1).abs()
-    print(
-        f"analytical model on all {len(df)} records: median |latency error| = "
-        f"{100 * df['err_a'].median():.1f} %"
-    )
-    table = df.groupby(["sparsity", "precision", "backend"])["err_a"].agg(["median", "count"])
-    table["median"] = (100 * table["median"]).round(1)
-    print("  per pattern / precision / backend (median error %, records):")
-    print(table.to_string())
+    for gpu in args.gpu or sorted(DATASETS):
+        report(gpu, args.dataset or str(DATASETS[gpu]), args.folds, args.objective)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Search-quality benchmark: every agent on every registered env, against the true optimum.
 
-For Kernel-v0, NAS-v0 and CoDesign-v0 the task is domain-chosen (:data:`TASKS`: an objective
+For Kernel-v1, NAS-v0 and CoDesign-v0 the task is domain-chosen (:data:`TASKS`: an objective
 with a real trade-off and a ``DesignSpace.restrict`` set, or the whole space, of 5e4-7e4
 designs that random search does not solve in 100 evaluations); the other envs are reduced
 generically (evenly spaced values of the widest parameters are dropped until about
@@ -62,7 +62,7 @@ TASKS: dict[str, dict[str, Any]] = {
     # full tile/group/warp/stage/split-K grid (96,000 configurations, 70 % feasible; 96 within
     # 1 % of the best). The vendor-library backend is left out: it has no knobs and wins
     # outright. density/sparse_block are inactive for dense GEMM (pinned: fewer combinations).
-    "archgym/Kernel-v0": {
+    "archgym/Kernel-v1": {
         "make": {},
         "keep": {
             "backend": ["triton"],

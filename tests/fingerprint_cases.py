@@ -11,8 +11,8 @@ COST_MODEL_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "systolic-analytical": ("archgym/Systolic-v0", {}),
     "accelerator-analytical": ("archgym/Accelerator-v0", {}),
     "mapping-analytical": ("archgym/Mapping-v0", {}),
-    "kernel-analytical": ("archgym/Kernel-v0", {}),
-    "kernel-learned": ("archgym/Kernel-v0", {"cost_model": "learned"}),
+    "kernel-analytical": ("archgym/Kernel-v1", {}),
+    "kernel-learned": ("archgym/Kernel-v1", {"cost_model": "learned"}),
     "nas": ("archgym/NAS-v0", {}),
     "codesign": ("archgym/CoDesign-v0", {}),
 }

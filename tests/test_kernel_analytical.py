@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from archgym.envs.kernel.analytical import KernelAnalyticalCostModel
+from archgym.envs.kernel.analytical import (
+    FALLBACK_CALIBRATION,
+    GLOBAL_PARAMS,
+    KernelAnalyticalCostModel,
+    load_calibration,
+)
 from archgym.envs.kernel.space import KernelWorkload
 from archgym.errors import ConfigError
 
@@ -25,8 +30,21 @@ TILE = dict(
 )
 
 
+# Constants chosen for the hand calculation (not the fitted ones): a calibration is an input.
+HAND = {
+    "launch_s": 4e-6,
+    "hbm_eff": 0.85,
+    "l2_tbps": 7.0,
+    "sync_ratio": 0.75,
+    "stage2": 0.85,
+    "hide0": 0.75,
+    "spill": 0.0,
+    "path:triton/dense/fp16": 0.8,
+}
+
+
 def test_dense_gemm_hand_calculation():
-    """4096^3 fp16 GEMM, 128x128x64 tiles, 8 warps, 3 stages on H100-SXM.
+    """4096^3 fp16 GEMM, 128x128x64 tiles, 8 warps, 3 stages on H100-SXM, constants HAND.
 
     tiles = 32*32 = 1024 -> busiest SM runs ceil(1024/132) = 8 tiles.
     occupancy: smem 3*(128*64*2 + 64*128*2) = 98304 B -> 228 KiB / 98304 = 2 blocks;
@@ -39,7 +57,7 @@ def test_dense_gemm_hand_calculation():
     energy: u = 137.44 GFLOP / (320.37 us * 989.4 TFLOP/s) = 0.4336;
       (70 + 630 * 0.4336) W * 320.37 us = 0.10995 J.
     """
-    e = KernelAnalyticalCostModel("H100-SXM").evaluate(
+    e = KernelAnalyticalCostModel("H100-SXM", calibration=HAND).evaluate(
         [TILE], KernelWorkload("gemm", 4096, 4096, 4096)
     )
     t_tile = (128 * 64 * 2 + 64 * 128 * 2) * 64 / (7e12 / 132)
@@ -47,6 +65,25 @@ def test_dense_gemm_hand_calculation():
     assert e.metrics["latency_s"][0] == pytest.approx(320.37e-6, rel=1e-4)
     assert e.metrics["tflops"][0] == pytest.approx(429.0, rel=1e-3)
     assert e.metrics["energy_j"][0] == pytest.approx(0.10995, rel=1e-3)
+
+
+def test_shipped_calibration_is_fitted_for_both_gpus():
+    # every constant comes from benchmarks/calibrate_kernels.py (data/calibration.json)
+    for gpu in ("H100-SXM", "H200-SXM"):
+        c = load_calibration(gpu)
+        assert set(GLOBAL_PARAMS) <= set(c)
+        assert c["path:triton/dense/fp16"] != 1.0  # fitted, not the neutral start
+    # a GPU without its own calibration borrows the fallback's
+    assert load_calibration("A100-SXM") == load_calibration(FALLBACK_CALIBRATION)
+
+
+def test_spilling_accumulator_costs_time():
+    model = KernelAnalyticalCostModel("H100-SXM", calibration={**HAND, "spill": 1.0})
+    wl = KernelWorkload("gemm", 4096, 4096, 4096)
+    lat = model.evaluate(
+        [{**TILE, "block_m": 256, "block_n": 256, "num_warps": w} for w in (8, 4)], wl
+    ).metrics["latency_s"]
+    assert lat[1] > lat[0]  # 4 warps: 544 registers/thread -> spills
 
 
 def test_memory_bound_and_sparsity_trends():

@@ -1,4 +1,4 @@
-"""archgym/Kernel-v0 on CPU with the analytical model."""
+"""archgym/Kernel-v1 on CPU with the analytical model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from archgym.registry import make
 
 
 def test_make_and_step():
-    env = make("archgym/Kernel-v0", workload="llama-7b.ffn_up@512", op="spmm")
+    env = make("archgym/Kernel-v1", workload="llama-7b.ffn_up@512", op="spmm", backend="any")
     env.reset(seed=0)
     res = env.evaluate(
         [
@@ -54,7 +54,10 @@ def test_space_and_workloads():
     space = kernel_space()
     designs = space.sample(np.random.default_rng(0), 5)
     assert designs == kernel_space().sample(np.random.default_rng(0), 5)
-    assert kernel_workload("gpt2.qkv@64") == named_workload("gpt2.qkv", 64)
+    wl = kernel_workload("gpt2.qkv@64")
+    ref = named_workload("gpt2.qkv", 64)
+    assert (wl.op, wl.m, wl.n, wl.k) == (ref.op, ref.m, ref.n, ref.k)
+    assert wl.name == "gpt2.qkv@64 (gemm MxNxK 2304x64x768)"  # named in the run header
     assert kernel_workload({"op": "gemm", "m": 64, "n": 64, "k": 64}).k == 64
     wl = kernel_workload("mixtral.expert_up@128")
     assert wl.op == "grouped_gemm" and wl.groups == 8
@@ -69,3 +72,24 @@ def test_bad_workloads_are_clear_errors():
         KernelWorkload("conv", 16, 16, 16)
     with pytest.raises(ConfigError, match="unknown GPU"):
         make_kernel_env(gpu="V100")
+
+
+def test_default_space_fixes_the_backend_to_triton():
+    # the vendor library picks its own tiles: offered only when asked for
+    assert kernel_space("gemm")["backend"].values == ("triton",)
+    assert kernel_space("gemm", backend="any")["backend"].values == ("triton", "torch")
+    assert kernel_space("spmm")["sparsity"].values == ("block",)
+    with pytest.raises(ConfigError, match="backend must be one of"):
+        kernel_space("gemm", backend="cublas")
+
+
+def test_run_summary_shows_active_parameters_only():
+    from archgym.runner import Experiment, run_experiment
+
+    res = run_experiment(
+        Experiment(env="archgym/Kernel-v1", agent="random", budget=20, seed=0), out=None
+    )
+    # dense GEMM: density and sparse_block are inactive, so never part of the design shown
+    assert "density" not in res.best["design"] and "sparse_block" not in res.best["design"]
+    assert "block_m" in res.best["design"]
+    assert res.workload.startswith("llama-7b.ffn_up@2048 (gemm") and res.hardware == "H100-SXM"

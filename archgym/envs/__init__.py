@@ -6,7 +6,7 @@ factory and its registration, its own cost models, their tables (with citations)
 - ``systolic``: ``archgym/Systolic-v0``, a DNN workload on a SCALE-Sim-style systolic array.
 - ``accelerator``: ``archgym/Accelerator-v0`` (a DNN accelerator) and ``archgym/Mapping-v0``
   (the mapping of one layer onto it).
-- ``kernel``: ``archgym/Kernel-v0``, GPU sparse/low-precision kernels; ``kernel.measure``
+- ``kernel``: ``archgym/Kernel-v1``, GPU sparse/low-precision kernels; ``kernel.measure``
   times them on a real GPU.
 - ``nas``: ``archgym/NAS-v0``, a CNN search space with a real accuracy oracle.
 - ``codesign``: ``archgym/CoDesign-v0``, network x sparsity x quantisation x hardware.

@@ -1,4 +1,4 @@
-"""Kernel-v0: which tile config, precision and sparsity pattern is fastest for a GEMM-like op
+"""Kernel-v1: which tile config, precision and sparsity pattern is fastest for a GEMM-like op
 on a given GPU.
 
 Modules: :mod:`.space` (the workload type and the op-aware space), :mod:`.gpus` (GPU specs),

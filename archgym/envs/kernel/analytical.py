@@ -1,7 +1,7 @@
 """Analytical (roofline) cost model of GPU matrix kernels, vectorised over designs.
 
 For every design, with ``d`` the density of the sparse operand and the GPU from
-:mod:`archgym.envs.kernel.gpus`:
+:mod:`archgym.envs.kernel.gpus` (datasheet peaks, SMs, shared memory, registers):
 
 1. **Tiles and waves.** The grid has ``T = ceil(M/BM) * ceil(N/BN) * G * split_k`` tiles
    (SDDMM: only tiles its mask touches). Occupancy ``occ`` = thread blocks per SM, limited by
@@ -9,29 +9,41 @@ For every design, with ``d`` the density of the sparse operand and the GPU from
    partial last waves cost a whole tile time (wave quantisation), and tile edges past M, N,
    K are computed as if full (tile quantisation).
 2. **Per-tile time** = ``max(compute, operand load)``: compute is ``2*BM*BN*BK`` per K step at
-   ``peak / SMs`` times an MMA efficiency (wgmma needs BM >= 64 and 4+ warps on Hopper, else
-   mma.sync at ~60 %; two pipeline stages hide less latency); operand loads stream
-   ``(BM*BK*bytes_A + BK*BN*bytes_B)`` per step from L2 at ``l2_bw / SMs``.
+   ``peak / SMs`` times the path's efficiency; mma.sync (BM < 64 or < 4 warps on Hopper)
+   reaches a fitted fraction ``sync_ratio`` of wgmma, two pipeline stages a fraction
+   ``stage2``; operand loads stream ``(BM*BK*bytes_A + BK*BN*bytes_B)`` per step from L2 at
+   ``l2_tbps / SMs``. An accumulator over 255 registers per thread spills: time grows by
+   ``spill`` per 100 % over. Low occupancy exposes latency:
+   ``hide = min(1, hide0 + (1 - hide0) * occ * warps / 8)``.
 3. **Block sparsity.** A ``BM x BK`` tile of A is computed if any ``sparse_block`` block in it is
    non-zero (:func:`~archgym.envs.kernel.space.effective_density`); rows of tiles hold
    a Binomial number of K tiles, and the busiest SM's tail is the expected maximum (mean +
    std * sqrt(2 ln rows)) -- the load imbalance.
 4. **DRAM traffic**: A (compressed: 2:4 keeps half plus 2 bits of metadata per kept value;
    CSR keeps ``d`` of the values plus a 4-byte column index each; BSR a 4-byte index per
-   block), B, C, split-K fp32 partials (written and read back) and int4 scales. Time is
-   traffic over 85 % of HBM bandwidth.
-5. ``latency_s = max(compute, memory) + launch overhead``; the vendor backend (cuBLAS,
-   cuSPARSELt) is the best of a few standard tile shapes at 90 % efficiency; cuSPARSE
-   CSR/SDDMM runs on CUDA cores at 25 % of their fp32 peak.
+   block), B, C, split-K fp32 partials (written and read back) and int4 scales, over
+   ``hbm_eff`` of the datasheet HBM bandwidth.
+5. ``latency_s = max(compute, memory) + launch_s * launches``. The vendor library is the best
+   of a few standard tile shapes (CUTLASS/cuBLAS's 128x256, 128x128, 64x128, 64x64, 128x64);
+   2:4 halves the MMA work (the pattern's definition); cuSPARSE CSR runs on CUDA cores at the
+   datasheet fp32 rate. Each (backend, pattern, precision) path has a fitted efficiency.
 6. **Energy** (``energy_j``): a linear utilisation power model, ``P = P_idle + (TDP - P_idle) * u``
-   with ``u`` the larger of compute and bandwidth utilisation, times latency. This follows the
-   utilisation-based GPU power models of Hong & Kim (ISCA 2010) and the observation that
-   GPU board power tracks SM and DRAM activity; TDP and idle power come from the spec table.
+   with ``u`` the larger of compute and bandwidth utilisation, times latency (Hong & Kim,
+   ISCA 2010); TDP and idle power come from the spec table.
+
+Every constant that is not a datasheet figure is fitted, per GPU, by
+:func:`archgym.envs.kernel.calibrate.fit_calibration` on the training shapes of a measured
+dataset (``archgym measure calibrate DATA --gpu NAME``) and shipped in
+``data/calibration.json``. A GPU without its own calibration borrows the one named by
+:data:`FALLBACK_CALIBRATION`.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,7 +54,17 @@ from archgym.envs.kernel.gpus import GPUSpec, get_gpu
 from archgym.envs.kernel.space import KernelWorkload, as_kernel_workload, effective_density
 from archgym.registry import register_cost_model
 
-__all__ = ["KernelAnalyticalCostModel", "analytic_terms", "KERNEL_METRICS"]
+__all__ = [
+    "KernelAnalyticalCostModel",
+    "analytic_terms",
+    "row_terms",
+    "path_keys",
+    "load_calibration",
+    "CALIBRATION_FILE",
+    "FALLBACK_CALIBRATION",
+    "GLOBAL_PARAMS",
+    "KERNEL_METRICS",
+]
 
 KERNEL_METRICS = (
     Metric("latency_s", "s", "min", "kernel time, median of CUDA-event timings"),
@@ -50,10 +72,24 @@ KERNEL_METRICS = (
     Metric("energy_j", "J", "min", "board energy of one kernel call"),
 )
 
-_LAUNCH_S = 4e-6
-_HBM_EFF = 0.85
-_L2_TBPS = {"H100-SXM": 7.0, "H200-SXM": 7.0, "A100-SXM": 4.8}  # L2->SM bandwidth, TB/s
-_CUDA_CORE_TFLOPS = {"H100-SXM": 67.0, "H200-SXM": 67.0, "A100-SXM": 19.5}  # fp32 FMA
+CALIBRATION_FILE = Path(__file__).resolve().parent / "data" / "calibration.json"
+FALLBACK_CALIBRATION = "H200-SXM"
+"""The calibration a GPU without its own uses (the largest shipped dataset's)."""
+
+GLOBAL_PARAMS: dict[str, tuple[float, float, float]] = {
+    "launch_s": (4e-6, 5e-7, 3e-5),
+    "hbm_eff": (0.85, 0.3, 1.0),
+    "l2_tbps": (7.0, 1.0, 40.0),
+    "sync_ratio": (0.75, 0.1, 1.5),
+    "stage2": (0.85, 0.2, 1.5),
+    "hide0": (0.75, 0.05, 1.0),
+    "spill": (1.0, 0.0, 20.0),
+}
+"""Fitted constants shared by all paths: ``name -> (starting point, lower, upper bound)``.
+The starting points only seed the fit; the model uses the fitted values."""
+
+# CUDA-core fp32 peak (TFLOP/s), datasheets: H100/H200 SXM 67, A100 19.5
+_CUDA_CORE_TFLOPS = {"H100-SXM": 67.0, "H200-SXM": 67.0, "A100-SXM": 19.5}
 _VENDOR_TILES = (
     (128, 256, 64, 8, 4),
     (128, 128, 64, 4, 4),
@@ -61,181 +97,143 @@ _VENDOR_TILES = (
     (64, 64, 64, 4, 4),
     (128, 64, 64, 4, 4),
 )
-# Kernel-library efficiency: the median of measured / modelled time on the TRAINING shapes of
-# the shipped H100 dataset (benchmarks/bench_kernel_fidelity.py holds the test shapes out),
-# keyed (backend, family, precision); family is dense, 2:4, block or csr (N:M/unstructured).
-# It captures what the roofline cannot: torch._int_mm and torch._weight_int4pack_mm are
-# small-batch kernels far from peak, Triton's int8/int4 main loops, cuSPARSELt's 2:4 path
-# through torch.mm(sparse, dense), and cuSPARSE CSR on CUDA cores.
-_CALIBRATION = {
-    ("torch", "2:4", "*"): 15.0,
-    ("torch", "block", "*"): 11.5,
-    ("torch", "csr", "*"): 4.8,
-    ("torch", "dense", "fp16"): 0.82,
-    ("torch", "dense", "bf16"): 0.82,
-    ("torch", "dense", "fp8"): 1.05,
-    ("torch", "dense", "int4"): 19.0,
-    ("torch", "dense", "int8"): 8.5,
-    ("triton", "block", "*"): 1.2,
-    ("triton", "dense", "int4"): 2.25,
-    ("triton", "dense", "int8"): 1.75,
-    # Triton fp8 (second collection, 2026-11-21): ~2.2x the model, i.e. about fp16 speed, not
-    # 2x; likely because B is stored N-major and Hopper's fp8 wgmma reads B only K-major
-    ("triton", "dense", "fp8"): 2.2,
-    ("triton", "block", "fp8"): 2.2,
-}
 _PEAK_KEY = {"fp16": "fp16", "bf16": "bf16", "fp8": "fp8", "int8": "int8", "int4": "fp16"}
 
 
-def _col(columns: Mapping[str, np.ndarray], name: str, n: int, default: Any) -> np.ndarray:
+def _family(sp: np.ndarray, op: np.ndarray) -> np.ndarray:
+    fam = np.where(sp == "dense", "dense", np.where(sp == "2:4", "2:4", "csr"))
+    fam = np.where((sp == "block") & (op == "spmm"), "block", fam)
+    return np.where(op == "sddmm", "sddmm", fam)
+
+
+def path_keys(backend: Any, sparsity: Any, precision: Any, op: Any) -> np.ndarray:
+    """``"backend/family/precision"`` of each row: the key of its fitted path efficiency."""
+    b = np.asarray(backend).astype(str)
+    fam = _family(np.asarray(sparsity).astype(str), np.asarray(op).astype(str))
+    return np.char.add(
+        np.char.add(np.char.add(np.char.add(b, "/"), fam), "/"), np.asarray(precision).astype(str)
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _calibration_file(path: str, mtime: float) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())
+
+
+def load_calibration(gpu: str, path: str | Path = CALIBRATION_FILE) -> dict[str, float]:
+    """The fitted constants of ``gpu`` (or of :data:`FALLBACK_CALIBRATION`): name -> value.
+
+    Global constants are named as in :data:`GLOBAL_PARAMS`, path efficiencies
+    ``"path:<backend>/<family>/<precision>"``.
+    """
+    p = Path(path)
+    table = _calibration_file(str(p), p.stat().st_mtime)
+    entry = table.get(gpu) or table[FALLBACK_CALIBRATION]
+    return dict(entry["params"])
+
+
+def _col(columns: Mapping[str, Any], name: str, n: int, default: Any) -> np.ndarray:
     if name in columns:
         return np.asarray(columns[name])
     return np.full(n, default)
 
 
-def _tile_time(bm, bn, bk, warps, stages, kt, peak_sm, l2_sm, a_b, b_b, hopper, eff):  # type: ignore[no-untyped-def]
-    """Seconds one SM spends on one output tile with ``kt`` K steps."""
-    wgmma = (bm >= 64) & (warps >= 4)
-    mma_eff = np.where(wgmma | ~hopper, 0.8, 0.6) * np.where(stages <= 2, 0.85, 1.0) * eff
-    compute = 2.0 * bm * bn * bk * kt / (peak_sm * mma_eff)
-    load = (bm * bk * a_b + bk * bn * b_b) * kt / l2_sm
-    return np.maximum(compute, load)
-
-
 def _occupancy(bm, bn, bk, warps, stages, a_b, b_b, gpu: GPUSpec):  # type: ignore[no-untyped-def]
     smem = stages * (bm * bk * a_b + bk * bn * b_b)
     by_smem = np.floor(gpu.smem_per_sm_kb * 1024 / np.maximum(smem, 1))
-    regs = (bm * bn / (32 * warps) + 32) * 32 * warps
+    regs = np.minimum(bm * bn / (32 * warps) + 32, 255) * 32 * warps
     by_regs = np.floor(gpu.regs_per_sm / regs)
     by_thr = np.floor(gpu.max_threads_per_sm / (32 * warps))
     return np.clip(np.minimum(np.minimum(by_smem, by_regs), by_thr), 1, 32)
 
 
-def analytic_terms(
-    columns: Mapping[str, np.ndarray], wl: KernelWorkload, gpu: GPUSpec
+def row_terms(
+    columns: Mapping[str, Any], gpu: GPUSpec, calib: Mapping[str, float]
 ) -> dict[str, np.ndarray]:
-    """All intermediate quantities of the model (also the learned model's features).
+    """The model on rows that each carry their own workload (``op``, ``m``, ``n``, ``k``,
+    ``groups`` columns) and design; ``calib`` holds the constants (see :func:`load_calibration`).
 
     Returns a dict of arrays: ``latency_s``, ``compute_s``, ``memory_s``, ``traffic_bytes``,
-    ``tiles``, ``waves``, ``occupancy``, ``tile_density``, ``imbalance``, ``flop``, ``peak_tflops``.
-    Values for infeasible designs are meaningless (the caller masks them).
+    ``tiles``, ``waves``, ``occupancy``, ``tile_density``, ``imbalance``, ``spill``, ``flop``,
+    ``peak_tflops``. Values for infeasible designs are meaningless (the caller masks them).
     """
     backend = np.asarray(columns["backend"]).astype(str)
+    n = backend.shape[0]
     prec = np.asarray(columns["precision"]).astype(str)
     sp = np.asarray(columns["sparsity"]).astype(str)
-    n = backend.shape[0]
+    op = np.broadcast_to(np.asarray(columns["op"]).astype(str), (n,))
+    m, nn, k, g = (
+        np.broadcast_to(np.asarray(columns[c], dtype=float), (n,))
+        for c in ("m", "n", "k", "groups")
+    )
     dens = np.where(sp == "dense", 1.0, _col(columns, "density", n, 1.0).astype(float))
     dens = np.where(sp == "2:4", 0.5, dens)
     blk = np.maximum(_col(columns, "sparse_block", n, 32).astype(float), 1)
     tri = backend == "triton"
-    hopper = np.full(n, gpu.sms >= 132 and "fp8" in gpu.peak_tflops)
-    m, nn, k, g = float(wl.m), float(wl.n), float(wl.k), float(wl.groups)
+    hopper = gpu.sms >= 132 and "fp8" in gpu.peak_tflops
     a_b = np.array([A_BYTES[p] for p in prec])
     b_b = np.array([B_BYTES[p] for p in prec])
     peak = np.array([gpu.peak_tflops.get(_PEAK_KEY[p], np.nan) for p in prec]) * 1e12
-    eff = np.where(prec == "int4", 0.7, 1.0)  # int4: dequantisation in the main loop
-    l2_sm = _L2_TBPS.get(gpu.name, gpu.hbm_tbps * 2.0) * 1e12 / gpu.sms
-    flop = wl.dense_flop * dens
+    keys = path_keys(backend, sp, prec, op)
+    eff = np.array([calib.get(f"path:{key}", 1.0) for key in keys])
+    l2_sm = calib["l2_tbps"] * 1e12 / gpu.sms
+    flop = 2.0 * g * m * nn * k * dens
+    is_spmm_block = (sp == "block") & (op == "spmm")
+    is_sddmm = op == "sddmm"
 
-    def tiled(bm, bn, bk, warps, stages, split, eff_scale):  # type: ignore[no-untyped-def]
-        tm, tn = np.ceil(m / bm), np.ceil(nn / bn)
-        kt_all = np.ceil(k / bk)
-        is_spmm_block = (sp == "block") & (wl.op == "spmm")
-        is_sddmm = wl.op == "sddmm"
-        dtile_a = np.where(is_spmm_block, effective_density(dens, blk, bm, bk), 1.0)
-        dtile_c = np.where(is_sddmm, effective_density(dens, blk, bm, bn), 1.0)
+    def tiled(ix, bm, bn, bk, warps, stages, split):  # type: ignore[no-untyped-def]
+        """Compute time etc. of rows ``ix`` with the given tile (arrays over those rows)."""
+        m_, n_, k_, g_ = m[ix], nn[ix], k[ix], g[ix]
+        dens_, blk_, pk, ab, bb = dens[ix], blk[ix], peak[ix], a_b[ix], b_b[ix]
+        tm, tn = np.ceil(m_ / bm), np.ceil(n_ / bn)
+        kt_all = np.ceil(k_ / bk)
+        dtile_a = np.where(is_spmm_block[ix], effective_density(dens_, blk_, bm, bk), 1.0)
+        dtile_c = np.where(is_sddmm[ix], effective_density(dens_, blk_, bm, bn), 1.0)
         kt_mean = np.maximum(kt_all * dtile_a / split, 1e-9)
-        # load imbalance: busiest row of tiles holds mean + std*sqrt(2 ln rows) K tiles
         std = np.sqrt(kt_all * dtile_a * (1 - dtile_a)) / np.sqrt(split)
         kt_max = np.minimum(kt_mean + std * np.sqrt(2 * np.log(np.maximum(tm, 2))), kt_all)
-        tiles = tm * tn * g * split * dtile_c
-        occ = _occupancy(bm, bn, bk, warps, stages, a_b, b_b, gpu)
+        tiles = tm * tn * g_ * split * dtile_c
+        occ = _occupancy(bm, bn, bk, warps, stages, ab, bb, gpu)
         per_sm = np.ceil(tiles / gpu.sms)
-        t_tile = _tile_time(
-            bm,
-            bn,
-            bk,
-            warps,
-            stages,
-            kt_mean,
-            peak / gpu.sms,
-            l2_sm,
-            a_b,
-            b_b,
-            hopper,
-            eff * eff_scale,
-        )
-        t_tail = _tile_time(
-            bm,
-            bn,
-            bk,
-            warps,
-            stages,
-            kt_max,
-            peak / gpu.sms,
-            l2_sm,
-            a_b,
-            b_b,
-            hopper,
-            eff * eff_scale,
-        )
-        # `occ` co-resident tiles share the SM; a low occupancy exposes latency
-        hide = np.minimum(1.0, 0.75 + 0.25 * (occ * warps / 8))
-        compute = ((per_sm - 1) * t_tile + t_tail) / hide
+        wgmma = (bm >= 64) & (warps >= 4)
+        mma = np.where(wgmma | (not hopper), 1.0, calib["sync_ratio"])
+        mma = mma * np.where(stages <= 2, calib["stage2"], 1.0) * eff[ix]
+        step_c = 2.0 * bm * bn * bk / (pk / gpu.sms * mma)
+        step_l = (bm * bk * ab + bk * bn * bb) / l2_sm
+        t_step = np.maximum(step_c, step_l)
+        regs = bm * bn / (32.0 * warps) + 32
+        spill = 1.0 + calib["spill"] * np.maximum(regs / 255.0 - 1.0, 0.0)
+        hide = np.minimum(1.0, calib["hide0"] + (1 - calib["hide0"]) * occ * warps / 8)
+        compute = ((per_sm - 1) * kt_mean + kt_max) * t_step * spill / hide
         waves = np.ceil(tiles / (gpu.sms * occ))
-        return compute, tiles, waves, occ, dtile_a * dtile_c, kt_max / np.maximum(kt_mean, 1e-9)
+        return compute, tiles, waves, occ, dtile_a * dtile_c, kt_max / kt_mean, spill
 
-    bm = _col(columns, "block_m", n, 128).astype(float)
-    bn = _col(columns, "block_n", n, 128).astype(float)
-    bk = _col(columns, "block_k", n, 64).astype(float)
-    warps = _col(columns, "num_warps", n, 4).astype(float)
-    stages = _col(columns, "num_stages", n, 3).astype(float)
-    split = np.where(tri, _col(columns, "split_k", n, 1).astype(float), 1.0)
-    bm, bn, bk, warps, stages = (
-        np.where(tri, x, d) for x, d in ((bm, 128), (bn, 128), (bk, 64), (warps, 4), (stages, 3))
-    )
-    compute, tiles, waves, occ, tdens, imb = tiled(bm, bn, bk, warps, stages, split, 1.0)
-    # vendor: best of standard tiles at 90 % of the Triton-model efficiency x 1.15
+    def tile_col(name: str, default: float) -> np.ndarray:
+        return np.where(tri, _col(columns, name, n, default).astype(float), default)
+
+    bm, bn, bk = tile_col("block_m", 128), tile_col("block_n", 128), tile_col("block_k", 64)
+    warps, stages = tile_col("num_warps", 4), tile_col("num_stages", 3)
+    split = tile_col("split_k", 1)
+    every = np.arange(n)
+    compute, tiles, waves, occ, tdens, imb, spill = tiled(every, bm, bn, bk, warps, stages, split)
     vend = ~tri
     if vend.any():
-        best = np.full(n, np.inf)
+        vi = np.flatnonzero(vend)
+        best = np.full(vi.size, np.inf)
         for vbm, vbn, vbk, vw, vs in _VENDOR_TILES:
-            f = np.full(n, 1.0)
-            c, *_ = tiled(
-                np.full(n, vbm, float),
-                np.full(n, vbn, float),
-                np.full(n, vbk, float),
-                np.full(n, vw, float),
-                np.full(n, vs, float),
-                np.ones(n),
-                1.1,
-            )
-            best = np.minimum(best, c * f)
-        sparse_tc = sp == "2:4"
-        # 2:4 halves the MMA work at best; cuSPARSELt reaches ~1.3-1.6x in practice
-        best = np.where(sparse_tc, best * 0.5 / 0.75, best)
-        csr = np.isin(sp, ["unstructured", "nm"]) | ((sp == "block") & (wl.op == "sddmm"))
-        cc = _CUDA_CORE_TFLOPS.get(gpu.name, 20.0) * 1e12 * 0.25
-        best = np.where(csr & vend, flop / cc, best)
-        compute = np.where(vend, best, compute)
-    family = np.where(
-        sp == "dense",
-        "dense",
-        np.where(sp == "2:4", "2:4", np.where(sp == "block", "block", "csr")),
-    )
-    calib = np.array(
-        [
-            _CALIBRATION.get((b, f, p), _CALIBRATION.get((b, f, "*"), 1.0))
-            for b, f, p in zip(backend, family, prec, strict=True)
-        ]
-    )
-    compute = compute * calib
-    # DRAM traffic
+            full = [np.full(vi.size, float(v)) for v in (vbm, vbn, vbk, vw, vs)]
+            best = np.minimum(best, tiled(vi, *full, np.ones(vi.size))[0])
+        best = np.where(sp[vi] == "2:4", best * 0.5, best)  # 2:4 skips half the MMA work
+        csr = np.isin(sp[vi], ["unstructured", "nm"]) | is_sddmm[vi]
+        cc = _CUDA_CORE_TFLOPS.get(gpu.name, gpu.peak_tflops.get("fp16", 100.0) / 15) * 1e12
+        best = np.where(csr, flop[vi] / (cc * eff[vi]), best)
+        compute = compute.copy()
+        compute[vi] = best
     a_elems = g * m * k
-    a_bytes = a_elems * a_b * np.where(wl.op == "spmm", np.where(sp == "block", tdens, dens), 1.0)
+    a_bytes = a_elems * a_b * np.where(op == "spmm", np.where(sp == "block", tdens, dens), 1.0)
     a_bytes = np.where(sp == "2:4", a_elems * a_b * 0.5 + a_elems * 0.5 * 0.25, a_bytes)
     a_bytes = np.where(
-        np.isin(sp, ["unstructured", "nm"]) & (wl.op == "spmm"),
+        np.isin(sp, ["unstructured", "nm"]) & (op == "spmm"),
         a_elems * dens * (a_b + 4) + 4 * m,
         a_bytes,
     )
@@ -243,12 +241,14 @@ def analytic_terms(
     a_bytes = np.where(prec == "int4", a_bytes + 2 * m * g, a_bytes)
     b_bytes = g * k * nn * b_b
     c_bytes = g * m * nn * np.where(prec == "int8", 4.0, 2.0)
-    c_bytes = np.where(wl.op == "sddmm", c_bytes * dens, c_bytes)
+    c_bytes = np.where(is_sddmm, c_bytes * dens, c_bytes)
     partial = np.where(split > 1, 2 * split * g * m * nn * 4.0, 0.0)
     traffic = a_bytes + b_bytes + c_bytes + partial
-    memory = traffic / (gpu.hbm_tbps * 1e12 * _HBM_EFF)
-    launches = np.where(split > 1, 2, 1) * np.where(vend & (prec != "fp16") & (g > 1), g, 1)
-    latency = np.maximum(compute, memory) + _LAUNCH_S * launches
+    memory = traffic / (gpu.hbm_tbps * 1e12 * calib["hbm_eff"])
+    launches = np.where(split > 1, 2, 1) * np.where(
+        vend & np.isin(prec, ["fp8", "int8"]) & (g > 1), g, 1
+    )
+    latency = np.maximum(compute, memory) + calib["launch_s"] * launches
     return {
         "latency_s": latency,
         "compute_s": compute,
@@ -259,9 +259,24 @@ def analytic_terms(
         "occupancy": occ,
         "tile_density": tdens,
         "imbalance": imb,
+        "spill": spill,
         "flop": flop,
         "peak_tflops": peak / 1e12,
     }
+
+
+def analytic_terms(
+    columns: Mapping[str, Any],
+    wl: KernelWorkload,
+    gpu: GPUSpec,
+    calib: Mapping[str, float] | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`row_terms` for a batch of designs of one workload (the GPU's calibration by
+    default)."""
+    c = load_calibration(gpu.name) if calib is None else calib
+    rows = dict(columns)
+    rows.update(op=wl.op, m=wl.m, n=wl.n, k=wl.k, groups=wl.groups)
+    return row_terms(rows, gpu, c)
 
 
 def energy_j(
@@ -283,24 +298,30 @@ class KernelAnalyticalCostModel(CostModel):
 
     Args:
         gpu: A name in :data:`~archgym.envs.kernel.gpus.GPUS` or a ``GPUSpec``.
+        calibration: Fitted constants (default: the shipped calibration of ``gpu``).
 
     Raises:
         ConfigError: Unknown GPU (lists the known ones).
     """
 
     name = "kernel-analytical"
-    version = "1"
+    version = "2"
     metrics = KERNEL_METRICS
     description = "GPU matmul/SpMM/SDDMM roofline with tile, wave, occupancy and sparsity terms"
 
-    def __init__(self, gpu: str | GPUSpec = "H100-SXM") -> None:
+    def __init__(
+        self, gpu: str | GPUSpec = "H100-SXM", calibration: Mapping[str, float] | None = None
+    ) -> None:
         self.gpu = get_gpu(gpu)
+        self.calibration = (
+            dict(calibration) if calibration is not None else load_calibration(self.gpu.name)
+        )
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         wl = as_kernel_workload(workload, "kernel-analytical")
         feasible, reasons = check_designs(columns, wl, self.gpu)
         with np.errstate(all="ignore"):
-            t = analytic_terms(columns, wl, self.gpu)
+            t = analytic_terms(columns, wl, self.gpu, self.calibration)
             lat = t["latency_s"]
             tflops = t["flop"] / lat / 1e12
             en = energy_j(lat, t["flop"], t["traffic_bytes"], t["peak_tflops"], self.gpu)

@@ -1,4 +1,4 @@
-"""``archgym/Kernel-v0``: implement a matrix kernel on a GPU with tensor cores.
+"""``archgym/Kernel-v1``: implement a matrix kernel on a GPU with tensor cores.
 
 The workload is an op (``gemm``, ``spmm``, ``sddmm``, ``grouped_gemm``) and a shape from a
 real layer (:data:`~archgym.envs.kernel.space.NAMED_LAYERS`: BERT-base, GPT-2,
@@ -9,8 +9,20 @@ block size, and the Triton tile (BLOCK_M/N/K, GROUP_M, warps, stages, split-K; a
 for ``backend='triton'``). Designs that break shared-memory, register, tensor-core or 2:4
 shape rules are infeasible with the reason.
 
-Cost models: ``"analytical"`` (default, any GPU in the spec table), ``"learned"`` (H100,
-trained on the shipped measurements) and ``"measure"`` (runs on the local CUDA GPU).
+By default the backend is fixed to Triton, so the search spends its budget on the tile, the
+precision and the pattern (the vendor library picks its own tiles, and a space that offers
+it makes every tile parameter inactive for half the designs); ``backend="any"`` offers both,
+``backend="torch"`` the vendor library alone.
+
+Cost models: ``"analytical"`` (default, any GPU in the spec table; fitted per GPU by
+``archgym measure calibrate``), ``"learned"`` (trained per GPU on measurements: H100-SXM and
+H200-SXM ship data, any GPU trains on ``dataset=``) and ``"measure"`` (runs on the local
+CUDA GPU).
+
+v1 (was v0): the vendor paths are measured as users call them, the analytical constants are
+fitted by a script, the learned model is trained per GPU with a ranking objective, the
+feasibility rules were refitted on the H200 grid, and the default space fixes the backend
+to Triton; results of v0 runs do not carry over.
 """
 
 from __future__ import annotations
@@ -52,12 +64,34 @@ OP_SPARSITIES: dict[str, tuple[str, ...]] = {
 }
 
 
-def kernel_space(op: str | None = None) -> DesignSpace:
-    """The Kernel-v0 design space; with ``op``, only the sparsity patterns that op supports."""
+_BACKEND_CHOICES = {"triton": ("triton",), "torch": ("torch",), "any": BACKENDS}
+
+
+def kernel_space(op: str | None = None, backend: str = "triton") -> DesignSpace:
+    """The Kernel-v1 design space.
+
+    Args:
+        op: Offer only the sparsity patterns that op supports.
+        backend: ``"triton"`` (default: the tile parameters are always active), ``"torch"``
+            (the vendor library: no tile parameters matter) or ``"any"``.
+
+    Raises:
+        ConfigError: Unknown ``backend``.
+    """
+    if backend not in _BACKEND_CHOICES:
+        raise ConfigError(
+            f"Kernel backend must be one of {sorted(_BACKEND_CHOICES)}, but got {backend!r}"
+        )
     sparsities = OP_SPARSITIES.get(op, SPARSITIES) if op is not None else SPARSITIES
+    if backend == "triton":  # patterns the Triton kernel runs (dense, block)
+        sparsities = tuple(x for x in sparsities if x in ("dense", "block")) or sparsities
     return DesignSpace(
         [
-            Categorical("backend", BACKENDS, description="Triton kernel or vendor library"),
+            Categorical(
+                "backend",
+                _BACKEND_CHOICES[backend],
+                description="Triton kernel or vendor library",
+            ),
             Categorical("precision", PRECISIONS, description="operand precision (int4: weights)"),
             Categorical("sparsity", sparsities, description="sparsity pattern of A (SDDMM: of C)"),
             Ordinal(
@@ -101,14 +135,21 @@ def kernel_workload(
         return KernelWorkload(**{**workload, **({"op": op} if op else {})})
     if isinstance(workload, str):
         layer, _, tokens = workload.partition("@")
-        return named_workload(layer, int(tokens) if tokens else 2048, op)
+        wl = named_workload(layer, int(tokens) if tokens else 2048, op)
+        dims = f"{wl.m}x{wl.n}x{wl.k}" + (f"x{wl.groups}" if wl.groups > 1 else "")
+        return KernelWorkload(
+            wl.op, wl.m, wl.n, wl.k, wl.groups, name=f"{wl.name} ({wl.op} MxNxK {dims})"
+        )
     raise ConfigError(
         f"kernel workload must be a KernelWorkload, a dict or 'layer@tokens', got {workload!r}"
     )
 
 
-def kernel_cost_model(name: str = "analytical", gpu: str = "H100-SXM") -> CostModel:
-    """``"analytical"``, ``"learned"`` or ``"measure"`` -> the cost model."""
+def kernel_cost_model(
+    name: str = "analytical", gpu: str = "H100-SXM", dataset: str | None = None
+) -> CostModel:
+    """``"analytical"``, ``"learned"`` (trained on ``dataset``, default the GPU's shipped
+    data) or ``"measure"`` -> the cost model."""
     if name in ("analytical", "kernel-analytical"):
         from archgym.envs.kernel.analytical import KernelAnalyticalCostModel
 
@@ -116,15 +157,32 @@ def kernel_cost_model(name: str = "analytical", gpu: str = "H100-SXM") -> CostMo
     if name in ("learned", "kernel-learned"):
         from archgym.envs.kernel.learned import KernelLearnedCostModel
 
-        return KernelLearnedCostModel(gpu)
+        return KernelLearnedCostModel(gpu, dataset=dataset)
     if name in ("measure", "kernel-measure"):
         from archgym.envs.kernel.measure.live import KernelMeasureCostModel
 
         return KernelMeasureCostModel()
     raise ConfigError(
-        f"Kernel-v0 cost_model must be 'analytical', 'learned', 'measure' or a CostModel, "
+        f"Kernel-v1 cost_model must be 'analytical', 'learned', 'measure' or a CostModel, "
         f"got {name!r}"
     )
+
+
+def _gpu_from_spec(path: str) -> str:
+    """Register the GPU described by the JSON file ``path`` (GPUSpec fields); its name."""
+    import json
+    from pathlib import Path
+
+    from archgym.envs.kernel.gpus import register_gpu
+
+    try:
+        fields = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"gpu_spec {path!r} must be a JSON file of GPUSpec fields ({exc}); e.g. "
+            '{"name": "MY-GPU", "sms": 114, "clock_ghz": 1.75, "hbm_tbps": 2.0, ...}'
+        ) from None
+    return register_gpu(fields, overwrite=True).name
 
 
 def make_kernel_env(
@@ -135,9 +193,12 @@ def make_kernel_env(
     objective: Any = "latency_s",
     constraints: Sequence[str] = (),
     mode: str = "one-step",
+    backend: str = "triton",
+    dataset: str | None = None,
+    gpu_spec: str | None = None,
     **kwargs: Any,
 ) -> DSEEnv:
-    """Build Kernel-v0.
+    """Build Kernel-v1.
 
     Args:
         workload: ``"layer@tokens"`` (e.g. ``"llama-7b.ffn_up@2048"``), a dict or a
@@ -148,15 +209,25 @@ def make_kernel_env(
         objective: Objective spec; default minimise latency.
         constraints: E.g. ``["energy_j <= 0.01"]``.
         mode: ``"one-step"`` or ``"sequential"``.
+        backend: ``"triton"`` (default), ``"torch"`` or ``"any"`` (see :func:`kernel_space`).
+        dataset: Records the learned model trains on (default: the GPU's shipped data).
+        gpu_spec: A JSON file of :class:`~archgym.envs.kernel.gpus.GPUSpec` fields for a GPU
+            missing from the spec table; it is registered and becomes ``gpu``.
     """
+    if gpu_spec is not None:
+        gpu = _gpu_from_spec(gpu_spec)
     wl = kernel_workload(workload, op)
-    model = kernel_cost_model(cost_model, gpu) if isinstance(cost_model, str) else cost_model
-    env = DSEEnv(kernel_space(wl.op), model, wl, objective, constraints, mode=mode, **kwargs)
+    model = (
+        kernel_cost_model(cost_model, gpu, dataset) if isinstance(cost_model, str) else cost_model
+    )
+    env = DSEEnv(
+        kernel_space(wl.op, backend), model, wl, objective, constraints, mode=mode, **kwargs
+    )
     return env
 
 
 register(
-    "archgym/Kernel-v0",
+    "archgym/Kernel-v1",
     make_kernel_env,
     "GEMM/SpMM/SDDMM/grouped GEMM on a tensor-core GPU: tiles, precision, sparsity, backend",
     report_metrics=("latency_s", "tflops", "energy_j"),

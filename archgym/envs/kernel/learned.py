@@ -1,244 +1,265 @@
-"""Learned kernel cost model: gradient boosting on analytic + config features.
+"""Learned kernel cost model: gradient boosting on analytic, tile and shape features, per GPU.
 
-The model predicts ``log(measured latency / analytical latency)`` with scikit-learn's
-``HistGradientBoostingRegressor`` and multiplies the analytical latency by its exponent.
+The question a user asks is "which config is fastest for this shape", so the default
+objective (``"ranked"``) fits ``log(measured latency / analytical latency of a reference
+tile)`` -- a per-shape normalised target whose only shape-level part is the analytical
+reference, known at prediction time -- with every (shape, path) group weighing the same and
+the fastest quarter of each group weighing three times as much (ranking errors among slow
+configs cost a user nothing). ``"residual"`` fits ``log(measured / analytical)`` on all rows
+alike (the first release's objective). ``benchmarks/bench_kernel_fidelity.py --objective``
+measures both; the printed figures chose the default.
 
 Storage choice (no pickle): nothing trained is shipped. At first use the model is fitted
-deterministically (fixed ``random_state``, no early stopping) on the measured dataset shipped
-in ``archgym/envs/kernel/data/`` (an open Parquet file) and cached in memory for the process;
-fitting ~3,000 rows takes about a second. The same data and seed give the same model.
+deterministically (fixed ``random_state``, no early stopping, one thread) on the GPU's
+shipped dataset (open Parquet files in ``archgym/envs/kernel/data/``) or a user's file, and
+cached in memory for the process. The same data and seed give the same model.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations
-from archgym.envs.kernel.analytical import KERNEL_METRICS, analytic_terms, energy_j
-from archgym.envs.kernel.constraints import check_designs
+from archgym.envs.kernel.analytical import KERNEL_METRICS, energy_j, load_calibration, row_terms
+from archgym.envs.kernel.calibrate import ROW_COLUMNS
+from archgym.envs.kernel.constraints import check_designs, triton_smem_bytes
+from archgym.envs.kernel.dataset import dataset_for, load_dataset, trusted_rows
 from archgym.envs.kernel.gpus import GPUSpec, get_gpu
-from archgym.envs.kernel.space import (
-    OPS,
-    PRECISIONS,
-    SPARSITIES,
-    KernelWorkload,
-    as_kernel_workload,
-)
-from archgym.errors import BackendError, ConfigError
+from archgym.envs.kernel.space import OPS, PRECISIONS, SPARSITIES, as_kernel_workload
+from archgym.errors import ConfigError
 from archgym.registry import register_cost_model
 
 __all__ = [
-    "DATASET",
-    "load_dataset",
+    "OBJECTIVES",
     "features",
     "fit_kernel_model",
-    "predict_log_ratio",
+    "predict_latency",
     "KernelLearnedCostModel",
 ]
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
-DATASET = DATA_DIR / "kernels_h100.parquet"
-"""Measured records (H100 SXM, see ``kernels_h100.meta.json`` for the collection details)."""
-
-_DESIGN = (
-    "backend",
-    "precision",
-    "sparsity",
-    "density",
-    "sparse_block",
-    "block_m",
-    "block_n",
-    "block_k",
-    "group_m",
-    "num_warps",
-    "num_stages",
-    "split_k",
-)
-
-
-def load_dataset(path: str | Path = DATASET) -> Any:
-    """The measured records as a pandas DataFrame (all rows, feasible or not).
-
-    Raises:
-        BackendError: The file is missing or unreadable.
-    """
-    import pandas as pd
-
-    path = Path(path)
-    try:
-        if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise BackendError(
-            f"cannot read the kernel dataset {path} ({exc}); reinstall archgym or pass the "
-            "path of a dataset written by `archgym measure kernels --gpu`"
-        ) from exc
-
-
-def _by_workload(frame: Any) -> list[tuple[KernelWorkload, Any]]:
-    out = []
-    for (op, m, n, k, g), grp in frame.groupby(["op", "m", "n", "k", "groups"], sort=False):
-        out.append((KernelWorkload(str(op), int(m), int(n), int(k), int(g)), grp))
-    return out
+OBJECTIVES = ("ranked", "residual")
+_REF_TILE = {
+    "block_m": 128,
+    "block_n": 128,
+    "block_k": 64,
+    "num_warps": 4,
+    "num_stages": 3,
+    "split_k": 1,
+}
 
 
 def features(
-    columns: Mapping[str, np.ndarray], wl: KernelWorkload, gpu: GPUSpec
-) -> tuple[np.ndarray, np.ndarray]:
-    """Feature matrix of a batch and the analytical latency it refines.
+    rows: Mapping[str, Any], gpu: GPUSpec, calib: Mapping[str, float]
+) -> dict[str, np.ndarray]:
+    """Features of rows that carry their own workload (``op``, ``m``, ``n``, ``k``, ``groups``).
 
-    Features: log analytical latency, compute and memory times, traffic, tiles, waves,
-    occupancy, tile density, imbalance; op/precision/sparsity/backend codes; density, block,
-    log2 tile sizes, GROUP_M, warps, stages, split-K; log M, N, K and G.
+    Returns ``{"x": matrix, "ana": analytical latency, "ref": analytical latency of the
+    reference tile 128x128x64 (4 warps, 3 stages) for the same shape and path}``.
+    Features: log analytical latency, compute, memory, traffic, tiles, waves, occupancy,
+    spill, tile density, imbalance, and each relative to the reference; op, precision,
+    sparsity and backend codes; density, block; log2 tile sizes, GROUP_M, warps, stages,
+    split-K; wgmma flag; shared memory over the limit; the last wave's fill; log M, N, K, G.
     """
+    n = len(np.asarray(rows["backend"]))
     with np.errstate(all="ignore"):
-        t = analytic_terms(columns, wl, gpu)
-    n = len(t["latency_s"])
+        t = row_terms(rows, gpu, calib)
+        ref_rows = {**rows, **{k: np.full(n, v) for k, v in _REF_TILE.items()}}
+        ref = row_terms(ref_rows, gpu, calib)
+    tri = (np.asarray(rows["backend"]).astype(str) == "triton").astype(float)
 
-    def code(values: Sequence[str], col: str) -> np.ndarray:
-        arr = np.asarray(columns[col]).astype(str)
+    def code(values: tuple[str, ...], col: str) -> np.ndarray:
+        arr = np.broadcast_to(np.asarray(rows[col]).astype(str), (n,))
         return np.array([values.index(v) for v in arr], dtype=float)
 
-    tri = (np.asarray(columns["backend"]).astype(str) == "triton").astype(float)
+    def num(col: str) -> np.ndarray:
+        return np.broadcast_to(np.asarray(rows[col], dtype=float), (n,))
+
     log = np.log
-
-    def tile(name: str) -> np.ndarray:
-        return np.where(tri > 0, np.log2(np.maximum(np.asarray(columns[name], float), 1)), 0.0)
-
+    bm, bn, bk = num("block_m"), num("block_n"), num("block_k")
+    warps, stages = num("num_warps"), num("num_stages")
+    smem = triton_smem_bytes(bm, bn, bk, stages, warps, np.asarray(rows["precision"]).astype(str))
+    tiles = np.maximum(t["tiles"], 1)
     cols = [
         log(t["latency_s"]),
         log(t["compute_s"]),
         log(t["memory_s"]),
         log(t["traffic_bytes"]),
-        log(np.maximum(t["tiles"], 1)),
+        log(tiles),
         t["waves"],
         t["occupancy"],
+        t["spill"],
         t["tile_density"],
         t["imbalance"],
-        np.full(n, OPS.index(wl.op), float),
+        log(t["latency_s"] / ref["latency_s"]),
+        log(t["compute_s"] / ref["compute_s"]),
+        log(tiles / np.maximum(ref["tiles"], 1)),
+        code(OPS, "op"),
         code(PRECISIONS, "precision"),
         code(SPARSITIES, "sparsity"),
         tri,
-        np.asarray(columns["density"], float),
-        np.asarray(columns["sparse_block"], float),
-        tile("block_m"),
-        tile("block_n"),
-        tile("block_k"),
-        tri * np.asarray(columns["group_m"], float),
-        tri * np.asarray(columns["num_warps"], float),
-        tri * np.asarray(columns["num_stages"], float),
-        np.asarray(columns["split_k"], float),
-        np.full(n, log(wl.m)),
-        np.full(n, log(wl.n)),
-        np.full(n, log(wl.k)),
-        np.full(n, log(wl.groups)),
+        num("density"),
+        num("sparse_block"),
+        tri * log(np.maximum(bm, 1)) / log(2),
+        tri * log(np.maximum(bn, 1)) / log(2),
+        tri * log(np.maximum(bk, 1)) / log(2),
+        tri * num("group_m"),
+        tri * warps,
+        tri * stages,
+        num("split_k"),
+        tri * ((bm >= 64) & (warps >= 4)),
+        tri * smem / (gpu.smem_per_block_kb * 1024),
+        (tiles / gpu.sms) % 1.0,
+        log(num("m")),
+        log(num("n")),
+        log(num("k")),
+        log(num("groups")),
     ]
-    return np.column_stack(cols), t["latency_s"]
+    x = np.nan_to_num(np.column_stack(cols), nan=0.0, posinf=0.0, neginf=0.0)
+    return {"x": x, "ana": t["latency_s"], "ref": ref["latency_s"]}
 
 
-def _frame_xy(frame: Any, gpu: GPUSpec) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = [], []
-    for wl, grp in _by_workload(frame):
-        cols = {c: grp[c].to_numpy() for c in _DESIGN}
-        x, lat_a = features(cols, wl, gpu)
-        xs.append(x)
-        ys.append(np.log(grp["latency_s"].to_numpy(float)) - np.log(lat_a))
-    return np.vstack(xs), np.concatenate(ys)
+def _targets(
+    frame: Any, feats: Mapping[str, np.ndarray], objective: str
+) -> tuple[np.ndarray, np.ndarray]:
+    y_log = np.log(frame["latency_s"].to_numpy(float))
+    if objective == "residual":
+        return y_log - np.log(feats["ana"]), np.ones(len(frame))
+    y = y_log - np.log(feats["ref"])
+    from archgym.envs.kernel.analytical import path_keys
+
+    keys = path_keys(frame["backend"], frame["sparsity"], frame["precision"], frame["op"])
+    group = frame["shape"].astype(str).to_numpy() + "|" + keys
+    w = np.ones(len(frame))
+    for g in np.unique(group):
+        sel = group == g
+        top = y_log[sel] <= np.quantile(y_log[sel], 0.25)
+        w[sel] = np.where(top, 3.0, 1.0) / (2.0 * top.sum() + sel.sum())
+    return y, w * len(frame) / w.sum()
 
 
 def fit_kernel_model(
-    frame: Any, gpu: str | GPUSpec = "H100-SXM", seed: int = 0, max_iter: int = 300
+    frame: Any,
+    gpu: str | GPUSpec,
+    objective: str = "ranked",
+    seed: int = 0,
+    max_iter: int = 300,
+    calib: Mapping[str, float] | None = None,
 ) -> Any:
-    """Fit the residual booster on the feasible rows of ``frame``; deterministic under ``seed``.
+    """Fit the booster on the trusted timed rows of ``frame``; deterministic under ``seed``.
 
-    Runs single-threaded (OpenMP threads oversubscribe busy machines badly: 20x slower).
+    Returns a :class:`_Fitted` (booster, objective, calibration). Runs single-threaded
+    (OpenMP threads oversubscribe busy machines badly).
+
+    Raises:
+        ConfigError: Unknown objective, or fewer than 20 timed rows.
     """
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"objective must be one of {OBJECTIVES}, but got {objective!r}")
     spec = get_gpu(gpu)
-    frame = frame[frame["feasible"].astype(bool) & (frame["latency_s"] > 0)]
+    c = dict(calib) if calib is not None else load_calibration(spec.name)
+    frame = trusted_rows(frame)
     if len(frame) < 20:
-        raise BackendError(f"the kernel dataset has only {len(frame)} feasible rows; need >= 20")
-    x, y = _frame_xy(frame, spec)
+        raise ConfigError(f"the kernel dataset has only {len(frame)} timed rows; need >= 20")
+    feats = features({k: frame[k].to_numpy() for k in ROW_COLUMNS}, spec, c)
+    y, w = _targets(frame, feats, objective)
     model = HistGradientBoostingRegressor(
         max_iter=max_iter,
-        learning_rate=0.08,
-        max_leaf_nodes=31,
-        min_samples_leaf=8,
+        learning_rate=0.1,
+        max_leaf_nodes=63,
+        min_samples_leaf=10,
         l2_regularization=1e-3,
         early_stopping=False,
         random_state=seed,
     )
     with threadpool_limits(1):
-        return model.fit(x, y)
+        model.fit(feats["x"], y, sample_weight=w)
+    return _Fitted(model, objective, c)
 
 
-def predict_log_ratio(model: Any, x: np.ndarray) -> np.ndarray:
-    """``log(measured / analytical)`` predicted by a fitted booster (single-threaded)."""
+class _Fitted:
+    """A fitted booster with the objective and calibration its features used."""
+
+    def __init__(self, booster: Any, objective: str, calib: Mapping[str, float]) -> None:
+        self.booster, self.objective, self.calib = booster, objective, dict(calib)
+
+
+def predict_latency(fitted: Any, rows: Mapping[str, Any], gpu: GPUSpec) -> np.ndarray:
+    """Predicted latency (s) of rows that carry their own workloads."""
     from threadpoolctl import threadpool_limits
 
+    feats = features(rows, gpu, fitted.calib)
     with threadpool_limits(1):
-        return np.asarray(model.predict(np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)))
+        z = np.asarray(fitted.booster.predict(feats["x"]))
+    base = feats["ana"] if fitted.objective == "residual" else feats["ref"]
+    return base * np.exp(z)
 
 
 @functools.lru_cache(maxsize=4)
-def _shipped_model(path: str, mtime: float, gpu: str, seed: int) -> Any:
-    return fit_kernel_model(load_dataset(path), gpu, seed)
+def _cached_model(path: str, mtime: float, gpu: str, seed: int, objective: str) -> Any:
+    return fit_kernel_model(load_dataset(path, gpu), gpu, objective, seed)
 
 
 class KernelLearnedCostModel(CostModel):
-    """Analytical latency refined by gradient boosting trained on measured H100 kernels.
+    """Analytical features refined by gradient boosting trained on one GPU's measurements.
 
     Args:
-        gpu: Must be the dataset's GPU (``"H100-SXM"`` for the shipped data).
-        dataset: Records to train on (default: the shipped dataset).
+        gpu: The GPU; ``"H100-SXM"`` and ``"H200-SXM"`` ship data, any other needs ``dataset``.
+        dataset: Records to train on (default: the GPU's shipped dataset), e.g. a file from
+            ``archgym measure kernels --gpu --out mygpu.csv.gz``.
         seed: Booster seed.
+        objective: ``"ranked"`` (default) or ``"residual"`` (module docstring).
 
     Raises:
-        ConfigError: A GPU other than the dataset's.
+        ConfigError: No dataset for ``gpu``, or a dataset of another GPU.
     """
 
     name = "kernel-learned"
-    version = "1"
+    version = "2"
     metrics = KERNEL_METRICS
-    description = "gradient-boosted correction of the kernel roofline, trained on H100 data"
+    description = "gradient-boosted kernel model trained per GPU on measured timings"
 
     def __init__(
-        self, gpu: str | GPUSpec = "H100-SXM", dataset: str | Path = DATASET, seed: int = 0
+        self,
+        gpu: str | GPUSpec = "H100-SXM",
+        dataset: str | Path | None = None,
+        seed: int = 0,
+        objective: str = "ranked",
     ) -> None:
         self.gpu = get_gpu(gpu)
-        if self.gpu.name != "H100-SXM" and Path(dataset) == DATASET:
-            raise ConfigError(
-                f"the shipped learned kernel model was measured on H100-SXM, not {self.gpu.name}; "
-                "use cost_model='analytical', or collect your GPU's data with "
-                "`archgym measure kernels --gpu` and pass dataset=<that file>"
-            )
-        self.dataset = Path(dataset)
+        self.dataset = Path(dataset) if dataset is not None else dataset_for(self.gpu.name)
+        if objective not in OBJECTIVES:
+            raise ConfigError(f"objective must be one of {OBJECTIVES}, but got {objective!r}")
         self.seed = seed
+        self.objective = objective
 
     @property
     def model(self) -> Any:
-        """The fitted booster (fitted at first use, cached per process)."""
+        """The fitted model (fitted at first use, cached per process)."""
         try:
             mtime = self.dataset.stat().st_mtime
         except OSError as exc:
-            raise BackendError(f"kernel dataset {self.dataset} is missing ({exc})") from exc
-        return _shipped_model(str(self.dataset), mtime, self.gpu.name, self.seed)
+            raise ConfigError(
+                f"kernel dataset {self.dataset} is missing ({exc}); give the path of a file "
+                "written by `archgym measure kernels --gpu --out FILE.csv.gz`"
+            ) from None
+        return _cached_model(str(self.dataset), mtime, self.gpu.name, self.seed, self.objective)
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         wl = as_kernel_workload(workload, "kernel-learned")
         feasible, reasons = check_designs(columns, wl, self.gpu)
-        x, lat_a = features(columns, wl, self.gpu)
+        rows = {**columns, "op": wl.op, "m": wl.m, "n": wl.n, "k": wl.k, "groups": wl.groups}
+        fitted = self.model
         with np.errstate(all="ignore"):
-            lat = lat_a * np.exp(predict_log_ratio(self.model, x))
-            t = analytic_terms(columns, wl, self.gpu)
+            lat = predict_latency(fitted, rows, self.gpu)
+            t = row_terms(rows, self.gpu, fitted.calib)
             tflops = t["flop"] / lat / 1e12
             en = energy_j(lat, t["flop"], t["traffic_bytes"], t["peak_tflops"], self.gpu)
         nan = np.nan
@@ -258,9 +279,10 @@ class KernelLearnedCostModel(CostModel):
             "gpu": self.gpu.name,
             "dataset": self.dataset.name,
             "seed": self.seed,
+            "objective": self.objective,
         }
 
 
 register_cost_model(
-    "kernel-learned", KernelLearnedCostModel, "GPU kernel model learned from H100 measurements"
+    "kernel-learned", KernelLearnedCostModel, "GPU kernel model learned per GPU from measurements"
 )

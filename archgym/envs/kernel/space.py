@@ -142,7 +142,7 @@ def as_kernel_workload(workload: Any, model: str) -> KernelWorkload:
             ) from None
     raise ConfigError(
         f"{model}: workload must be a KernelWorkload or a dict of its fields (op, m, n, k), but "
-        f"got {type(workload).__name__}; kernel cost models fit archgym/Kernel-v0 designs only"
+        f"got {type(workload).__name__}; kernel cost models fit archgym/Kernel-v1 designs only"
     )
 
 

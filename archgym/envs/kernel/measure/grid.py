@@ -118,7 +118,7 @@ def _grid_columns(precision: str) -> dict[str, np.ndarray]:
 def grid_pool(
     precision: str, size: int, rng: np.random.Generator, gpu: str = "H200-SXM"
 ) -> list[dict[str, int]]:
-    """``size`` distinct tile configs of the Kernel-v0 grid for ``precision``.
+    """``size`` distinct tile configs of the Kernel-v1 grid for ``precision``.
 
     Four fifths are drawn from the configs the rules accept on a large GEMM (half of them
     with ``split_k = 1``, which the best configs of most shapes use), one fifth from those the

@@ -1,0 +1,207 @@
+"""Fit every non-datasheet constant of the analytical kernel model on measured records.
+
+:func:`fit_calibration` fits the global constants (:data:`~archgym.envs.kernel.analytical.
+GLOBAL_PARAMS`) and one efficiency per path (``backend/family/precision``) by robust least
+squares (``scipy.optimize.least_squares``, soft-L1 loss) on ``log(predicted / measured)``
+latency. Each (shape, path) group weighs the same, whatever its row count, and at most
+``per_group`` rows of a group enter the fit (a seeded sample) so a fit takes seconds.
+:func:`heldout_errors` runs grouped K-fold by shape: fit on the training shapes, predict the
+held-out ones. ``archgym measure calibrate DATA --gpu NAME`` and
+``benchmarks/calibrate_kernels.py`` call both and write ``data/calibration.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archgym.envs.kernel.analytical import CALIBRATION_FILE, GLOBAL_PARAMS, path_keys, row_terms
+from archgym.envs.kernel.gpus import GPUSpec, get_gpu
+
+__all__ = [
+    "calibrate",
+    "ROW_COLUMNS",
+    "fit_calibration",
+    "predict_rows",
+    "heldout_errors",
+    "write_calibration",
+]
+
+ROW_COLUMNS = (
+    "op",
+    "m",
+    "n",
+    "k",
+    "groups",
+    "backend",
+    "precision",
+    "sparsity",
+    "density",
+    "sparse_block",
+    "block_m",
+    "block_n",
+    "block_k",
+    "group_m",
+    "num_warps",
+    "num_stages",
+    "split_k",
+)
+_PATH_BOUNDS = (0.01, 20.0)
+
+
+def _columns(frame: Any) -> dict[str, np.ndarray]:
+    return {c: frame[c].to_numpy() for c in ROW_COLUMNS}
+
+
+def predict_rows(frame: Any, gpu: GPUSpec, calib: Mapping[str, float]) -> np.ndarray:
+    """Analytical latency of every row of ``frame`` (rows carry their own workloads)."""
+    with np.errstate(all="ignore"):
+        return row_terms(_columns(frame), gpu, calib)["latency_s"]
+
+
+def _sample(frame: Any, per_group: int, seed: int) -> Any:
+    keys = path_keys(frame["backend"], frame["sparsity"], frame["precision"], frame["op"])
+    frame = frame.assign(_path=keys)
+    rng = np.random.default_rng(seed)
+    parts = []
+    for _, grp in frame.groupby(["shape", "_path"], sort=True):
+        if len(grp) > per_group:
+            grp = grp.iloc[np.sort(rng.choice(len(grp), per_group, replace=False))]
+        parts.append(grp.assign(_w=1.0 / np.sqrt(len(grp))))
+    import pandas as pd
+
+    return pd.concat(parts)
+
+
+def fit_calibration(
+    frame: Any, gpu: str | GPUSpec, seed: int = 0, per_group: int = 24, max_nfev: int = 30
+) -> dict[str, float]:
+    """Fitted constants for ``gpu`` from the feasible rows of ``frame``; deterministic.
+
+    Returns:
+        name -> value: the :data:`GLOBAL_PARAMS` and ``"path:<key>"`` for every path in
+        ``frame``.
+    """
+    from scipy.optimize import least_squares
+
+    spec = get_gpu(gpu)
+    frame = frame[frame["feasible"].astype(bool) & (frame["latency_s"] > 0)]
+    data = _sample(frame, per_group, seed)
+    paths = sorted(set(data["_path"]))
+    names = list(GLOBAL_PARAMS) + [f"path:{p}" for p in paths]
+    x0 = np.log([GLOBAL_PARAMS[n][0] for n in GLOBAL_PARAMS] + [1.0] * len(paths))
+    lo = np.log(
+        [max(GLOBAL_PARAMS[n][1], 1e-9) for n in GLOBAL_PARAMS] + [_PATH_BOUNDS[0]] * len(paths)
+    )
+    hi = np.log([GLOBAL_PARAMS[n][2] for n in GLOBAL_PARAMS] + [_PATH_BOUNDS[1]] * len(paths))
+    cols = _columns(data)
+    y = np.log(data["latency_s"].to_numpy(float))
+    w = data["_w"].to_numpy(float)
+    # start each path's efficiency where its median log error is zero (compute-bound rows
+    # scale with 1/efficiency), with the globals at their starting points
+    start = dict(zip(names, np.exp(x0), strict=True))
+    with np.errstate(all="ignore"):
+        pred0 = row_terms(cols, spec, start)["latency_s"]
+    path_col = data["_path"].to_numpy()
+    for j, p in enumerate(paths):
+        sel = path_col == p
+        x0[len(GLOBAL_PARAMS) + j] = float(np.nanmedian(np.log(pred0[sel]) - y[sel]))
+    x0 = np.clip(x0, lo + 1e-6, hi - 1e-6)
+
+    def resid(x: np.ndarray) -> np.ndarray:
+        calib = dict(zip(names, np.exp(x), strict=True))
+        with np.errstate(all="ignore"):
+            pred = row_terms(cols, spec, calib)["latency_s"]
+        r = w * (np.log(pred) - y)
+        return np.nan_to_num(r, nan=10.0, posinf=10.0, neginf=-10.0)
+
+    sol = least_squares(
+        resid, x0, bounds=(lo, hi), loss="soft_l1", f_scale=0.2, max_nfev=max_nfev, x_scale=1.0
+    )
+    return {n: float(v) for n, v in zip(names, np.exp(sol.x), strict=True)}
+
+
+def heldout_errors(
+    frame: Any, gpu: str | GPUSpec, folds: int = 5, seed: int = 0, **fit_kw: Any
+) -> Any:
+    """Grouped K-fold by shape: each shape's rows predicted by a calibration fitted without it.
+
+    Returns:
+        The feasible rows of ``frame`` with ``pred_s`` (held-out prediction) and ``fold``.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    spec = get_gpu(gpu)
+    frame = frame[frame["feasible"].astype(bool) & (frame["latency_s"] > 0)].copy()
+    frame["pred_s"] = np.nan
+    frame["fold"] = -1
+    for i, (tr, te) in enumerate(GroupKFold(n_splits=folds).split(frame, groups=frame["shape"])):
+        calib = fit_calibration(frame.iloc[tr], spec, seed=seed, **fit_kw)
+        idx = frame.index[te]
+        frame.loc[idx, "pred_s"] = predict_rows(frame.loc[idx], spec, calib)
+        frame.loc[idx, "fold"] = i
+    return frame
+
+
+def write_calibration(
+    gpu: str,
+    params: Mapping[str, float],
+    info: Mapping[str, Any],
+    path: str | Path = CALIBRATION_FILE,
+) -> Path:
+    """Add or replace ``gpu``'s entry of the calibration JSON (other GPUs are kept)."""
+    path = Path(path)
+    table = json.loads(path.read_text()) if path.exists() else {}
+    table[gpu] = {"params": {k: float(f"{v:.6g}") for k, v in params.items()}, **info}
+    path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def summarize(frame: Any, by: Sequence[str] = ("backend", "sparsity", "precision")) -> Any:
+    """Median and p90 of ``|pred_s / latency_s - 1|`` per group, in percent."""
+    err = (frame["pred_s"] / frame["latency_s"] - 1).abs() * 100
+    g = err.groupby([frame[c] for c in by])
+    return g.agg(median="median", p90=lambda s: s.quantile(0.9), rows="size").round(1)
+
+
+def calibrate(
+    gpu: str, dataset: str, folds: int = 5, write: bool = True, out: str | None = None
+) -> int:
+    """Print held-out-shape errors (grouped K-fold), fit on all shapes, write; returns 0.
+
+    The report of ``archgym measure calibrate`` and ``benchmarks/calibrate_kernels.py``.
+    """
+    import time
+
+    from archgym.envs.kernel.dataset import load_dataset, trusted_rows
+
+    frame = trusted_rows(load_dataset(dataset, gpu))
+    print(
+        f"== {gpu}: {len(frame)} trusted timed rows, {frame['shape'].nunique()} shapes ({dataset})"
+    )
+    t0 = time.process_time(), time.perf_counter()
+    held = heldout_errors(frame, gpu, folds=folds)
+    print(f"held-out-shape errors ({folds}-fold by shape), percent:")
+    print(summarize(held).to_string())
+    err = (held["pred_s"] / held["latency_s"] - 1).abs()
+    print(f"all paths: median {100 * err.median():.1f} %, p90 {100 * err.quantile(0.9):.1f} %")
+    params = fit_calibration(frame, gpu)
+    cpu, wall = time.process_time() - t0[0], time.perf_counter() - t0[1]
+    print(f"fitted {len(params)} constants ({cpu:.1f} s CPU, {wall:.1f} s wall for all fits)")
+    for k, v in params.items():
+        print(f"  {k:28s} {v:.4g}")
+    if write:
+        info = {
+            "dataset": str(dataset).split("/")[-1],
+            "rows": int(len(frame)),
+            "shapes": int(frame["shape"].nunique()),
+            "heldout_median_abs_err": round(float(err.median()), 4),
+            "fitted_with": f"python benchmarks/calibrate_kernels.py --gpu {gpu}",
+        }
+        kw = {} if out is None else {"path": out}
+        print(f"wrote {write_calibration(gpu, params, info, **kw)}")
+    return 0
