@@ -17,6 +17,17 @@ last batch before a resume so nothing is duplicated. The manifest is replaced wi
 whole if it does not complete, may use ``buffered=True, durable=False``: records are written
 in one piece before each status change, and nothing is fsynced.
 
+Runs are never mixed: a directory holding records but no manifest is refused by
+:meth:`RunStore.create` and :meth:`RunStore.open` (their records belong to no known
+experiment), and a resume is checked (by the caller's ``accept``) before anything on disk
+changes. Every reader (:func:`read_records`, hence :func:`load_runs`, ``archgym show`` and
+``--resume``) validates each record: field types, ``eval_id`` counting 0, 1, 2... without
+gaps or duplicates, batches counting up by one, and, against the manifest, the number of
+objective values and of evaluations; a record that breaks a rule is refused with its line,
+never passed on. A write that fails (a full disk, a read-only directory) is a
+:class:`~archgym.errors.StoreError` (exit 3) that leaves no temporary file and no torn batch,
+and a manifest that still counts exactly the records on disk.
+
 Records are plain JSON (never pickle); :func:`load_runs` turns one or many runs into a
 pandas DataFrame with one row per evaluation.
 """
@@ -756,7 +767,8 @@ def load_runs(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) 
         A parameter that shares a name with a metric is prefixed ``param.``.
 
     Raises:
-        StoreError: A path is missing or holds no runs, or a record file is corrupt.
+        StoreError: A path is missing or holds no runs, or a record breaks a rule of
+            :func:`read_records` (the message names the file and the line).
     """
     import pandas as pd
 
