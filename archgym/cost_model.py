@@ -160,6 +160,11 @@ def designs_to_columns(
         DesignError: Designs name different parameters, or columns differ in length.
     """
     if isinstance(designs, Mapping):
+        first = next(iter(designs.values()), None)
+        if type(first) is np.ndarray and first.ndim == 1:  # the env's columns: as they are
+            n = first.shape[0]
+            if all(type(v) is np.ndarray and v.shape == (n,) for v in designs.values()):
+                return dict(designs), n
         cols = {k: np.asarray(v) for k, v in designs.items()}
         lengths = {k: c.shape[0] if c.ndim else 1 for k, c in cols.items()}
         if len(set(lengths.values())) > 1:
@@ -213,6 +218,10 @@ def reject_unphysical(out: Evaluations, metrics: Sequence[Metric], model: str) -
         return out
     signed, optional = _exempt(tuple(names), metrics)
     values = np.array([out.metrics[k] for k in names])  # (metrics, designs): one check for all
+    if not signed.any() and not optional.any():
+        lo, hi = values.min(), values.max()  # NaN propagates into both
+        if lo >= 0 and hi < np.inf:
+            return out
     broken = np.isinf(values) | ((values < 0) & ~signed) | (np.isnan(values) & ~optional)
     broken &= out.feasible
     bad = broken.any(axis=0)
