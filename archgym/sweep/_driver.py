@@ -184,7 +184,7 @@ def _take_over(run_dir: Path, experiment: dict[str, Any]) -> dict[str, Any] | No
                 "best_objective": best.get("objective"),
             }
     else:
-        stray = [p.name for p in run_dir.iterdir() if p.name not in _RUN_FILES]
+        stray = [p.name for p in run_dir.iterdir() if not _is_run_file(p.name)]
         if stray:
             raise StoreError(
                 f"{run_dir} holds {stray[:3]}, not a run of this sweep; move them away, then "
@@ -195,6 +195,11 @@ def _take_over(run_dir: Path, experiment: dict[str, Any]) -> dict[str, Any] | No
 
 
 _RUN_FILES = {"records.jsonl", ".lock", "manifest.json"}
+
+
+def _is_run_file(name: str) -> bool:
+    """A file a run store writes (a killed writer may leave its manifest's temporary file)."""
+    return name in _RUN_FILES or (name.startswith(".manifest.json.") and name.endswith(".tmp"))
 
 
 def is_complete(run_dir: Path, budget: int) -> bool:
