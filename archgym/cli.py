@@ -377,6 +377,25 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _interrupt_hint(args: argparse.Namespace) -> str:
+    """What Ctrl-C left behind, for the command that was interrupted."""
+    if getattr(args, "command", None) == "run":
+        if getattr(args, "out", None):
+            return (
+                f"records written so far are kept in {args.out} (continue with "
+                f"`archgym run --out {args.out} --resume`)"
+            )
+        return "the run was in memory only, nothing was kept (use --out DIR to keep records)"
+    if getattr(args, "command", None) == "sweep":
+        return (
+            f"finished experiments are kept in {args.out} (continue with the same command "
+            "plus --resume)"
+        )
+    if getattr(args, "command", None) == "proxy":
+        return "no proxy file was written; nothing to resume (run the command again)"
+    return "stopped"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``archgym`` console script; returns the exit code."""
     parser = build_parser()
@@ -390,10 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        print(
-            "archgym: interrupted; records written so far are kept (resume with --resume)",
-            file=sys.stderr,
-        )
+        print(f"archgym: interrupted; {_interrupt_hint(args)}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # stdout closed early (`archgym ... | head`): stop quietly
         with contextlib.suppress(OSError, ValueError):  # so the final flush cannot fail

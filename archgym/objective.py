@@ -13,6 +13,8 @@ spec                                        meaning
                                             ``"scale"`` (default 1) given as ``{"scale": {...}}``
 ``{"target": {"latency_s": 1e-3, ...}}``    ArchGym target specs: sum of relative distances
                                             ``|m - t| / |t|`` (0 when every target is met)
+``"weighted:latency_s=1,energy_j=0.5"``     the weighted sum as one string (CLI, TOML)
+``"target:latency_s=1e-3,area_mm2=5"``      the target spec as one string
 ``["latency_s", "max:accuracy"]``           several objectives at once, for Pareto search
 ==========================================  =================================================
 
@@ -120,6 +122,27 @@ class ConstraintSpec:
         return cls(name, op, value)
 
 
+def _parse_pairs(text: str, spec: str) -> dict[str, float]:
+    """``"latency_s=1,energy_j=0.5"`` -> ``{"latency_s": 1.0, "energy_j": 0.5}``.
+
+    Raises:
+        ConfigError: An item is not ``metric=number``.
+    """
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        name, eq, value = item.partition("=")
+        try:
+            if not eq or not name.strip():
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(
+                f"objective {spec!r}: expected comma-separated metric=number pairs after the "
+                f"colon, e.g. 'weighted:latency_s=1,energy_j=0.5', but got {item.strip()!r}"
+            ) from None
+    return out
+
+
 def _check_metric(name: str, known: Sequence[str], what: str = "objective") -> None:
     if name not in known:
         import difflib
@@ -174,6 +197,9 @@ class Objective:
                 for name in ("energy_j", "latency_s"):
                     _check_metric(name, known)
                 return Term("edp", "product", ("energy_j", "latency_s"))
+            kind, sep, rest = text.partition(":")
+            if sep and kind.strip().lower() in ("weighted", "target"):
+                return self._term({kind.strip().lower(): _parse_pairs(rest, spec)}, known)
             if "*" in text:
                 names = tuple(s.strip() for s in text.split("*"))
                 for name in names:

@@ -309,9 +309,13 @@ def make(env_id: str, **kwargs: Any) -> Any:
         for k in ("objective", "constraints")
         if k in merged and not _takes(factory, k)
     }
+    if spec.source == "archgym" or not _takes(factory, "\0"):  # built-ins forward to DSEEnv
+        _check_env_kwargs(env_id, factory, merged)
     try:
         env = factory(**merged)
     except TypeError as exc:
+        if "unexpected keyword" in str(exc):
+            _check_env_kwargs(env_id, factory, merged)
         raise ConfigError(f"{env_id}: bad argument: {exc}") from exc
     if later:
         env.set_objective(later.get("objective"), later.get("constraints", ()))
@@ -321,6 +325,32 @@ def make(env_id: str, **kwargs: Any) -> Any:
     env.spec = _gymnasium_spec(env_id, merged)
     env.cost_model.bind_env(env)  # a cost model tied to one env (a proxy) refuses any other
     return env
+
+
+def _check_env_kwargs(env_id: str, factory: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    """Refuse a keyword neither the factory nor (when it forwards ``**kwargs``) ``DSEEnv``
+    takes, naming the accepted keys with a did-you-mean (see ``archgym describe``).
+
+    Raises:
+        ConfigError: An unknown keyword.
+    """
+    from archgym.env_options import env_options
+
+    options = env_options(factory)
+    if not options:
+        return  # no signature to check against: the factory's own TypeError decides
+    accepted = [o["name"] for o in options]
+    unknown = [k for k in kwargs if k not in accepted and k not in ("objective", "constraints")]
+    if not unknown:
+        return
+    hints = []
+    for k in unknown:
+        close = difflib.get_close_matches(k, accepted, n=1, cutoff=0.6)
+        hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise ConfigError(
+        f"{env_id} has no option {', '.join(hints)}; accepted options: {', '.join(accepted)} "
+        f"(see `archgym describe {env_id}`)"
+    )
 
 
 def _takes(factory: Callable[..., Any], name: str) -> bool:

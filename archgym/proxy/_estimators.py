@@ -17,6 +17,7 @@ Families (``FAMILIES``):
 from __future__ import annotations
 
 import base64
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,11 +32,18 @@ FAMILIES: tuple[str, ...] = ("hist-gbm", "rf", "mlp")
 #: Default hyperparameters per family (override with ``hparams``).
 DEFAULT_HPARAMS: dict[str, dict[str, Any]] = {
     "hist-gbm": {
-        "max_iter": 600,
-        "learning_rate": 0.1,
-        "max_leaf_nodes": 63,
+        "max_iter": 1000,
+        "learning_rate": 0.2,
+        "max_leaf_nodes": 31,
+        "max_depth": None,
         "min_samples_leaf": 5,
         "l2_regularization": 0.0,
+        # the budget is sized to the data: boosting stops once the loss on a held-out
+        # tenth of the rows has not improved for n_iter_no_change rounds (off below 100 rows,
+        # where a tenth is too few to judge by)
+        "early_stopping": True,
+        "n_iter_no_change": 10,
+        "validation_fraction": 0.1,
     },
     "rf": {"n_estimators": 60, "min_samples_leaf": 2, "max_features": 1.0},
     "mlp": {
@@ -48,25 +56,43 @@ DEFAULT_HPARAMS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Largest decompressed array accepted from a file (guards against a zlib bomb).
+MAX_ARRAY_BYTES = 1 << 30
+
+
 def pack(a: np.ndarray) -> dict[str, Any]:
-    """An array as ``{"dtype", "shape", "b64"}`` (little-endian bytes, exact)."""
+    """An array as ``{"dtype", "shape", "zb64"}``: little-endian bytes, zlib-compressed,
+    base64 (exact; tree arrays compress to about a third)."""
     arr = np.ascontiguousarray(a)
     dt = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
     arr = arr.astype(dt, copy=False)
     return {
         "dtype": dt.str,
         "shape": list(arr.shape),
-        "b64": base64.b64encode(arr.tobytes()).decode(),
+        "zb64": base64.b64encode(zlib.compress(arr.tobytes(), 6)).decode(),
     }
 
 
 def unpack(d: Mapping[str, Any]) -> np.ndarray:
-    """Inverse of :func:`pack`; only plain numeric dtypes are accepted."""
+    """Inverse of :func:`pack` (also reads uncompressed ``"b64"``); only plain numeric dtypes
+    are accepted, and the bytes must fill the shape exactly."""
     dtype = np.dtype(str(d["dtype"]))
     if dtype.kind not in "biuf":
         raise ValueError(f"array dtype must be numeric, got {dtype}")
-    raw = base64.b64decode(d["b64"], validate=True)
-    return np.frombuffer(raw, dtype=dtype).reshape([int(s) for s in d["shape"]]).copy()
+    shape = [int(s) for s in d["shape"]]
+    if any(s < 0 for s in shape):
+        raise ValueError(f"negative array shape {shape}")
+    want = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if want > MAX_ARRAY_BYTES:
+        raise ValueError(f"array of {want} bytes exceeds the {MAX_ARRAY_BYTES}-byte limit")
+    if "zb64" in d:
+        z = zlib.decompressobj()
+        raw = z.decompress(base64.b64decode(d["zb64"], validate=True), want + 1)
+    else:
+        raw = base64.b64decode(d["b64"], validate=True)
+    if len(raw) != want:
+        raise ValueError(f"array data holds {len(raw)} bytes, shape {shape} needs {want}")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
 def hparams_for(family: str, hparams: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -94,7 +120,9 @@ def fit(family: str, X: np.ndarray, y: np.ndarray, hparams: Mapping[str, Any], s
     if family == "hist-gbm":
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        est: Any = HistGradientBoostingRegressor(early_stopping=False, random_state=seed, **hp)
+        if len(y) < 100:
+            hp["early_stopping"] = False
+        est: Any = HistGradientBoostingRegressor(random_state=seed, **hp)
     elif family == "rf":
         from sklearn.ensemble import RandomForestRegressor
 
@@ -143,29 +171,42 @@ def export(family: str, est: Any) -> dict[str, Any]:
             raise ConfigError("native categorical splits are not exported; one-hot encode instead")
         sizes = np.array([len(n) for n in nodes], dtype=np.int64)
         cat = {f: np.concatenate([n[f] for n in nodes]) for f in fields}
+        leaf = cat["is_leaf"].astype(bool)
+        # fields a node kind never reads are zeroed (they compress to nothing)
         return {
             "family": family,
             "baseline": float(np.asarray(est._baseline_prediction).reshape(-1)[0]),
-            "tree_sizes": pack(sizes),
-            "value": pack(cat["value"].astype(np.float64)),
-            "feature": pack(cat["feature_idx"].astype(np.int64)),
-            "threshold": pack(cat["num_threshold"].astype(np.float64)),
-            "missing_left": pack(cat["missing_go_to_left"].astype(np.uint8)),
-            "left": pack(cat["left"].astype(np.int64)),
-            "right": pack(cat["right"].astype(np.int64)),
-            "is_leaf": pack(cat["is_leaf"].astype(np.uint8)),
+            "tree_sizes": pack(sizes.astype(np.int32)),
+            "value": pack(np.where(leaf, cat["value"], 0.0).astype(np.float64)),
+            "feature": pack(
+                np.where(leaf, 0, cat["feature_idx"]).astype(_index_dtype(cat["feature_idx"]))
+            ),
+            "threshold": pack(np.where(leaf, 0.0, cat["num_threshold"]).astype(np.float64)),
+            "missing_left": pack((cat["missing_go_to_left"] & ~leaf).astype(np.uint8)),
+            "left": pack(np.where(leaf, 0, cat["left"]).astype(_index_dtype(sizes))),
+            "right": pack(np.where(leaf, 0, cat["right"]).astype(_index_dtype(sizes))),
+            "is_leaf": pack(leaf.astype(np.uint8)),
         }
     if family == "rf":
         trees = [e.tree_ for e in est.estimators_]
         sizes = np.array([t.node_count for t in trees], dtype=np.int64)
+        left = np.concatenate([t.children_left for t in trees])
+        leaf = left < 0
+        feature = np.concatenate([t.feature for t in trees])
         return {
             "family": family,
-            "tree_sizes": pack(sizes),
+            "tree_sizes": pack(sizes.astype(np.int32)),
             "value": pack(np.concatenate([t.value[:, 0, 0] for t in trees]).astype(np.float64)),
-            "feature": pack(np.concatenate([t.feature for t in trees]).astype(np.int64)),
-            "threshold": pack(np.concatenate([t.threshold for t in trees]).astype(np.float64)),
-            "left": pack(np.concatenate([t.children_left for t in trees]).astype(np.int64)),
-            "right": pack(np.concatenate([t.children_right for t in trees]).astype(np.int64)),
+            "feature": pack(np.where(leaf, 0, feature).astype(_index_dtype(feature))),
+            "threshold": pack(
+                np.where(leaf, 0.0, np.concatenate([t.threshold for t in trees])).astype(np.float64)
+            ),
+            "left": pack(np.where(leaf, -1, left).astype(_index_dtype(sizes, signed=True))),
+            "right": pack(
+                np.where(leaf, -1, np.concatenate([t.children_right for t in trees])).astype(
+                    _index_dtype(sizes, signed=True)
+                )
+            ),
         }
     if family == "mlp":
         scaler, mlp = est.named_steps["scale"], est.named_steps["mlp"]
@@ -179,8 +220,24 @@ def export(family: str, est: Any) -> dict[str, Any]:
     raise ConfigError(f"model must be one of {list(FAMILIES)}, but got {family!r}")
 
 
+def _index_dtype(values: np.ndarray, signed: bool = False) -> type:
+    """The smallest integer dtype holding every value of ``values`` (and -1 if ``signed``)."""
+    top = int(np.max(values)) if np.size(values) else 0
+    for dt in (np.int8, np.int16, np.int32) if signed else (np.uint8, np.uint16, np.int32):
+        if top <= np.iinfo(dt).max:
+            return dt
+    return np.int64
+
+
 class Predictor:
-    """Numpy evaluation of an exported model (see :func:`export`)."""
+    """Numpy evaluation of an exported model (see :func:`export`).
+
+    Tree ensembles are re-laid out at load so that every internal node's right child follows
+    its left child, with all trees in one set of flat arrays (tree ``t``'s root is node
+    ``t``); :meth:`leaf_values` then walks every tree and design in lockstep, one numpy step
+    per tree level: ``node = left[node] + (x > threshold[node])``. A leaf points at itself
+    with an infinite threshold, so walks that end early stay put.
+    """
 
     def __init__(self, d: Mapping[str, Any]) -> None:
         self.family = str(d["family"])
@@ -194,45 +251,98 @@ class Predictor:
             return
         sizes = unpack(d["tree_sizes"]).astype(np.int64)
         self.n_trees = len(sizes)
-        self.roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-        offsets = np.repeat(self.roots, sizes)
-        self.value = unpack(d["value"])
-        self.feature = np.maximum(unpack(d["feature"]), 0)
-        self.threshold = unpack(d["threshold"])
-        left, right = unpack(d["left"]), unpack(d["right"])
+        roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        offsets = np.repeat(roots, sizes)
+        value = unpack(d["value"]).astype(np.float64)
+        feature = np.maximum(unpack(d["feature"]).astype(np.int64), 0)
+        threshold = unpack(d["threshold"]).astype(np.float64)
+        left, right = unpack(d["left"]).astype(np.int64), unpack(d["right"]).astype(np.int64)
         if self.family == "hist-gbm":
             self.baseline = float(d["baseline"])
-            self.is_leaf = unpack(d["is_leaf"]).astype(bool)
-            self.missing_left = unpack(d["missing_left"]).astype(bool)
+            is_leaf = unpack(d["is_leaf"]).astype(bool)
+            missing_left = unpack(d["missing_left"]).astype(bool)
         else:
-            self.is_leaf = left < 0
-            self.missing_left = np.zeros(len(left), dtype=bool)
-        # children as global node indices (leaves point at themselves)
-        self.left = np.where(self.is_leaf, np.arange(len(left)), left + offsets)
-        self.right = np.where(self.is_leaf, np.arange(len(right)), right + offsets)
-        self.depth = _max_depth(self.left, self.right, self.is_leaf, self.roots)
+            is_leaf = left < 0
+            missing_left = np.zeros(len(left), dtype=bool)
+        n_nodes = len(value)
+        if not (len(feature) == len(threshold) == len(left) == len(right) == n_nodes):
+            raise ValueError("tree arrays of different lengths")
+        if int(sizes.sum()) != n_nodes or (sizes < 1).any():
+            raise ValueError("tree_sizes do not match the node arrays")
+        left_g = np.where(is_leaf, -1, left + offsets)
+        right_g = np.where(is_leaf, -1, right + offsets)
+        inner = ~is_leaf
+        if inner.any() and (
+            left_g[inner].min() < 0
+            or right_g[inner].max() >= n_nodes
+            or (left_g[inner] >= offsets[inner] + sizes.repeat(sizes)[inner]).any()
+        ):
+            raise ValueError("a child index points outside its tree")
+        # breadth-first renumbering: children of each internal node get consecutive ids
+        new_id = np.full(n_nodes, -1, dtype=np.int64)
+        new_id[roots] = np.arange(self.n_trees)
+        first_child = np.zeros(n_nodes, dtype=np.int64)  # by old id
+        frontier, free, depth = roots, self.n_trees, 0
+        while frontier.size:
+            parents = frontier[inner[frontier]]
+            if not parents.size:
+                break
+            depth += 1
+            if depth > 10_000:
+                raise ValueError("tree arrays contain a cycle")
+            kids = np.empty(2 * parents.size, dtype=np.int64)
+            kids[0::2], kids[1::2] = left_g[parents], right_g[parents]
+            if (new_id[kids] >= 0).any():
+                raise ValueError("tree arrays contain a cycle or a shared node")
+            new_id[kids] = free + np.arange(kids.size)
+            first_child[parents] = free + 2 * np.arange(parents.size)
+            free += kids.size
+            frontier = kids
+        reached = new_id >= 0
+        self.depth = depth
+        n_new = int(free)
+        old = np.flatnonzero(reached)
+        nid = new_id[old]
+        self.left = np.arange(n_new, dtype=np.intp)  # leaves point at themselves
+        self.left[nid[inner[old]]] = first_child[old[inner[old]]]
+        self.threshold = np.full(n_new, np.inf)
+        self.threshold[nid] = np.where(inner[old], threshold[old], np.inf)
+        self.feature = np.zeros(n_new, dtype=np.intp)
+        self.feature[nid] = np.where(inner[old], feature[old], 0)
+        self.value = np.zeros(n_new)
+        self.value[nid] = value[old]
+        self.missing_left = np.ones(n_new, dtype=bool)
+        self.missing_left[nid] = np.where(inner[old], missing_left[old], True)
+        self.n_features_used = int(self.feature.max()) + 1 if n_new else 0
 
     def leaf_values(self, X: np.ndarray) -> np.ndarray:
-        """Per-tree leaf values, shape ``(n, n_trees)`` (tree families)."""
+        """Per-tree leaf values, shape ``(n_trees, n)`` (tree families)."""
         if self.family == "rf":
             X = X.astype(np.float32).astype(np.float64)  # scikit-learn trees compare float32
         n, n_feat = X.shape
+        if n_feat < self.n_features_used:
+            raise ConfigError(
+                f"the model reads {self.n_features_used} features, the input has {n_feat}"
+            )
         has_nan = bool(np.isnan(X).any())
-        out = np.empty((n, self.n_trees))
-        chunk = max(1, 200_000 // max(self.n_trees, 1))
+        out = np.empty((self.n_trees, n))
+        chunk = max(1, 262_144 // max(self.n_trees, 1))
+        Xt = np.ascontiguousarray(X.T)  # feature-major: x of (feature f, row i) at f * n + i
+        flat = Xt.reshape(-1)
+        roots = np.arange(self.n_trees, dtype=np.intp)[:, None]
+        offset = self.feature * n  # where feature f of row 0 sits in ``flat``
         for start in range(0, n, chunk):
-            xs = np.ascontiguousarray(X[start : start + chunk])
-            flat = xs.reshape(-1)
-            base = (np.arange(xs.shape[0], dtype=np.int64) * n_feat)[:, None]
-            node = np.broadcast_to(self.roots, (xs.shape[0], self.n_trees)).copy()
+            stop = min(n, start + chunk)
+            cols = np.arange(start, stop, dtype=np.intp)[None, :]
+            node = np.repeat(roots, stop - start, axis=1)
             for _ in range(self.depth):
-                x = flat[base + self.feature[node]]
-                go_left = x <= self.threshold[node]
+                x = flat[offset[node] + cols]
+                step = x > self.threshold[node]
                 if has_nan:
                     nan = np.isnan(x)
-                    go_left[nan] = self.missing_left[node][nan]
-                node = np.where(go_left, self.left[node], self.right[node])
-            out[start : start + chunk] = self.value[node]
+                    step[nan] = ~self.missing_left[node][nan]
+                node = self.left[node] + step
+            out[:, start:stop] = self.value[node]
         return out
 
     def predict(self, X: np.ndarray, spread: bool = False) -> Any:
@@ -255,26 +365,16 @@ class Predictor:
             return (pred, np.zeros_like(pred)) if spread else pred
         leaves = self.leaf_values(X)
         if self.family == "hist-gbm":
-            pred = np.zeros(X.shape[0]) + self.baseline
-            for t in range(self.n_trees):  # scikit-learn's order: baseline, then tree by tree
-                pred += leaves[:, t]
+            # scikit-learn's order: the baseline, then tree by tree (a reduction over the
+            # outer axis adds row after row, so this is that same sequence of additions)
+            rows = np.empty((self.n_trees + 1, X.shape[0]))
+            rows[0] = self.baseline
+            rows[1:] = leaves
+            pred = np.add.reduce(rows, axis=0)
             return (pred, np.zeros_like(pred)) if spread else pred
-        pred = np.zeros(X.shape[0])
-        for t in range(self.n_trees):
-            pred += leaves[:, t]
+        pred = np.add.reduce(leaves, axis=0) if self.n_trees else np.zeros(X.shape[0])
         pred /= self.n_trees
-        return (pred, leaves.std(axis=1)) if spread else pred
-
-
-def _max_depth(left: np.ndarray, right: np.ndarray, leaf: np.ndarray, roots: np.ndarray) -> int:
-    """Steps from the roots until every path reaches a leaf (leaves loop on themselves)."""
-    depth = 0
-    frontier = roots[~leaf[roots]]
-    while frontier.size:
-        depth += 1
-        nxt = np.concatenate([left[frontier], right[frontier]])
-        frontier = np.unique(nxt[~leaf[nxt]])
-    return depth
+        return (pred, leaves.std(axis=0)) if spread else pred
 
 
 def predict(model: Mapping[str, Any], X: np.ndarray) -> np.ndarray:

@@ -17,7 +17,14 @@ import numpy as np
 
 from archgym.errors import ConfigError, StoreError
 from archgym.proxy._data import load_training_data
-from archgym.proxy._proxy import Proxy, _build_envs, _cross_validate, _design_matrix
+from archgym.proxy._proxy import (
+    Proxy,
+    _build_envs,
+    _cross_validate,
+    _design_matrix,
+    n_fits,
+    progress_bar,
+)
 from archgym.proxy._quality import quality
 
 __all__ = ["evaluate_proxy", "measure_speed"]
@@ -68,6 +75,7 @@ def evaluate_proxy(
     top_k: int = 10,
     speed_n: int = 2000,
     n_threads: int = 1,
+    progress: bool | None = False,
 ) -> dict[str, Any]:
     """Quality report of ``proxy`` (see :func:`archgym.proxy.quality`), plus its speed.
 
@@ -79,6 +87,7 @@ def evaluate_proxy(
         top_k: ``k`` of the top-k recall.
         speed_n: Designs in the speed measurement (0 skips it).
         n_threads: Threads while refitting.
+        progress: Progress bar on stderr over the refits (``None``: only on a terminal).
 
     Raises:
         ConfigError: Held-out runs of another env or space, or a target they lack.
@@ -132,19 +141,25 @@ def evaluate_proxy(
             for t, cs in (proxy.payload.get("components") or {}).items()
         }
         model = proxy.payload["model"]
-        report = _cross_validate(
-            X,
-            Y,
-            ok,
-            model["family"],
-            model["hyperparameters"],
-            int(model["seed"]),
-            folds,
-            directions,
-            n_threads,
-            top_k,
-            parts,
-        )
+        bar = progress_bar(n_fits(Y, parts) * folds, progress, "proxy eval")
+        try:
+            report = _cross_validate(
+                X,
+                Y,
+                ok,
+                model["family"],
+                model["hyperparameters"],
+                int(model["seed"]),
+                folds,
+                directions,
+                n_threads,
+                top_k,
+                parts,
+                bar,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
     if speed_n:
         report["speed"] = measure_speed(proxy, speed_n)
     return report

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -103,6 +103,14 @@ def _inverse(z: np.ndarray, how: str) -> np.ndarray:
 
 
 def _threads(n: int) -> Any:
+    """Limit BLAS and OpenMP threads to ``n`` while fitting.
+
+    scikit-learn's estimators are imported first: threadpoolctl limits only the libraries
+    already loaded, and an OpenMP pool it missed spins ``cores`` threads per histogram
+    (50x the CPU time of one thread on a busy machine).
+    """
+    import sklearn.ensemble  # noqa: F401 - loads the OpenMP runtime before limiting it
+    import sklearn.neural_network  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=n)
@@ -269,6 +277,44 @@ def _predict_one(pred: est.Predictor, m: Mapping[str, Any], X: np.ndarray) -> tu
 
 
 # -- training -----------------------------------------------------------------------
+def n_fits(Y: Mapping[str, Any], components: Mapping[str, Mapping[str, Any]] | None) -> int:
+    """Models fitted per training pass (one per target, or per component of a summed one)."""
+    comps = components or {}
+    return sum(len(comps[t]) if comps.get(t) else 1 for t in Y)
+
+
+def progress_bar(total: int, enabled: bool | None, what: str = "proxy") -> Any:
+    """A tqdm bar on stderr over ``total`` fits, or ``None``.
+
+    ``enabled``: ``True`` always shows it, ``None`` only when stderr is a terminal, ``False``
+    never."""
+    if enabled is False:
+        return None
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc=what,
+        unit="fit",
+        file=sys.stderr,
+        leave=False,
+        disable=None if enabled is None else False,
+    )
+
+
+def _ticker(bar: Any, stage: str) -> Callable[[str], None] | None:
+    if bar is None:
+        return None
+
+    def tick(label: str) -> None:
+        bar.set_description(f"{stage}: {label}", refresh=False)
+        bar.update(1)
+
+    return tick
+
+
 def _build_envs(data: TrainingData) -> list[Any]:
     from archgym.registry import make
 
@@ -305,22 +351,26 @@ def fit_payload_models(
     feasible: np.ndarray | None = None,
     n_threads: int = 1,
     components: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    tick: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Fit one exported model per target (rows of ``X`` where the target is finite and the
     design feasible), plus a feasibility model when some rows are infeasible.
 
     ``components[t]`` (arrays by component name) makes target ``t`` a sum of one model per
-    component (see :func:`find_components`)."""
+    component (see :func:`find_components`). ``tick(label)`` is called after each fit (a
+    progress bar)."""
     ok = np.ones(X.shape[0], dtype=bool) if feasible is None else np.asarray(feasible, bool)
     models: dict[str, Any] = {}
     parts_of = components or {}
 
-    def one(y: np.ndarray, rows: np.ndarray, how: str) -> dict[str, Any]:
+    def one(y: np.ndarray, rows: np.ndarray, how: str, label: str) -> dict[str, Any]:
         z = _forward(y[rows], how)
         shift, scale = 0.0, 1.0
         if family == "mlp":
             shift, scale = float(z.mean()), float(z.std()) or 1.0
         fitted = est.fit(family, X[rows], (z - shift) / scale, hparams, seed)
+        if tick is not None:
+            tick(label)
         return {
             "transform": how,
             "y_shift": shift,
@@ -337,14 +387,17 @@ def fit_payload_models(
                     rows &= np.isfinite(v)
                 models[t] = {
                     "components": {
-                        c: one(v, rows, _component_transform(v[rows])) for c, v in parts.items()
+                        c: one(v, rows, _component_transform(v[rows]), f"{t}/{c}")
+                        for c, v in parts.items()
                     }
                 }
             else:
-                models[t] = one(y, rows, choose_transform(y[rows]))
+                models[t] = one(y, rows, choose_transform(y[rows]), t)
         feas = None
         if not ok.all():
             feas = est.export(family, est.fit(family, X, ok.astype(float), hparams, seed))
+            if tick is not None:
+                tick("feasibility")
     return models, feas
 
 
@@ -360,12 +413,14 @@ def _cross_validate(
     n_threads: int,
     top_k: int,
     components: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    progress: Any = None,
 ) -> dict[str, Any]:
     from sklearn.model_selection import KFold
 
     rows = np.flatnonzero(ok)
     oof = {t: np.full(X.shape[0], np.nan) for t in Y}
-    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(rows):
+    splits = KFold(folds, shuffle=True, random_state=seed).split(rows)
+    for fold, (tr, te) in enumerate(splits, start=1):
         parts = {t: {c: v[rows[tr]] for c, v in p.items()} for t, p in (components or {}).items()}
         models, _ = fit_payload_models(
             X[rows[tr]],
@@ -376,6 +431,7 @@ def _cross_validate(
             None,
             n_threads,
             parts,
+            _ticker(progress, f"fold {fold}/{folds}"),
         )
         proxy_part = Proxy.__new__(Proxy)
         proxy_part.payload = {"models": models}
@@ -407,13 +463,15 @@ def train_proxy(
     top_k: int = 10,
     derived: bool = True,
     sum_components: bool = True,
+    progress: bool | None = False,
 ) -> Proxy:
     """Train a proxy on logged runs.
 
     Args:
         run_dirs: Run directories of one env (see :func:`load_training_data`).
         env_id: Expected env id; default the runs' own.
-        targets: Metrics to predict; default every metric of the source cost model.
+        targets: Metrics to predict; default the env's report metrics (its latency, energy,
+            area or accuracy), ``["all"]`` every metric of the source cost model.
         model: ``"hist-gbm"``, ``"rf"`` or ``"mlp"``.
         hparams: Overrides of :data:`archgym.proxy.DEFAULT_HPARAMS`.
         seed: Seed of the models and of the cross-validation split.
@@ -426,6 +484,9 @@ def train_proxy(
             :mod:`archgym.proxy._derived`), if any.
         sum_components: Predict a target that is the sum of other recorded metrics of its
             unit as the sum of one model per part (see :func:`find_components`).
+        progress: A progress bar on stderr, one step per fitted model (per target or
+            component, per cross-validation fold): ``True`` always, ``None`` only on a
+            terminal, ``False`` (default) never.
 
     Raises:
         ConfigError / StoreError: Bad runs (see :func:`load_training_data`), unknown model or
@@ -439,7 +500,10 @@ def train_proxy(
     data = load_training_data(run_dirs, env_id, targets, min_rows)
     envs = _build_envs(data)
     declared = {m.name: m for m in envs[0].cost_model.metrics}
-    if targets is None:
+    if targets is None:  # the metrics searches read: the env's report metrics
+        report = getattr(envs[0], "report_metrics", ()) or ()
+        targets = [m for m in report if m in declared and m in data.frame.columns]
+    if targets is None or not targets or list(targets) == ["all"]:
         targets = [m for m in declared if m in data.frame.columns]
     unknown = [t for t in targets if t not in declared]
     if unknown:
@@ -471,13 +535,23 @@ def train_proxy(
             parts = find_components(frame, t, envs[0].cost_model.metrics, ok & np.isfinite(Y[t]))
             if parts:
                 components[t] = {c: frame[c].to_numpy(dtype=float) for c in parts}
-    models, feas = fit_payload_models(X, Y, model, hp, seed, ok, n_threads, components)
-    directions = {t: declared[t].direction for t in targets}
-    cv_report = (
-        _cross_validate(X, Y, ok, model, hp, seed, cv, directions, n_threads, top_k, components)
-        if cv
-        else None
-    )
+    per_pass = n_fits(Y, components)
+    bar = progress_bar(per_pass * (1 + cv) + int(not ok.all()), progress, "proxy train")
+    try:
+        models, feas = fit_payload_models(
+            X, Y, model, hp, seed, ok, n_threads, components, _ticker(bar, "final model")
+        )
+        directions = {t: declared[t].direction for t in targets}
+        cv_report = (
+            _cross_validate(
+                X, Y, ok, model, hp, seed, cv, directions, n_threads, top_k, components, bar
+            )
+            if cv
+            else None
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     infeasible_reasons = frame.loc[~ok, "reason"].value_counts().head(3).to_dict()
     wl_feats = [workload_features(e.workload) for e in envs]
     payload = {

@@ -353,7 +353,7 @@ def make_nas_env(
 register(
     "archgym/NAS-v0",
     make_nas_env,
-    "CNN macro search x pruning x quantization on digits/mnist1d; real trained accuracy (table, live, proxy)",
+    "CNN macro search x pruning x quantization on digits/mnist1d; accuracy from a shipped table, live training (accuracy=train) or a surrogate (proxy)",
     report_metrics=("accuracy", "test_accuracy", "params", "weight_bytes"),
     default_cost_model="nas",
 )
