@@ -50,6 +50,15 @@ __all__ = ["DSEEnv"]
 Listener = Callable[[Results], None]
 
 
+_MAX_CACHED_VALUES = 10_000
+
+
+def _row(value: Any) -> np.ndarray:
+    arr = np.asarray([value])
+    arr.setflags(write=False)
+    return arr
+
+
 class DSEEnv(gym.Env):  # type: ignore[type-arg]
     """A design-space-exploration environment.
 
@@ -115,6 +124,16 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         d = len(space)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(2 * d,), dtype=np.float64)
         self._values: list[Any] = [p.values for p in space.params]
+        # Each value as a read-only one-row column, so a step whose action gives value
+        # indices hands the model its columns without building them (unconditional discrete
+        # spaces of at most _MAX_CACHED_VALUES values in all).
+        self._value_rows: list[list[np.ndarray]] | None = None
+        if (
+            space.is_discrete
+            and not space._conditional
+            and sum(len(v) for v in self._values) <= _MAX_CACHED_VALUES
+        ):
+            self._value_rows = [[_row(x) for x in vals] for vals in self._values]
         self._discrete = space.is_discrete
         if self._discrete:
             self._nvec_all = np.array([p.n_choices for p in space.params], dtype=float)
@@ -176,9 +195,12 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
             checked = [dict(d) for d in designs]
         return self._score(checked, self._run_model(checked))
 
-    def _run_model(self, designs: list[dict[str, Any]]) -> tuple[Evaluations, float]:
+    def _run_model(
+        self, designs: list[dict[str, Any]], cols: dict[str, np.ndarray] | None = None
+    ) -> tuple[Evaluations, float]:
         t0 = time.perf_counter()
-        cols = {n: np.asarray([d[n] for d in designs]) for n in self.space.names}
+        if cols is None:
+            cols = {n: np.asarray([d[n] for d in designs]) for n in self.space.names}
         # through evaluate, which enforces the contract (row count, unphysical outputs)
         evals = self.cost_model.evaluate(cols, self.workload)
         if len(evals) != len(designs):
@@ -275,7 +297,16 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
     ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         try:
             design = self.space.validate(design, trusted=trusted)
-            evals, dt = self._run_model([design])
+            rows = self._value_rows
+            cols = (
+                None
+                if idx is None or rows is None
+                else {
+                    p.name: rows[j][i]
+                    for j, (p, i) in enumerate(zip(self.space.params, idx, strict=True))
+                }
+            )
+            evals, dt = self._run_model([design], cols)
         except DesignError as exc:  # decoded action broke a space constraint
             evals, dt = Evaluations.infeasible(1, self.cost_model.metric_names, str(exc)), 0.0
         metrics = {k: float(v[0]) for k, v in evals.metrics.items()}

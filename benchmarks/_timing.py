@@ -22,6 +22,8 @@ from dataclasses import dataclass
 __all__ = [
     "Timing",
     "time_call",
+    "time_pair",
+    "ratios",
     "tree_cpu_s",
     "load_line",
     "fail",
@@ -64,6 +66,24 @@ def time_call(fn: Callable[[], object], number: int, repeat: int) -> Timing:
         cpu.append((time.process_time() - c0) / number)
         wall.append((time.perf_counter() - w0) / number)
     return Timing(cpu, wall)
+
+
+def time_pair(
+    a: Callable[[], object], number_a: int, b: Callable[[], object], number_b: int, repeat: int
+) -> tuple[Timing, Timing]:
+    """:func:`time_call` of ``a`` and ``b`` in alternation (a, b, a, b...), so that a load
+    that changes during the run weighs on both alike; compare them repeat by repeat."""
+    ta, tb = [], []
+    for _ in range(repeat):
+        ta.append(time_call(a, number_a, 1))
+        tb.append(time_call(b, number_b, 1))
+    join = lambda ts: Timing([t.cpu[0] for t in ts], [t.wall[0] for t in ts])  # noqa: E731
+    return join(ta), join(tb)
+
+
+def ratios(num: Timing, den: Timing, scale_den: float = 1.0) -> list[float]:
+    """CPU ratio ``num / (den / scale_den)`` of each repeat, sorted (paired repeats)."""
+    return sorted(n / (d / scale_den) for n, d in zip(num.cpu, den.cpu, strict=True))
 
 
 def tree_cpu_s() -> float:

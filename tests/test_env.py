@@ -137,6 +137,26 @@ def test_step_fast_path_equals_batch_scoring(objective, constraints) -> None:
         assert (info["metrics"]["latency_s"] is None) == (not res.feasible[i])
 
 
+@pytest.mark.parametrize("env_id", ["archgym/Systolic-v0", "archgym/Accelerator-v0"])
+def test_index_actions_score_like_the_batch(env_id: str) -> None:
+    # A step with value indices hands the model prebuilt one-row columns (its fast path);
+    # the design, metrics and reward must be those of the same design in a batch.
+    import archgym
+
+    env = archgym.make(env_id, workload="mobilenet_v2")
+    designs = env.space.sample(np.random.default_rng(5), 30)
+    res = env.evaluate(designs)
+    assert res.feasible.any()
+    for i, d in enumerate(designs):
+        env.reset()
+        _, reward, _, _, info = env.step(env.space.encode_indices(d))
+        assert info["design"] == d
+        got = np.array([np.nan if v is None else v for v in info["metrics"].values()])
+        want = np.array([res.evals.metrics[k][i] for k in info["metrics"]])
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert reward == pytest.approx(res.reward[i], rel=1e-12)
+
+
 def test_cost_model_that_ignores_space_parameters_is_refused() -> None:
     import archgym
 
