@@ -182,7 +182,7 @@ class AcceleratorCostModel(CostModel):
             :func:`archgym.envs.accelerator.from_zigzag`.
     """
 
-    design_params = frozenset(DEFAULTS)
+    design_params = frozenset(DEFAULTS) | {"ifmap_sram_kb", "filter_sram_kb", "ofmap_sram_kb"}
     name: ClassVar[str] = "accelerator-analytical"
     version: ClassVar[str] = "2"
     metrics: ClassVar[tuple[Metric, ...]] = _METRICS
@@ -403,7 +403,14 @@ def layer_costs(
     # Array traffic (buffer <-> PEs over the NoC), bytes per operand. Outputs of ws/is/rs are
     # reduced across row folds in the buffer: (rfold - 1) partial sums per output are written
     # and read back at partial-sum width, the final output is written once at operand width.
-    spill = np.where(is_os, 0.0, M * N * (rfold - 1))
+    # A PE whose register file holds several stationary values (beside one streamed word and
+    # the partial sum) keeps the values of `hold` row folds and accumulates across them in
+    # place (ZigZag's multi-word weight registers, e.g. tpu_like's rf_128B; Eyeriss's PE-local
+    # accumulation): partial sums leave the PE ceil(rfold / hold) - 1 times instead of
+    # rfold - 1, and the stationary operand is then read from the RF once per MAC.
+    hold = np.where(is_ws | (is_is & ~rs_conv), np.clip(np.floor(rf_words - 2), 1, None), 1.0)
+    hold = np.minimum(hold, rfold)
+    spill = np.where(is_os, 0.0, M * N * (np.ceil(rfold / hold) - 1))
     noc_i, noc_w = ifm * w, flt * w
     noc_o = M * N * w + 2 * spill * pb
     noc_bytes = noc_i + noc_w + noc_o
@@ -434,8 +441,9 @@ def layer_costs(
     # past (2 accesses per delivered word); a streamed input costs one access per MAC; the
     # partial sum is read and written once per MAC at partial-sum width (it stays in the PE's
     # accumulator in os, moves to the neighbour in ws/is; the register is touched either way).
-    rf_i = np.where(is_is, 2 * ifm * w, mnk * w)
-    rf_w = np.where(is_ws, 2 * flt * w, mnk * w)
+    multi = hold > 1
+    rf_i = np.where(is_is, np.where(multi, mnk + ifm, 2 * ifm) * w, mnk * w)
+    rf_w = np.where(is_ws, np.where(multi, mnk + flt, 2 * flt) * w, mnk * w)
     rf_o = 2 * mnk * pb
 
     e = _energy_table(d, energy_pj)
