@@ -217,11 +217,15 @@ def reject_unphysical(out: Evaluations, metrics: Sequence[Metric], model: str) -
     if not names or len(out) == 0:
         return out
     signed, optional = _exempt(tuple(names), metrics)
+    if not signed.any() and not optional.any():  # fast paths: every metric in [0, inf)
+        if len(out) == 1:  # one design (an env step): plain floats beat numpy calls
+            if all(0.0 <= float(v[0]) < math.inf for v in out.metrics.values()):  # NaN fails
+                return out
+        else:
+            values = np.array([out.metrics[k] for k in names])
+            if values.min() >= 0 and values.max() < np.inf:  # NaN propagates into both
+                return out
     values = np.array([out.metrics[k] for k in names])  # (metrics, designs): one check for all
-    if not signed.any() and not optional.any():
-        lo, hi = values.min(), values.max()  # NaN propagates into both
-        if lo >= 0 and hi < np.inf:
-            return out
     broken = np.isinf(values) | ((values < 0) & ~signed) | (np.isnan(values) & ~optional)
     broken &= out.feasible
     bad = broken.any(axis=0)

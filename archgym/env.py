@@ -124,6 +124,7 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         d = len(space)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(2 * d,), dtype=np.float64)
         self._values: list[Any] = [p.values for p in space.params]
+        self._n_values = [len(v) if v is not None else 0 for v in self._values]
         # Each value as a read-only one-row column, so a step whose action gives value
         # indices hands the model its columns without building them (unconditional discrete
         # spaces of at most _MAX_CACHED_VALUES values in all).
@@ -243,8 +244,8 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
                 idx = action.tolist() if isinstance(action, np.ndarray) else list(action)
             except TypeError:  # not a sequence: no index vector at all
                 idx = []
-            ok = len(idx) == len(self._values) and all(
-                type(i) is int and 0 <= i < len(v) for i, v in zip(idx, self._values, strict=True)
+            ok = len(idx) == len(self._n_values) and all(
+                type(i) is int and 0 <= i < m for i, m in zip(idx, self._n_values, strict=True)
             )
             if not ok:
                 raise DesignError(
