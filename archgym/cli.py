@@ -80,6 +80,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (built-in commands plus discovered subcommands)."""
     parser = _Parser(prog="archgym", description="Design-space exploration gym for ML systems.")
+    from archgym import __version__
+
+    parser.add_argument(
+        "--version", action="version", version=f"archgym {__version__}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     run = sub.add_parser("run", help="run one search experiment (default: the built-in one)")
@@ -112,12 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     lst = sub.add_parser("list", help="list envs, agents and cost models")
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--json", action="store_true", help="print the listing as JSON")
     lst.set_defaults(func=cmd_list)
 
     show = sub.add_parser("show", help="summarise a run directory")
-    show.add_argument("run_dir")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("run_dir", help="run directory written by `archgym run --out`")
+    show.add_argument(
+        "--json", action="store_true", help="print the summary and the manifest as JSON"
+    )
     show.set_defaults(func=cmd_show)
 
     import archgym.commands as commands
@@ -203,13 +210,42 @@ def _fmt_table(rows: Sequence[dict[str, Any]], max_rows: int = 15) -> str:
     return "\n".join("  " + line for line in lines) + extra
 
 
+def _objective_line(result: Any) -> str | None:
+    ob = getattr(result, "objective", None)
+    if not ob:
+        return None
+    text = f"Objective: {', '.join(ob['objectives'])}"
+    if ob.get("constraints"):
+        text += f"; constraints: {', '.join(ob['constraints'])}"
+    cm = getattr(result, "cost_model", "")
+    return text + (f"; cost model {cm}" if cm else "")
+
+
+def _shown_objective(label: str, v: Any) -> str:
+    """An objective value as the user reads it (a maximised metric un-negated)."""
+    if not isinstance(v, (int, float)):
+        return str(v)
+    return f"{-v:.6g}" if label.startswith("max:") else f"{v:.6g}"
+
+
 def _print_result(result: Any, header: str) -> None:
+    from archgym.outcomes import format_outcomes
+
     print(header)
+    line = _objective_line(result)
+    if line:
+        print(line)
+    if getattr(result, "outcomes", None):
+        print("\n".join(format_outcomes(result.outcomes)))
     best = result.best
     if best is None:
         print("No admissible design found (every evaluation was infeasible or broke a constraint).")
     else:
-        print(f"Best design (evaluation #{best['eval_id']}):")
+        value = ", ".join(
+            f"{label} = {_shown_objective(label, v)}"
+            for label, v in (best.get("objective") or {}).items()
+        )
+        print(f"Best design (evaluation #{best['eval_id']})" + (f": {value}" if value else ":"))
         for k, v in best["design"].items():
             print(f"  {k:>16} = {v}")
         print("Its metrics:")
@@ -299,7 +335,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"archgym run: {exp.env}{_run_label(result, exp.env_kwargs)}, agent {exp.agent}, "
         f"seed {exp.seed}: {result.n_evaluations} evaluations in {result.wall_s:.2f} s",
     )
-    return EXIT_OK
+    return _no_admissible_exit(result)
+
+
+def _no_admissible_exit(result: Any) -> int:
+    """``EXIT_FAILED`` with a line naming why when a finished run found no admissible design
+    (every evaluation infeasible, or a constraint never met), else ``EXIT_OK``."""
+    if result.best is not None or result.status != "complete" or not result.n_evaluations:
+        return EXIT_OK
+    c = getattr(result, "outcomes", None) or {}
+    if c.get("never_met"):
+        why = (
+            f"constraint(s) {', '.join(repr(x) for x in c['never_met'])} never met by any of the "
+            f"{c['feasible']} feasible designs; relax the bound or change the design space"
+        )
+    elif c.get("feasible", 0) == 0:
+        top = c.get("infeasible_reasons") or []
+        why = "every evaluation was infeasible" + (f" (most often: {top[0][0]})" if top else "")
+    else:
+        why = "no feasible design met all constraints at once"
+    print(
+        f"archgym: error: no admissible design in {result.n_evaluations} evaluations: {why}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -337,6 +396,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from archgym.runner import Experiment, RunResult, summarize_records
     from archgym.store import read_manifest, read_records
 
+    _refuse_sweep_dir(args.run_dir)
     manifest = read_manifest(args.run_dir)
     records, _ = read_records(args.run_dir, manifest)
     try:
@@ -356,6 +416,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         summary: dict[str, Any] = {"best": manifest.get("best"), "pareto": [], "pareto_metrics": []}
     else:
         summary = summarize_records(records, env)
+        from archgym.runner import _explained
+
+        summary.update(_explained(records, env))
     result = RunResult(
         run_dir=args.run_dir,
         n_evaluations=len(records),
@@ -363,7 +426,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         pareto_rows=summary["pareto"],
         pareto_metrics=summary["pareto_metrics"],
         status=_shown_status(args.run_dir, manifest),
-        wall_s=0.0,
+        wall_s=_recorded_wall_s(records),
+        outcomes=summary.get("outcomes"),
+        objective=summary.get("objective"),
+        cost_model=summary.get("cost_model", ""),
     )
     if args.json:
         print(json.dumps({**result.to_dict(), "manifest": manifest}, default=str))
@@ -372,9 +438,37 @@ def cmd_show(args: argparse.Namespace) -> int:
         result,
         f"Run {args.run_dir}: {manifest['env_id']}, agent {manifest['agent']}, seed "
         f"{manifest['seed']}, status {result.status}, {len(records)}/{manifest['budget']} "
-        "evaluations",
+        f"evaluations, {result.wall_s:.2f} s of run time",
     )
     return EXIT_OK
+
+
+def _recorded_wall_s(records: list[dict[str, Any]]) -> float:
+    """Total wall time of a run from its records: ``t_s`` counts from the start of each
+    session (a resume starts a new one), so the sessions' last times are summed."""
+    total, last = 0.0, 0.0
+    for r in records:
+        t = r.get("t_s")
+        if not isinstance(t, (int, float)):
+            continue
+        if t < last:  # a new session
+            total += last
+        last = float(t)
+    return total + last
+
+
+def _refuse_sweep_dir(path: str) -> None:
+    """A sweep directory is not a run: point to ``archgym report`` and its runs."""
+    from pathlib import Path
+
+    p = Path(path)
+    if (p / "results.jsonl").exists() and not (p / "manifest.json").exists():
+        runs = sorted(q.name for q in p.iterdir() if (q / "manifest.json").exists())[:3]
+        example = f"; or show one of its runs: archgym show {p / runs[0]}" if runs else ""
+        raise ConfigError(
+            f"{path} is a sweep directory, not a run: summarise it with "
+            f"`archgym report {path} --out {p / 'report'}`{example}"
+        )
 
 
 def _interrupt_hint(args: argparse.Namespace) -> str:

@@ -28,6 +28,7 @@ return (higher is better).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -199,7 +200,8 @@ class Objective:
                 return Term("edp", "product", ("energy_j", "latency_s"))
             kind, sep, rest = text.partition(":")
             if sep and kind.strip().lower() in ("weighted", "target"):
-                return self._term({kind.strip().lower(): _parse_pairs(rest, spec)}, known)
+                term = self._term({kind.strip().lower(): _parse_pairs(rest, spec)}, known)
+                return dataclasses.replace(term, label=text)
             if "*" in text:
                 names = tuple(s.strip() for s in text.split("*"))
                 for name in names:

@@ -144,6 +144,10 @@ class RunResult:
             :func:`hypervolume_reference`.
         workload: The env's workload name (e.g. ``"llama-7b.ffn_up@2048 (gemm MxNxK 11008x2048x4096)"``).
         hardware: The cost model's GPU where it has one (Kernel envs), else ``""``.
+        outcomes: Counts of feasible, infeasible (with top reasons) and inadmissible
+            evaluations (see :func:`archgym.outcomes.count_outcomes`).
+        objective: The objective labels and constraints (``Objective.describe()``).
+        cost_model: ``"name vVERSION"`` of the cost model that scored the run.
     """
 
     run_dir: Path | None
@@ -156,6 +160,9 @@ class RunResult:
     hypervolume: float | None = None
     workload: str = ""
     hardware: str = ""
+    outcomes: dict[str, Any] | None = None
+    objective: dict[str, Any] | None = None
+    cost_model: str = ""
 
     @property
     def pareto(self) -> Any:
@@ -178,6 +185,9 @@ class RunResult:
             "pareto_metrics": self.pareto_metrics,
             "pareto": self.pareto_rows,
             "hypervolume": self.hypervolume,
+            "objective": self.objective,
+            "cost_model": self.cost_model,
+            "outcomes": self.outcomes,
         }
 
 
@@ -328,7 +338,21 @@ def run_experiment(
         wall_s=time.perf_counter() - t0,
         hypervolume=summary["hypervolume"],
         **_identity(env),
+        **_explained(records, env),
     )
+
+
+def _explained(records: list[dict[str, Any]], env: Any) -> dict[str, Any]:
+    """The objective, the cost model and the evaluation outcomes, for a summary that states
+    what was optimised, with what, and how many evaluations counted."""
+    from archgym.outcomes import count_outcomes
+
+    cm = env.cost_model
+    return {
+        "outcomes": count_outcomes(records, env.objective),
+        "objective": env.objective.describe(),
+        "cost_model": f"{cm.name} v{getattr(cm, 'version', '?')}",
+    }
 
 
 def _identity(env: Any) -> dict[str, str]:

@@ -28,7 +28,9 @@ def add_parser(subparsers: Any) -> None:
     nas = subparsers.add_parser("nas", help="neural-architecture-search tables")
     sub = nas.add_subparsers(dest="nas_command", required=True)
     b = sub.add_parser("build-table", help="train the table space and write a tabular benchmark")
-    b.add_argument("--task", default="digits", choices=["digits", "mnist1d"])
+    b.add_argument(
+        "--task", default="digits", choices=["digits", "mnist1d"], help="dataset of the table"
+    )
     b.add_argument("--out", required=True, help="Parquet table to write, e.g. digits.parquet")
     b.add_argument(
         "--records",

@@ -74,7 +74,7 @@ def add_parser(subparsers: Any) -> None:
     tr.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("eval", help="report a proxy's error, ranking quality and speed")
-    ev.add_argument("proxy_file")
+    ev.add_argument("proxy_file", help="proxy file written by `archgym proxy train`")
     ev.add_argument(
         "held_out",
         nargs="*",

@@ -27,7 +27,12 @@ def add_parser(subparsers: Any) -> None:
     """Register ``archgym validate ...`` on the CLI's subparsers."""
     p = subparsers.add_parser("validate", help="compare a model with a peer simulator")
     p.add_argument("target", choices=["accelerator"], help="the model to validate")
-    p.add_argument("--against", required=True, choices=["scalesim", "zigzag"])
+    p.add_argument(
+        "--against",
+        required=True,
+        choices=["scalesim", "zigzag"],
+        help="reference simulator to compare with",
+    )
     p.add_argument(
         "--layers",
         nargs="*",
@@ -37,9 +42,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--data", default=None, help="reference JSON (default: the shipped one)")
     p.add_argument("--live", action="store_true", help="run the simulator now")
     p.add_argument("--workload", default="resnet18", help="workload of --live runs")
-    p.add_argument("--rows", type=count(1, 65_536), default=16)
-    p.add_argument("--cols", type=count(1, 65_536), default=16)
-    p.add_argument("--dataflow", default="ws")
+    p.add_argument("--rows", type=count(1, 65_536), default=16, help="PE array rows")
+    p.add_argument("--cols", type=count(1, 65_536), default=16, help="PE array columns")
+    p.add_argument("--dataflow", default="ws", help="dataflow: os, ws or is")
     p.set_defaults(func=cmd_validate)
 
 
