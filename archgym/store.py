@@ -25,8 +25,10 @@ changes. Every reader (:func:`read_records`, hence :func:`load_runs`, ``archgym 
 gaps or duplicates, batches counting up by one, and, against the manifest, the number of
 objective values and of evaluations; a record that breaks a rule is refused with its line,
 never passed on. A write that fails (a full disk, a read-only directory) is a
-:class:`~archgym.errors.StoreError` (exit 3) that leaves no temporary file and no torn batch,
-and a manifest that still counts exactly the records on disk.
+:class:`~archgym.errors.StoreError` (exit 3) that leaves no temporary file and no torn batch;
+the manifest says ``failed`` if it can still be written, else stays as last written
+(``running``, which ``archgym show`` reports as stopped once no process holds the lock, see
+:func:`is_live`), and ``--resume`` continues from the whole batches on disk.
 
 Records are plain JSON (never pickle); :func:`load_runs` turns one or many runs into a
 pandas DataFrame with one row per evaluation.
@@ -448,8 +450,8 @@ class RunStore:
 
     A write that fails (a full disk, a directory turned read-only) raises
     :class:`~archgym.errors.StoreError` and leaves no half of anything behind: the record
-    file is cut back to its last whole batch, temporary files are removed, and the manifest
-    still counts exactly the records on disk, so ``--resume`` continues the run.
+    file is cut back to its last whole batch and temporary files are removed, so
+    ``--resume`` continues the run.
 
     Attributes:
         path: The run directory.
@@ -660,7 +662,7 @@ class RunStore:
 
         Raises:
             StoreError: The records or the manifest cannot be written (the previous manifest
-                then stays, counting exactly the records on disk).
+                then stays as it was).
         """
         self.manifest["status"] = status
         self.manifest.update(extra)

@@ -272,7 +272,6 @@ def test_show_marks_a_running_run_nobody_writes_as_stopped(tmp_path, capsys) -> 
 
 
 def test_agents_that_cannot_replay_refuse_before_touching_the_run(tmp_path) -> None:
-    pytest.importorskip("stable_baselines3")
     run = tmp_path / "ppo"
     exp = Experiment(env="archgym/Systolic-v0", agent="ppo", budget=4, seed=0)
     run_experiment(exp, out=run)
@@ -292,3 +291,43 @@ def test_values_survive_a_round_trip(tmp_path) -> None:
     _rewrite(run, recs)
     df = load_runs(run)
     assert len(df) == 6 and np.isinf(df["reward"].iloc[0]) and np.isinf(df["obj_0"].iloc[0])
+
+
+def test_a_disk_too_full_for_the_manifest_too_leaves_a_consistent_stopped_run(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    run = tmp_path / "r"
+    real_write, real_replace = os.write, os.replace
+    state = {"full": False, "batches": 0}
+
+    def write(fd: int, data: bytes) -> int:
+        if data.startswith(b'{"eval_id"'):
+            state["batches"] += 1
+            if state["batches"] == 3:
+                state["full"] = True
+        if state["full"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    def replace(src: Any, dst: Any) -> None:
+        if state["full"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(store_mod.os, "write", write)
+    monkeypatch.setattr(store_mod.os, "replace", replace)
+    argv = ["run", "--env", "archgym/Systolic-v0", "--agent", "random", "--batch-size", "2"]
+    assert main([*argv, "--budget", "10", "--out", str(run), "--quiet"]) == 3
+    monkeypatch.setattr(store_mod.os, "write", real_write)
+    monkeypatch.setattr(store_mod.os, "replace", real_replace)
+    m = read_manifest(run)
+    records, _ = read_records(run, m)
+    # the manifest stays as last written ("running": its count is not final); the records
+    # are whole batches, and no process holds the run, so show calls it stopped
+    assert m["status"] == "running" and len(records) == 4
+    assert _no_temp_files(run)
+    capsys.readouterr()
+    assert main(["show", str(run)]) == 0
+    assert "status stopped" in capsys.readouterr().out  # no process holds it: not "running"
+    assert main([*argv, "--budget", "10", "--out", str(run), "--resume", "--quiet"]) == 0
+    assert read_manifest(run)["status"] == "complete" and len(read_records(run)[0]) == 10
