@@ -315,7 +315,7 @@ def run_experiment(
             try:
                 store.set_status("failed", error=f"{type(exc).__name__}: {exc}")
             except StoreError:  # the disk that failed the run fails this too: the manifest
-                pass  # stays as last written, counting exactly the records on disk
+                pass  # stays as last written (shown as stopped once the lock is released)
         raise
     finally:
         summary = None
