@@ -219,7 +219,7 @@ def reject_unphysical(out: Evaluations, metrics: Sequence[Metric], model: str) -
     signed, optional = _exempt(tuple(names), metrics)
     if not signed.any() and not optional.any():  # fast paths: every metric in [0, inf)
         if len(out) == 1:  # one design (an env step): plain floats beat numpy calls
-            if all(0.0 <= float(v[0]) < math.inf for v in out.metrics.values()):  # NaN fails
+            if all(0.0 <= v.item() < math.inf for v in out.metrics.values()):  # NaN fails
                 return out
         else:
             values = np.array([out.metrics[k] for k in names])

@@ -310,7 +310,7 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
             evals, dt = self._run_model([design], cols)
         except DesignError as exc:  # decoded action broke a space constraint
             evals, dt = Evaluations.infeasible(1, self.cost_model.metric_names, str(exc)), 0.0
-        metrics = {k: float(v[0]) for k, v in evals.metrics.items()}
+        metrics = {k: v.item() for k, v in evals.metrics.items()}  # one design: (1,) arrays
         feasible = bool(evals.feasible[0])
         values, violations, reward = self.objective.score_one(metrics, feasible)
         if self._listeners:

@@ -209,7 +209,7 @@ def test_truncated_file_is_a_clear_error(proxy_file: Path, tmp_path: Path) -> No
     bad.write_bytes(proxy_file.read_bytes()[:1000])
     with pytest.raises(StoreError, match=r"cut.json is not valid JSON.*truncated"):
         Proxy.load(bad)
-    with pytest.raises(StoreError, match="does not exist"):
+    with pytest.raises(ConfigError, match="does not exist"):  # a wrong path: bad input
         archgym.make("archgym/Systolic-v0", cost_model=f"proxy:{tmp_path / 'nope.json'}")
 
 
