@@ -34,6 +34,7 @@ TILE = dict(
 HAND = {
     "launch_s": 4e-6,
     "hbm_eff": 0.85,
+    "hbm_eff_vendor": 0.85,
     "l2_tbps": 7.0,
     "sync_ratio": 0.75,
     "stage2": 0.85,

@@ -22,9 +22,10 @@ For every design, with ``d`` the density of the sparse operand and the GPU from
 4. **DRAM traffic**: A (compressed: 2:4 keeps half plus 2 bits of metadata per kept value;
    CSR keeps ``d`` of the values plus a 4-byte column index each; BSR a 4-byte index per
    block), B, C, split-K fp32 partials (written and read back) and int4 scales, over
-   ``hbm_eff`` of the datasheet HBM bandwidth.
+   ``hbm_eff`` (Triton) or ``hbm_eff_vendor`` of the datasheet HBM bandwidth.
 5. ``latency_s = max(compute, memory) + launch_s * launches``. The vendor library is the best
-   of a few standard tile shapes (CUTLASS/cuBLAS's 128x256, 128x128, 64x128, 64x64, 128x64);
+   of a few standard tile shapes (CUTLASS/cuBLAS's 128x256, 128x128, 64x128, 64x64, 128x64),
+   without the L2 operand bound (Hopper libraries multicast operands across clusters);
    2:4 halves the MMA work (the pattern's definition); cuSPARSE CSR runs on CUDA cores at the
    datasheet fp32 rate. Each (backend, pattern, precision) path has a fitted efficiency.
 6. **Energy** (``energy_j``): a linear utilisation power model, ``P = P_idle + (TDP - P_idle) * u``
@@ -78,7 +79,8 @@ FALLBACK_CALIBRATION = "H200-SXM"
 
 GLOBAL_PARAMS: dict[str, tuple[float, float, float]] = {
     "launch_s": (4e-6, 5e-7, 3e-5),
-    "hbm_eff": (0.85, 0.3, 1.0),
+    "hbm_eff": (0.85, 0.2, 1.0),
+    "hbm_eff_vendor": (0.85, 0.2, 1.0),
     "l2_tbps": (7.0, 1.0, 40.0),
     "sync_ratio": (0.75, 0.1, 1.5),
     "stage2": (0.85, 0.2, 1.5),
@@ -181,8 +183,10 @@ def row_terms(
     is_spmm_block = (sp == "block") & (op == "spmm")
     is_sddmm = op == "sddmm"
 
-    def tiled(ix, bm, bn, bk, warps, stages, split):  # type: ignore[no-untyped-def]
-        """Compute time etc. of rows ``ix`` with the given tile (arrays over those rows)."""
+    def tiled(ix, bm, bn, bk, warps, stages, split, l2=True):  # type: ignore[no-untyped-def]
+        """Compute time etc. of rows ``ix`` with the given tile (arrays over those rows);
+        ``l2=False`` drops the L2 operand-load bound (vendor kernels multicast operands
+        across thread-block clusters with TMA)."""
         m_, n_, k_, g_ = m[ix], nn[ix], k[ix], g[ix]
         dens_, blk_, pk, ab, bb = dens[ix], blk[ix], peak[ix], a_b[ix], b_b[ix]
         tm, tn = np.ceil(m_ / bm), np.ceil(n_ / bn)
@@ -200,7 +204,7 @@ def row_terms(
         mma = mma * np.where(stages <= 2, calib["stage2"], 1.0) * eff[ix]
         step_c = 2.0 * bm * bn * bk / (pk / gpu.sms * mma)
         step_l = (bm * bk * ab + bk * bn * bb) / l2_sm
-        t_step = np.maximum(step_c, step_l)
+        t_step = np.maximum(step_c, step_l) if l2 else step_c
         regs = bm * bn / (32.0 * warps) + 32
         spill = 1.0 + calib["spill"] * np.maximum(regs / 255.0 - 1.0, 0.0)
         hide = np.minimum(1.0, calib["hide0"] + (1 - calib["hide0"]) * occ * warps / 8)
@@ -222,7 +226,7 @@ def row_terms(
         best = np.full(vi.size, np.inf)
         for vbm, vbn, vbk, vw, vs in _VENDOR_TILES:
             full = [np.full(vi.size, float(v)) for v in (vbm, vbn, vbk, vw, vs)]
-            best = np.minimum(best, tiled(vi, *full, np.ones(vi.size))[0])
+            best = np.minimum(best, tiled(vi, *full, np.ones(vi.size), l2=False)[0])
         best = np.where(sp[vi] == "2:4", best * 0.5, best)  # 2:4 skips half the MMA work
         csr = np.isin(sp[vi], ["unstructured", "nm"]) | is_sddmm[vi]
         cc = _CUDA_CORE_TFLOPS.get(gpu.name, gpu.peak_tflops.get("fp16", 100.0) / 15) * 1e12
@@ -244,7 +248,9 @@ def row_terms(
     c_bytes = np.where(is_sddmm, c_bytes * dens, c_bytes)
     partial = np.where(split > 1, 2 * split * g * m * nn * 4.0, 0.0)
     traffic = a_bytes + b_bytes + c_bytes + partial
-    memory = traffic / (gpu.hbm_tbps * 1e12 * calib["hbm_eff"])
+    # a calibration without the vendor split (older files) uses one efficiency for both
+    hbm_eff = np.where(vend, calib.get("hbm_eff_vendor", calib["hbm_eff"]), calib["hbm_eff"])
+    memory = traffic / (gpu.hbm_tbps * 1e12 * hbm_eff)
     launches = np.where(split > 1, 2, 1) * np.where(
         vend & np.isin(prec, ["fp8", "int8"]) & (g > 1), g, 1
     )
