@@ -149,6 +149,11 @@ def test_infeasible_designs_have_reasons_and_nan() -> None:
     assert "dram_bw_words must be > 0" in ev.reasons[2]
     assert "rows must be a positive integer (got 2.5)" in ev.reasons[3]
     assert np.isnan(ev.metrics["cycles"]).all()
+    odd = SystolicCostModel().evaluate(
+        {"rows": [np.inf, np.nan], "cols": [8, 8], "dataflow": ["os", "ws"]}, "resnet18"
+    )  # inf is no integer: it was accepted and gave inf cycles
+    assert odd.feasible.tolist() == [False, False]
+    assert odd.reasons == [f"rows must be a positive integer (got {v})" for v in ("inf", "nan")]
     ok = SystolicCostModel().evaluate({"rows": [8], "cols": [8], "dataflow": ["os"]}, "resnet18")
     assert ok.feasible[0] and ok.reasons == [""]
 

@@ -123,6 +123,9 @@ _COUNTS: tuple[str, ...] = (
 )
 _STALL = len(_COUNTS)
 _KNOBS: tuple[str, ...] = tuple(DEFAULTS)
+_NUMERIC: tuple[str, ...] = ("rows", "cols", *_KNOBS)
+#: Values computed for infeasible rows (a 1x1 array, default knobs), then replaced by NaN.
+_STAND_INS = np.array([1.0, 1.0, *(float(DEFAULTS[k]) for k in _KNOBS)])
 _DF_CODE: dict[str, int] = {d: i for i, d in enumerate(DATAFLOWS)}
 _WORDS_PER_KB = 1024.0  # one byte per word
 
@@ -310,30 +313,30 @@ class SystolicCostModel(CostModel):
         safe stand-ins (a 1x1 os array, default knobs) so the arithmetic stays finite."""
         n = len(next(iter(columns.values()))) if columns else 0
         b = _Batch(n)
-        rc = np.array([_column(columns, "rows", n), _column(columns, "cols", n)], dtype=float)
+        # rows, cols, then the knobs: one float block, one test of "> 0" for all of them
+        vals = np.array([_column(columns, k, n) for k in _NUMERIC], dtype=float)
         df = np.asarray(_column(columns, "dataflow", n)).astype(str).tolist()
         code = np.fromiter((_DF_CODE.get(x, -1) for x in df), dtype=np.int64, count=n)
-        knobs = np.array([_column(columns, k, n) for k in _KNOBS], dtype=float)
-        int_bad = ~((rc >= 1) & (rc == np.floor(rc)))
-        knob_bad = ~(knobs > 0)
-        df_bad = code < 0
-        bad = int_bad.any(axis=0) | knob_bad.any(axis=0) | df_bad
+        bad_each = ~(vals > 0)
+        with np.errstate(invalid="ignore"):  # inf % 1 is NaN: not an integer
+            bad_each[:2] |= vals[:2] % 1 != 0  # rows and cols: positive integers
+        bad = bad_each.any(axis=0) | (code < 0)
         b.all_feasible = not bad.any()
         if not b.all_feasible:
             checks = [
-                (int_bad[0], "rows must be a positive integer"),
-                (int_bad[1], "cols must be a positive integer"),
-                (df_bad, f"dataflow must be one of {list(DATAFLOWS)}"),
-                *((knob_bad[i], f"{k} must be > 0") for i, k in enumerate(_KNOBS)),
+                (bad_each[0], "rows must be a positive integer"),
+                (bad_each[1], "cols must be a positive integer"),
+                (code < 0, f"dataflow must be one of {list(DATAFLOWS)}"),
+                *((bad_each[2 + i], f"{k} must be > 0") for i, k in enumerate(_KNOBS)),
             ]
             for i in np.flatnonzero(bad).tolist():
                 b.reasons[i] = "; ".join(
                     f"{msg} (got {_value(columns, msg, i)})" for mask, msg in checks if mask[i]
                 )
             b.feasible = ~bad
-            rc = np.where(bad, 1.0, rc)
+            vals = np.where(bad, _STAND_INS[:, None], vals)
             code = np.where(bad, 0, code)
-            knobs = np.where(bad, np.array([DEFAULTS[k] for k in _KNOBS], float)[:, None], knobs)
+        rc, knobs = vals[:2], vals[2:]
         b.rows, b.cols, b.code, b.knobs = rc[0], rc[1], code, knobs
         return b
 
