@@ -318,8 +318,8 @@ class SystolicCostModel(CostModel):
         df = np.asarray(_column(columns, "dataflow", n)).astype(str).tolist()
         code = np.fromiter((_DF_CODE.get(x, -1) for x in df), dtype=np.int64, count=n)
         bad_each = ~(vals > 0)
-        with np.errstate(invalid="ignore"):  # inf % 1 is NaN: not an integer
-            bad_each[:2] |= vals[:2] % 1 != 0  # rows and cols: positive integers
+        rc = vals[:2]  # rows and cols: positive integers (NaN != NaN; inf is none)
+        bad_each[:2] |= (rc != np.floor(rc)) | np.isinf(rc)
         bad = bad_each.any(axis=0) | (code < 0)
         b.all_feasible = not bad.any()
         if not b.all_feasible:
