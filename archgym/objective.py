@@ -144,6 +144,30 @@ def _parse_pairs(text: str, spec: str) -> dict[str, float]:
     return out
 
 
+def _finite_numbers(values: Any, what: str, spec: Any, positive: bool = False) -> dict[str, float]:
+    """``{metric: number}`` of an objective spec, every number finite (and > 0 if
+    ``positive``).
+
+    Raises:
+        ConfigError: Not a mapping, or a value that is not such a number.
+    """
+    if not isinstance(values, Mapping):
+        raise ConfigError(
+            f"objective {spec!r}: {what!r} must map metric names to numbers, but got {values!r}"
+        )
+    out: dict[str, float] = {}
+    for k, v in values.items():
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            x = math.nan
+        if isinstance(v, bool) or not math.isfinite(x) or (positive and x <= 0):
+            rule = "a positive, finite number" if positive else "a finite number"
+            raise ConfigError(f"objective {spec!r}: {what} of {k!r} must be {rule}, but got {v!r}")
+        out[str(k)] = x
+    return out
+
+
 def _check_metric(name: str, known: Sequence[str], what: str = "objective") -> None:
     if name not in known:
         import difflib
@@ -221,15 +245,15 @@ class Objective:
             )
         if isinstance(spec, Mapping):
             if "weighted" in spec:
-                weights = {str(k): float(v) for k, v in dict(spec["weighted"]).items()}
-                scales = {str(k): float(v) for k, v in dict(spec.get("scale", {})).items()}
+                weights = _finite_numbers(spec["weighted"], "weighted", spec)
+                scales = _finite_numbers(spec.get("scale", {}), "scale", spec, positive=True)
                 for name in weights:
                     _check_metric(name, known)
                     if self._metrics[name].direction == "max":
                         weights[name] = -weights[name]
                 return Term("weighted", "weighted", tuple(weights), weights=weights, scales=scales)
             if "target" in spec:
-                targets = {str(k): float(v) for k, v in dict(spec["target"]).items()}
+                targets = _finite_numbers(spec["target"], "target", spec)
                 for name, t in targets.items():
                     _check_metric(name, known)
                     if t == 0:
