@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from archgym.errors import ArchGymError, StoreError
+from archgym.errors import ArchGymError, ConfigError, StoreError
 
 __all__ = [
     "FORMAT",
@@ -112,9 +112,10 @@ def read_payload(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
                 "proxy file; it is not a proxy archgym wrote"
             )
         raw = p.read_bytes()
-    except FileNotFoundError:
-        raise StoreError(
-            f"proxy file {p} does not exist; train one with `archgym proxy train`"
+    except FileNotFoundError:  # a wrong path is bad input (exit 2), not a broken store
+        raise ConfigError(
+            f"proxy file {p} does not exist; check the path, or train one with "
+            "`archgym proxy train RUN_DIR --out FILE`"
         ) from None
     except OSError as exc:
         raise StoreError(f"cannot read the proxy file {p}: {exc.strerror or exc}") from None

@@ -298,6 +298,7 @@ def progress_bar(total: int, enabled: bool | None, what: str = "proxy") -> Any:
         total=total,
         desc=what,
         unit="fit",
+        mininterval=0,  # a fit takes a while: show each one
         file=sys.stderr,
         leave=False,
         disable=None if enabled is None else False,
@@ -497,13 +498,16 @@ def train_proxy(
     hp = est.hparams_for(model, hparams)
     if cv == 1 or cv < 0:
         raise ConfigError(f"cv must be 0 (no cross-validation) or >= 2 folds, but got {cv}")
+    every = targets is not None and list(targets) == ["all"]
+    if every:
+        targets = None
     data = load_training_data(run_dirs, env_id, targets, min_rows)
     envs = _build_envs(data)
     declared = {m.name: m for m in envs[0].cost_model.metrics}
-    if targets is None:  # the metrics searches read: the env's report metrics
+    if targets is None and not every:  # the metrics searches read: the env's report metrics
         report = getattr(envs[0], "report_metrics", ()) or ()
-        targets = [m for m in report if m in declared and m in data.frame.columns]
-    if targets is None or not targets or list(targets) == ["all"]:
+        targets = [m for m in report if m in declared and m in data.frame.columns] or None
+    if targets is None:
         targets = [m for m in declared if m in data.frame.columns]
     unknown = [t for t in targets if t not in declared]
     if unknown:
