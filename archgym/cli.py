@@ -366,6 +366,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     from archgym.registry import list_agents, list_cost_models, list_envs
 
     groups = {"envs": list_envs(), "agents": list_agents(), "cost_models": list_cost_models()}
+    for spec in groups["envs"].values():  # a plugin's description is its factory's docstring
+        if spec.source != "archgym":
+            with contextlib.suppress(ArchGymError):
+                spec.load()
     if args.json:
         print(
             json.dumps(

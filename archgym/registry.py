@@ -86,6 +86,10 @@ class Spec:
                 f"(from {self.source}), which could not be loaded: {exc}"
             ) from exc
         self.entry_point = obj
+        if self.description.startswith("(plugin from"):  # a plugin describes itself
+            summary = (inspect.getdoc(obj) or "").strip().split("\n")[0].strip()
+            if summary:
+                self.description = f"{summary} {self.description}"
         return obj
 
 

@@ -42,6 +42,9 @@ DEFAULT_HPARAMS: dict[str, dict[str, Any]] = {
         # tenth of the rows has not improved for n_iter_no_change rounds (off below 100 rows,
         # where a tenth is too few to judge by)
         "early_stopping": True,
+        # and leaves per tree are capped at rows / rows_per_leaf (at least 8): small data
+        # gets small trees (400 rows: 16 leaves), 800 rows and more the full max_leaf_nodes
+        "rows_per_leaf": 25,
         "n_iter_no_change": 10,
         "validation_fraction": 0.1,
     },
@@ -122,6 +125,9 @@ def fit(family: str, X: np.ndarray, y: np.ndarray, hparams: Mapping[str, Any], s
 
         if len(y) < 100:
             hp["early_stopping"] = False
+        per_leaf = hp.pop("rows_per_leaf", None)
+        if per_leaf:
+            hp["max_leaf_nodes"] = min(int(hp["max_leaf_nodes"]), max(8, len(y) // int(per_leaf)))
         est: Any = HistGradientBoostingRegressor(random_state=seed, **hp)
     elif family == "rf":
         from sklearn.ensemble import RandomForestRegressor
