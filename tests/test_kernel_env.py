@@ -93,3 +93,50 @@ def test_run_summary_shows_active_parameters_only():
     assert "density" not in res.best["design"] and "sparse_block" not in res.best["design"]
     assert "block_m" in res.best["design"]
     assert res.workload.startswith("llama-7b.ffn_up@2048 (gemm") and res.hardware == "H100-SXM"
+
+
+@pytest.mark.slow  # fits a learned model at first use (~30 s on a busy 2-core machine)
+def test_a_new_gpu_from_a_spec_file_and_its_own_records(tmp_path):
+    # the README's new-GPU flow: a GPU missing from the spec table, described in JSON, and
+    # the learned model trained on "its" records (here: real H200 rows of 3 shapes, relabelled
+    # as the user's device name, as `archgym measure kernels --gpu` writes it)
+    import json
+
+    from archgym.envs.kernel.dataset import DATASETS, load_dataset
+
+    spec = {"name": "MY-GPU", "sms": 132, "clock_ghz": 1.98, "hbm_tbps": 4.8, "l2_mb": 50.0,
+            "peak_tflops": {"fp16": 989.4, "bf16": 989.4, "fp8": 1978.9, "int8": 1978.9},
+            "smem_per_sm_kb": 228.0, "smem_per_block_kb": 227.0}  # fmt: skip
+    (tmp_path / "mygpu.json").write_text(json.dumps(spec))
+    rows = load_dataset(DATASETS["H200-SXM"])
+    rows = rows[rows["shape"].isin(["llama-7b.ffn_up@512", "llama-7b.qkv@2048", "gpt2.qkv@4096"])]
+    rows = rows.assign(gpu="NVIDIA MY GPU")
+    rows.to_csv(tmp_path / "mygpu.csv.gz", index=False, compression="gzip")
+    env = make(
+        "archgym/Kernel-v1",
+        gpu_spec=str(tmp_path / "mygpu.json"),
+        cost_model="learned",
+        dataset=str(tmp_path / "mygpu.csv.gz"),
+    )
+    assert env.cost_model.gpu.name == "MY-GPU"
+    env.reset(seed=0)
+    res = env.evaluate(env.space.sample(np.random.default_rng(0), 8))
+    lat = np.asarray([r["latency_s"] for r in res.evals.rows() if r["feasible"]])
+    assert len(lat) and np.all((lat > 1e-6) & (lat < 1.0))
+    with pytest.raises(ConfigError, match="JSON file of GPUSpec fields"):
+        make("archgym/Kernel-v1", gpu_spec=str(tmp_path / "missing.json"))
+
+
+def test_gpu_spec_file_registers_the_gpu(tmp_path):
+    import json
+
+    spec = {"name": "MY-GPU2", "sms": 100, "clock_ghz": 1.5, "hbm_tbps": 2.0, "l2_mb": 40.0,
+            "peak_tflops": {"fp16": 400.0, "bf16": 400.0}, "smem_per_sm_kb": 164.0,
+            "smem_per_block_kb": 163.0}  # fmt: skip
+    (tmp_path / "g.json").write_text(json.dumps(spec))
+    env = make("archgym/Kernel-v1", gpu_spec=str(tmp_path / "g.json"))
+    assert env.cost_model.gpu.sms == 100
+    # no fp8 tensor cores in this spec: fp8 designs are infeasible with the reason
+    d = {**env.space.sample(np.random.default_rng(0), 1)[0], "precision": "fp8"}
+    row = next(iter(env.evaluate([d]).evals.rows()))
+    assert not row["feasible"] and "no fp8" in row["reason"]

@@ -98,7 +98,8 @@ def load_dataset(path: str | Path, gpu: str | None = None) -> Any:
 
     Raises:
         ConfigError: Missing or unreadable (e.g. truncated) file, missing columns, or records
-            of another GPU than ``gpu``; the message names the file and the fix.
+            of another GPU of the spec table than ``gpu``; the message names the file and the
+            fix.
     """
     import pandas as pd
 
@@ -124,7 +125,11 @@ def load_dataset(path: str | Path, gpu: str | None = None) -> Any:
     found = _gpu_of(path, frame)
     if "gpu" not in frame.columns or frame["gpu"].astype(str).isin(["", "nan"]).any():
         frame = frame.assign(gpu=found)
-    if gpu is not None and found and found != gpu:
+    from archgym.envs.kernel.gpus import GPUS
+
+    # a device name missing from the spec table (a user's own GPU) is not a conflict: the
+    # user names that GPU's spec with `gpu` (register_gpu / gpu_spec=)
+    if gpu is not None and found and found != gpu and found in GPUS:
         raise ConfigError(
             f"kernel dataset {path} was measured on {found}, not {gpu}; pass gpu={found!r} or "
             "a dataset of that GPU"

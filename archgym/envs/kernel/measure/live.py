@@ -1,7 +1,8 @@
 """``cost_model="measure"``: evaluate kernel designs by running them on the local CUDA GPU.
 
 Each design is checked against the constraint rules, then compiled and timed with the protocol
-of :func:`archgym.envs.kernel.measure.plan.time_cuda` (CUDA events, L2 flush, median of 20).
+of :func:`archgym.envs.kernel.measure.plan.measure_points` (CUDA events, L2 flush, median of up
+to ``reps``; vendor paths: the device time of their kernels, from torch.profiler).
 A design that fails to compile or launch is infeasible with the error as its reason.
 """
 
@@ -34,7 +35,7 @@ class KernelMeasureCostModel(CostModel):
     """
 
     name = "kernel-measure"
-    version = "1"
+    version = "2"  # 2: vendor paths called as users call them, timed by their kernels
     metrics = KERNEL_METRICS
     description = "runs Triton / PyTorch kernels on the local CUDA GPU and times them"
 
