@@ -10,14 +10,13 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from archgym.agents.ppo import shape_returns
 from archgym.errors import ConfigError, MissingDependencyError
 from archgym.registry import make_agent
 from archgym.runner import Experiment, run_experiment
 from archgym.testing import derive_env
-
-torch = pytest.importorskip("torch")
 
 
 def _train(env, budget: int, seed: int = 0, **hp) -> np.ndarray:
@@ -118,7 +117,6 @@ def test_sb3_ppo_without_the_extra_names_the_pip_command(bowl_env, monkeypatch) 
 
 @pytest.mark.parametrize("mode", ["one-step", pytest.param("sequential", marks=pytest.mark.slow)])
 def test_sb3_ppo_makes_exactly_the_budget(bowl_env, mode: str) -> None:
-    pytest.importorskip("stable_baselines3")
     import random
 
     env = derive_env(bowl_env, mode=mode)

@@ -172,7 +172,6 @@ def test_network_workload_matches_the_plan() -> None:
 
 @pytest.mark.slow  # importing torch takes ~5 s
 def test_network_workload_matches_from_torch() -> None:
-    pytest.importorskip("torch")
     import torch
 
     from archgym.envs.nas.model import build_network

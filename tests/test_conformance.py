@@ -80,10 +80,6 @@ def test_every_env_conforms(env_id: str) -> None:
 
 @pytest.mark.parametrize(("agent", "env_id", "multi"), _agent_params())
 def test_every_agent_conforms_on_every_env(agent: str, env_id: str, multi: bool) -> None:
-    if agent == "sb3-ppo":
-        pytest.importorskip("stable_baselines3")
-    if agent == "cmaes":
-        pytest.importorskip("cmaes")
     env = _env(env_id, multi)
     fast = FAST.get(agent, {})
     report = check_agent(agent, env, budget=fast.get("budget", 10), hparams=fast.get("hparams"))

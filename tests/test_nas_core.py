@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from archgym.envs.nas.arch import TABLE_VALUES, arch_key, canonical, plan_network
 from archgym.envs.nas.compress import Compression, check_compression, parse_sparsity
 from archgym.errors import DesignError
-
-torch = pytest.importorskip("torch")
 
 BASE = {
     "num_blocks": 2,

@@ -8,12 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from archgym.envs.nas import NASCostModel, make_nas_env, nas_space
+from archgym.envs.nas.table import default_table_path, load_table
 from archgym.errors import BackendError, StoreError
-
-pytest.importorskip("pyarrow")
-
-from archgym.envs.nas import NASCostModel, make_nas_env, nas_space  # noqa: E402
-from archgym.envs.nas.table import default_table_path, load_table  # noqa: E402
 
 # A row of the shipped digits table, read once from archgym/envs/nas/data/digits.parquet
 # (built on the device machine; see archgym/envs/nas/data/README.md).

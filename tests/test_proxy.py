@@ -10,11 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn")
-
-import archgym  # noqa: E402
-from archgym.errors import ConfigError, StoreError  # noqa: E402
-from archgym.proxy import (  # noqa: E402
+import archgym
+from archgym.errors import ConfigError, StoreError
+from archgym.proxy import (
     FeatureEncoder,
     Proxy,
     choose_transform,
@@ -22,9 +20,9 @@ from archgym.proxy import (  # noqa: E402
     quality,
     train_proxy,
 )
-from archgym.proxy import _estimators as est  # noqa: E402
-from archgym.proxy._file import write_payload  # noqa: E402
-from archgym.runner import Experiment, run_experiment  # noqa: E402
+from archgym.proxy import _estimators as est
+from archgym.proxy._file import write_payload
+from archgym.runner import Experiment, run_experiment
 
 SMALL_GBM = {"max_iter": 15, "max_leaf_nodes": 15}
 

@@ -11,19 +11,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-pytest.importorskip("sklearn")
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-import archgym  # noqa: E402
-from archgym.cli import main  # noqa: E402
-from archgym.errors import ArchGymError, StoreError  # noqa: E402
-from archgym.proxy import Proxy, train_proxy  # noqa: E402
-from archgym.proxy import _estimators as est  # noqa: E402
-from archgym.proxy._file import validate_payload, write_payload  # noqa: E402
-from archgym.runner import Experiment, run_experiment  # noqa: E402
+import archgym
+from archgym.cli import main
+from archgym.errors import ArchGymError, StoreError
+from archgym.proxy import Proxy, train_proxy
+from archgym.proxy import _estimators as est
+from archgym.proxy._file import validate_payload, write_payload
+from archgym.runner import Experiment, run_experiment
 
 FAMILY_HP = {
     "hist-gbm": {"max_iter": 5, "max_leaf_nodes": 7},

@@ -9,10 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("matplotlib", reason="needs archgym[report]")
-
-from archgym.report import load_sweep_data, make_report  # noqa: E402
-from archgym.sweep import load_sweep, run_sweep  # noqa: E402
+from archgym.report import load_sweep_data, make_report
+from archgym.sweep import load_sweep, run_sweep
 
 SINGLE = """\
 [sweep]

@@ -317,7 +317,6 @@ def test_kill_and_resume(tmp_path: Path) -> None:
 
 
 def test_dask_executor_with_real_local_cluster(tmp_path: Path) -> None:
-    pytest.importorskip("distributed", reason="needs archgym[dask]")
     spec = load_sweep("exp.toml", text=BASE.replace("seeds = 2", "seeds = 1"))
     with open_executor("dask", workers=2) as ex:  # LocalCluster on 127.0.0.1, 2 processes
         res = run_sweep(spec, tmp_path / "s", ex, progress=None)
@@ -330,7 +329,6 @@ def test_dask_executor_with_real_local_cluster(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(60)  # a hang guard: timeout_s=2 must end the wait
 def test_dask_unreachable_address_fails_fast() -> None:
-    pytest.importorskip("distributed", reason="needs archgym[dask]")
     from archgym.errors import ConfigError
 
     with pytest.raises(ConfigError, match="did not answer"):

@@ -117,7 +117,8 @@ def test_workload_rejects_duplicates_and_empty() -> None:
 
 
 def test_from_torch_traces_conv_linear_matmul() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     nn = torch.nn
 
     class Net(nn.Module):
@@ -145,7 +146,8 @@ def test_from_torch_traces_conv_linear_matmul() -> None:
 
 
 def test_from_torch_rejects_unsupported_weighted_layer() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     model = torch.nn.Sequential(torch.nn.Conv3d(1, 2, 3))
     with pytest.raises(ConfigError, match=r"'0'.*Conv3d"):
         workloads.from_torch(model, torch.randn(1, 1, 4, 4, 4))
