@@ -37,4 +37,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(summary.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     for name, path in paths.items():
         print(f"{name:>12}: {path}")
+    import json
+    import sys
+
+    for warning in json.loads(Path(out, "report.json").read_text()).get("warnings", []):
+        print(f"archgym: warning: {warning}", file=sys.stderr)
     return 0

@@ -78,6 +78,6 @@ def make_report(sweep_dir: str | Path, out: str | Path) -> dict[str, Path]:
         meta,
     )
     (out_p / "report.json").write_text(
-        json.dumps({k: str(v) for k, v in written.items()}, indent=1)
+        json.dumps({**{k: str(v) for k, v in written.items()}, "warnings": data.warnings}, indent=1)
     )
     return written

@@ -7,8 +7,13 @@ Quality of a run, per env so envs of different scales compare:
   any run found on the env divided by this run's best (1 = matched the best; 0 = found no
   admissible design). When values are not all positive, min-max over the env instead.
 * several objectives: the hypervolume of the run's admissible points after log10 and
-  min-max normalisation over the env (reference point 1.1 in every objective), at ten
-  checkpoints for the curve; normalised quality = hypervolume / the env's largest.
+  min-max normalisation over the env (reference point 1.1 in every objective), divided by
+  the reference box's volume 1.1^k so it lies in [0, 1], at ten checkpoints for the curve;
+  normalised quality = hypervolume / the env's largest.
+
+Runs are grouped by env label *and* objective (labels and constraints): runs of one env
+with different objectives are never pooled; their env label gets the objective appended and
+:attr:`SweepData.warnings` says so.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ class SweepData:
         points: ``id -> (n, k)`` admissible objective vectors (multi-objective runs only).
         labels: ``env -> objective labels``.
         name: Sweep name.
+        warnings: What the reader should know (e.g. runs of one env with different
+            objectives, grouped apart).
     """
 
     runs: Any
@@ -45,6 +52,7 @@ class SweepData:
     points: dict[str, np.ndarray] = field(default_factory=dict)
     labels: dict[str, list[str]] = field(default_factory=dict)
     name: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 def _entries(root: Path) -> list[dict[str, Any]]:
@@ -99,8 +107,31 @@ def _hv_curve(
             continue
         z = (np.log10(p) - lo) / np.where(hi > lo, hi - lo, 1.0)
         z = z[pareto_mask(z)]
-        ys.append(hypervolume(z, np.full(z.shape[1], 1.1)))
+        k = z.shape[1]  # the reference box [0, 1.1]^k bounds it: normalised to <= 1
+        ys.append(hypervolume(z, np.full(k, 1.1)) / 1.1**k)
     return checkpoints.astype(float), np.array(ys)
+
+
+def _group_by_objective(
+    rows: list[dict[str, Any]], run_labels: dict[str, list[str]], data: SweepData
+) -> None:
+    """Keep runs of one env with different objectives (or constraints) apart: their env label
+    gets ``[objective]`` appended, and a warning says so; labels are set per group."""
+    by_env: dict[str, set[str]] = {}
+    for r in rows:
+        if "objective" in r:
+            by_env.setdefault(r["env"], set()).add(r["objective"])
+    for env, sigs in sorted(by_env.items()):
+        if len(sigs) > 1:
+            data.warnings.append(
+                f"env {env!r} has runs with {len(sigs)} different objectives/constraints "
+                f"({'; '.join(sorted(sigs))}); they are shown as separate groups"
+            )
+    for r in rows:
+        if "objective" in r and len(by_env.get(r["env"], ())) > 1:
+            r["env"] = f"{r['env']} [{r['objective']}]"
+        if r["id"] in run_labels:
+            data.labels.setdefault(r["env"], run_labels[r["id"]])
 
 
 def load_sweep_data(root: str | Path) -> SweepData:
@@ -127,6 +158,7 @@ def load_sweep_data(root: str | Path) -> SweepData:
                 continue
             walls[r["id"]] = float(r.get("wall_s", math.nan))
     rows, raw = [], {}
+    run_labels: dict[str, list[str]] = {}
     data = SweepData(runs=None, name=name)
     for e in _entries(root):
         row = {k: e[k] for k in ("id", "env", "agent", "setting", "seed")}
@@ -143,7 +175,9 @@ def load_sweep_data(root: str | Path) -> SweepData:
         k = len(recs[0]["objective"]) if recs else max(len(labels), 1)
         if len(labels) != k:
             labels = [f"obj_{j}" for j in range(k)]
-        data.labels.setdefault(e["env"], labels)
+        cons = (man.get("env", {}).get("objective", {}) or {}).get("constraints", []) or []
+        row["objective"] = ", ".join(labels) + (f" s.t. {', '.join(cons)}" if cons else "")
+        run_labels[e["id"]] = labels
         obj = np.array(
             [
                 [math.nan if v is None else float(v) for v in r["objective"]]
@@ -161,6 +195,7 @@ def load_sweep_data(root: str | Path) -> SweepData:
         )
         raw[e["id"]] = obj
         rows.append(row)
+    _group_by_objective(rows, run_labels, data)
     runs = pd.DataFrame(rows)
     runs["final"] = math.nan
     runs["quality"] = 0.0

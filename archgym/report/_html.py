@@ -10,7 +10,27 @@ from typing import Any
 
 from archgym.report._data import SweepData
 
-__all__ = ["summary_table", "best_settings", "write_html"]
+__all__ = ["summary_table", "best_settings", "write_html", "format_hparams"]
+
+
+def format_hparams(text: str) -> str:
+    """Hyperparameters (JSON) as ``key=value, ...`` with floats to 4 significant digits
+    (``learning_rate=0.0123``, not ``0.012345678901234``); ``(defaults)`` when empty."""
+    try:
+        hp = json.loads(text)
+    except (TypeError, ValueError):
+        return str(text)
+    if not isinstance(hp, dict) or not hp:
+        return "(defaults)"
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(fmt(x) for x in v) + "]"
+        return str(v)
+
+    return ", ".join(f"{k}={fmt(v)}" for k, v in sorted(hp.items()))
 
 
 def summary_table(data: SweepData) -> Any:
@@ -60,18 +80,41 @@ def best_settings(data: SweepData) -> Any:
             {
                 "env": env,
                 "agent": agent,
-                "best setting": per.loc[b, "hparams"],
+                "best setting": format_hparams(per.loc[b, "hparams"]),
                 "best quality": per.loc[b, "quality"],
-                "worst setting": per.loc[w, "hparams"],
+                "worst setting": format_hparams(per.loc[w, "hparams"]),
                 "worst quality": per.loc[w, "quality"],
             }
         )
     return pd.DataFrame(rows)
 
 
+def _header(data: SweepData, meta: dict[str, Any]) -> str:
+    """The page's opening facts as a short table, then any warnings."""
+    status = ", ".join(f"{v} {k}" for k, v in sorted(meta.get("status", {}).items()))
+    runs = data.runs
+    facts = [
+        ("Sweep", str(meta.get("sweep", ""))),
+        ("Runs", f"{meta.get('runs', len(runs))} ({status})"),
+        ("Envs", ", ".join(sorted(runs["env"].unique()))),
+        ("Agents", ", ".join(sorted(runs["agent"].unique()))),
+        ("Seeds per setting", str(runs.groupby(["env", "agent", "setting"]).size().max())),
+    ]
+    if "objective" in runs:
+        objs = sorted({str(o) for o in runs["objective"].dropna().unique()})
+        facts.append(("Objectives", "; ".join(objs)))
+    rows = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+        f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
+        for k, v in facts
+    )
+    warn = "".join(f"<li>{html.escape(w)}</li>" for w in data.warnings)
+    return f"<table>{rows}</table>" + (f"<ul class='warn'>{warn}</ul>" if warn else "")
+
+
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th{background:#f0f0f0}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}p.note{color:#555;max-width:60em}"""
+th{background:#f0f0f0}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}p.note{color:#555;max-width:60em}ul.warn{color:#a15c00}"""
 
 
 def write_html(
@@ -87,7 +130,7 @@ def write_html(
         f"<!doctype html><html><head><meta charset='utf-8'><title>archgym report: "
         f"{html.escape(data.name)}</title><style>{_CSS}</style></head><body>",
         f"<h1>archgym report: {html.escape(data.name)}</h1>",
-        f"<p class='note'>{html.escape(json.dumps(meta))}</p>",
+        _header(data, meta),
     ]
     for title, df in tables.items():
         parts.append(f"<h2>{html.escape(title)}</h2>")

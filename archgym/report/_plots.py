@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from archgym.report._data import SweepData
+from archgym.report._labels import axis_label, display_sign
 
 __all__ = ["plot_convergence", "plot_lottery", "plot_pareto"]
 
@@ -32,13 +33,27 @@ def _grid(plt: Any, n: int, w: float = 5.0, h: float = 3.8) -> tuple[Any, list[A
     figure_cls, canvas_cls = plt
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    fig = figure_cls(figsize=(w * cols, h * rows))
+    # constrained layout keeps titles, the suptitle, labels and legends inside the figure
+    fig = figure_cls(figsize=(w * cols, h * rows), layout="constrained")
     canvas_cls(fig)
     axes = fig.subplots(rows, cols, squeeze=False)
     flat = list(axes.ravel())
     for ax in flat[n:]:
         ax.set_visible(False)
     return fig, flat[:n]
+
+
+def _suptitle(fig: Any, text: str) -> None:
+    """A figure title wrapped to the figure's width (never clipped on one-panel figures)."""
+    import textwrap
+
+    width = max(30, int(fig.get_figwidth() * 10.5))
+    fig.suptitle(textwrap.fill(text, width), fontsize=11)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.savefig(path, dpi=110)
+    return path
 
 
 def _colors(agents: list[str]) -> dict[str, Any]:
@@ -62,20 +77,29 @@ def plot_convergence(data: SweepData, path: Path) -> Path | None:
     for ax, env in zip(axes, envs, strict=True):
         er = runs[runs["env"] == env]
         multi = bool(er["multi"].iloc[0])
+        label = (data.labels.get(env) or ["objective"])[0]
+        sign = 1.0 if multi else display_sign(label)
         for agent, ar in er.groupby("agent"):
             best_setting = ar.groupby("setting")["quality"].median().idxmax()
 
-            def stack(ids: Any) -> tuple[np.ndarray, np.ndarray]:
+            def stack(
+                ids: Any, fill: float = 0.0 if multi else np.inf
+            ) -> tuple[np.ndarray, np.ndarray]:
                 cs = [data.curves[i] for i in ids]
                 n = min(len(c[1]) for c in cs)
-                return cs[0][0][:n], np.vstack([c[1][:n] for c in cs])
+                ys = np.vstack([c[1][:n] for c in cs])
+                # a run with nothing admissible yet is worst-so-far (+inf in minimisation
+                # form, hypervolume 0), so each quantile over seeds of these monotone curves
+                # is monotone too; NaN would drop that seed and let the median jump back
+                return cs[0][0][:n], np.where(np.isnan(ys), fill, ys)
 
             x, ys = stack(ar[ar["setting"] == best_setting]["id"])
             with np.errstate(all="ignore"), _quiet():
-                med = np.nanmedian(ys, axis=0)
-                lo, hi = np.nanpercentile(ys, 25, axis=0), np.nanpercentile(ys, 75, axis=0)
+                med = _shown(np.median(ys, axis=0), sign)
+                lo = _shown(np.percentile(ys, 25, axis=0, method="lower"), sign)
+                hi = _shown(np.percentile(ys, 75, axis=0, method="higher"), sign)
                 xa, ya = stack(ar["id"])
-                med_all = np.nanmedian(ya, axis=0)
+                med_all = _shown(np.median(ya, axis=0), sign)
             c = colors[agent]
             ax.plot(x, med, color=c, lw=2, label=f"{agent} (best setting, {len(ys)} seeds)")
             ax.fill_between(x, lo, hi, color=c, alpha=0.2, lw=0)
@@ -88,22 +112,34 @@ def plot_convergence(data: SweepData, path: Path) -> Path | None:
                     ls="--",
                     label=f"{agent} (all {ar['setting'].nunique()} settings)",
                 )
-        ax.set_title(env)
+        ax.set_title(env, fontsize=10)
         ax.set_xlabel("evaluations")
         if multi:
-            ax.set_ylabel("hypervolume (normalised, higher is better)")
+            k = len(data.labels.get(env) or [])
+            ax.set_ylabel(f"hypervolume / 1.1^{k} (higher is better)")
         else:
-            label = (data.labels.get(env) or ["objective"])[0]
-            ax.set_ylabel(f"best {label} so far (lower is better)")
-            vals = np.concatenate([data.curves[i][1] for i in er["id"]])
+            better = "higher" if sign < 0 else "lower"
+            ax.set_ylabel(f"{axis_label(label, 'best ')} so far ({better} is better)")
+            vals = sign * np.concatenate([data.curves[i][1] for i in er["id"]])
             if np.nanmin(vals) > 0:
-                ax.set_yscale("log")
+                _log_axis(ax, ax.yaxis, np.nanmax(vals) / np.nanmin(vals))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"{data.name}: convergence (median over seeds, band = interquartile range)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    hv_note = (
+        "; hypervolume of log10 objectives min-max scaled over the env, reference 1.1 each"
+        if runs["multi"].any()
+        else ""
+    )
+    _suptitle(
+        fig, f"{data.name}: convergence (median over seeds, band = interquartile range{hv_note})"
+    )
+    return _save(fig, path)
+
+
+def _shown(y: np.ndarray, sign: float) -> np.ndarray:
+    """A curve in display units: maximised objectives un-negated, ``inf`` (nothing
+    admissible yet) as a gap."""
+    return np.where(np.isinf(y), np.nan, sign * y)
 
 
 class _quiet:
@@ -153,18 +189,18 @@ def plot_lottery(data: SweepData, path: Path) -> Path | None:
                 annotation_clip=False,
             )
         ax.set_xticks(range(len(present)))
-        ax.set_xticklabels(present, rotation=20)
+        ax.set_xticklabels(present, rotation=20, ha="right")
         ax.set_ylim(0, 1.15)
         multi = bool(er["multi"].iloc[0])
         ax.set_ylabel(
             "final quality: hypervolume / best" if multi else "final quality: best found / this run"
         )
-        ax.set_title(env, pad=22)
+        ax.set_title(env, pad=24, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(f"{data.name}: hyperparameter lottery (each dot = one setting, median over seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    _suptitle(
+        fig, f"{data.name}: hyperparameter lottery (each dot = one setting, median over seeds)"
+    )
+    return _save(fig, path)
 
 
 def plot_pareto(data: SweepData, path: Path) -> Path | None:
@@ -187,28 +223,50 @@ def plot_pareto(data: SweepData, path: Path) -> Path | None:
     for ax, (env, (a, b)) in zip(axes, panels, strict=True):
         er = runs[runs["env"] == env]
         labels = data.labels.get(env, [])
+        shown: list[np.ndarray] = []
         for agent, ar in er.groupby("agent"):
             pts = np.vstack([data.points[i] for i in ar["id"]]) if len(ar) else np.zeros((0, 2))
             if not len(pts):
                 continue
+            signs = np.array([display_sign(labels[j]) if j < len(labels) else 1.0 for j in (a, b)])
             p2 = pts[:, [a, b]]
             front = p2[pareto_mask(p2)]
             front = front[np.argsort(front[:, 0])]
+            p2, front = p2 * signs, front * signs  # display units
             ax.scatter(p2[:, 0], p2[:, 1], s=3, color=colors[agent], alpha=0.08)
             ax.step(
                 front[:, 0], front[:, 1], where="post", color=colors[agent], lw=1.5, label=agent
             )
             ax.scatter(front[:, 0], front[:, 1], s=10, color=colors[agent])
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(labels[a] if a < len(labels) else f"obj_{a}")
-        ax.set_ylabel(labels[b] if b < len(labels) else f"obj_{b}")
-        ax.set_title(env, fontsize=9)
-        ax.grid(alpha=0.3, which="both")
+            shown.append(p2)
+        both = np.vstack(shown) if shown else np.ones((1, 2))
+        for col, (axis, j) in enumerate(((ax.xaxis, a), (ax.yaxis, b))):
+            v = both[:, col]
+            if (v > 0).all():
+                _log_axis(ax, axis, float(v.max() / v.min()), above=10.0)
+            name = labels[j] if j < len(labels) else f"obj_{j}"
+            axis.set_label_text(axis_label(name))
+        ax.set_title(env, fontsize=10)
+        ax.grid(alpha=0.3, which="major")
         ax.legend(fontsize=7)
-    fig.suptitle(
-        f"{data.name}: Pareto fronts (all runs of each agent pooled; lower-left is better)"
+    _suptitle(
+        fig,
+        f"{data.name}: Pareto fronts (all runs of each agent pooled; each panel one pair of "
+        "objectives, better towards lower latency, energy, area)",
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return _save(fig, path)
+
+
+def _log_axis(ax: Any, axis: Any, ratio: float, above: float = 100.0) -> None:
+    """Log scale when the values span more than ``above`` (``ratio`` = max / min), with
+    at most five labelled decades and no minor labels (they overlap); linear otherwise."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    if not ratio > above:
+        return
+    if axis is ax.xaxis:
+        ax.set_xscale("log")
+    else:
+        ax.set_yscale("log")
+    axis.set_major_locator(LogLocator(base=10, numticks=5))
+    axis.set_minor_formatter(NullFormatter())
