@@ -1,7 +1,9 @@
-"""Hand-written agents: the genetic algorithm (``ga``) and ant-colony optimisation (``aco``).
+"""Hand-written agents: the genetic algorithm (``ga``) and ant-colony optimisation (``aco``),
+and the search quality of every hand-written agent (``ga``, ``aco``, ``random-walk``).
 
 Uses the ``bowl_env`` fixture (tests/conftest.py): latency_s = (a-5)^2 + 1 + 0.5*[kind=='b'],
-size=16 infeasible; by hand the optimum is latency 1.0 at a=5, kind='a'.
+size=16 infeasible; by hand the optimum is latency 1.0 at a=5, kind='a'. Search quality is
+tested on the ``valley_env`` fixture, where random search fails.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import pytest
 
 from archgym.errors import ConfigError
 from archgym.registry import make_agent
+from tests.conftest import VALLEY_SUCCESS_S, search_best
 
 
 def _search(agent, env, budget: int, batch: int = 1) -> tuple[list, np.ndarray]:
@@ -30,14 +33,6 @@ def test_ga_starts_from_seeded_random_samples(bowl_env) -> None:
     rng = np.random.default_rng(3)
     expected = [bowl_env.space.sample(rng, 1)[0] for _ in range(6)]
     assert agent.ask(6) == expected
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_ga_finds_the_bowl_optimum(bowl_env, seed: int) -> None:
-    _, vals = _search(
-        make_agent("ga", bowl_env.space, seed=seed, population_size=10), bowl_env, 60, batch=4
-    )
-    assert np.nanmin(vals) == pytest.approx(1.0)
 
 
 def test_ga_rarely_repeats_an_evaluated_design(bowl_env) -> None:
@@ -125,14 +120,6 @@ def test_aco_infeasible_ants_deposit_nothing(bowl_env) -> None:
     assert all(np.allclose(t, 0.5) for t in agent._tau)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_aco_finds_the_bowl_optimum(bowl_env, seed: int) -> None:
-    _, vals = _search(
-        make_agent("aco", bowl_env.space, seed=seed, ant_count=8), bowl_env, 80, batch=4
-    )
-    assert np.nanmin(vals) == pytest.approx(1.0)
-
-
 def test_aco_rejects_bad_hyperparameters(bowl_env) -> None:
     with pytest.raises(ConfigError, match=r"evaporation must be in \[0, 1\], got 2.0"):
         make_agent("aco", bowl_env.space, evaporation=2.0)
@@ -149,3 +136,20 @@ def test_aco_bins_continuous_parameters() -> None:
     agent = make_agent("aco", space, seed=0, float_bins=4)
     xs = sorted({d["x"] for d in agent.ask(40)})
     assert xs == pytest.approx([0.125, 0.375, 0.625, 0.875])  # bin centres of 4 bins
+
+
+# -- search quality on the valley (tests/conftest.py) ----------------------------------------
+# 67 of the valley's 1,048,576 designs reach latency_s <= VALLEY_SUCCESS_S. Success rates over
+# seeds 0-39 with default hyperparameters, measured by
+# `nice python -m tests.measure_agent_success --seeds 40` (each agent, then uniform random
+# search at the same budget and seeds; random search is tested in test_agents_optuna.py):
+#   ga           budget 200: 40/40   random: 0/40 (expected 1.3 %)
+#   aco          budget 400: 40/40   random: 0/40 (expected 2.5 %)
+#   random-walk  budget 300: 40/40   random: 0/40 (expected 1.9 %)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("name", "budget"), [("ga", 200), ("aco", 400), ("random-walk", 300)])
+def test_hand_written_agents_walk_down_the_valley(
+    valley_env, name: str, budget: int, seed: int
+) -> None:
+    agent = make_agent(name, valley_env.space, seed=seed)
+    assert search_best(agent, valley_env, budget) <= VALLEY_SUCCESS_S

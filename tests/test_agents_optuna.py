@@ -2,6 +2,7 @@
 
 Uses the ``bowl_env`` fixture (tests/conftest.py): latency_s = (a-5)^2 + 1 + 0.5*[kind=='b'],
 size=16 infeasible; by hand the optimum is latency 1.0 at a=5, kind='a' (any other size).
+Search quality is tested on the ``valley_env`` fixture, where random search fails.
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ from archgym.agents.optuna_agents import CmaEsAgent
 from archgym.errors import ConfigError, RegistryError
 from archgym.registry import make_agent
 from archgym.runner import Experiment, run_experiment
+from tests.conftest import (
+    VALLEY_LEVELS,
+    VALLEY_SUCCESS_S,
+    VALLEY_TARGET,
+    search_best,
+)
 
 OPTUNA_AGENTS = ["tpe", "gp", "cmaes", "nsga2", "nsga3", "qmc"]
 
@@ -33,18 +40,51 @@ def _search(agent, env, budget: int) -> np.ndarray:
      ("nsga2", "NSGAIISampler"), ("qmc", "QMCSampler")],
 )  # fmt: skip
 def test_each_name_wraps_its_optuna_sampler(bowl_env, name: str, sampler: str) -> None:
-    if name == "cmaes":
-        pytest.importorskip("cmaes")
     agent = make_agent(name, bowl_env.space, seed=0)
     assert type(agent.study.sampler).__name__ == sampler
 
 
-@pytest.mark.parametrize("name", ["tpe", "cmaes", "nsga2"])
-def test_model_based_agents_find_the_bowl_optimum(bowl_env, name: str) -> None:
-    if name == "cmaes":
-        pytest.importorskip("cmaes")
-    best = np.nanmin(_search(make_agent(name, bowl_env.space, seed=0), bowl_env, 80))
-    assert best == pytest.approx(1.0)  # hand-computed optimum of the bowl
+# -- search quality on the valley (tests/conftest.py) ----------------------------------------
+# 67 of the valley's 1,048,576 designs reach latency_s <= VALLEY_SUCCESS_S. Success rates over
+# seeds 0-39, measured by `nice python -m tests.measure_agent_success --seeds 40` (each agent,
+# then uniform random search at the same budget and seeds):
+#   tpe                         budget 150: 40/40                  random: 0/40 (expected 1.0 %)
+#   cmaes restart_patience=100  budget 300: 38/40 (missed 9, 26)   random: 0/40 (expected 1.9 %)
+#   nsga2                       budget 500: 39/40 (missed 9)       random: 1/40 (expected 3.1 %)
+#   qmc (space filling)         budget 500:  3/40 (no better than random; not tested here)
+# cmaes with its default restart_patience=50 reaches only 35/40 at 300, and still 35/40 at
+# 500: each restart doubles the population (8, 16, 32, ...) while the patience stays 50
+# trials, so from the second restart on a run is stopped before two generations; in the
+# failing seeds no restarted run improved on the first.
+VALLEY_CASES = [("tpe", {}, 150), ("cmaes", {"restart_patience": 100}, 300), ("nsga2", {}, 500)]
+
+
+def test_valley_success_region_is_tiny(valley_env) -> None:
+    axes = [np.arange(VALLEY_LEVELS)] * len(VALLEY_TARGET)
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(VALLEY_TARGET))
+    assert len(grid) == valley_env.space.size() == 16**5
+    cols = {f"x{i}": grid[:, i] for i in range(grid.shape[1])}
+    lat = valley_env.cost_model.evaluate_columns(cols, None).metrics["latency_s"]
+    assert np.sum(lat <= VALLEY_SUCCESS_S) == 67 and lat.min() == 1.0
+    assert tuple(grid[np.argmin(lat)]) == VALLEY_TARGET
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_search_does_not_reach_the_valley_floor(valley_env, seed: int) -> None:
+    # the largest budget above; of seeds 0-39 only seed 39 succeeds (see the table above)
+    best = search_best(make_agent("random", valley_env.space, seed=seed), valley_env, 500)
+    assert best > VALLEY_SUCCESS_S
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize(
+    ("name", "hparams", "budget"), VALLEY_CASES, ids=[c[0] for c in VALLEY_CASES]
+)
+def test_model_based_agents_walk_down_the_valley(
+    valley_env, name: str, hparams: dict, budget: int, seed: int
+) -> None:
+    agent = make_agent(name, valley_env.space, seed=seed, **hparams)
+    assert search_best(agent, valley_env, budget) <= VALLEY_SUCCESS_S
 
 
 def test_nsga3_refuses_a_single_objective(bowl_env) -> None:
@@ -138,7 +178,8 @@ def test_qmc_scrambles_with_the_seed_unless_told_not_to(bowl_env) -> None:
 
 
 def test_gp_uses_one_torch_thread_while_sampling_and_restores_it(bowl_env) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
