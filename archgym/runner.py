@@ -142,7 +142,7 @@ class RunResult:
         hypervolume: Hypervolume of the admissible objective vectors (multi-objective runs;
             ``None`` otherwise), against ``Experiment.hv_reference`` or
             :func:`hypervolume_reference`.
-        workload: The env's workload name (e.g. ``"llama-7b.ffn_up@2048 (gemm MxNxK 11008x2048x4096)"``).
+        workload: The env's workload name (``"llama-7b.ffn_up@2048 (gemm MxNxK ...)"``).
         hardware: The cost model's GPU where it has one (Kernel envs), else ``""``.
         outcomes: Counts of feasible, infeasible (with top reasons) and inadmissible
             evaluations (see :func:`archgym.outcomes.count_outcomes`).
@@ -337,7 +337,8 @@ def run_experiment(
         status=status,
         wall_s=time.perf_counter() - t0,
         hypervolume=summary["hypervolume"],
-        **_identity(env),
+        workload=_identity(env)["workload"],
+        hardware=_identity(env)["hardware"],
         **_explained(records, env),
     )
 

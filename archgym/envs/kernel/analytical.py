@@ -226,7 +226,10 @@ def row_terms(
         best = np.full(vi.size, np.inf)
         for vbm, vbn, vbk, vw, vs in _VENDOR_TILES:
             full = [np.full(vi.size, float(v)) for v in (vbm, vbn, vbk, vw, vs)]
-            best = np.minimum(best, tiled(vi, *full, np.ones(vi.size), l2=False)[0])
+            vbm_, vbn_, vbk_, vw_, vs_ = full
+            best = np.minimum(
+                best, tiled(vi, vbm_, vbn_, vbk_, vw_, vs_, np.ones(vi.size), l2=False)[0]
+            )
         best = np.where(sp[vi] == "2:4", best * 0.5, best)  # 2:4 skips half the MMA work
         csr = np.isin(sp[vi], ["unstructured", "nm"]) | is_sddmm[vi]
         cc = _CUDA_CORE_TFLOPS.get(gpu.name, gpu.peak_tflops.get("fp16", 100.0) / 15) * 1e12

@@ -224,7 +224,11 @@ def plan_grid(
                 sp = KernelWorkload("spmm", wl.m, wl.n, wl.k, name=wl.name)
                 for dens in (0.1, 0.25, 0.5):
                     for cfg in block_pool:
-                        d = {"backend": "triton", "precision": "fp16", "sparsity": "block"}
+                        d: dict[str, Any] = {
+                            "backend": "triton",
+                            "precision": "fp16",
+                            "sparsity": "block",
+                        }
                         d |= {"density": dens, "sparse_block": 64, **cfg}
                         out.append(("block", _point(sp, d)))
                 continue

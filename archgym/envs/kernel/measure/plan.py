@@ -361,9 +361,10 @@ def make_record(
     if bad:
         raise KeyError(f"unknown record fields {sorted(bad)}; expected some of {EXTRA_COLUMNS}")
     rec = {k: point[k] for k in WORKLOAD_COLUMNS + DESIGN_COLUMNS}
-    ok = latency_s is not None and np.isfinite(latency_s) and latency_s > 0
-    rec["latency_s"] = float(latency_s) if ok else float("nan")
-    rec["tflops"] = useful_flop(point) / latency_s / 1e12 if ok else float("nan")
+    lat = float("nan") if latency_s is None else float(latency_s)
+    ok = bool(np.isfinite(lat) and lat > 0)
+    rec["latency_s"] = lat if ok else float("nan")
+    rec["tflops"] = useful_flop(point) / lat / 1e12 if ok else float("nan")
     rec["tile_density"] = float("nan") if tile_density is None else float(tile_density)
     rec["feasible"] = bool(ok)
     rec["reason"] = "" if ok else (reason or "measurement failed")
