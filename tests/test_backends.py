@@ -144,7 +144,6 @@ def test_registered_backends_resolve_by_name():
             assert type(env.cost_model) is cls
 
 
-@pytest.mark.slow
 @pytest.mark.scalesim
 def test_live_scalesim_matches_the_model():
     pytest.importorskip(
@@ -158,7 +157,6 @@ def test_live_scalesim_matches_the_model():
     assert e.metrics["cycles"][0] == mine.metrics["compute_cycles"][0] == 1509
 
 
-@pytest.mark.slow
 @pytest.mark.zigzag
 def test_live_zigzag_runs():
     pytest.importorskip("zigzag", reason="ZigZag not installed (pip install archgym[zigzag])")

@@ -1,0 +1,122 @@
+"""Accelerator-v1 fidelity against peers configured as their authors ship them, and its speed.
+
+Prints every figure of issue 12 from the shipped reference set (package data made by
+``benchmarks/zigzag_shipped_reference.py`` and ``benchmarks/scalesim_shipped_reference.py``)::
+
+    python benchmarks/bench_accelerator_fidelity.py [--json] [--rows]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+from archgym.envs.accelerator.fidelity import (
+    load_reference,
+    scalesim_rows,
+    scalesim_summary,
+    zigzag_rows,
+    zigzag_summary,
+)
+from archgym.envs.accelerator.model import AcceleratorCostModel
+from archgym.workloads import as_workload
+
+
+def speed(n: int = 20000, repeats: int = 5) -> dict[str, float]:
+    """(design x layer) evaluations per second of CPU time on ResNet-18."""
+    rng = np.random.default_rng(0)
+    wl = as_workload("resnet18", "accelerator")
+    cols = {
+        "rows": rng.choice([8, 16, 32, 64], n),
+        "cols": rng.choice([8, 16, 32, 64], n),
+        "rf_bytes": rng.choice([64, 128, 256], n),
+        "gbuf_kb": rng.choice([256, 512, 1024], n),
+        "dataflow": rng.choice(["ws", "os", "is", "rs"], n),
+    }
+    model = AcceleratorCostModel()
+    model.evaluate(cols, wl)
+    cpu, wall = [], []
+    for _ in range(repeats):
+        c0, w0 = time.process_time(), time.perf_counter()
+        model.evaluate(cols, wl)
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    evals = n * len(wl.layers)
+    return {
+        "design_layer_evals": evals,
+        "evals_per_cpu_s_best": evals / min(cpu),
+        "evals_per_cpu_s_median": evals / statistics.median(cpu),
+        "wall_s_median": statistics.median(wall),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--rows", action="store_true", help="print every comparison row")
+    args = ap.parse_args()
+    zrows, refused = zigzag_rows(load_reference("zigzag_shipped"))
+    srows = scalesim_rows(load_reference("scalesim_shipped"))
+    out = {
+        "zigzag": zigzag_summary(zrows),
+        "zigzag_refused": refused,
+        "scalesim": scalesim_summary(srows),
+        "speed": speed(),
+    }
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    if args.rows:
+        for r in zrows:
+            print(
+                f"zigzag {r['arch']:<20} {r['layer'][-28:]:<28} E {r['energy_err']:+.3f} "
+                f"cyc {r['cycles_err']:+.3f} "
+                + " ".join(f"{lv} {r[lv + '_err']:+.3f}" for lv in ("mac", "rf", "buffer", "dram"))
+            )
+        for r in srows:
+            print(
+                f"scalesim {r['config']:<12} {r['mode']} bw={r['bw']:<3} {r['layer']:<24} "
+                f"fits={r['fits']!s:<5} sim {r['sim_cycles']:>8} (stall {r['sim_stall_cycles']:>7}) "
+                f"model {r['model_cycles']:>10.0f} err {r['cycles_err']:+.3f}"
+            )
+    z, s = out["zigzag"], out["scalesim"]
+    print(f"ZigZag 3.9.1, shipped hardware+mapping+ResNet-18: {z['rows']} rows")
+    print(f"  refused by the importer: {sorted(refused)}")
+    print(
+        f"  energy within 10 %: {z['energy_within_10pct']:.0%} (target >= 80 %); within 25 %: "
+        f"{z['energy_within_25pct']:.0%} (target 100 %); median {z['energy_median_err']:.1%}, "
+        f"p90 {z['energy_p90_err']:.1%}; on-chip median {z['on_chip_median_err']:.1%}"
+    )
+    print(
+        "  per level, median |error| (target <= 15 %): "
+        + ", ".join(f"{lv} {z[lv + '_median_err']:.1%}" for lv in ("mac", "rf", "buffer", "dram"))
+    )
+    print(
+        f"  within-layer Spearman of the architectures (target >= 0.9): energy median "
+        f"{z['energy_spearman_median']:.2f} min {z['energy_spearman_min']:.2f}; latency median "
+        f"{z['latency_spearman_median']:.2f} min {z['latency_spearman_min']:.2f}; latency "
+        f"median |error| {z['cycles_median_err']:.1%}"
+    )
+    print(f"SCALE-Sim 3.0.0, shipped configs: {s['calc_rows']} CALC rows, {s['user_rows']} USER")
+    print(f"  stall-free cycles equal: {s['calc_exact']:.0%} (target 100 %)")
+    for reg in ("fitting", "non_fitting"):
+        print(
+            f"  USER {reg}: {s[f'user_{reg}_rows']} rows, within 5 %: "
+            f"{s[f'user_{reg}_within_5pct']:.0%} (target >= 90 %); stalled rows within 5 %: "
+            f"{s[f'user_{reg}_stalled_within_5pct']:.0%}"
+        )
+    sp = out["speed"]
+    print(
+        f"speed: {sp['evals_per_cpu_s_best']:.3g} (design x layer) evals per CPU-s best, "
+        f"{sp['evals_per_cpu_s_median']:.3g} median (target >= 1e6), "
+        f"{sp['design_layer_evals']} evals, wall median {sp['wall_s_median']:.3f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
