@@ -1,6 +1,6 @@
 """Measure how often each agent, and random search, succeeds on the ``valley`` fixture.
 
-The agent-quality tests (``test_*_walks_down_the_valley``) run one to three fixed seeds at
+The agent-quality tests (``test_*_down_the_valley``) run one to three fixed seeds at
 the budgets below; their comments quote this script's output. Run it again after changing
 an agent, the valley, or a budget, and update the comments:
 

@@ -1,7 +1,8 @@
 """The compact PPO (``ppo``) and the optional Stable-Baselines3 wrapper (``sb3-ppo``).
 
 Uses the ``bowl_env`` fixture (tests/conftest.py): latency_s = (a-5)^2 + 1 + 0.5*[kind=='b'],
-size=16 infeasible; by hand the optimum is latency 1.0 at a=5, kind='a'.
+size=16 infeasible; by hand the optimum is latency 1.0 at a=5, kind='a'. Search quality is
+tested on the ``valley_env`` fixture, where random search fails.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from archgym.errors import ConfigError, MissingDependencyError
 from archgym.registry import make_agent
 from archgym.runner import Experiment, run_experiment
 from archgym.testing import derive_env
+from tests.conftest import VALLEY_SUCCESS_S, search_best
 
 
 def _train(env, budget: int, seed: int = 0, **hp) -> np.ndarray:
@@ -47,9 +49,18 @@ def test_ppo_makes_exactly_the_budget_and_learns(bowl_env, mode: str) -> None:
     env = derive_env(bowl_env, mode=mode)
     vals = _train(env, 300, episodes_per_update=25)
     assert len(vals) == 300  # 12 full updates; exact count
-    assert np.nanmin(vals) == pytest.approx(1.0)  # the hand-computed optimum
     first, last = np.nanmean(vals[:50]), np.nanmean(vals[-50:])
     assert last < 0.5 * first  # the policy concentrates on good designs
+
+
+# Search quality on the valley (tests/conftest.py; 67 of 1,048,576 designs reach latency_s <=
+# VALLEY_SUCCESS_S). Measured by `nice python -m tests.measure_agent_success --seeds 40
+# --only ppo` (seeds 0-39, default hyperparameters, one-step mode):
+#   ppo  budget 500: 40/40   random: 1/40 (expected 3.1 %)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ppo_walks_down_the_valley(valley_env, seed: int) -> None:
+    agent = make_agent("ppo", valley_env.space, seed=seed)
+    assert search_best(agent, valley_env, 500) <= VALLEY_SUCCESS_S
 
 
 def test_ppo_partial_last_update_keeps_the_budget_exact(bowl_env) -> None:
