@@ -1,6 +1,6 @@
 """The fixed cost of one evaluation: a lone design vs a batch, archgym's env vs a bare env.
 
-    python benchmarks/bench_step.py [--workload resnet18] [--repeat 7] [--envs systolic,accelerator]
+    python benchmarks/bench_step.py [--workload resnet18] [--repeat 21] [--number 50] [--envs ...]
 
 For each env (``archgym/Systolic-v0``, ``archgym/Accelerator-v0``), measured in this run:
 
@@ -63,7 +63,7 @@ def bare_env_class() -> type:
     return BareEnv
 
 
-def measure(env_id: str, workload: str, batch: int, repeat: int) -> dict[str, Timing]:
+def measure(env_id: str, workload: str, batch: int, repeat: int, number: int) -> dict[str, Timing]:
     import archgym
 
     env = archgym.make(env_id, workload=workload, objective="edp")
@@ -77,7 +77,7 @@ def measure(env_id: str, workload: str, batch: int, repeat: int) -> dict[str, Ti
     it = iter(range(1 << 62))
     one = lambda: model.evaluate_columns(lone[next(it) % 16], wl)  # noqa: E731
     out["batched"], out["single"] = time_pair(
-        lambda: model.evaluate_columns(many, wl), 1, one, 200, repeat
+        lambda: model.evaluate_columns(many, wl), 1, one, number, repeat
     )
     bare = bare_env_class()(model, wl, [p.values for p in env.space.params], env.space.names)
     env.reset(seed=0)
@@ -89,9 +89,9 @@ def measure(env_id: str, workload: str, batch: int, repeat: int) -> dict[str, Ti
             fail(f"{env_id}: DSEEnv reward {r_env} != bare env reward {r_bare} for {a}")
     out["bare_step"], out["env_step"] = time_pair(
         lambda: bare.step(actions[next(it) % 16]),
-        200,
+        number,
         lambda: env.step(actions[next(it) % 16]),
-        200,
+        number,
         repeat,
     )
     return out
@@ -104,7 +104,10 @@ def main() -> int:
         "--envs", default="systolic,accelerator", help="comma-separated: " + ", ".join(ENVS)
     )
     ap.add_argument("--batch", type=positive_int, default=1000, help="designs in the batch")
-    ap.add_argument("--repeat", type=positive_int, default=7)
+    ap.add_argument("--repeat", type=positive_int, default=21)
+    ap.add_argument(
+        "--number", type=positive_int, default=50, help="calls per repeat (single, steps)"
+    )
     args = ap.parse_args()
     chosen = [e.strip() for e in args.envs.split(",") if e.strip()]
     unknown = [e for e in chosen if e not in ENVS]
@@ -119,7 +122,7 @@ def main() -> int:
         fail(f"--workload: {exc}")
     print(f"bench_step: workload {args.workload}; {load_line()}")
     for key in chosen:
-        t = measure(ENVS[key], args.workload, args.batch, args.repeat)
+        t = measure(ENVS[key], args.workload, args.batch, args.repeat, args.number)
         per_design = Timing(
             [c / args.batch for c in t["batched"].cpu], [w / args.batch for w in t["batched"].wall]
         )
