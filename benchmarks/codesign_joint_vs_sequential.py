@@ -1,6 +1,6 @@
 """Joint co-design versus "NAS first, then hardware" on equal evaluation budgets (NASAIC-style).
 
-Two questions on ``archgym/CoDesign-v0`` (digits, NAS-table accuracy):
+Two questions on ``archgym/CoDesign-v1`` (digits, NAS-table accuracy):
 
 * **Q1** max ``accuracy`` s.t. ``latency_s <= 3e-6``, ``area_mm2 <= 0.5``, ``energy_j <= 2e-6``.
 * **Q2** min EDP (``energy_j * latency_s``) s.t. ``accuracy >= 0.95``, ``area_mm2 <= 1.0``.
@@ -10,7 +10,7 @@ Strategies, each with budget ``B`` evaluations:
 * ``joint``: one agent over the whole CoDesign space (network x compression x hardware).
 * ``seq``: ``B/2`` on ``archgym/NAS-v0`` maximising accuracy (the best network, no hardware
   view), then ``B/2`` on the hardware half (act bits, accelerator, sparsity knobs) of
-  CoDesign-v0 with the chosen network fixed, minimising EDP under the question's constraints.
+  CoDesign-v1 with the chosen network fixed, minimising EDP under the question's constraints.
 * ``seq-proxy``: as ``seq`` but the NAS phase uses a hardware-agnostic MAC proxy:
   Q1 maximise accuracy s.t. ``effective_macs <= X`` (X = the median effective MACs of the
   table's feasible rows, chosen without looking at any hardware); Q2 minimise
@@ -104,7 +104,7 @@ def run_one(
     spec = QUESTIONS[q]
     sign = -1.0 if spec["objective"].startswith("max:") else 1.0
     joint = make(
-        "archgym/CoDesign-v0",
+        "archgym/CoDesign-v1",
         workload=task,
         objective=spec["objective"],
         constraints=spec["constraints"],

@@ -1,6 +1,6 @@
 """Search-quality benchmark: every agent on every registered env, against the true optimum.
 
-For Kernel-v1, NAS-v0 and CoDesign-v0 the task is domain-chosen (:data:`TASKS`: an objective
+For Kernel-v1, NAS-v0 and CoDesign-v1 the task is domain-chosen (:data:`TASKS`: an objective
 with a real trade-off and a ``DesignSpace.restrict`` set, or the whole space, of 5e4-7e4
 designs that random search does not solve in 100 evaluations); the other envs are reduced
 generically (evenly spaced values of the widest parameters are dropped until about
@@ -82,7 +82,7 @@ TASKS: dict[str, dict[str, Any]] = {
     # Networks: 1-2 conv blocks (widths 8/32, 3x3, max-pool) x 4 sparsity patterns x 3
     # weight precisions; accelerators: 3x3 array shapes x 2 buffers x 2 bandwidths x 2
     # dataflows x the three sparse-support knobs x activation bits (69,120 designs).
-    "archgym/CoDesign-v0": {
+    "archgym/CoDesign-v1": {
         "make": {"objective": "edp", "constraints": ["accuracy >= 0.95"]},
         "keep": {
             "num_blocks": [1, 2],

@@ -1,4 +1,4 @@
-"""Tests of CoDesign-v0: hand-checked sparsity/precision effects on a tiny layer, agreement of
+"""Tests of CoDesign-v1: hand-checked sparsity/precision effects on a tiny layer, agreement of
 the dense compute with the accelerator model, infeasibility reasons, conformance, determinism."""
 
 from __future__ import annotations
@@ -255,14 +255,14 @@ def test_check_env_passes() -> None:
 
     check_env(
         make(
-            "archgym/CoDesign-v0", objective=["max:accuracy", "edp"], constraints=["area_mm2 <= 1"]
+            "archgym/CoDesign-v1", objective=["max:accuracy", "edp"], constraints=["area_mm2 <= 1"]
         )
     )
 
 
 def test_constraints_and_determinism() -> None:
     env = make(
-        "archgym/CoDesign-v0",
+        "archgym/CoDesign-v1",
         objective="max:accuracy",
         constraints=["latency_s <= 1e-5", "area_mm2 <= 1.0", "accuracy >= 0.5"],
     )
@@ -277,7 +277,7 @@ def test_constraints_and_determinism() -> None:
 
 
 def test_act_bits_only_active_for_quantized_weights() -> None:
-    space = make("archgym/CoDesign-v0").space
+    space = make("archgym/CoDesign-v1").space
     d = space.sample(np.random.default_rng(0), 1)[0]
     d.update(weight_bits=32, act_bits=16)
     assert space.validate(d)["act_bits"] == 8  # inactive -> pinned to its first value

@@ -1,4 +1,4 @@
-"""Cost of one layer's *mapping* on a fixed accelerator (the model behind ``Mapping-v0``).
+"""Cost of one layer's *mapping* on a fixed accelerator (the model behind ``Mapping-v1``).
 
 A mapping of the GEMM ``(M x K) @ (K x N)`` chooses:
 
@@ -89,7 +89,7 @@ class MappingCostModel(CostModel):
 
     Args:
         layer: The layer (one instance is mapped; counts cover all ``groups*repeat``).
-        accelerator: Accelerator-v0 parameters (missing ones take
+        accelerator: Accelerator-v1 parameters (missing ones take
             :data:`~archgym.envs.accelerator.model.DEFAULTS`); ``dataflow`` is the mapping's.
         bandwidth_mode: ``"limited"`` or ``"ideal"``.
     """

@@ -1,4 +1,4 @@
-"""CoDesign-v0: the joint search of network x sparsity pattern x quantisation x accelerator.
+"""CoDesign-v1: the joint search of network x sparsity pattern x quantisation x accelerator.
 
 Modules: :mod:`.tables` (sparse/low-precision hardware costs, with citations), :mod:`.hw`
 (per-layer hardware costs, built on the systolic timing of :mod:`archgym.envs.systolic`),

@@ -1,4 +1,4 @@
-"""``archgym/CoDesign-v0``: joint search over network x sparsity x precision x accelerator.
+"""``archgym/CoDesign-v1``: joint search over network x sparsity x precision x accelerator.
 
 A design is a CNN of the NAS macro space, its compression (``sparsity``, ``weight_bits``,
 ``scope``, from :func:`archgym.envs.nas.nas_space`), ``act_bits`` (active only when weights
@@ -8,7 +8,7 @@ are quantized; float networks run in fp32), an accelerator (``rows``, ``cols``, 
 :class:`~archgym.envs.codesign.model.CoDesignCostModel`; metrics include ``accuracy``,
 ``latency_s``, ``energy_j`` and ``area_mm2`` -- any subset can be objectives or constraints::
 
-    env = archgym.make("archgym/CoDesign-v0", objective="max:accuracy",
+    env = archgym.make("archgym/CoDesign-v1", objective="max:accuracy",
                        constraints=["latency_s <= 2e-5", "area_mm2 <= 1.0"])
 
 With ``accuracy="table"`` (default) the network/compression part spans exactly the NAS table
@@ -57,7 +57,7 @@ def hardware_params() -> list[Any]:
 
 
 def codesign_space(full: bool = False) -> DesignSpace:
-    """The CoDesign-v0 space: the NAS space (table space unless ``full``) x hardware."""
+    """The CoDesign-v1 space: the NAS space (table space unless ``full``) x hardware."""
     from archgym.envs.nas import nas_space
 
     nas = nas_space(full)
@@ -81,7 +81,7 @@ def make_codesign_env(
     mode: str = "one-step",
     **kwargs: Any,
 ) -> Any:
-    """Build CoDesign-v0.
+    """Build CoDesign-v1.
 
     Args:
         workload: NAS task, ``"digits"`` or ``"mnist1d"``.
@@ -108,7 +108,7 @@ def make_codesign_env(
 
 
 register(
-    "archgym/CoDesign-v0",
+    "archgym/CoDesign-v1",
     make_codesign_env,
     "joint CNN x sparsity x quantization x accelerator (+ sparse-support knobs); table accuracy",
     report_metrics=("accuracy", "latency_s", "energy_j", "area_mm2"),

@@ -257,6 +257,7 @@ class SystolicCostModel(CostModel):
         the whole layer (all ``groups * repeat`` instances).
         """
         b = self._evaluate(columns, workload, detail=True)
+        assert b.util is not None  # asked for with detail=True
         whole = b.block[:_STALL] * b.inst  # every instance of each layer
         e_sram = [e[:, None] for e in b.e_sram]
         per = {
@@ -277,7 +278,7 @@ class SystolicCostModel(CostModel):
         n, n_layers = b.n, len(t["m"])
         b.inst = t["instances"]
         b.block = np.empty((_STALL + 1, n, n_layers))
-        b.util = np.empty((2, n, n_layers)) if detail else None
+        util = np.empty((2, n, n_layers)) if detail else None
         # Sort by dataflow: each dataflow's designs are then one slice, computed without the
         # other dataflows' branches (a lone design is a slice of one).
         order = None
@@ -296,13 +297,14 @@ class SystolicCostModel(CostModel):
                 knobs[:, part],
                 t,
                 b.block[:, part],
-                b.util[:, part] if detail else None,
+                util[:, part] if util is not None else None,
             )
             start = stop
         if order is not None:  # back to the caller's order
             inverse = np.argsort(order)
             b.block = b.block[:, inverse]
-            b.util = b.util[:, inverse] if b.util is not None else None
+            util = util[:, inverse] if util is not None else None
+        b.util = util
         b.e_sram = ENERGY_PJ["sram_word_8kb"] * np.sqrt(b.knobs[:3] / 8.0)
         sram_kb = b.knobs[0] + b.knobs[1] + b.knobs[2]
         b.area_mm2 = (b.rows * b.cols * AREA_UM2["pe"] + sram_kb * AREA_UM2["sram_kb"]) * 1e-6
