@@ -67,6 +67,13 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="continue the sweep in --out: skip complete experiments, redo the rest",
     )
+    p.add_argument(
+        "--chunk",
+        type=count(1, 10_000),
+        default=None,
+        help="experiments per task, run in turn by one worker with the env built once "
+        "(default: up to 8, at least 32 tasks; 1 balances long experiments best)",
+    )
     p.add_argument("--dry-run", action="store_true", help="validate and list, run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
@@ -98,7 +105,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(it.id)
         return 0
     with open_executor(args.executor, args.workers, args.address, args.timeout) as ex:
-        res = run_sweep(spec, args.out, ex, resume=args.resume, progress=not args.quiet)
+        res = run_sweep(
+            spec, args.out, ex, resume=args.resume, progress=not args.quiet, chunk=args.chunk
+        )
     rate = (res.n_complete + res.n_failed) / res.wall_s if res.wall_s > 0 else 0.0
     print(
         f"done: {res.n_complete} completed, {res.n_skipped} already complete, {res.n_failed} "
