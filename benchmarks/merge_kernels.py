@@ -2,7 +2,7 @@
 
     python benchmarks/merge_kernels.py SUPP.csv.gz --collected-with "python benchmarks/..."
 
-Reads ``archgym/envs/kernel/data/kernels_h100.parquet`` and its ``.meta.json``, lays the records
+Reads ``archgym/envs/kernel/data/kernels_h100.parquet`` (or ``--dataset``) and its ``.meta.json``, lays the records
 of ``SUPP.csv.gz`` over them (:func:`archgym.envs.kernel.measure.collect.merge_records`: a
 re-measured design replaces its old row) and rewrites both files. The metadata keeps one
 entry per collection run under ``runs`` and the totals at the top level.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from archgym.envs.kernel.learned import DATASET
+from archgym.envs.kernel.dataset import DATASETS
 from archgym.envs.kernel.measure.collect import merge_records
 
 _SHARED = (
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("supplement", help="gzip CSV written by benchmarks/collect_kernels.py")
     ap.add_argument("--collected-with", required=True, help="the command that collected it")
-    ap.add_argument("--dataset", default=str(DATASET))
+    ap.add_argument("--dataset", default=str(DATASETS["H100-SXM"]), help="shipped file to extend")
     args = ap.parse_args(argv)
     base_path = Path(args.dataset)
     meta_path = base_path.with_name(base_path.name.split(".")[0] + ".meta.json")
