@@ -755,6 +755,14 @@ def _find_runs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return found
 
 
+def objective_columns(manifest: dict[str, Any]) -> list[str]:
+    """``load_runs`` column names of a run's objective values: ``obj:`` + the objective's
+    label (``obj:edp``, ``obj:min:latency_s``), in minimisation form like the records."""
+    spec = (manifest.get("env", {}).get("objective", {}) or {}).get("objectives", [])
+    labels = [str(x) for x in spec] if isinstance(spec, list) else [str(spec)]
+    return [f"obj:{label}" for label in labels]
+
+
 def load_runs(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> Any:
     """Load evaluation records of one or many runs into a pandas DataFrame.
 
@@ -765,8 +773,10 @@ def load_runs(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) 
     Returns:
         One row per evaluation with columns ``run``, ``env_id``, ``agent``, ``seed``,
         ``eval_id``, ``batch``, the design parameters (by name), the metrics (by name),
-        ``feasible``, ``reason``, ``admissible``, ``reward``, ``obj_0..``, ``eval_s``, ``t_s``.
-        A parameter that shares a name with a metric is prefixed ``param.``.
+        ``feasible``, ``reason``, ``admissible``, ``reward``, one column per objective named
+        after it (``obj:edp``, ``obj:min:latency_s``; minimisation form, NaN where
+        infeasible), ``eval_s``, ``t_s``. A parameter that shares a name with a metric is
+        prefixed ``param.``.
 
     Raises:
         StoreError: A path is missing or holds no runs, or a record breaks a rule of
@@ -786,6 +796,7 @@ def load_runs(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) 
             "agent": manifest.get("agent"),
             "seed": manifest.get("seed"),
         }
+        obj_cols = objective_columns(manifest)
         for r in records:
             metrics = r.get("metrics", {})
             row = dict(base)
@@ -800,7 +811,8 @@ def load_runs(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) 
             reward = r.get("reward")
             row["reward"] = np.nan if reward is None else float(reward)
             for j, v in enumerate(r.get("objective", [])):
-                row[f"obj_{j}"] = np.nan if v is None else float(v)
+                name = obj_cols[j] if j < len(obj_cols) else f"obj_{j}"
+                row[name] = np.nan if v is None else float(v)
             row["eval_s"] = r.get("eval_s")
             row["t_s"] = r.get("t_s")
             rows.append(row)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from archgym.cli import main
@@ -166,3 +167,31 @@ def test_interrupt_hint_fits_the_command() -> None:
     memory = _interrupt_hint(ns(command="run", out=None))
     assert "--resume" not in memory and "nothing was kept" in memory
     assert "--resume" not in _interrupt_hint(ns(command="proxy", out="p.json"))
+
+
+def test_load_runs_names_objective_columns_after_the_objective(tmp_path: Path) -> None:
+    import archgym
+
+    for spec in ("edp", "max:utilization"):
+        assert (
+            main(
+                [
+                    "run",
+                    "--budget",
+                    "4",
+                    "--objective",
+                    spec,
+                    "--out",
+                    str(tmp_path / spec),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
+    df = archgym.load_runs(tmp_path)
+    assert {"obj:edp", "obj:max:utilization"} <= set(df.columns)
+    edp = df[df["run"].str.endswith("edp")]
+    # minimisation form, as recorded: edp = energy * latency; utilization negated
+    np.testing.assert_allclose(edp["obj:edp"], edp["energy_j"] * edp["latency_s"], rtol=1e-12)
+    util = df[df["run"].str.endswith("max:utilization")]
+    np.testing.assert_allclose(util["obj:max:utilization"], -util["utilization"], rtol=1e-12)

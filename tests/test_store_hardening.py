@@ -290,7 +290,7 @@ def test_values_survive_a_round_trip(tmp_path) -> None:
     recs[0]["objective"] = ["inf"]
     _rewrite(run, recs)
     df = load_runs(run)
-    assert len(df) == 6 and np.isinf(df["reward"].iloc[0]) and np.isinf(df["obj_0"].iloc[0])
+    assert len(df) == 6 and np.isinf(df["reward"].iloc[0]) and np.isinf(df["obj:edp"].iloc[0])
 
 
 def test_a_disk_too_full_for_the_manifest_too_leaves_a_consistent_stopped_run(

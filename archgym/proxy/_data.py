@@ -153,7 +153,7 @@ def load_training_data(
             known = [
                 c
                 for c in frame.columns
-                if c not in _NON_METRIC and c not in params and not c.startswith("obj_")
+                if c not in _NON_METRIC and c not in params and not c.startswith(("obj_", "obj:"))
             ]
             raise ConfigError(
                 f"target metric(s) {missing} are not in the runs' records; they hold {known}"
