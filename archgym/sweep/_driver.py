@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from archgym.errors import ConfigError, StoreError
+from archgym.sweep._eta import EnvWeightedEta
 from archgym.sweep._spec import SweepItem, SweepSpec
 
 __all__ = [
@@ -331,9 +332,13 @@ def _tasks(todo: list[SweepItem], chunk: int | None) -> list[list[SweepItem]]:
     return [group[i : i + chunk] for group in by_env.values() for i in range(0, len(group), chunk)]
 
 
-def _default_bar(total: int, initial: int, name: str) -> tuple[ProgressFn, Callable[[], None]]:
+def _default_bar(
+    total: int, initial: int, name: str, eta: Callable[[], float | None] | None = None
+) -> tuple[ProgressFn, Callable[[], None]]:
     from tqdm import tqdm
 
+    # tqdm's own remaining time assumes every experiment costs the same; the postfix shows
+    # the env-weighted estimate (see archgym.sweep._eta) instead
     bar = tqdm(
         total=total,
         initial=initial,
@@ -342,11 +347,14 @@ def _default_bar(total: int, initial: int, name: str) -> tuple[ProgressFn, Calla
         file=sys.stderr,
         dynamic_ncols=True,
         smoothing=0.05,
+        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
     )
 
     def update(done: int, total_: int, failed: int) -> None:
         bar.n = done
-        bar.set_postfix(failed=failed, refresh=False)
+        left = eta() if eta is not None else None
+        shown = "?" if left is None else tqdm.format_interval(left)
+        bar.set_postfix_str(f"left ~{shown} (by env), failed={failed}", refresh=False)
         bar.refresh()
 
     return update, bar.close
@@ -392,8 +400,14 @@ def run_sweep(
         result = SweepResult(out_p, len(spec.items), n_skipped=len(spec.items) - len(todo))
         close: Callable[[], None] | None = None
         update: ProgressFn | None = None
+        eta = EnvWeightedEta(_env_key(it.experiment.to_dict()) for it in todo)
         if progress is True:
-            update, close = _default_bar(len(spec.items), result.n_skipped, spec.name)
+            update, close = _default_bar(
+                len(spec.items),
+                result.n_skipped,
+                spec.name,
+                lambda: eta.remaining_s(time.perf_counter() - t0),
+            )
         elif progress:
             update = progress
         results_fd = os.open(out_p / RESULTS_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -455,6 +469,7 @@ def run_sweep(
                     os.write(results_fd, (json.dumps(rec, default=str) + "\n").encode())
                     done += 1
                     result.task_s += float(rec.get("wall_s", 0.0))
+                    eta.done(_env_key(it.experiment.to_dict()), float(rec.get("wall_s", 0.0)))
                     if rec["status"] == "complete":
                         result.n_complete += 1
                     else:
