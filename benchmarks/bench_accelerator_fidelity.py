@@ -81,7 +81,8 @@ def main() -> int:
             print(
                 f"scalesim {r['config']:<12} {r['mode']} bw={r['bw']:<3} {r['layer']:<24} "
                 f"fits={r['fits']!s:<5} sim {r['sim_cycles']:>8} (stall {r['sim_stall_cycles']:>7}) "
-                f"model {r['model_cycles']:>10.0f} err {r['cycles_err']:+.3f}"
+                f"model {r['model_cycles']:>10.0f} err {r['cycles_err']:+.3f} "
+                f"overfetch {r['overfetch']:.2f}"
             )
     z, s = out["zigzag"], out["scalesim"]
     print(f"ZigZag 3.9.1, shipped hardware+mapping+ResNet-18: {z['rows']} rows")
@@ -103,6 +104,10 @@ def main() -> int:
     )
     print(f"SCALE-Sim 3.0.0, shipped configs: {s['calc_rows']} CALC rows, {s['user_rows']} USER")
     print(f"  stall-free cycles equal: {s['calc_exact']:.0%} (target 100 %)")
+    print(
+        f"  USER rows excluded, SCALE-Sim over-fetch (DRAM reads of a non-fitting operand / its "
+        f"SRAM reads >= {s['user_overfetch_min_ratio']:.2f}): {s['user_overfetch_rows']}"
+    )
     for reg in ("fitting", "non_fitting"):
         print(
             f"  USER {reg}: {s[f'user_{reg}_rows']} rows, within 5 %: "
