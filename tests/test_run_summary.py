@@ -195,3 +195,16 @@ def test_load_runs_names_objective_columns_after_the_objective(tmp_path: Path) -
     np.testing.assert_allclose(edp["obj:edp"], edp["energy_j"] * edp["latency_s"], rtol=1e-12)
     util = df[df["run"].str.endswith("max:utilization")]
     np.testing.assert_allclose(util["obj:max:utilization"], -util["utilization"], rtol=1e-12)
+
+
+def test_install_hint_fits_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from archgym._imports import install_hint, optional_import
+    from archgym.errors import MissingDependencyError
+
+    root = Path(__file__).resolve().parents[1]  # tests run from a source checkout
+    monkeypatch.chdir(root)
+    assert install_hint("report") == 'pip install -e ".[report]"'
+    monkeypatch.chdir(tmp_path)
+    assert install_hint("report") == f'pip install -e "{root}[report]"'
+    with pytest.raises(MissingDependencyError, match=r"pip install -e .*\[nope\]"):
+        optional_import("archgym_no_such_module", "nope")
