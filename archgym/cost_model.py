@@ -37,6 +37,7 @@ from archgym.errors import BackendError, ConfigError, DesignError
 __all__ = ["Metric", "Evaluations", "CostModel", "designs_to_columns", "reject_unphysical"]
 
 Direction = Literal["min", "max"]
+_FLOAT = np.dtype(float)
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,12 @@ class Evaluations:
     def __post_init__(self) -> None:
         self.feasible = np.asarray(self.feasible, dtype=bool)
         n = self.feasible.shape[0]
+        shape = (n,)
         for key, values in self.metrics.items():
+            if type(values) is np.ndarray and values.dtype == _FLOAT and values.shape == shape:
+                continue  # already what it must be (a model's own output)
             arr = np.asarray(values, dtype=float)
-            if arr.shape != (n,):
+            if arr.shape != shape:
                 raise ValueError(
                     f"metric {key!r} must have shape ({n},) like `feasible`, got {arr.shape}"
                 )
