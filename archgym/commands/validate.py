@@ -1,8 +1,11 @@
-"""``archgym validate accelerator --against scalesim|zigzag``: per-layer errors, side by side.
+"""``archgym validate accelerator --against scalesim|zigzag``: per-layer and per-level errors.
 
-By default the command compares the analytical model with the simulator's stored reference
-output (``tests/data/scalesim_user_bw.json``, ``tests/data/zigzag_energy.json``; regenerate them
-with ``benchmarks/scalesim_user_reference.py`` / ``benchmarks/zigzag_reference.py``). With
+By default the command compares Accelerator-v1 with the peer reference set shipped in the
+package (``archgym/envs/accelerator/data/``: ZigZag 3.9.1 on its own hardware descriptions,
+mappings and ResNet-18; SCALE-Sim 3.0.0 on its own example configurations, CALC and USER; made by
+``benchmarks/zigzag_shipped_reference.py`` and ``benchmarks/scalesim_shipped_reference.py``).
+Each peer configuration reaches the model through the importers of
+:mod:`archgym.envs.accelerator.peers`. ``--json`` prints the rows and the summary as JSON. With
 ``--live`` it runs the simulator now through the ``scalesim``/``zigzag`` backend (the extra must
 be installed) on ``--layers`` of ``--workload``.
 """
@@ -18,9 +21,7 @@ import numpy as np
 
 from archgym.commands._args import count
 
-__all__ = ["add_parser", "validate_scalesim", "validate_zigzag", "zigzag_summary"]
-
-_DATA = Path(__file__).resolve().parents[2] / "tests" / "data"
+__all__ = ["add_parser", "validate_scalesim"]
 
 
 def add_parser(subparsers: Any) -> None:
@@ -41,6 +42,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--data", default=None, help="reference JSON (default: the shipped one)")
     p.add_argument("--live", action="store_true", help="run the simulator now")
+    p.add_argument("--json", action="store_true", help="print rows and summary as JSON")
     p.add_argument("--workload", default="resnet18", help="workload of --live runs")
     p.add_argument("--rows", type=count(1, 65_536), default=16, help="PE array rows")
     p.add_argument("--cols", type=count(1, 65_536), default=16, help="PE array columns")
@@ -94,185 +96,80 @@ def validate_scalesim(entries: list[dict], layers: list[str] | None = None) -> l
     return out
 
 
-def validate_zigzag(entries: list[dict], layers: list[str] | None = None) -> list[dict]:
-    """Model (ZigZag-configured: no NoC level) vs ZigZag entries."""
-    from archgym.envs.accelerator.model import AcceleratorCostModel
-    from archgym.workloads import Layer
-
-    model = AcceleratorCostModel("ideal", energy_pj={"noc": 0.0})
-    out = []
-    for e in entries:
-        name, m, n, k = e["layer"]
-        if layers and name not in layers:
-            continue
-        d = e["design"]
-        cols = {key: np.array([v]) for key, v in d.items()}
-        per, ok, why = model.evaluate_layers(cols, Layer.gemm(name, m, n, k))
-        energy = sum(per[f"energy_{lv}_j"][0, 0] for lv in ("mac", "rf", "noc", "buffer", "dram"))
-        on_chip = energy - per["energy_dram_j"][0, 0]
-        zz_on_chip = e["energy_pj"] - e.get("dram_energy_pj", np.nan)
-        out.append(
-            {
-                "layer": name,
-                "cfg": f"{d['dataflow']} {d['rows']}x{d['cols']} {d['gbuf_kb']}KiB",
-                "sim_energy_pj": e["energy_pj"],
-                "model_energy_pj": energy * 1e12,
-                "energy_err": energy * 1e12 / e["energy_pj"] - 1,
-                "sim_onchip_pj": zz_on_chip,
-                "model_onchip_pj": on_chip * 1e12,
-                "onchip_err": on_chip * 1e12 / zz_on_chip - 1,
-                "sim_cycles": e["cycles"],
-                "model_cycles": float(per["cycles"][0, 0]),
-            }
-        )
-    return out
-
-
-def zigzag_summary(rows: list[dict]) -> dict[str, float]:
-    """Aggregate errors of :func:`validate_zigzag` rows (energy, on-chip energy, Spearman)."""
-    err = np.abs([r["energy_err"] for r in rows])
-    chip = np.abs([r["onchip_err"] for r in rows])
-    per_layer = []
-    for name in dict.fromkeys(r["layer"] for r in rows):
-        sub = [r for r in rows if r["layer"] == name]
-        if len(sub) >= 3:
-            per_layer.append(
-                _spearman(
-                    np.array([r["sim_cycles"] for r in sub]),
-                    np.array([r["model_cycles"] for r in sub]),
-                )
-            )
-    return {
-        "energy_within_10pct": int((err <= 0.10).sum()),
-        "energy_median_err": float(np.median(err)),
-        "energy_max_err": float(err.max()),
-        "onchip_within_10pct": int((chip <= 0.10).sum()),
-        "onchip_median_err": float(np.nanmedian(chip)),
-        "spearman_all": _spearman(
-            np.array([r["sim_cycles"] for r in rows]), np.array([r["model_cycles"] for r in rows])
-        ),
-        "spearman_per_layer_mean": float(np.mean(per_layer)) if per_layer else float("nan"),
-        "spearman_per_layer_min": float(np.min(per_layer)) if per_layer else float("nan"),
-    }
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    ra = np.argsort(np.argsort(a)).astype(float)
-    rb = np.argsort(np.argsort(b)).astype(float)
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
+    from archgym.envs.accelerator import fidelity as fd
     from archgym.errors import ConfigError
 
     if args.live:
         return _live(args)
-    default = "scalesim_user_bw.json" if args.against == "scalesim" else "zigzag_energy.json"
-    path = Path(args.data) if args.data else _DATA / default
-    if not path.exists():
-        print(
-            f"reference data {path} not found; regenerate it with "
-            f"benchmarks/{args.against}_{'user_' if args.against == 'scalesim' else ''}"
-            f"reference.py or pass --live"
-        )
-        return 2
-    entries = json.loads(path.read_text())["entries"]
-    known = sorted({str(e["layer"][0]) for e in entries})
+    name = f"{args.against}_shipped"
+    if args.data:
+        path = Path(args.data)
+        if not path.exists():
+            print(f"reference data {path} not found; omit --data for the shipped set")
+            return 2
+        ref = json.loads(path.read_text())
+    else:
+        ref = fd.load_reference(name)
+    if args.against == "scalesim":
+        rows: list[dict] = fd.scalesim_rows(ref)
+    else:
+        rows, refused = fd.zigzag_rows(ref)
+    known = sorted({str(r["layer"]) for r in rows})
     unknown = sorted(set(args.layers or ()) - set(known))
     if unknown:
         raise ConfigError(
-            f"--layers: {unknown} are not layers of the reference data {path.name}; "
+            f"--layers: {unknown} are not layers of the {args.against} reference data; "
             f"its layers are: {', '.join(known)}"
         )
+    if args.layers:
+        rows = [r for r in rows if r["layer"] in set(args.layers)]
     if args.against == "scalesim":
-        rows = validate_scalesim(entries, args.layers)
-        w = [16, 20, 10, 8, 10, 10, 8, 5]
-        print(
-            _row(
-                ["layer", "config", "sim cyc", "stall", "model cmp", "model cyc", "err %", "fits"],
-                w,
-            )
-        )
+        summary = fd.scalesim_summary(rows)
+        if args.json:
+            print(json.dumps({"summary": summary, "rows": rows}, indent=1, default=float))
+            return 0
+        w = [12, 5, 4, 24, 5, 9, 8, 10, 7, 6]
+        head = ["config", "mode", "bw", "layer", "fits", "sim cyc", "stall", "model cyc"]
+        print(_row([*head, "err %", "ovf"], w))
         for r in rows:
-            print(
-                _row(
-                    [
-                        r["layer"],
-                        r["cfg"],
-                        r["sim_cycles"],
-                        r["sim_stall"],
-                        f"{r['model_compute']:.0f}",
-                        f"{r['model_cycles']:.0f}",
-                        f"{100 * r['err']:+.1f}",
-                        "yes" if r["fits"] else "no",
-                    ],
-                    w,
-                )
-            )
-        err = np.abs([r["err"] for r in rows])
-        fits = np.array([r["fits"] for r in rows])
-        stall = np.array([r["sim_stall"] > 0 for r in rows])
+            cells = [r["config"], r["mode"], r["bw"], r["layer"], "yes" if r["fits"] else "no"]
+            cells += [r["sim_cycles"], r["sim_stall_cycles"], f"{r['model_cycles']:.0f}"]
+            print(_row([*cells, f"{100 * r['cycles_err']:+.1f}", f"{r['overfetch']:.2f}"], w))
         print(
-            f"{len(rows)} rows: |err| <= 5 % in {(err <= 0.05).sum()}, median "
-            f"{100 * np.median(err):.1f} %, max {100 * err.max():.1f} %"
+            f"stall-free (CALC) cycles equal on {summary['calc_exact']:.0%} of "
+            f"{summary['calc_rows']}; USER within 5 %: fitting "
+            f"{summary['user_fitting_within_5pct']:.0%} of {summary['user_fitting_rows']}, "
+            f"non-fitting {summary['user_non_fitting_within_5pct']:.0%} of "
+            f"{summary['user_non_fitting_rows']}; {summary['user_overfetch_rows']} rows excluded "
+            f"where SCALE-Sim reads a non-fitting operand from DRAM more often than its array "
+            f"reads it (ovf > 1)"
         )
-        if fits.any():
-            print(
-                f"read operands fit the SRAM half (the modelled regime): {fits.sum()} rows, "
-                f"{(err[fits] <= 0.05).sum()} within 5 %; of them {(fits & stall).sum()} "
-                f"bandwidth-stalled, {((err <= 0.05) & fits & stall).sum()} within 5 %, "
-                f"max {100 * err[fits].max():.1f} %"
-            )
-    else:
-        rows = validate_zigzag(entries, args.layers)
-        w = [22, 22, 11, 11, 7, 11, 11, 7, 8, 9]
-        print(
-            _row(
-                [
-                    "layer",
-                    "design",
-                    "zz pJ",
-                    "model pJ",
-                    "err %",
-                    "zz chip pJ",
-                    "mdl chip pJ",
-                    "err %",
-                    "zz cyc",
-                    "model cyc",
-                ],
-                w,
-            )
-        )
-        for r in rows:
-            print(
-                _row(
-                    [
-                        r["layer"],
-                        r["cfg"],
-                        f"{r['sim_energy_pj']:.4g}",
-                        f"{r['model_energy_pj']:.4g}",
-                        f"{100 * r['energy_err']:+.1f}",
-                        f"{r['sim_onchip_pj']:.4g}",
-                        f"{r['model_onchip_pj']:.4g}",
-                        f"{100 * r['onchip_err']:+.1f}",
-                        f"{r['sim_cycles']:.0f}",
-                        f"{r['model_cycles']:.0f}",
-                    ],
-                    w,
-                )
-            )
-        s = zigzag_summary(rows)
-        print(
-            f"{len(rows)} rows: energy |err| <= 10 % in {s['energy_within_10pct']}, median "
-            f"{100 * s['energy_median_err']:.1f} %, max {100 * s['energy_max_err']:.1f} %; "
-            f"on-chip energy (no DRAM) |err| <= 10 % in {s['onchip_within_10pct']}, median "
-            f"{100 * s['onchip_median_err']:.1f} %"
-        )
-        print(
-            f"latency Spearman over all (layer, design) rows {s['spearman_all']:.3f}; across "
-            f"designs per layer: mean {s['spearman_per_layer_mean']:.3f}, "
-            f"min {s['spearman_per_layer_min']:.3f}"
-        )
+        return 0
+    summary = fd.zigzag_summary(rows)
+    if args.json:
+        print(json.dumps({"summary": summary, "refused": refused, "rows": rows}, indent=1))
+        return 0
+    w = [20, 30, 10, 7, 7, 7, 7, 7, 7]
+    print(_row(["arch", "layer", "zz pJ", "err %", "mac", "rf", "buffer", "dram", "cyc"], w))
+    for r in rows:
+        errs = [f"{100 * r[k + '_err']:+.1f}" for k in ("energy", "mac", "rf", "buffer", "dram")]
+        cells = [r["arch"], r["layer"][-30:], f"{r['sim_energy_pj']:.4g}", *errs]
+        print(_row([*cells, f"{100 * r['cycles_err']:+.1f}"], w))
+    for arch, why in refused.items():
+        print(f"not imported: {arch}: {why}")
+    print(
+        f"{summary['rows']} rows: energy within 10 % {summary['energy_within_10pct']:.0%}, "
+        f"within 25 % {summary['energy_within_25pct']:.0%}, median "
+        f"{summary['energy_median_err']:.1%}; per level median |err|: "
+        + ", ".join(f"{lv} {summary[lv + '_median_err']:.1%}" for lv in fd.LEVELS)
+    )
+    print(
+        f"within-layer Spearman of the architectures: energy median "
+        f"{summary['energy_spearman_median']:.2f} (min {summary['energy_spearman_min']:.2f}), "
+        f"latency median {summary['latency_spearman_median']:.2f} "
+        f"(min {summary['latency_spearman_min']:.2f})"
+    )
     return 0
 
 
