@@ -157,3 +157,21 @@ def test_workload_names_ignore_case_and_separators() -> None:
     from archgym.workloads import get
 
     assert get("mobilenetv2").name == get("mobilenet_v2").name == get("MobileNet-V2").name
+
+
+def test_derived_tables_are_built_once_per_workload_and_key() -> None:
+    # cost models keep per-workload tables here; one built for another workload or key
+    # would silently evaluate the wrong layers
+    calls: list[str] = []
+
+    def build(wl: Workload) -> int:
+        calls.append(wl.name)
+        return len(wl.layers)
+
+    a, b = workloads.get("resnet18"), Workload("tiny", (Layer.gemm("g", 4, 4, 4),))
+    assert a.derived("test-key", build) == len(a.layers)
+    assert a.derived("test-key", build) == len(a.layers)
+    assert b.derived("test-key", build) == 1
+    assert a.derived("other-key", lambda wl: "x") == "x"
+    assert calls == ["resnet18", "tiny"]
+    assert b == Workload("tiny", (Layer.gemm("g", 4, 4, 4),))  # the cache is not compared
