@@ -44,7 +44,7 @@ ROWS = (
 )  # fmt: skip
 
 
-def heldout_predictions(frame, gpu, folds, objective, seed=0):  # type: ignore[no-untyped-def]
+def heldout_predictions(frame, gpu, folds, objective, seed=0, max_iter=300):  # type: ignore[no-untyped-def]
     """Trusted timed rows with held-out ``ana`` and ``lrn`` predictions and a ``fold``."""
     from sklearn.model_selection import GroupKFold
 
@@ -56,7 +56,7 @@ def heldout_predictions(frame, gpu, folds, objective, seed=0):  # type: ignore[n
         train, test = df.iloc[tr], df.iloc[te]
         t0 = time.perf_counter()
         calib = fit_calibration(train, spec, seed=seed)
-        model = fit_kernel_model(train, spec, objective, seed, calib=calib)
+        model = fit_kernel_model(train, spec, objective, seed, max_iter=max_iter, calib=calib)
         fit_s.append(time.perf_counter() - t0)
         rows = {c: test[c].to_numpy() for c in ROWS}
         df.loc[test.index, "ana"] = predict_rows(test, spec, calib)
@@ -168,9 +168,9 @@ def throughput(gpu: str, dataset: str, n: int = 100_000) -> dict[str, tuple[floa
     return out
 
 
-def report(gpu: str, dataset: str, folds: int, objective: str) -> None:
+def report(gpu: str, dataset: str, folds: int, objective: str, max_iter: int = 300) -> None:
     frame = load_dataset(dataset, gpu)
-    df, fit_s = heldout_predictions(frame, gpu, folds, objective)
+    df, fit_s = heldout_predictions(frame, gpu, folds, objective, max_iter=max_iter)
     print(f"\n=== {gpu}: {len(df)} trusted timed rows, {df['shape'].nunique()} shapes, "
           f"{folds}-fold by shape, learned objective {objective!r} "
           f"(fit per fold: {np.median(fit_s):.1f} s wall)")  # fmt: skip
@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--objective", default="residual", choices=("residual", "weighted", "ranked"))
     ap.add_argument("--throughput-only", action="store_true", help="skip the K-fold figures")
+    ap.add_argument("--max-iter", type=int, default=300, help="boosting iterations")
     args = ap.parse_args(argv)
     for gpu in args.gpu or sorted(DATASETS):
         data = args.dataset or str(DATASETS[gpu])
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{gpu} prediction throughput {name}: {best:,.0f} designs/s best wall, "
                       f"{med:,.0f} median wall, {cpu:,.0f} median CPU (100,000 designs, 3 repeats)")  # fmt: skip
             continue
-        report(gpu, data, args.folds, args.objective)
+        report(gpu, data, args.folds, args.objective, args.max_iter)
     return 0
 
 
