@@ -343,6 +343,14 @@ def run_experiment(
     )
 
 
+def _model_label(cm: Any) -> str:
+    """``"name vVERSION"``; a version that already names the model (``proxy-<sha>``) once."""
+    ver = str(getattr(cm, "version", "?"))
+    if ver.startswith(f"{cm.name}-"):
+        return f"{cm.name} {ver[len(cm.name) + 1 :]}"
+    return f"{cm.name} v{ver}"
+
+
 def _explained(records: list[dict[str, Any]], env: Any) -> dict[str, Any]:
     """The objective, the cost model and the evaluation outcomes, for a summary that states
     what was optimised, with what, and how many evaluations counted."""
@@ -352,7 +360,7 @@ def _explained(records: list[dict[str, Any]], env: Any) -> dict[str, Any]:
     return {
         "outcomes": count_outcomes(records, env.objective),
         "objective": env.objective.describe(),
-        "cost_model": f"{cm.name} v{getattr(cm, 'version', '?')}",
+        "cost_model": _model_label(cm),
     }
 
 
