@@ -2,10 +2,11 @@
 on a given GPU.
 
 Modules: :mod:`.space` (the workload type and the op-aware space), :mod:`.gpus` (GPU specs),
-:mod:`.constraints` (shared-memory, register and MMA feasibility), :mod:`.analytical` (a
-roofline with tile/wave quantisation), :mod:`.learned` (a model fitted on measured timings
-shipped in ``data/``), :mod:`.env` (factory and registration). :mod:`.measure` plans, runs and
-times kernels on a real CUDA GPU.
+:mod:`.constraints` (shared-memory and MMA feasibility, fitted on the H200 grid),
+:mod:`.analytical` (a roofline with tile/wave quantisation whose constants
+:mod:`.calibrate` fits per GPU), :mod:`.dataset` (the shipped H100/H200 records and their
+loader), :mod:`.learned` (a per-GPU model fitted on those records), :mod:`.env` (factory and
+registration). :mod:`.measure` plans, runs and times kernels on a real CUDA GPU.
 """
 
 from archgym.envs.kernel import measure  # noqa: F401  - registers the "kernel-measure" model

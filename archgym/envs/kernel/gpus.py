@@ -152,8 +152,10 @@ def get_gpu(name: str | GPUSpec) -> GPUSpec:
         if key.lower() == str(name).lower():
             return spec
     raise ConfigError(
-        f"unknown GPU {name!r}; known GPUs: {', '.join(sorted(GPUS))}. Add yours with "
-        "archgym.envs.kernel.gpus.register_gpu({...GPUSpec fields...})."
+        f"unknown GPU {name!r}; known GPUs: {', '.join(sorted(GPUS))}. Describe yours "
+        "(SMs, clock, HBM TB/s, L2, peak TFLOP/s per precision, shared memory) with "
+        "archgym.envs.kernel.gpus.register_gpu({...GPUSpec fields...}), or on the CLI with "
+        "--env-opt gpu_spec=FILE.json holding those fields."
     )
 
 
