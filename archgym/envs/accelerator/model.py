@@ -142,6 +142,19 @@ def layer_arrays(wl: Workload) -> dict[str, np.ndarray]:
     a["oh"] = np.array([[x.ofmap_h for x in ls]], dtype=float)
     a["cg"] = np.array([[x.channels // x.groups for x in ls]], dtype=float)
     a["is_gemm"] = np.array([[x.kind == "gemm" for x in ls]])
+    # Input words the layer reads: only pixels some window touches (a 1x1 stride-2 conv reads
+    # a quarter of its ifmap; whole C-vectors of skipped pixels are never fetched).
+    a["ifmap_words"] = np.array(
+        [
+            [
+                min(x.ifmap_h, x.ofmap_h * x.filter_h)
+                * min(x.ifmap_w, x.ofmap_w * x.filter_w)
+                * (x.channels // x.groups)
+                for x in ls
+            ]
+        ],
+        dtype=float,
+    )
     if len(_LAYER_CACHE) > 64:
         _LAYER_CACHE.clear()
     _LAYER_CACHE[id(wl)] = (wl, a)

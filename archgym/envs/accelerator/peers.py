@@ -269,7 +269,8 @@ def from_zigzag(
     energy["dram_r"] = _per_byte(mems[dram_name], "r_cost", dram_name)
     energy["dram_w"] = _per_byte(mems[dram_name], "w_cost", dram_name)
     gbuf_bits = sum(float(mems[b]["size"]) for b in buf_levels)
-    buf_bw = min(max(float(p["bandwidth_max"]) for p in mems[b]["ports"]) for b in buf_levels)
+    # each distinct buffer level has its own read port: the array's feed bandwidth is their sum
+    buf_bw = sum(max(float(p["bandwidth_max"]) for p in mems[b]["ports"]) for b in buf_levels)
     dram_bw = max(float(p["bandwidth_max"]) for p in mems[dram_name]["ports"])
     design = {
         "rows": unroll[rows_role],
