@@ -47,7 +47,8 @@ def env_options(factory: Callable[..., Any]) -> list[dict[str, Any]]:
     own parameters and, when it forwards ``**kwargs``, those of :class:`~archgym.env.DSEEnv`.
 
     Each entry: ``name``, ``default`` (``None`` when required), ``doc`` (from the docstring,
-    which states accepted values) and ``via`` (``"factory"`` or ``"DSEEnv"``).
+    which states accepted values) and ``via`` (``"factory"``, ``"DSEEnv"``, or ``"archgym"``
+    for ``objective``/``constraints`` a factory does not take: ``archgym.make`` applies them).
     """
     from archgym.env import DSEEnv
 
@@ -63,8 +64,17 @@ def env_options(factory: Callable[..., Any]) -> list[dict[str, Any]]:
             continue
         default = None if p.default is p.empty else p.default
         out.append({"name": name, "default": default, "doc": docs.get(name, ""), "via": "factory"})
+    have = {o["name"] for o in out}
+    for name, doc in (
+        (
+            "objective",
+            "Objective spec, applied by archgym.make (default: the cost model's first metric).",
+        ),
+        ("constraints", "Constraints such as 'area_mm2 <= 5', applied by archgym.make."),
+    ):
+        if name not in have and not forwards:  # archgym applies them (see registry.make)
+            out.append({"name": name, "default": None, "doc": doc, "via": "archgym"})
     if forwards:
-        have = {o["name"] for o in out}
         env_docs = _arg_docs(DSEEnv)
         for name, p in inspect.signature(DSEEnv.__init__).parameters.items():
             if name in ("self", "space", "cost_model", "workload") or name in _INTERNAL:

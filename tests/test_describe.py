@@ -81,8 +81,13 @@ def test_env_options_of_a_factory_without_kwargs_are_its_own() -> None:
         """
 
     opts = env_options(factory)
-    assert [(o["name"], o["default"]) for o in opts] == [("workload", "a"), ("scale", 2)]
+    assert [(o["name"], o["default"]) for o in opts[:2]] == [("workload", "a"), ("scale", 2)]
     assert opts[1]["doc"] == "Size multiplier (1-4)."
+    # archgym.make applies what the factory does not take
+    assert [(o["name"], o["via"]) for o in opts[2:]] == [
+        ("objective", "archgym"),
+        ("constraints", "archgym"),
+    ]
 
 
 def test_list_says_what_nas_accepts() -> None:

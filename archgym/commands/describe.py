@@ -170,10 +170,10 @@ def format_description(d: dict[str, Any]) -> str:
     for c in ds["constraints"]:
         lines.append(f"  constraint {c['name']}: {c['rule']}")
     lines += ["", "Metrics (name, unit, direction):"]
+    w = max((len(m["name"]) for m in d["metrics"]), default=0)
     for m in d["metrics"]:
-        lines.append(
-            f"  {m['name']:<18} {m['unit'] or '-':<10} {m['direction']:<4} {m['description']}"
-        )
+        unit = m["unit"] or "-"
+        lines.append(f"  {m['name']:<{w}}  {unit:<8} {m['direction']:<4} {m['description']}")
     ob = d["objective"]
     lines += [
         "",
