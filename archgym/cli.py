@@ -417,7 +417,22 @@ def cmd_show(args: argparse.Namespace) -> int:
             f"archgym: note: cannot rebuild the env ({exc}); showing the recorded best only",
             file=sys.stderr,
         )
-        summary: dict[str, Any] = {"best": manifest.get("best"), "pareto": [], "pareto_metrics": []}
+        from types import SimpleNamespace
+
+        from archgym.outcomes import count_outcomes
+
+        recorded = (manifest.get("env", {}) or {}).get("objective", {}) or {}
+        summary: dict[str, Any] = {
+            "best": manifest.get("best"),
+            "pareto": [],
+            "pareto_metrics": [],
+            # what the records alone tell: counts, the recorded objective
+            "outcomes": count_outcomes(
+                records, SimpleNamespace(constraints=recorded.get("constraints", []))
+            ),
+            "objective": recorded or None,
+            "cost_model": _recorded_model(manifest),
+        }
     else:
         summary = summarize_records(records, env)
         from archgym.runner import _explained
@@ -445,6 +460,18 @@ def cmd_show(args: argparse.Namespace) -> int:
         f"evaluations, {result.wall_s:.2f} s of run time",
     )
     return EXIT_OK
+
+
+def _recorded_model(manifest: dict[str, Any]) -> str:
+    """``name vVERSION`` of the cost model a manifest records (``""`` if none)."""
+    from types import SimpleNamespace
+
+    from archgym.runner import _model_label
+
+    cm = (manifest.get("env", {}) or {}).get("cost_model") or {}
+    if not isinstance(cm, dict) or "name" not in cm:
+        return ""
+    return _model_label(SimpleNamespace(name=cm["name"], version=cm.get("version", "?")))
 
 
 def _recorded_wall_s(records: list[dict[str, Any]]) -> float:

@@ -127,3 +127,21 @@ def test_verify_rescores_best_and_front_on_the_true_model(logged: Path, tmp_path
         assert d["relative_error"]["energy_j"] == pytest.approx((proxy_e - true) / true)
     text = cli("proxy", "verify", str(run))
     assert "best design's edp: proxy" in text.stdout and "proxy error" in text.stdout
+
+
+def test_show_explains_a_run_whose_env_cannot_be_rebuilt(logged: Path, tmp_path: Path) -> None:
+    proxy = train_proxy(logged, cv=0, hparams=SMALL)
+    pfile = tmp_path / "gone.json"
+    proxy.save(pfile)
+    run = tmp_path / "r"
+    out = cli(
+        "run", "--cost-model", f"proxy:{pfile}", "--agent", "random", "--budget", "8",
+        "--out", str(run), "--quiet",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    pfile.unlink()  # the proxy moved: the env cannot be rebuilt, the records still explain
+    shown = cli("show", str(run), "--json")
+    assert shown.returncode == 0 and "cannot rebuild the env" in shown.stderr
+    d = json.loads(shown.stdout)
+    assert d["outcomes"]["n"] == 8 and d["cost_model"].startswith("proxy ")
+    assert d["objective"]["objectives"] == ["edp"]
