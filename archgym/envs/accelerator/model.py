@@ -507,22 +507,19 @@ def _dram_per_operand(
     kn, mn = K * N, M * N
     fits = (ifw + kn + mn) <= 2 * half
     t_w = np.floor(half / K)
-    ok = t_w >= 1
     tw = np.maximum(t_w, 1)
     t_o = np.maximum(np.floor(np.sqrt(half / 2)), 1)
-    cand = [
-        (ifw * np.ceil(N / tw), kn + 0 * tw, mn + 0 * tw),
-        (ifw + 0 * tw, kn * np.ceil(M / tw), mn + 0 * tw),
-        (ifw * np.ceil(N / t_o), kn * np.ceil(M / t_o), mn + 0 * t_o),
-    ]
-    tot = [np.where(ok | (j == 2), c[0] + c[1] + c[2], np.inf) for j, c in enumerate(cand)]
-    best = np.argmin(np.stack(np.broadcast_arrays(*tot)), axis=0)
-    out = []
-    for op in range(3):
-        pick = np.choose(best, [np.broadcast_to(c[op], best.shape) for c in cand])
-        base = (ifw, kn, mn)[op]
-        out.append(np.where(fits, base + 0 * pick, pick))
-    return out[0], out[1], out[2]
+    i_a = ifw * np.ceil(N / tw)  # weight tiles: ifmap re-read
+    w_b = kn * np.ceil(M / tw)  # ifmap tiles: weights re-read
+    i_c, w_c = ifw * np.ceil(N / t_o), kn * np.ceil(M / t_o)  # output tiles: both
+    tot_a = np.where(t_w >= 1, i_a + kn, np.inf)
+    tot_b = np.where(t_w >= 1, ifw + w_b, np.inf)
+    tot_c = i_c + w_c
+    pick_a = (tot_a <= tot_b) & (tot_a <= tot_c)
+    pick_b = ~pick_a & (tot_b <= tot_c)
+    i = np.where(fits, ifw, np.where(pick_a, i_a, np.where(pick_b, ifw, i_c)))
+    w = np.where(fits, kn, np.where(pick_a, kn, np.where(pick_b, w_b, w_c)))
+    return i, w, mn + 0 * i
 
 
 def _energy_table(d: dict[str, np.ndarray], energy_pj: Mapping[str, float]) -> dict[str, Any]:
