@@ -12,9 +12,10 @@ For every design, with ``d`` the density of the sparse operand and the GPU from
    ``peak / SMs`` times the path's efficiency; mma.sync (BM < 64 or < 4 warps on Hopper)
    reaches a fitted fraction ``sync_ratio`` of wgmma, two pipeline stages a fraction
    ``stage2``; operand loads stream ``(BM*BK*bytes_A + BK*BN*bytes_B)`` per step from L2 at
-   ``l2_tbps / SMs``. An accumulator over 255 registers per thread spills: time grows by
+   ``l2_tbps / SMs``. A thread holds ``BM*BN / (32*warps)`` accumulator registers plus
+   ``reg_overhead``; over 255 (the ISA's limit per thread) it spills and time grows by
    ``spill`` per 100 % over. Low occupancy exposes latency:
-   ``hide = min(1, hide0 + (1 - hide0) * occ * warps / 8)``.
+   ``hide = min(1, hide0 + (1 - hide0) * occ * warps / hide_warps)``.
 3. **Block sparsity.** A ``BM x BK`` tile of A is computed if any ``sparse_block`` block in it is
    non-zero (:func:`~archgym.envs.kernel.space.effective_density`); rows of tiles hold
    a Binomial number of K tiles, and the busiest SM's tail is the expected maximum (mean +
@@ -86,6 +87,8 @@ GLOBAL_PARAMS: dict[str, tuple[float, float, float]] = {
     "stage2": (0.85, 0.2, 1.5),
     "hide0": (0.75, 0.05, 1.0),
     "spill": (1.0, 0.0, 20.0),
+    "reg_overhead": (32.0, 8.0, 128.0),
+    "hide_warps": (8.0, 1.0, 64.0),
 }
 """Fitted constants shared by all paths: ``name -> (starting point, lower, upper bound)``.
 The starting points only seed the fit; the model uses the fitted values."""
@@ -140,10 +143,10 @@ def _col(columns: Mapping[str, Any], name: str, n: int, default: Any) -> np.ndar
     return np.full(n, default)
 
 
-def _occupancy(bm, bn, bk, warps, stages, a_b, b_b, gpu: GPUSpec):  # type: ignore[no-untyped-def]
+def _occupancy(bm, bn, bk, warps, stages, a_b, b_b, gpu: GPUSpec, reg_overhead):  # type: ignore[no-untyped-def]
     smem = stages * (bm * bk * a_b + bk * bn * b_b)
     by_smem = np.floor(gpu.smem_per_sm_kb * 1024 / np.maximum(smem, 1))
-    regs = np.minimum(bm * bn / (32 * warps) + 32, 255) * 32 * warps
+    regs = np.minimum(bm * bn / (32 * warps) + reg_overhead, 255) * 32 * warps
     by_regs = np.floor(gpu.regs_per_sm / regs)
     by_thr = np.floor(gpu.max_threads_per_sm / (32 * warps))
     return np.clip(np.minimum(np.minimum(by_smem, by_regs), by_thr), 1, 32)
@@ -197,7 +200,7 @@ def row_terms(
         std = np.sqrt(kt_all * dtile_a * (1 - dtile_a)) / np.sqrt(split)
         kt_max = np.minimum(kt_mean + std * np.sqrt(2 * np.log(np.maximum(tm, 2))), kt_all)
         tiles = tm * tn * g_ * split * dtile_c
-        occ = _occupancy(bm, bn, bk, warps, stages, ab, bb, gpu)
+        occ = _occupancy(bm, bn, bk, warps, stages, ab, bb, gpu, calib.get("reg_overhead", 32.0))
         per_sm = np.ceil(tiles / gpu.sms)
         wgmma = (bm >= 64) & (warps >= 4)
         mma = np.where(wgmma | (not hopper), 1.0, calib["sync_ratio"])
@@ -205,9 +208,10 @@ def row_terms(
         step_c = 2.0 * bm * bn * bk / (pk / gpu.sms * mma)
         step_l = (bm * bk * ab + bk * bn * bb) / l2_sm
         t_step = np.maximum(step_c, step_l) if l2 else step_c
-        regs = bm * bn / (32.0 * warps) + 32
+        regs = bm * bn / (32.0 * warps) + calib.get("reg_overhead", 32.0)
         spill = 1.0 + calib["spill"] * np.maximum(regs / 255.0 - 1.0, 0.0)
-        hide = np.minimum(1.0, calib["hide0"] + (1 - calib["hide0"]) * occ * warps / 8)
+        hide_w = calib.get("hide_warps", 8.0)
+        hide = np.minimum(1.0, calib["hide0"] + (1 - calib["hide0"]) * occ * warps / hide_w)
         compute = ((per_sm - 1) * kt_mean + kt_max) * t_step * spill / hide
         waves = np.ceil(tiles / (gpu.sms * occ))
         return compute, tiles, waves, occ, dtile_a * dtile_c, kt_max / kt_mean, spill
@@ -314,7 +318,7 @@ class KernelAnalyticalCostModel(CostModel):
     """
 
     name = "kernel-analytical"
-    version = "2"
+    version = "3"
     metrics = KERNEL_METRICS
     description = "GPU matmul/SpMM/SDDMM roofline with tile, wave, occupancy and sparsity terms"
 

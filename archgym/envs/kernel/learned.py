@@ -243,7 +243,7 @@ class KernelLearnedCostModel(CostModel):
     """
 
     name = "kernel-learned"
-    version = "2"
+    version = "3"
     metrics = KERNEL_METRICS
     description = "gradient-boosted kernel model trained per GPU on measured timings"
 
