@@ -40,9 +40,7 @@ LEVELS = ("mac", "rf", "buffer", "dram")
 def load_reference(name: str) -> dict[str, Any]:
     """A reference file shipped in ``archgym.envs.accelerator/data`` (e.g. ``zigzag_shipped``)."""
     try:
-        text = (
-            resources.files("archgym.envs.accelerator").joinpath("data", f"{name}.json").read_text()
-        )
+        text = resources.files("archgym.envs.accelerator").joinpath(f"data/{name}.json").read_text()
     except FileNotFoundError as exc:
         raise ConfigError(
             f"no reference data {name!r} in archgym/envs/accelerator/data; "

@@ -356,13 +356,14 @@ def layer_costs(
     a: dict[str, np.ndarray],
     bandwidth_mode: str,
     energy_pj: Mapping[str, float],
-    dram_bytes_override: np.ndarray | None = None,
+    dram_bytes_override: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, Any]]]:
     """Per-(design, layer) costs. ``d`` holds design columns of shape ``(n,)``; ``a`` layer
     arrays of shape ``(1, L)``. Returns ``(per, bad)`` where ``per`` maps names to ``(n, L)``
     arrays (whole layer, all instances) and ``bad`` lists ``(mask (n, L), message(i, j))`` of
     per-layer infeasibilities. ``dram_bytes_override`` (per instance) replaces the tiling
-    estimate (the Mapping env computes DRAM traffic from an explicit loop nest)."""
+    estimate with per-operand bytes ``{"i", "w", "o"}`` (the Mapping env computes DRAM traffic
+    from an explicit loop nest)."""
     R, C = d["rows"][:, None], d["cols"][:, None]
     df = d["df"][:, None]
     w = wb[:, None]

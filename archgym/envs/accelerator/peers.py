@@ -140,7 +140,10 @@ def from_zigzag(
             raise ConfigError(
                 f"ZigZag hardware {name!r} has {len(dims)} array dimensions; pass its mapping"
             )
-        spatial = {dims[0]: [["K", sizes[dims[0]]]], dims[1]: [["C", sizes[dims[1]]]]}
+        spatial: dict[str, list[list[str]]] = {
+            dims[0]: [["K", str(sizes[dims[0]])]],
+            dims[1]: [["C", str(sizes[dims[1]])]],
+        }
     else:
         entries = _load_yaml(mapping, "ZigZag mapping")
         entry = next((e for e in entries or [] if e.get("name") == mapping_name), None)

@@ -10,6 +10,9 @@ Per-access energies are in pJ **per byte** moved, so that one table serves every
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
 __all__ = [
@@ -67,7 +70,7 @@ _SHORTHANDS = {
 }
 
 
-def expand_energy_keys(energy_pj: dict[str, float] | object) -> dict[str, float]:
+def expand_energy_keys(energy_pj: Mapping[str, float]) -> dict[str, float]:
     """Expand shorthands (``rf``, ``buffer``, ``dram``) of an energy table; specific keys win.
 
     Raises:
@@ -76,7 +79,7 @@ def expand_energy_keys(energy_pj: dict[str, float] | object) -> dict[str, float]
     """
     from archgym.errors import ConfigError
 
-    table = dict(energy_pj)  # type: ignore[call-overload]
+    table: dict[str, Any] = dict(energy_pj)
     unknown = sorted(set(table) - set(ENERGY_KEYS) - set(_SHORTHANDS))
     if unknown:
         raise ConfigError(
