@@ -12,11 +12,11 @@ trained on that GPU's records. Three fitting objectives, measured against each o
 * ``"ranked"``: per-shape normalised, ``log(measured / analytical time of a reference tile)``
   for the same shape and path, with the ``"weighted"`` weights.
 
-On 2026-12-02 (H200 / H100): median per-shape Spearman 0.985 / 0.958 (residual), 0.981 /
+On 2026-12-02, with the analytical v2 features (H200 / H100): median per-shape Spearman 0.985 / 0.958 (residual), 0.981 /
 0.958 (weighted), 0.977 / 0.950 (ranked); p90 regret of the model's pick 10.4 / 16.2 %,
 17.6 / 17.2 %, 13.1 / 25.0 %; worst 37 / 61 %, 87 / 82 %, 138 / 61 %. The per-shape
 normalisation and the reweighting both made the tail of the regret worse, so the default is
-``"residual"``.
+``"residual"`` (with the v3 features: 0.985 / 0.956, p90 13.6 / 14.0 %, worst 44 / 66 %).
 
 Storage choice (no pickle): nothing trained is shipped. At first use the model is fitted
 deterministically (fixed ``random_state``, no early stopping, one thread) on the GPU's
