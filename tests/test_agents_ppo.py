@@ -7,12 +7,14 @@ tested on the ``valley_env`` fixture, where random search fails.
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
 import pytest
 import torch
 
+from archgym._imports import install_hint
 from archgym.agents.ppo import shape_returns
 from archgym.errors import ConfigError, MissingDependencyError
 from archgym.registry import make_agent
@@ -122,7 +124,7 @@ def test_ppo_handles_a_continuous_one_step_action_space() -> None:
 def test_sb3_ppo_without_the_extra_names_the_pip_command(bowl_env, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "stable_baselines3", None)  # as if not installed
     agent = make_agent("sb3-ppo", bowl_env.space)
-    with pytest.raises(MissingDependencyError, match=r'pip install "archgym\[sb3\]"'):
+    with pytest.raises(MissingDependencyError, match=re.escape(install_hint("sb3"))):
         agent.run_env(bowl_env, 4)
 
 

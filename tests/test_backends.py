@@ -7,11 +7,13 @@ The fake jobs below run without the simulators; tests that need the real ones us
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import numpy as np
 import pytest
 
+from archgym._imports import install_hint
 from archgym.cost_models._worker import run_job
 from archgym.cost_models.scalesim_backend import ScaleSimCostModel, scalesim_config
 from archgym.cost_models.zigzag_backend import ZigZagCostModel, zigzag_inputs
@@ -117,7 +119,7 @@ def test_missing_simulators_give_the_pip_command():
         try:
             __import__(module)
         except ImportError:
-            with pytest.raises(MissingDependencyError, match=f'pip install "archgym\\[{extra}\\]"'):
+            with pytest.raises(MissingDependencyError, match=re.escape(install_hint(extra))):
                 cls()
 
 
@@ -137,7 +139,7 @@ def test_registered_backends_resolve_by_name():
         try:
             __import__(name)
         except ImportError:
-            with pytest.raises(MissingDependencyError, match=f'pip install "archgym\\[{name}\\]"'):
+            with pytest.raises(MissingDependencyError, match=re.escape(install_hint(name))):
                 archgym.make("archgym/Systolic-v0", cost_model=name, workload=LAYER)
         else:
             env = archgym.make("archgym/Systolic-v0", cost_model=name, workload=LAYER)
