@@ -85,7 +85,8 @@ def main() -> int:
                 f"overfetch {r['overfetch']:.2f}"
             )
     z, s = out["zigzag"], out["scalesim"]
-    print(f"ZigZag 3.9.1, shipped hardware+mapping+ResNet-18: {z['rows']} rows")
+    nets = sorted({r["network"] for r in zrows})
+    print(f"ZigZag 3.9.1, shipped hardware + mappings + ONNX {nets}: {z['rows']} rows")
     print(f"  refused by the importer: {sorted(refused)}")
     print(
         f"  energy within 10 %: {z['energy_within_10pct']:.0%} (target >= 80 %); within 25 %: "
