@@ -39,6 +39,7 @@ def cases() -> dict[str, Any]:
     for name, (env_id, kwargs) in COST_MODEL_CASES.items():
         env = make(env_id, **kwargs)
         model = env.cost_model
+        assert model.name == name, f"{env_id} {kwargs} builds {model.name!r}, not {name!r}"
         key = f"{model.name}@{model.version}"
         out["cost_models"][key] = cost_model_fingerprint(model, env.space, env.workload)
     return out

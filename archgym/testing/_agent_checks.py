@@ -38,7 +38,7 @@ import dataclasses
 import json
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -67,7 +67,7 @@ def _resolve(agent: str | type[Agent]) -> tuple[type[Agent], str | None]:
         if spec is None:
             make_agent(agent, None)  # raises RegistryError with "did you mean"
         assert spec is not None
-        cls = spec.load()
+        cls = cast("type[Agent]", spec.load())
         return cls, agent
     if isinstance(agent, type) and issubclass(agent, Agent):
         return agent, None

@@ -176,8 +176,8 @@ class CoDesignCostModel(CostModel):
             res = hardware_costs({k: v[idx] for k, v in hw.items() if k != "act_bits"}, lay)
             for m, v in res.items():
                 out[m][idx] = v
-        for m in out.values():
-            m[~feasible] = np.nan
+        for values in out.values():
+            values[~feasible] = np.nan
         return Evaluations(out, feasible, reasons)
 
 
