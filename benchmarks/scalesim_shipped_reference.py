@@ -49,45 +49,8 @@ LAYERS = [
     ("resnet18_conv5", 9, 9, 3, 3, 512, 512, 1),
 ]
 
-CFG = """[general]
-run_name = ref
-
-[architecture_presets]
-ArrayHeight:    {rows}
-ArrayWidth:     {cols}
-IfmapSramSzkB:    {ifmap_kb}
-FilterSramSzkB:   {filter_kb}
-OfmapSramSzkB:    {ofmap_kb}
-IfmapOffset:    0
-FilterOffset:   10000000
-OfmapOffset:    20000000
-Bandwidth : {bw}
-Dataflow : {dataflow}
-MemoryBanks: 1
-ReadRequestBuffer: 32
-WriteRequestBuffer: 32
-
-[layout]
-IfmapCustomLayout: False
-IfmapSRAMBankBandwidth: {bw}
-IfmapSRAMBankNum: 1
-IfmapSRAMBankPort: 2
-FilterCustomLayout: False
-FilterSRAMBankBandwidth: {bw}
-FilterSRAMBankNum: 1
-FilterSRAMBankPort: 2
-
-[sparsity]
-SparsitySupport : false
-SparseRep : ellpack_block
-OptimizedMapping : false
-BlockSize : 8
-RandomNumberGeneratorSeed : 40
-
-[run_presets]
-InterfaceBandwidth: {mode}
-UseRamulatorTrace: False
-"""
+# The one SCALE-Sim config template (the live backend writes the same file).
+from archgym.cost_models.scalesim_backend import CFG  # noqa: E402
 
 _KEYS = {
     "Total Cycles": "total_cycles",
@@ -134,7 +97,7 @@ def run(config: str, bw: int, layers: list[tuple], mode: str = "USER") -> list[d
         seconds = time.perf_counter() - t0
         rep: dict[str, list[dict[str, str]]] = {}
         for name in ("COMPUTE_REPORT", "DETAILED_ACCESS_REPORT"):
-            with open(os.path.join(d, "out", "ref", name + ".csv")) as f:
+            with open(os.path.join(d, "out", "run", name + ".csv")) as f:
                 table = list(csv.reader(f))
             header = [h.strip() for h in table[0]]
             rep[name] = [dict(zip(header, (v.strip() for v in r), strict=False)) for r in table[1:]]

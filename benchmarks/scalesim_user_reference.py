@@ -30,45 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-CFG = """[general]
-run_name = ref
-
-[architecture_presets]
-ArrayHeight:    {rows}
-ArrayWidth:     {cols}
-IfmapSramSzkB:    {ifmap_kb}
-FilterSramSzkB:   {filter_kb}
-OfmapSramSzkB:    {ofmap_kb}
-IfmapOffset:    0
-FilterOffset:   10000000
-OfmapOffset:    20000000
-Bandwidth : {bw}
-Dataflow : {dataflow}
-MemoryBanks: 1
-ReadRequestBuffer: 32
-WriteRequestBuffer: 32
-
-[layout]
-IfmapCustomLayout: False
-IfmapSRAMBankBandwidth: {bw}
-IfmapSRAMBankNum: 1
-IfmapSRAMBankPort: 2
-FilterCustomLayout: False
-FilterSRAMBankBandwidth: {bw}
-FilterSRAMBankNum: 1
-FilterSRAMBankPort: 2
-
-[sparsity]
-SparsitySupport : false
-SparseRep : ellpack_block
-OptimizedMapping : false
-BlockSize : 8
-RandomNumberGeneratorSeed : 40
-
-[run_presets]
-InterfaceBandwidth: USER
-UseRamulatorTrace: False
-"""
+# The one SCALE-Sim config template (the live backend writes the same file), in USER mode.
+from archgym.cost_models.scalesim_backend import CFG  # noqa: E402
 
 #: (rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb) configurations.
 CONFIGS = [
@@ -108,6 +71,7 @@ def _run(cfg: tuple, bw: int) -> list[dict]:
                 ifmap_kb=ifmap_kb,
                 filter_kb=filter_kb,
                 ofmap_kb=ofmap_kb,
+                mode="USER",
             )
         )
         lines = [
@@ -127,7 +91,7 @@ def _run(cfg: tuple, bw: int) -> list[dict]:
         out = []
         reports = {}
         for report in ("COMPUTE_REPORT", "DETAILED_ACCESS_REPORT"):
-            with open(os.path.join(d, "out", "ref", report + ".csv")) as f:
+            with open(os.path.join(d, "out", "run", report + ".csv")) as f:
                 table = list(csv.reader(f))
             header = [h.strip() for h in table[0]]
             reports[report] = [
@@ -205,7 +169,7 @@ def main() -> int:
         "scalesim_version": outs[0]["scalesim_version"],
         "mode": "InterfaceBandwidth: USER; Bandwidth = IfmapSRAMBankBandwidth = "
         "FilterSRAMBankBandwidth = bw",
-        "config_template": CFG,
+        "config_template": CFG.replace("{mode}", "USER"),
         "word_bytes": 1,
         "wall_seconds": round(time.perf_counter() - t0, 1),
         "entries": results,
