@@ -21,6 +21,7 @@ import numpy as np
 
 from archgym.envs.kernel.analytical import CALIBRATION_FILE, GLOBAL_PARAMS, path_keys, row_terms
 from archgym.envs.kernel.gpus import GPUSpec, get_gpu
+from archgym.envs.kernel.space import DESIGN_COLUMNS, WORKLOAD_COLUMNS
 
 __all__ = [
     "calibrate",
@@ -31,25 +32,7 @@ __all__ = [
     "write_calibration",
 ]
 
-ROW_COLUMNS = (
-    "op",
-    "m",
-    "n",
-    "k",
-    "groups",
-    "backend",
-    "precision",
-    "sparsity",
-    "density",
-    "sparse_block",
-    "block_m",
-    "block_n",
-    "block_k",
-    "group_m",
-    "num_warps",
-    "num_stages",
-    "split_k",
-)
+ROW_COLUMNS = tuple(c for c in WORKLOAD_COLUMNS if c != "shape") + DESIGN_COLUMNS
 _PATH_BOUNDS = (0.01, 20.0)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from archgym.envs.kernel.gpus import gpu_from_device_name
+from archgym.envs.kernel.space import DESIGN_COLUMNS, WORKLOAD_COLUMNS
 from archgym.errors import ConfigError
 
 __all__ = [
@@ -34,28 +35,7 @@ DATASETS: dict[str, Path] = {
 }
 """Shipped dataset of each GPU."""
 
-REQUIRED_COLUMNS = (
-    "op",
-    "shape",
-    "m",
-    "n",
-    "k",
-    "groups",
-    "backend",
-    "precision",
-    "sparsity",
-    "density",
-    "sparse_block",
-    "block_m",
-    "block_n",
-    "block_k",
-    "group_m",
-    "num_warps",
-    "num_stages",
-    "split_k",
-    "latency_s",
-    "feasible",
-)
+REQUIRED_COLUMNS = WORKLOAD_COLUMNS + DESIGN_COLUMNS + ("latency_s", "feasible")
 
 # The H100 collection timed these vendor paths the way users do not call them (int8 with a
 # row-major second operand, 2:4/BSR with per-call conversions inside the timed region, int4

@@ -23,6 +23,8 @@ from typing import Any
 from archgym.errors import ConfigError
 
 __all__ = [
+    "DESIGN_COLUMNS",
+    "WORKLOAD_COLUMNS",
     "OPS",
     "PRECISIONS",
     "SPARSITIES",
@@ -81,6 +83,26 @@ NAMED_LAYERS: dict[str, tuple[int, int, int]] = {
     "mixtral.expert_up": (14336, 4096, 8),
     "mixtral.expert_down": (4096, 14336, 8),
 }
+
+
+WORKLOAD_COLUMNS = ("op", "shape", "m", "n", "k", "groups")
+"""Columns that name a workload in a kernel record (measured datasets, calibration)."""
+
+DESIGN_COLUMNS = (
+    "backend",
+    "precision",
+    "sparsity",
+    "density",
+    "sparse_block",
+    "block_m",
+    "block_n",
+    "block_k",
+    "group_m",
+    "num_warps",
+    "num_stages",
+    "split_k",
+)
+"""Columns that name a design (the Kernel space's parameters) in a kernel record."""
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,13 @@ from archgym.envs.kernel.constraints import check_designs
 from archgym.envs.kernel.gpus import get_gpu
 from archgym.envs.kernel.measure.errors import error_text
 from archgym.envs.kernel.space import (
+    DESIGN_COLUMNS,
     GROUP_M,
     NUM_STAGES,
     NUM_WARPS,
     SPLIT_K,
     TILE_SIZES,
+    WORKLOAD_COLUMNS,
     KernelWorkload,
     named_workload,
 )
@@ -56,21 +58,6 @@ __all__ = [
     "measure_points",
 ]
 
-DESIGN_COLUMNS = (
-    "backend",
-    "precision",
-    "sparsity",
-    "density",
-    "sparse_block",
-    "block_m",
-    "block_n",
-    "block_k",
-    "group_m",
-    "num_warps",
-    "num_stages",
-    "split_k",
-)
-WORKLOAD_COLUMNS = ("op", "shape", "m", "n", "k", "groups")
 EXTRA_COLUMNS = ("gpu", "reps", "call_s", "setup_s", "rel_err", "kernels", "sanity")
 """Added by the second collection (H200): ``gpu`` (a key of
 :data:`~archgym.envs.kernel.gpus.GPUS`), ``reps`` (timed repetitions), ``call_s`` (event-timed
