@@ -306,6 +306,26 @@ def energy_j(
     return (gpu.idle_w + (gpu.tdp_w - gpu.idle_w) * u) * latency_s
 
 
+def kernel_evaluations(
+    latency_s: np.ndarray,
+    terms: Mapping[str, np.ndarray],
+    gpu: GPUSpec,
+    feasible: np.ndarray,
+    reasons: list[str],
+) -> Evaluations:
+    """The Kernel-v1 metrics from a latency and the analytic ``terms`` (flop, traffic, peak):
+    throughput and :func:`energy_j`, NaN where infeasible. Shared by every kernel model."""
+    with np.errstate(all="ignore"):
+        tflops = terms["flop"] / latency_s / 1e12
+        en = energy_j(latency_s, terms["flop"], terms["traffic_bytes"], terms["peak_tflops"], gpu)
+    metrics = {"latency_s": latency_s, "tflops": tflops, "energy_j": en}
+    return Evaluations(
+        metrics={k: np.where(feasible, v, np.nan) for k, v in metrics.items()},
+        feasible=feasible,
+        reasons=reasons,
+    )
+
+
 class KernelAnalyticalCostModel(CostModel):
     """Roofline model with tile/wave quantisation, occupancy, sparse traffic and imbalance.
 
@@ -335,19 +355,7 @@ class KernelAnalyticalCostModel(CostModel):
         feasible, reasons = check_designs(columns, wl, self.gpu)
         with np.errstate(all="ignore"):
             t = analytic_terms(columns, wl, self.gpu, self.calibration)
-            lat = t["latency_s"]
-            tflops = t["flop"] / lat / 1e12
-            en = energy_j(lat, t["flop"], t["traffic_bytes"], t["peak_tflops"], self.gpu)
-        nan = np.nan
-        return Evaluations(
-            metrics={
-                "latency_s": np.where(feasible, lat, nan),
-                "tflops": np.where(feasible, tflops, nan),
-                "energy_j": np.where(feasible, en, nan),
-            },
-            feasible=feasible,
-            reasons=reasons,
-        )
+        return kernel_evaluations(t["latency_s"], t, self.gpu, feasible, reasons)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "gpu": self.gpu.name}

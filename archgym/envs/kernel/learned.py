@@ -34,7 +34,12 @@ from typing import Any
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations
-from archgym.envs.kernel.analytical import KERNEL_METRICS, energy_j, load_calibration, row_terms
+from archgym.envs.kernel.analytical import (
+    KERNEL_METRICS,
+    kernel_evaluations,
+    load_calibration,
+    row_terms,
+)
 from archgym.envs.kernel.calibrate import ROW_COLUMNS
 from archgym.envs.kernel.constraints import check_designs, triton_smem_bytes
 from archgym.envs.kernel.dataset import dataset_for, load_dataset, trusted_rows
@@ -281,18 +286,7 @@ class KernelLearnedCostModel(CostModel):
         with np.errstate(all="ignore"):
             lat = predict_latency(fitted, rows, self.gpu)
             t = row_terms(rows, self.gpu, fitted.calib)
-            tflops = t["flop"] / lat / 1e12
-            en = energy_j(lat, t["flop"], t["traffic_bytes"], t["peak_tflops"], self.gpu)
-        nan = np.nan
-        return Evaluations(
-            metrics={
-                "latency_s": np.where(feasible, lat, nan),
-                "tflops": np.where(feasible, tflops, nan),
-                "energy_j": np.where(feasible, en, nan),
-            },
-            feasible=feasible,
-            reasons=reasons,
-        )
+        return kernel_evaluations(lat, t, self.gpu, feasible, reasons)
 
     def describe(self) -> dict[str, Any]:
         return {
