@@ -245,8 +245,9 @@ class AcceleratorCostModel(CostModel):
                 "sram_read_words": tot["sram_read_words"],
                 "sram_write_words": tot["sram_write_words"],
             }
-        for k in metrics:
-            metrics[k] = np.where(feasible, metrics[k], np.nan)
+        if not feasible.all():  # NaN for infeasible rows (none, for most lone designs)
+            for k in metrics:
+                metrics[k] = np.where(feasible, metrics[k], np.nan)
         return Evaluations(metrics=metrics, feasible=feasible, reasons=reasons)
 
     def evaluate_layers(
