@@ -20,12 +20,8 @@ Output: ``archgym/envs/accelerator/data/scalesim_shipped.json`` (package data).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
-import io
 import json
 import multiprocessing
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -49,78 +45,33 @@ LAYERS = [
     ("resnet18_conv5", 9, 9, 3, 3, 512, 512, 1),
 ]
 
-# The one SCALE-Sim config template (the live backend writes the same file).
-from archgym.cost_models.scalesim_backend import CFG  # noqa: E402
+# The backend's SCALE-Sim run (config template, topology, report parsing), used as is.
+from archgym.cost_models.scalesim_backend import scalesim_job  # noqa: E402
 
-_KEYS = {
-    "Total Cycles": "total_cycles",
-    "Stall Cycles": "stall_cycles",
-    "SRAM IFMAP Reads": "sram_ifmap_reads",
-    "SRAM Filter Reads": "sram_filter_reads",
-    "SRAM OFMAP Writes": "sram_ofmap_writes",
-    "DRAM IFMAP Reads": "dram_ifmap_reads",
-    "DRAM Filter Reads": "dram_filter_reads",
-    "DRAM OFMAP Writes": "dram_ofmap_writes",
-}
+#: The backend's report names that this file spells differently.
+_KEYS = {"cycles": "total_cycles"}
 
 
 def run(config: str, bw: int, layers: list[tuple], mode: str = "USER") -> list[dict]:
     """SCALE-Sim on one shipped config at ``bw`` words/cycle; one record per layer."""
-    from scalesim.scale_sim import scalesim
-
     rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb = CONFIGS[config]
+    fields = {"rows": rows, "cols": cols, "dataflow": dataflow, "ifmap_kb": ifmap_kb,
+              "filter_kb": filter_kb, "ofmap_kb": ofmap_kb, "bw": bw, "mode": mode}  # fmt: skip
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
-        cfg_p, topo, lay = (os.path.join(d, f) for f in ("c.cfg", "t.csv", "l.csv"))
-        Path(cfg_p).write_text(
-            CFG.format(
-                rows=rows,
-                cols=cols,
-                dataflow=dataflow,
-                bw=bw,
-                ifmap_kb=ifmap_kb,
-                filter_kb=filter_kb,
-                ofmap_kb=ofmap_kb,
-                mode=mode,
-            )
-        )
-        head = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
-        lines = [head + "Num Filter, Strides,"]
-        lines += [", ".join(str(v) for v in layer) + "," for layer in layers]
-        Path(topo).write_text("\n".join(lines) + "\n")
-        Path(lay).write_text("Layer name,\n")
-        t0 = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            sim = scalesim(
-                save_disk_space=True, verbose=False, config=cfg_p, topology=topo, layout=lay
-            )
-            sim.run_scale(top_path=os.path.join(d, "out"))
-        seconds = time.perf_counter() - t0
-        rep: dict[str, list[dict[str, str]]] = {}
-        for name in ("COMPUTE_REPORT", "DETAILED_ACCESS_REPORT"):
-            with open(os.path.join(d, "out", "run", name + ".csv")) as f:
-                table = list(csv.reader(f))
-            header = [h.strip() for h in table[0]]
-            rep[name] = [dict(zip(header, (v.strip() for v in r), strict=False)) for r in table[1:]]
-    out = []
-    for i, layer in enumerate(layers):
-        row = {**rep["COMPUTE_REPORT"][i], **rep["DETAILED_ACCESS_REPORT"][i]}
-        out.append(
-            {
-                "config": config,
-                "rows": rows,
-                "cols": cols,
-                "dataflow": dataflow,
-                "ifmap_kb": ifmap_kb,
-                "filter_kb": filter_kb,
-                "ofmap_kb": ofmap_kb,
-                "bw": bw,
-                "mode": mode,
-                "layer": list(layer),
-                **{v: int(float(row[k])) for k, v in _KEYS.items()},
-                "scalesim_seconds_per_layer": round(seconds / len(layers), 2),
-            }
-        )
-    return out
+        reports = scalesim_job(d, fields, [list(layer) for layer in layers])
+    seconds = time.perf_counter() - t0
+    return [
+        {
+            "config": config,
+            **{k: v for k, v in fields.items() if k != "mode"},
+            "mode": mode,
+            "layer": list(layer),
+            **{_KEYS.get(k, k): int(v) for k, v in rep.items()},
+            "scalesim_seconds_per_layer": round(seconds / len(layers), 2),
+        }
+        for layer, rep in zip(layers, reports, strict=True)
+    ]
 
 
 def _one(job: tuple) -> list[dict]:

@@ -19,19 +19,19 @@ the next prefetch, and the layer's cycle count is the last ofmap write.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
-import io
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-# The one SCALE-Sim config template (the live backend writes the same file), in USER mode.
-from archgym.cost_models.scalesim_backend import CFG  # noqa: E402
+# The backend's SCALE-Sim run (config template, topology, report parsing), in USER mode.
+from archgym.cost_models.scalesim_backend import CFG, scalesim_job  # noqa: E402
+
+#: Counts recorded per layer, in the order of the pinned file.
+_COUNTS = ("stall_cycles", "dram_ifmap_reads", "dram_filter_reads", "dram_ofmap_writes",
+           "sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_writes")  # fmt: skip
 
 #: (rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb) configurations.
 CONFIGS = [
@@ -57,71 +57,23 @@ LAYERS = [
 
 
 def _run(cfg: tuple, bw: int) -> list[dict]:
-    from scalesim.scale_sim import scalesim
-
     rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb = cfg
+    fields = {"rows": rows, "cols": cols, "dataflow": dataflow, "ifmap_kb": ifmap_kb,
+              "filter_kb": filter_kb, "ofmap_kb": ofmap_kb, "bw": bw}  # fmt: skip
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
-        cfg_p, topo, lay = (os.path.join(d, f) for f in ("c.cfg", "t.csv", "l.csv"))
-        Path(cfg_p).write_text(
-            CFG.format(
-                rows=rows,
-                cols=cols,
-                dataflow=dataflow,
-                bw=bw,
-                ifmap_kb=ifmap_kb,
-                filter_kb=filter_kb,
-                ofmap_kb=ofmap_kb,
-                mode="USER",
-            )
-        )
-        lines = [
-            "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
-            "Channels, Num Filter, Strides,"
-        ]
-        lines += [", ".join(str(v) for v in layer) + "," for layer in LAYERS]
-        Path(topo).write_text("\n".join(lines) + "\n")
-        Path(lay).write_text("Layer name,\n")
-        t0 = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
-            sim = scalesim(
-                save_disk_space=True, verbose=False, config=cfg_p, topology=topo, layout=lay
-            )
-            sim.run_scale(top_path=os.path.join(d, "out"))
-        seconds = time.perf_counter() - t0
-        out = []
-        reports = {}
-        for report in ("COMPUTE_REPORT", "DETAILED_ACCESS_REPORT"):
-            with open(os.path.join(d, "out", "run", report + ".csv")) as f:
-                table = list(csv.reader(f))
-            header = [h.strip() for h in table[0]]
-            reports[report] = [
-                dict(zip(header, (v.strip() for v in row), strict=False)) for row in table[1:]
-            ]
-        for i, layer in enumerate(LAYERS):
-            c = reports["COMPUTE_REPORT"][i]
-            a = reports["DETAILED_ACCESS_REPORT"][i]
-            out.append(
-                {
-                    "layer": list(layer),
-                    "rows": rows,
-                    "cols": cols,
-                    "dataflow": dataflow,
-                    "ifmap_kb": ifmap_kb,
-                    "filter_kb": filter_kb,
-                    "ofmap_kb": ofmap_kb,
-                    "bw": bw,
-                    "total_cycles": int(float(c["Total Cycles"])),
-                    "stall_cycles": int(float(c["Stall Cycles"])),
-                    "dram_ifmap_reads": int(float(a["DRAM IFMAP Reads"])),
-                    "dram_filter_reads": int(float(a["DRAM Filter Reads"])),
-                    "dram_ofmap_writes": int(float(a["DRAM OFMAP Writes"])),
-                    "sram_ifmap_reads": int(float(a["SRAM IFMAP Reads"])),
-                    "sram_filter_reads": int(float(a["SRAM Filter Reads"])),
-                    "sram_ofmap_writes": int(float(a["SRAM OFMAP Writes"])),
-                    "scalesim_seconds_per_layer": seconds / len(LAYERS),
-                }
-            )
-    return out
+        reports = scalesim_job(d, {**fields, "mode": "USER"}, [list(layer) for layer in LAYERS])
+    seconds = time.perf_counter() - t0
+    return [
+        {
+            "layer": list(layer),
+            **fields,
+            "total_cycles": int(rep["cycles"]),
+            **{k: int(rep[k]) for k in _COUNTS},
+            "scalesim_seconds_per_layer": seconds / len(LAYERS),
+        }
+        for layer, rep in zip(LAYERS, reports, strict=True)
+    ]
 
 
 def worker() -> None:
