@@ -16,7 +16,7 @@ Users add their own GPU with :func:`register_gpu` (a :class:`GPUSpec` or a JSON-
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from archgym.errors import ConfigError
@@ -110,20 +110,12 @@ register_gpu(
         idle_w=70.0,
     )
 )
+# The H200 is the H100's GH100 die with HBM3e: same SMs, clocks, caches and peaks, 4.8 TB/s.
+_H100 = GPUS["H100-SXM"]
 register_gpu(
-    GPUSpec(
-        name="H200-SXM",
-        sms=132,
-        clock_ghz=1.98,
-        peak_tflops={"fp16": 989.4, "bf16": 989.4, "fp8": 1978.9, "int8": 1978.9},
-        hbm_tbps=4.8,
-        l2_mb=50.0,
-        smem_per_sm_kb=228.0,
-        smem_per_block_kb=227.0,
-        tdp_w=700.0,
-        idle_w=70.0,
-    )
-)
+    replace(_H100, name="H200-SXM", hbm_tbps=4.8, peak_tflops=dict(_H100.peak_tflops),
+            mma_k=dict(_H100.mma_k))
+)  # fmt: skip
 register_gpu(
     GPUSpec(
         name="A100-SXM",

@@ -32,7 +32,7 @@ from archgym.envs.kernel.space import (
     named_workload,
 )
 
-__all__ = ["GRID_SHAPES", "TILE_NAMES", "PHASES", "grid_pool", "plan_grid"]
+__all__ = ["GRID_SHAPES", "TILE_NAMES", "PHASES", "grid_pool", "plan_grid", "tile_grid"]
 
 TILE_NAMES = ("block_m", "block_n", "block_k", "group_m", "num_warps", "num_stages", "split_k")
 PHASES = ("fp16", "vendor", "bf16", "fp8", "int8", "int4", "block")
@@ -94,7 +94,8 @@ GRID_SHAPES: tuple[tuple[str, int], ...] = (
 )
 
 
-def _grid_columns(precision: str) -> dict[str, np.ndarray]:
+def tile_grid(precision: str) -> dict[str, np.ndarray]:
+    """Every dense Triton design of the Kernel-v1 tile grid for ``precision``, as columns."""
     grid = np.array(
         np.meshgrid(
             TILE_SIZES,
@@ -127,7 +128,7 @@ def grid_pool(
     """
     from archgym.envs.kernel.constraints import registers_per_thread, smem_bytes
 
-    cols = _grid_columns(precision)
+    cols = tile_grid(precision)
     spec = get_gpu(gpu)
     ok, reasons = check_designs(cols, KernelWorkload("gemm", 8192, 8192, 8192), spec)
     smem = smem_bytes(

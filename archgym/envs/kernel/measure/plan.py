@@ -27,13 +27,9 @@ import numpy as np
 from archgym.envs.kernel.constraints import check_designs
 from archgym.envs.kernel.gpus import get_gpu
 from archgym.envs.kernel.measure.errors import error_text
+from archgym.envs.kernel.measure.grid import TILE_NAMES, tile_grid
 from archgym.envs.kernel.space import (
     DESIGN_COLUMNS,
-    GROUP_M,
-    NUM_STAGES,
-    NUM_WARPS,
-    SPLIT_K,
-    TILE_SIZES,
     WORKLOAD_COLUMNS,
     KernelWorkload,
     named_workload,
@@ -116,24 +112,7 @@ def tile_pool(
     Drawn uniformly (with ``rng``) from the feasible grid of BLOCK_M/N/K, GROUP_M,
     num_warps, num_stages and split_k; a fixed pool bounds how many kernels must compile.
     """
-    grid = np.array(
-        np.meshgrid(
-            TILE_SIZES,
-            TILE_SIZES,
-            TILE_SIZES,
-            GROUP_M,
-            NUM_WARPS,
-            NUM_STAGES,
-            SPLIT_K,
-            indexing="ij",
-        )
-    ).reshape(7, -1)
-    names = ("block_m", "block_n", "block_k", "group_m", "num_warps", "num_stages", "split_k")
-    cols: dict[str, np.ndarray] = {k: grid[i] for i, k in enumerate(names)}
-    n = grid.shape[1]
-    cols.update(
-        backend=np.full(n, "triton"), precision=np.full(n, precision), sparsity=np.full(n, "dense")
-    )
+    cols = tile_grid(precision)
     big = KernelWorkload("gemm", m=8192, n=8192, k=8192)
     ok, _ = check_designs(cols, big, get_gpu(gpu))
     # small tiles waste time on big shapes; keep BM*BN >= 32*32 and prefer split_k 1
@@ -148,7 +127,7 @@ def tile_pool(
             rng.choice(rest, min(len(rest), size - n1), replace=False),
         ]
     )
-    return [{k: int(cols[k][i]) for k in names} for i in np.sort(pick)]
+    return [{k: int(cols[k][i]) for k in TILE_NAMES} for i in np.sort(pick)]
 
 
 _VENDOR_TILE = {
