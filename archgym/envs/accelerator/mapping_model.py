@@ -32,7 +32,13 @@ import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.envs.accelerator import tables as tb
-from archgym.envs.accelerator.model import DEFAULTS, LEVELS, layer_costs, psum_bytes
+from archgym.envs.accelerator.model import (
+    DEFAULTS,
+    LEVELS,
+    NUMERIC_PARAMS,
+    layer_costs,
+    psum_bytes,
+)
 from archgym.errors import ConfigError
 from archgym.workloads import Layer
 
@@ -192,24 +198,11 @@ class MappingCostModel(CostModel):
                 words[op] = np.where(sel, f, words[op])
 
         acc = self.accelerator
-        d = {
-            k: np.full(n, float(acc[k]))
-            for k in (
-                "rows",
-                "cols",
-                "rf_bytes",
-                "gbuf_kb",
-                "gbuf_banks",
-                "noc_bw_bytes",
-                "dram_bw_bytes",
-                "tech_nm",
-                "clock_mhz",
-            )
-        }
+        d = {k: np.full(n, float(acc[k])) for k in NUMERIC_PARAMS}  # the fixed accelerator
         code = {name: i for i, name in enumerate(MAPPING_DATAFLOWS)}  # = accelerator codes
         d["df"] = np.array([code.get(x, 0) for x in df], dtype=np.int64)
         d["prec"] = np.full(n, tb.PRECISIONS.index(acc["precision"]))
-        d["psum_bytes"] = psum_bytes(np.full(n, float(acc["psum_bits"])), d["prec"])
+        d["psum_bytes"] = psum_bytes(d["psum_bits"], d["prec"])
         rt_col = columns.get("rf_tile")
         d["rf_tile"] = (
             np.ones(n)

@@ -85,7 +85,8 @@ DEFAULTS: dict[str, Any] = {
     "clock_mhz": 1000.0,
     "psum_bits": 0,
 }
-_NUMERIC = (
+#: The numeric design parameters of the accelerator (the rest are categorical codes).
+NUMERIC_PARAMS = (
     "rows",
     "cols",
     "rf_bytes",
@@ -263,7 +264,7 @@ class AcceleratorCostModel(CostModel):
     # -- the model -------------------------------------------------------------------------
     def _design(self, columns: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
         d: dict[str, np.ndarray] = {}
-        for key in _NUMERIC:
+        for key in NUMERIC_PARAMS:
             d[key] = (
                 np.asarray(columns[key], dtype=float)
                 if key in columns
@@ -315,7 +316,7 @@ class AcceleratorCostModel(CostModel):
         for mask, _ in checks:
             feasible &= ~mask
         # Safe stand-ins for rows already infeasible, so the arithmetic stays finite.
-        for key in _NUMERIC:
+        for key in NUMERIC_PARAMS:
             d[key] = np.where(feasible, d[key], float(DEFAULTS[key]))
         d["df"] = np.where(feasible, d["df"], 0)
         d["prec"] = np.where(feasible, d["prec"], 0)
