@@ -93,8 +93,7 @@ def make_accelerator_env(
 
     wl = as_workload(workload)
     model = cost_model if cost_model is not None else AcceleratorCostModel(bandwidth_mode)
-    env = DSEEnv(accelerator_space(), model, wl, objective, constraints, mode=mode, **kwargs)
-    return env
+    return DSEEnv(accelerator_space(), model, wl, objective, constraints, mode=mode, **kwargs)
 
 
 register(

@@ -122,8 +122,7 @@ def make_mapping_env(
         )
     lay = resolve_layer(layer)
     model = cost_model or MappingCostModel(lay, accelerator, bandwidth_mode=bandwidth_mode)
-    env = DSEEnv(mapping_space(lay), model, lay, objective, constraints, mode=mode, **kwargs)
-    return env
+    return DSEEnv(mapping_space(lay), model, lay, objective, constraints, mode=mode, **kwargs)
 
 
 register(

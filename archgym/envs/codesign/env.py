@@ -103,8 +103,9 @@ def make_codesign_env(
     model = (
         cost_model if cost_model is not None else CoDesignCostModel(accuracy, table, seed, batch)
     )
-    env = DSEEnv(codesign_space(full), model, workload, objective, constraints, mode=mode, **kwargs)
-    return env
+    return DSEEnv(
+        codesign_space(full), model, workload, objective, constraints, mode=mode, **kwargs
+    )
 
 
 register(

@@ -220,10 +220,9 @@ def make_kernel_env(
     model = (
         kernel_cost_model(cost_model, gpu, dataset) if isinstance(cost_model, str) else cost_model
     )
-    env = DSEEnv(
+    return DSEEnv(
         kernel_space(wl.op, backend), model, wl, objective, constraints, mode=mode, **kwargs
     )
-    return env
 
 
 register(

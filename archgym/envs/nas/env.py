@@ -346,8 +346,7 @@ def make_nas_env(
 
     full = (accuracy != "table") if full_space is None else full_space
     model = cost_model if cost_model is not None else NASCostModel(accuracy, table, seed)
-    env = DSEEnv(nas_space(full), model, workload, objective, constraints, mode=mode, **kwargs)
-    return env
+    return DSEEnv(nas_space(full), model, workload, objective, constraints, mode=mode, **kwargs)
 
 
 register(

@@ -69,8 +69,7 @@ def make_systolic_env(
     model = (
         cost_model if cost_model is not None else SystolicCostModel(bandwidth_mode=bandwidth_mode)
     )
-    env = DSEEnv(systolic_space(), model, wl, objective, constraints, mode=mode, **kwargs)
-    return env
+    return DSEEnv(systolic_space(), model, wl, objective, constraints, mode=mode, **kwargs)
 
 
 register(
