@@ -6,17 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn")
-
-from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows  # noqa: E402
-from archgym.envs.kernel.gpus import get_gpu  # noqa: E402
-from archgym.envs.kernel.learned import (  # noqa: E402
+from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
+from archgym.envs.kernel.gpus import get_gpu
+from archgym.envs.kernel.learned import (
     KernelLearnedCostModel,
     fit_kernel_model,
     predict_latency,
 )
-from archgym.envs.kernel.space import KernelWorkload  # noqa: E402
-from archgym.errors import ConfigError  # noqa: E402
+from archgym.envs.kernel.space import KernelWorkload
+from archgym.errors import ConfigError
 
 H200 = get_gpu("H200-SXM")
 SHAPE = "llama-7b.ffn_up@2048"  # gemm/spmm M=11008, N=2048, K=4096
