@@ -239,8 +239,6 @@ def reject_unphysical(out: Evaluations, metrics: Sequence[Metric], model: str) -
     for i in np.flatnonzero(bad).tolist():
         j = int(np.argmax(broken[:, i]))  # the first broken metric, in the model's order
         first[i] = f"{names[j]}={float(values[j, i])!r}"
-    if not bad.any():
-        return out
     reasons = list(out.reasons)
     for i, what in first.items():
         reasons[i] = (
