@@ -328,6 +328,7 @@ def run_experiment(
                 store.close()
     if summary is None:
         summary = summarize_records(records, env, hv_reference=exp.hv_reference)
+    identity = _identity(env)  # the env's describe() once
     return RunResult(
         run_dir=Path(out) if out is not None else None,
         n_evaluations=len(records),
@@ -337,8 +338,8 @@ def run_experiment(
         status=status,
         wall_s=time.perf_counter() - t0,
         hypervolume=summary["hypervolume"],
-        workload=_identity(env)["workload"],
-        hardware=_identity(env)["hardware"],
+        workload=identity["workload"],
+        hardware=identity["hardware"],
         **_explained(records, env),
     )
 
