@@ -52,7 +52,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
-from archgym.envs.systolic.timing import fold_cycles, mapped_dims
 from archgym.errors import ConfigError
 from archgym.registry import register_cost_model
 from archgym.workloads import Workload, as_workload
@@ -109,80 +108,103 @@ _METRICS = (
 )
 
 
-#: Per-instance counts of one layer: the rows of the block :meth:`SystolicCostModel._counts`
-#: fills. One more row, ``_STALL``, holds the stall cycles of the whole layer.
-_COUNTS: tuple[str, ...] = (
+_KNOBS: tuple[str, ...] = tuple(DEFAULTS)
+#: The numeric design columns, in the order of the kernels' design block.
+_NUMERIC: tuple[str, ...] = ("rows", "cols", *_KNOBS)
+#: The checks of a design, in the order of the kernels' check bits (and of the reasons).
+_CHECKS: tuple[str, ...] = (
+    "rows must be a positive integer",
+    "cols must be a positive integer",
+    f"dataflow must be one of {list(DATAFLOWS)}",
+    *(f"{k} must be > 0" for k in _KNOBS),
+)
+_DF_CODE: dict[str, int] = {d: i for i, d in enumerate(DATAFLOWS)}
+#: Energy (pJ) and area (um^2) constants as the kernels take them.
+_CONSTANTS = np.array(
+    [
+        ENERGY_PJ["mac"],
+        ENERGY_PJ["sram_word_8kb"],
+        ENERGY_PJ["dram_word"],
+        AREA_UM2["pe"],
+        AREA_UM2["sram_kb"],
+    ]
+)
+_METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in _METRICS)
+#: Keys of :meth:`SystolicCostModel.evaluate_layers`, in the per-layer kernel's row order.
+_LAYER_KEYS: tuple[str, ...] = (
     "cycles",
+    "stall_cycles",
+    "compute_util",
+    "overall_util",
     "sram_ifmap_reads",
     "sram_filter_reads",
-    "sram_ofmap_writes",  # SCALE-Sim's count: adds rows + cols per os fold
+    "sram_ofmap_writes",
     "dram_ifmap_reads",
     "dram_filter_reads",
     "dram_ofmap_writes",
     "macs",
+    "energy_j",
 )
-_STALL = len(_COUNTS)
-_KNOBS: tuple[str, ...] = tuple(DEFAULTS)
-_NUMERIC: tuple[str, ...] = ("rows", "cols", *_KNOBS)
-#: Values computed for infeasible rows (a 1x1 array, default knobs), then replaced by NaN.
-_STAND_INS = np.array([1.0, 1.0, *(float(DEFAULTS[k]) for k in _KNOBS)])
-_DF_CODE: dict[str, int] = {d: i for i, d in enumerate(DATAFLOWS)}
-_WORDS_PER_KB = 1024.0  # one byte per word
+_kernel: Any = None
+
+
+def _kernels() -> Any:
+    """The compiled kernels (:mod:`archgym.envs.systolic._kernel`), imported on first use:
+    ``import numba`` costs about 0.2 s, which ``import archgym`` does not pay."""
+    global _kernel
+    if _kernel is None:
+        from archgym.envs.systolic import _kernel as k
+
+        _kernel = k
+    return _kernel
+
+
+def _layer_table(wl: Workload) -> np.ndarray:
+    """The kernels' per-layer table of ``wl`` (built once per workload, see
+    :meth:`Workload.derived`)."""
+    return _kernels().layer_table(**wl.as_arrays())
+
+
+def _design_block(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(values (7, n), dataflow codes (n,))`` of the design columns; defaults fill the
+    knobs a design leaves out, unknown dataflows get code -1."""
+    if not columns:
+        return np.empty((len(_NUMERIC), 0)), np.empty(0, dtype=np.int64)
+    n = len(next(iter(columns.values())))
+    vals = np.array([_column(columns, k, n) for k in _NUMERIC], dtype=float)
+    df = _column(columns, "dataflow", n)
+    if n == 1:
+        code = np.array([_DF_CODE.get(str(df[0]), -1)], dtype=np.int64)
+    else:
+        code = np.full(n, -1, dtype=np.int64)
+        df = np.asarray(df).astype(str)
+        for i, name in enumerate(DATAFLOWS):
+            code[df == name] = i
+    return vals, code
+
+
+def _reasons(columns: dict[str, np.ndarray], bad: np.ndarray) -> list[str]:
+    """One reason per design from the kernels' check bits (``""`` for a buildable design)."""
+    reasons = [""] * len(bad)
+    for i in np.flatnonzero(bad).tolist():
+        bits = int(bad[i])
+        reasons[i] = "; ".join(
+            f"{msg} (got {_value(columns, msg, i)})"
+            for q, msg in enumerate(_CHECKS)
+            if bits >> q & 1
+        )
+    return reasons
 
 
 def _column(columns: dict[str, np.ndarray], key: str, n: int) -> np.ndarray:
-    if key in columns:
-        return np.asarray(columns[key])
+    col = columns.get(key)
+    if col is not None:
+        return col
     if key in DEFAULTS:
         return np.full(n, DEFAULTS[key], dtype=float)
     raise ConfigError(
         f"systolic-analytical: design parameter {key!r} is required; designs give {sorted(columns)}"
     )
-
-
-def _layer_table(wl: Workload) -> dict[str, Any]:
-    """Float per-layer arrays of ``wl`` and its mapped dims per dataflow (built once per
-    workload, see :meth:`Workload.derived`)."""
-    t: dict[str, Any] = {k: v.astype(float) for k, v in wl.as_arrays().items()}
-    t["mk"] = t["m"] * t["k"]
-    t["mnk"] = t["m"] * t["n"] * t["k"]
-    t["mapped"] = [
-        mapped_dims(t["m"], t["n"], t["k"], i == 0, i == 1) for i in range(len(DATAFLOWS))
-    ]
-    return t
-
-
-def _energy_j(c: Any, e_ifm: Any, e_flt: Any, e_ofm: Any) -> Any:
-    """Energy of counts ``c`` (rows of :data:`_COUNTS`, whole layers or whole workloads),
-    given the SRAM energies per word of each design."""
-    return (
-        ENERGY_PJ["mac"] * c[7]
-        + e_ifm * c[1]
-        + e_flt * c[2]
-        + e_ofm * c[3]
-        + ENERGY_PJ["dram_word"] * (c[4] + c[5] + c[6])
-    ) * 1e-12
-
-
-class _Batch:
-    """Checked designs (one entry per design, in the caller's order) and their per-layer
-    counts, before the sums over layers."""
-
-    rows: np.ndarray
-    cols: np.ndarray
-    code: np.ndarray  #: dataflow index in DATAFLOWS
-    knobs: np.ndarray  #: (len(_KNOBS), n)
-    all_feasible: bool
-    inst: np.ndarray  #: (L,) instances of each layer
-    block: np.ndarray  #: (len(_COUNTS) + 1, n, L): per-instance counts, then layer stalls
-    util: np.ndarray | None  #: (2, n, L): compute and overall utilisation, if asked
-    e_sram: np.ndarray  #: (3, n) pJ per word of the ifmap, filter, ofmap SRAMs
-    area_mm2: np.ndarray
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.feasible = np.ones(n, dtype=bool)
-        self.reasons = [""] * n
 
 
 class SystolicCostModel(CostModel):
@@ -192,10 +214,9 @@ class SystolicCostModel(CostModel):
     and optionally ``ifmap_sram_kb``, ``filter_sram_kb``, ``ofmap_sram_kb`` (KiB),
     ``dram_bw_words`` (words/cycle) and ``clock_mhz`` (see :data:`DEFAULTS`).
 
-    One design costs about as much as a few in a batch: per-workload tables (mapped GEMM
-    dimensions per dataflow) are built once per workload, designs are grouped by dataflow so
-    no branch of another dataflow is computed, and every count is summed over the layers in
-    one matrix product.
+    One compiled kernel (:mod:`archgym.envs.systolic._kernel`, numba, imported at the first
+    evaluation) loops over designs x layers for a batch and for a lone design alike, over a
+    per-workload table built once per workload (mapped GEMM dimensions per dataflow).
 
     Args:
         bandwidth_mode: ``"limited"`` (default) adds DRAM stall cycles to the latency;
@@ -214,6 +235,7 @@ class SystolicCostModel(CostModel):
                 f"bandwidth_mode must be 'ideal' or 'limited', but got {bandwidth_mode!r}"
             )
         self.bandwidth_mode = bandwidth_mode
+        self._limited = bandwidth_mode == "limited"
 
     def describe(self) -> dict[str, Any]:
         """Identity recorded in run manifests, including the bandwidth mode."""
@@ -221,29 +243,15 @@ class SystolicCostModel(CostModel):
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         """Whole-workload metrics, one row per design (sums over layers)."""
-        b = self._evaluate(columns, workload, detail=False)
-        tot = b.block[:_STALL] @ b.inst  # (counts, n): every count summed over the layers
-        stall = b.block[_STALL].sum(axis=-1)
-        cycles = tot[0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            metrics = {
-                "latency_s": (cycles + stall) / (b.knobs[4] * 1e6),
-                "cycles": cycles,
-                "stall_cycles": stall,
-                "utilization": tot[7] / (cycles * (b.rows * b.cols)),
-                "sram_read_words": tot[1] + tot[2],
-                "sram_write_words": tot[3],
-                "sram_ifmap_read_words": tot[1],
-                "sram_filter_read_words": tot[2],
-                "dram_read_words": tot[4] + tot[5],
-                "dram_write_words": tot[6],
-                "energy_j": _energy_j(tot, *b.e_sram),
-                "area_mm2": b.area_mm2,
-            }
-        if not b.all_feasible:
-            for k in metrics:
-                metrics[k] = np.where(b.feasible, metrics[k], np.nan)
-        return Evaluations(metrics=metrics, feasible=b.feasible, reasons=b.reasons)
+        wl = as_workload(workload, "systolic-analytical")
+        table = wl.derived("systolic-analytical", _layer_table)
+        vals, code = _design_block(columns)
+        out, bad, n_bad = _kernels().totals(vals, code, table, self._limited, _CONSTANTS)
+        if n_bad:
+            feasible, reasons = bad == 0, _reasons(columns, bad)
+        else:
+            feasible, reasons = np.ones(len(bad), dtype=bool), [""] * len(bad)
+        return Evaluations(dict(zip(_METRIC_NAMES, out, strict=True)), feasible, reasons)
 
     def evaluate_layers(
         self, columns: dict[str, np.ndarray], workload: Any
@@ -256,135 +264,11 @@ class SystolicCostModel(CostModel):
         ``dram_filter_reads``, ``dram_ofmap_writes``, ``macs``, ``energy_j``. Counts are of
         the whole layer (all ``groups * repeat`` instances).
         """
-        b = self._evaluate(columns, workload, detail=True)
-        assert b.util is not None  # asked for with detail=True
-        whole = b.block[:_STALL] * b.inst  # every instance of each layer
-        e_sram = [e[:, None] for e in b.e_sram]
-        per = {
-            "cycles": whole[0],
-            "stall_cycles": b.block[_STALL],
-            "compute_util": b.util[0],
-            "overall_util": b.util[1],
-            **{k: whole[i] for i, k in enumerate(_COUNTS) if 0 < i < 7},
-            "macs": whole[7],
-            "energy_j": _energy_j(whole, *e_sram),
-        }
-        return {k: np.where(b.feasible[:, None], v, np.nan) for k, v in per.items()}
-
-    def _evaluate(self, columns: dict[str, np.ndarray], workload: Any, detail: bool) -> _Batch:
         wl = as_workload(workload, "systolic-analytical")
-        t = wl.derived("systolic-analytical", _layer_table)
-        b = self._check(columns)
-        n, n_layers = b.n, len(t["m"])
-        b.inst = t["instances"]
-        b.block = np.empty((_STALL + 1, n, n_layers))
-        util = np.empty((2, n, n_layers)) if detail else None
-        # Sort by dataflow: each dataflow's designs are then one slice, computed without the
-        # other dataflows' branches (a lone design is a slice of one).
-        order = None
-        code, rows, cols, knobs = b.code, b.rows, b.cols, b.knobs
-        if n > 1 and (code[1:] != code[:-1]).any():
-            order = np.argsort(code, kind="stable")
-            code, rows, cols, knobs = code[order], rows[order], cols[order], knobs[:, order]
-        bounds = np.flatnonzero(np.diff(code)) + 1 if n > 1 else ()
-        start = 0
-        for stop in [*bounds, n]:
-            part = slice(start, stop)
-            self._counts(
-                int(code[start]),
-                rows[part, None],
-                cols[part, None],
-                knobs[:, part],
-                t,
-                b.block[:, part],
-                util[:, part] if util is not None else None,
-            )
-            start = stop
-        if order is not None:  # back to the caller's order
-            inverse = np.argsort(order)
-            b.block = b.block[:, inverse]
-            util = util[:, inverse] if util is not None else None
-        b.util = util
-        b.e_sram = ENERGY_PJ["sram_word_8kb"] * np.sqrt(b.knobs[:3] / 8.0)
-        sram_kb = b.knobs[0] + b.knobs[1] + b.knobs[2]
-        b.area_mm2 = (b.rows * b.cols * AREA_UM2["pe"] + sram_kb * AREA_UM2["sram_kb"]) * 1e-6
-        return b
-
-    def _check(self, columns: dict[str, np.ndarray]) -> _Batch:
-        """Design columns as float arrays, with feasibility and reasons; infeasible rows get
-        safe stand-ins (a 1x1 os array, default knobs) so the arithmetic stays finite."""
-        n = len(next(iter(columns.values()))) if columns else 0
-        b = _Batch(n)
-        # rows, cols, then the knobs: one float block, one test of "> 0" for all of them
-        vals = np.array([_column(columns, k, n) for k in _NUMERIC], dtype=float)
-        df = np.asarray(_column(columns, "dataflow", n)).astype(str).tolist()
-        code = np.fromiter((_DF_CODE.get(x, -1) for x in df), dtype=np.int64, count=n)
-        bad_each = ~(vals > 0)
-        rc = vals[:2]  # rows and cols: positive integers (NaN != NaN; inf is none)
-        bad_each[:2] |= (rc != np.floor(rc)) | np.isinf(rc)
-        bad = bad_each.any(axis=0) | (code < 0)
-        b.all_feasible = not bad.any()
-        if not b.all_feasible:
-            checks = [
-                (bad_each[0], "rows must be a positive integer"),
-                (bad_each[1], "cols must be a positive integer"),
-                (code < 0, f"dataflow must be one of {list(DATAFLOWS)}"),
-                *((bad_each[2 + i], f"{k} must be > 0") for i, k in enumerate(_KNOBS)),
-            ]
-            for i in np.flatnonzero(bad).tolist():
-                b.reasons[i] = "; ".join(
-                    f"{msg} (got {_value(columns, msg, i)})" for mask, msg in checks if mask[i]
-                )
-            b.feasible = ~bad
-            vals = np.where(bad, _STAND_INS[:, None], vals)
-            code = np.where(bad, 0, code)
-        rc, knobs = vals[:2], vals[2:]
-        b.rows, b.cols, b.code, b.knobs = rc[0], rc[1], code, knobs
-        return b
-
-    def _counts(
-        self,
-        df: int,
-        R: np.ndarray,
-        C: np.ndarray,
-        knobs: np.ndarray,
-        t: dict[str, Any],
-        out: np.ndarray,
-        util: np.ndarray | None,
-    ) -> None:
-        """Per-layer counts of designs sharing dataflow ``df``: fills ``out`` (rows
-        :data:`_COUNTS` of one instance, then the layer's stall cycles) and, if given,
-        ``util`` (compute and overall utilisation). ``R``, ``C`` are ``(g, 1)``."""
-        is_os, is_ws = df == 0, df == 1
-        inst = t["instances"]
-        sr, sc, T = t["mapped"][df]
-        rf, cf, cycles1 = fold_cycles(sr, sc, T, R, C, short_fill=is_os)
-        MK, KN, MN = t["mk"], t["filter_words"], t["ofmap_words"]
-        if is_os:
-            ifm_rd, flt_rd, ofm_real = MK * cf, KN * rf, MN
-            ofm_wr = MN + rf * cf * (R + C)
-        else:
-            ifm_rd = MK * cf if is_ws else MK
-            flt_rd = KN if is_ws else KN * cf
-            ofm_wr = ofm_real = MN * rf
-        ifm_dram = np.where(
-            t["ifmap_words"] <= knobs[0][:, None] * _WORDS_PER_KB, t["ifmap_words"], ifm_rd
-        )
-        flt_dram = np.where(KN <= knobs[1][:, None] * _WORDS_PER_KB, KN, flt_rd)
-        for i, x in enumerate(
-            (cycles1, ifm_rd, flt_rd, ofm_wr, ifm_dram, flt_dram, ofm_real, t["mnk"])
-        ):
-            out[i] = x
-        if self.bandwidth_mode == "limited":
-            dram_total = (ifm_dram + flt_dram + ofm_real) * inst
-            mem_cycles = np.ceil(dram_total / knobs[3][:, None])
-            out[_STALL] = np.maximum(mem_cycles - cycles1 * inst, 0)
-        else:
-            out[_STALL] = 0.0
-        if util is not None:
-            fill = T + R + C - 2 if is_os else T + 2 * R + 2 * C - 3
-            util[0] = t["mnk"] / (R * C * (rf * cf) * fill)
-            util[1] = t["mnk"] / (cycles1 * R * C)
+        table = wl.derived("systolic-analytical", _layer_table)
+        vals, code = _design_block(columns)
+        out, _ = _kernels().per_layer(vals, code, table, self._limited, _CONSTANTS)
+        return dict(zip(_LAYER_KEYS, out, strict=True))
 
 
 def _value(columns: dict[str, np.ndarray], msg: str, i: int) -> Any:

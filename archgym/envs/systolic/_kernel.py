@@ -1,0 +1,252 @@
+"""Compiled (numba) kernels of :class:`~archgym.envs.systolic.model.SystolicCostModel`.
+
+One implementation of the model's physics, used for one design and for a batch alike: a loop
+over designs x layers over a per-workload table built once (:func:`layer_table`). The
+formulas and their derivation are in :mod:`archgym.envs.systolic.model` and
+:mod:`archgym.envs.systolic.timing` (``fold_cycles``: this is the same arithmetic on scalars,
+in the same order, so the results are the same floats).
+
+Every count is an integer held in a float64; sums over layers are exact below 2**53, so the
+order of summation does not change them. The module imports numba, so the model imports it
+lazily (``import numba`` costs about 0.2 s of CPU); compiled code is cached on disk
+(``cache=True``, like a ``.pyc``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from archgym.envs.systolic.timing import mapped_dims
+
+__all__ = ["layer_table", "fold_cycles", "totals", "per_layer", "N_TOTALS", "N_LAYER", "CHECKS"]
+
+#: Columns of the per-layer table (one row per layer).
+_INST, _MK, _KN, _MN, _IFW, _MNK, _MAPPED = 0, 1, 2, 3, 4, 5, 6  # then (Sr, Sc, T) per dataflow
+#: Rows of :func:`totals`'s output, in the model's metric order.
+N_TOTALS = 12
+#: Rows of :func:`per_layer`'s output (whole layers: all instances).
+N_LAYER = 12
+#: Bits of the ``bad`` code, in the order the reasons are listed: rows, cols, dataflow, then
+#: the five knobs (see ``model._NUMERIC``).
+CHECKS = 8
+
+# Constants of archgym.envs.systolic.model (passed in by value so there is one source).
+_E_MAC = 0
+_E_SRAM = 1
+_E_DRAM = 2
+_A_PE = 3
+_A_SRAM = 4
+
+
+def layer_table(m: np.ndarray, n: np.ndarray, k: np.ndarray, **cols: np.ndarray) -> np.ndarray:
+    """``(L, 15)`` float table: instances, ``M*K``, ``K*N``, ``M*N``, ifmap words,
+    ``M*N*K``, then ``(Sr, Sc, T)`` of the os, ws and is mappings."""
+    m, n, k = m.astype(float), n.astype(float), k.astype(float)
+    parts = [
+        cols["instances"].astype(float),
+        m * k,
+        cols["filter_words"].astype(float),
+        cols["ofmap_words"].astype(float),
+        cols["ifmap_words"].astype(float),
+        m * n * k,
+    ]
+    for df in range(3):
+        parts.extend(mapped_dims(m, n, k, df == 0, df == 1))
+    return np.ascontiguousarray(np.stack(parts, axis=1))
+
+
+@njit(cache=True)
+def _bad(v: np.ndarray, code: np.ndarray, i: int) -> int:
+    """Bit mask of the design checks ``i`` fails (0: buildable)."""
+    bits = 0
+    for q in range(2):  # rows, cols: positive integers (NaN fails every comparison)
+        x = v[q, i]
+        if not (x > 0) or x != np.floor(x) or np.isinf(x):
+            bits |= 1 << q
+    if code[i] < 0:
+        bits |= 1 << 2
+    for q in range(2, 7):  # the knobs: > 0
+        if not (v[q, i] > 0):
+            bits |= 1 << (q + 1)
+    return bits
+
+
+@njit(cache=True)
+def fold_cycles(
+    sr: float, sc: float, t: float, rows: float, cols: float, short_fill: bool
+) -> tuple[float, float, float]:
+    """:func:`archgym.envs.systolic.timing.fold_cycles` on scalars, in the same order of
+    operations (``tests/test_systolic_kernel.py`` checks the two agree)."""
+    row_folds = -(-sr // rows)
+    col_folds = -(-sc // cols)
+    fill = rows + cols - 2 if short_fill else 2 * rows + cols - 2
+    return row_folds, col_folds, row_folds * col_folds * (t + fill) - 1
+
+
+@njit(cache=True)
+def _layer(
+    df: int,
+    R: float,
+    C: float,
+    ifm_kb: float,
+    flt_kb: float,
+    bw: float,
+    lay: np.ndarray,
+    j: int,
+    limited: bool,
+) -> tuple[float, float, float, float, float, float, float, float, float, float]:
+    """Counts of one instance of layer ``j``: cycles, SRAM ifmap reads, SRAM filter reads,
+    SRAM ofmap writes (SCALE-Sim's count, ``rows + cols`` more per os fold), DRAM ifmap
+    reads, DRAM filter reads, DRAM ofmap writes, MACs; then the whole layer's stall cycles
+    and the number of folds."""
+    base = _MAPPED + 3 * df
+    rf, cf, cycles1 = fold_cycles(lay[j, base], lay[j, base + 1], lay[j, base + 2], R, C, df == 0)
+    MK, KN, MN = lay[j, _MK], lay[j, _KN], lay[j, _MN]
+    if df == 0:
+        ifm_rd, flt_rd, ofm_real = MK * cf, KN * rf, MN
+        ofm_wr = MN + rf * cf * (R + C)
+    else:
+        ifm_rd = MK * cf if df == 1 else MK
+        flt_rd = KN if df == 1 else KN * cf
+        ofm_wr = MN * rf
+        ofm_real = ofm_wr
+    ifw = lay[j, _IFW]
+    ifm_dram = ifw if ifw <= ifm_kb * 1024.0 else ifm_rd
+    flt_dram = KN if KN <= flt_kb * 1024.0 else flt_rd
+    inst = lay[j, _INST]
+    stall = 0.0
+    if limited:
+        mem_cycles = np.ceil((ifm_dram + flt_dram + ofm_real) * inst / bw)
+        stall = max(mem_cycles - cycles1 * inst, 0.0)
+    return (
+        cycles1,
+        ifm_rd,
+        flt_rd,
+        ofm_wr,
+        ifm_dram,
+        flt_dram,
+        ofm_real,
+        lay[j, _MNK],
+        stall,
+        rf * cf,
+    )
+
+
+@njit(cache=True)
+def _energy_j(
+    mac: float,
+    ifm: float,
+    flt: float,
+    ofm: float,
+    dram: float,
+    e: np.ndarray,
+    e_i: float,
+    e_f: float,
+    e_o: float,
+) -> float:
+    """MAC + SRAM + DRAM energy in J of the given counts, with the SRAM energies per word of
+    the design's ifmap, filter and ofmap SRAMs (``e_i``, ``e_f``, ``e_o``, pJ)."""
+    return (e[_E_MAC] * mac + e_i * ifm + e_f * flt + e_o * ofm + e[_E_DRAM] * dram) * 1e-12
+
+
+@njit(cache=True)
+def totals(
+    v: np.ndarray, code: np.ndarray, lay: np.ndarray, limited: bool, e: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Whole-workload metrics ``(N_TOTALS, n)`` in the model's metric order (NaN for designs
+    that fail a check), the check bits per design and the number of such designs.
+
+    ``v`` is ``(7, n)``: rows, cols, ifmap/filter/ofmap SRAM KiB, DRAM words/cycle, clock MHz;
+    ``code`` the dataflow index (-1: unknown); ``e`` the energy and area constants."""
+    n = v.shape[1]
+    out = np.empty((N_TOTALS, n))
+    bad = np.zeros(n, dtype=np.int64)
+    n_bad = 0
+    for i in range(n):
+        bits = _bad(v, code, i)
+        bad[i] = bits
+        if bits:
+            n_bad += 1
+            out[:, i] = np.nan
+            continue
+        R, C = v[0, i], v[1, i]
+        ifm_kb, flt_kb, ofm_kb, bw, clock = v[2, i], v[3, i], v[4, i], v[5, i], v[6, i]
+        df = code[i]
+        cyc = ird = frd = owr = idr = fdr = odr = macs = stall = 0.0
+        for j in range(lay.shape[0]):
+            c = _layer(df, R, C, ifm_kb, flt_kb, bw, lay, j, limited)
+            inst = lay[j, _INST]
+            cyc += c[0] * inst
+            ird += c[1] * inst
+            frd += c[2] * inst
+            owr += c[3] * inst
+            idr += c[4] * inst
+            fdr += c[5] * inst
+            odr += c[6] * inst
+            macs += c[7] * inst
+            stall += c[8]
+        e_i = e[_E_SRAM] * np.sqrt(ifm_kb / 8.0)
+        e_f = e[_E_SRAM] * np.sqrt(flt_kb / 8.0)
+        e_o = e[_E_SRAM] * np.sqrt(ofm_kb / 8.0)
+        out[0, i] = (cyc + stall) / (clock * 1e6)  # latency_s
+        out[1, i] = cyc
+        out[2, i] = stall
+        out[3, i] = macs / (cyc * (R * C))  # utilization
+        out[4, i] = ird + frd
+        out[5, i] = owr
+        out[6, i] = ird
+        out[7, i] = frd
+        out[8, i] = idr + fdr
+        out[9, i] = odr
+        out[10, i] = _energy_j(macs, ird, frd, owr, idr + fdr + odr, e, e_i, e_f, e_o)
+        out[11, i] = (R * C * e[_A_PE] + (ifm_kb + flt_kb + ofm_kb) * e[_A_SRAM]) * 1e-6
+    return out, bad, n_bad
+
+
+@njit(cache=True)
+def per_layer(
+    v: np.ndarray, code: np.ndarray, lay: np.ndarray, limited: bool, e: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-layer figures ``(N_LAYER, n, L)`` (NaN for designs that fail a check): cycles,
+    stall cycles, compute and overall utilisation, SRAM ifmap/filter reads, SRAM ofmap
+    writes, DRAM ifmap/filter reads, DRAM ofmap writes, MACs, energy (J); counts of whole
+    layers. Returns it with the check bits per design."""
+    n, L = v.shape[1], lay.shape[0]
+    out = np.empty((N_LAYER, n, L))
+    bad = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        bits = _bad(v, code, i)
+        bad[i] = bits
+        if bits:
+            out[:, i, :] = np.nan
+            continue
+        R, C = v[0, i], v[1, i]
+        df = code[i]
+        e_i = e[_E_SRAM] * np.sqrt(v[2, i] / 8.0)
+        e_f = e[_E_SRAM] * np.sqrt(v[3, i] / 8.0)
+        e_o = e[_E_SRAM] * np.sqrt(v[4, i] / 8.0)
+        for j in range(L):
+            c = _layer(df, R, C, v[2, i], v[3, i], v[5, i], lay, j, limited)
+            inst = lay[j, _INST]
+            T = lay[j, _MAPPED + 3 * df + 2]
+            fill = T + R + C - 2 if df == 0 else T + 2 * R + 2 * C - 3
+            mnk = lay[j, _MNK]
+            out[0, i, j] = c[0] * inst
+            out[1, i, j] = c[8]
+            out[2, i, j] = mnk / (R * C * c[9] * fill)
+            out[3, i, j] = mnk / (c[0] * R * C)
+            for q in range(1, 8):
+                out[3 + q, i, j] = c[q] * inst
+            out[11, i, j] = _energy_j(
+                out[10, i, j],
+                out[4, i, j],
+                out[5, i, j],
+                out[6, i, j],
+                out[7, i, j] + out[8, i, j] + out[9, i, j],
+                e,
+                e_i,
+                e_f,
+                e_o,
+            )
+    return out, bad

@@ -1,0 +1,104 @@
+"""The Systolic model's compiled kernel: one implementation for a lone design and a batch.
+
+The model's numbers themselves are pinned elsewhere: against SCALE-Sim 3.0.0 in
+``tests/test_systolic_model.py`` and by the fingerprints of ``tests/test_versions.py``
+(which were taken with the numpy implementation the kernel replaced, and still match).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from archgym.envs.systolic import timing
+from archgym.envs.systolic.model import SystolicCostModel
+
+WORKLOADS = ("resnet18", "mobilenet_v2", "llama7b_decode")
+
+
+def _random_designs(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Designs over the whole range the model accepts, about a third of them unbuildable
+    (zero, negative, fractional, NaN or infinite sizes, unknown dataflows)."""
+    return {
+        "rows": rng.choice([1, 3, 8, 16, 32, 128, 0, -2, 2.5, np.nan, np.inf], n).astype(float),
+        "cols": rng.choice([1, 4, 20, 32, 256, 0, 1.5], n).astype(float),
+        "dataflow": rng.choice(["os", "ws", "is", "rs"], n, p=[0.3, 0.3, 0.3, 0.1]),
+        "ifmap_sram_kb": rng.choice([1, 8, 64, 1024, 0, -1], n, p=[0.2] * 4 + [0.1] * 2),
+        "filter_sram_kb": rng.choice([1, 8, 64, 1024, 0.5], n).astype(float),
+        "ofmap_sram_kb": rng.choice([1, 64, 256, np.nan], n, p=[0.32, 0.32, 0.32, 0.04]),
+        "dram_bw_words": rng.choice([0.5, 1, 10, 64, 0], n, p=[0.24] * 4 + [0.04]),
+        "clock_mhz": rng.choice([100, 1000, 2000.5], n).astype(float),
+    }
+
+
+@pytest.mark.parametrize("mode", ["limited", "ideal"])
+@pytest.mark.parametrize("workload", WORKLOADS)
+def test_lone_designs_equal_their_rows_of_a_batch(mode: str, workload: str) -> None:
+    # Catches a lone-design path that drifts from the batched one (a second implementation,
+    # or a kernel that reads another design's values), bit for bit, reasons included.
+    model = SystolicCostModel(mode)
+    cols = _random_designs(np.random.default_rng(7), 300)
+    batch = model.evaluate(cols, workload)
+    assert 0 < batch.feasible.sum() < len(batch)  # both kinds are exercised
+    for i in range(len(batch)):
+        one = model.evaluate({k: v[i : i + 1] for k, v in cols.items()}, workload)
+        assert one.reasons == [batch.reasons[i]]
+        assert one.feasible[0] == batch.feasible[i]
+        for k, v in one.metrics.items():
+            np.testing.assert_array_equal(v, batch.metrics[k][i : i + 1], err_msg=k)
+
+
+def test_layers_sum_to_the_totals() -> None:
+    # The per-layer and the whole-workload kernels share the layer arithmetic; a change to
+    # one of them alone shows up here.
+    model = SystolicCostModel()
+    cols = _random_designs(np.random.default_rng(3), 200)
+    tot = model.evaluate_columns(cols, "resnet18")
+    per = model.evaluate_layers(cols, "resnet18")
+    ok = tot.feasible
+    assert np.isnan(per["cycles"][~ok]).all() and not np.isnan(per["cycles"][ok]).any()
+    for layer_key, total_key in [
+        ("cycles", "cycles"),
+        ("stall_cycles", "stall_cycles"),
+        ("sram_ofmap_writes", "sram_write_words"),
+        ("sram_ifmap_reads", "sram_ifmap_read_words"),
+        ("dram_ofmap_writes", "dram_write_words"),
+    ]:
+        np.testing.assert_array_equal(per[layer_key][ok].sum(axis=1), tot.metrics[total_key][ok])
+    np.testing.assert_allclose(
+        per["energy_j"][ok].sum(axis=1), tot.metrics["energy_j"][ok], rtol=1e-12
+    )
+
+
+def test_scalar_fold_cycles_equals_the_shared_formula() -> None:
+    # The kernel's scalar copy of timing.fold_cycles (the formula the accelerator and
+    # co-design models use) must give the same floats.
+    from archgym.envs.systolic import _kernel
+
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        sr, sc, t = (float(x) for x in rng.integers(1, 5000, 3))
+        rows, cols = (float(x) for x in rng.integers(1, 300, 2))
+        short = bool(rng.integers(2))
+        want = timing.fold_cycles(sr, sc, t, rows, cols, short_fill=short)
+        assert _kernel.fold_cycles(sr, sc, t, rows, cols, short) == tuple(float(x) for x in want), (
+            sr,
+            sc,
+            t,
+            rows,
+            cols,
+            short,
+        )
+
+
+def test_importing_archgym_does_not_import_numba() -> None:
+    # numba costs about 0.2 s of CPU to import; only the first evaluation may pay it.
+    code = (
+        "import sys, archgym, archgym.envs.systolic.model; "
+        "archgym.make('archgym/Systolic-v0'); "
+        "assert 'numba' not in sys.modules, 'numba imported before any evaluation'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
