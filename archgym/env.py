@@ -39,8 +39,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from archgym.cost_model import CostModel, Evaluations
-from archgym.errors import ConfigError, DesignError
+from archgym.cost_model import CostModel, Evaluations, reject_unphysical
+from archgym.errors import BackendError, ConfigError, DesignError
 from archgym.objective import Objective, ObjectiveSpec
 from archgym.results import Results
 from archgym.space import DesignSpace
@@ -137,7 +137,13 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
             self._value_rows = [[_row(x) for x in vals] for vals in self._values]
         self._discrete = space.is_discrete
         if self._discrete:
-            self._nvec_all = np.array([p.n_choices for p in space.params], dtype=float)
+            # the observation of each value index, (i + 0.5) / n, as plain floats
+            self._units = [[(i + 0.5) / len(v) for i in range(len(v))] for v in self._values]
+        # A lone design with prebuilt columns calls evaluate_columns directly and applies
+        # CostModel.evaluate's checks (one row, physical metrics) to the floats the step reads
+        # anyway; a model that overrides evaluate keeps going through it.
+        self._direct = getattr(type(cost_model), "evaluate", None) is CostModel.evaluate
+        self._plain = not any(m.signed or m.optional for m in cost_model.metrics)
         if mode == "one-step":
             self.action_space = space.to_gymnasium()
         else:
@@ -209,6 +215,27 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
                 f"{type(self.cost_model).__name__} returned {len(evals)} rows for {len(designs)} designs"
             )
         return evals, time.perf_counter() - t0
+
+    def _run_one(
+        self, cols: dict[str, np.ndarray]
+    ) -> tuple[Evaluations, dict[str, float], float, bool]:
+        """One design's evaluation, its metrics as floats, the seconds it took and whether
+        every metric is finite and >= 0: :meth:`CostModel.evaluate`'s contract (one row;
+        :func:`reject_unphysical`) checked on the floats."""
+        model = self.cost_model
+        t0 = time.perf_counter()
+        evals = model.evaluate_columns(cols, self.workload)
+        if len(evals) != 1:
+            raise BackendError(
+                f"{type(model).__name__}.evaluate_columns returned {len(evals)} rows for 1 design"
+            )
+        metrics = {k: v.item() for k, v in evals.metrics.items()}
+        # NaN fails 0 <= x: an infeasible design (NaN metrics) takes the full check too
+        clean = self._plain and all(0.0 <= x < math.inf for x in metrics.values())
+        if not clean:
+            evals = reject_unphysical(evals, model.metrics, model.name)
+            metrics = {k: v.item() for k, v in evals.metrics.items()}
+        return evals, metrics, time.perf_counter() - t0, clean
 
     def _score(self, designs: list[dict[str, Any]], run: tuple[Evaluations, float]) -> Results:
         evals, dt = run
@@ -302,15 +329,19 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
             cols = (
                 None
                 if idx is None or rows is None
-                else {
-                    p.name: rows[j][i]
-                    for j, (p, i) in enumerate(zip(self.space.params, idx, strict=True))
-                }
+                else {n: r[i] for n, r, i in zip(self.space.names, rows, idx, strict=True)}
             )
-            evals, dt = self._run_model([design], cols)
+            if cols is not None and self._direct:
+                evals, metrics, dt, clean = self._run_one(cols)
+                shown = metrics if clean else None  # every metric finite: nothing to hide
+            else:
+                evals, dt = self._run_model([design], cols)
+                metrics = {k: v.item() for k, v in evals.metrics.items()}  # (1,) arrays
+                shown = None
         except DesignError as exc:  # decoded action broke a space constraint
             evals, dt = Evaluations.infeasible(1, self.cost_model.metric_names, str(exc)), 0.0
-        metrics = {k: v.item() for k, v in evals.metrics.items()}  # one design: (1,) arrays
+            metrics = {k: v.item() for k, v in evals.metrics.items()}
+            shown = None
         feasible = bool(evals.feasible[0])
         values, violations, reward = self.objective.score_one(metrics, feasible)
         if self._listeners:
@@ -328,14 +359,18 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         if self._discrete:
             if idx is None or self.space._conditional:
                 idx = self.space.encode_indices(design)  # type: ignore[assignment]
-            self._obs[:d] = (np.asarray(idx) + 0.5) / self._nvec_all
+            self._obs[:d] = [u[i] for u, i in zip(self._units, idx, strict=True)]
         else:
             self._obs[:d] = [p.to_unit(design[p.name]) for p in self.space.params]
         self._obs[d:] = 1.0
         self._partial = dict(design)
         info = {
             "design": design,
-            "metrics": {k: (None if math.isnan(v) else v) for k, v in metrics.items()},
+            "metrics": (
+                dict(shown)
+                if shown is not None
+                else {k: (None if math.isnan(v) else v) for k, v in metrics.items()}
+            ),
             "feasible": feasible,
             "reason": evals.reasons[0],
             "objective": [None if math.isnan(v) else v for v in values],
