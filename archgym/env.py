@@ -358,7 +358,7 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         d = len(self.space)
         if self._discrete:
             if idx is None or self.space._conditional:
-                idx = self.space.encode_indices(design)  # type: ignore[assignment]
+                idx = self.space.encode_indices(design).tolist()
             self._obs[:d] = [u[i] for u, i in zip(self._units, idx, strict=True)]
         else:
             self._obs[:d] = [p.to_unit(design[p.name]) for p in self.space.params]
