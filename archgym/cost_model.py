@@ -106,6 +106,40 @@ class Evaluations:
     def __len__(self) -> int:
         return int(self.feasible.shape[0])
 
+    @classmethod
+    def from_block(
+        cls, names: Sequence[str], block: np.ndarray, feasible: np.ndarray, reasons: list[str]
+    ) -> Evaluations:
+        """Evaluations whose metrics are the rows of one float block ``(len(names), n)``
+        (views, not copies), checked once for the whole block instead of once per metric: the
+        lone-design fast path of a model that computes every metric in one array.
+
+        Raises:
+            ValueError: ``block`` is not a float64 array of that shape, ``feasible`` not a
+                bool array of shape ``(n,)``, or ``reasons`` not ``n`` strings long.
+        """
+        n = len(reasons)
+        if not (
+            type(block) is np.ndarray
+            and block.dtype == _FLOAT
+            and block.shape == (len(names), n)
+            and type(feasible) is np.ndarray
+            and feasible.dtype == np.bool_
+            and feasible.shape == (n,)
+        ):
+            raise ValueError(
+                f"from_block needs a float64 block of shape ({len(names)}, {n}) and a bool "
+                f"feasible of shape ({n},), got {getattr(block, 'shape', None)} "
+                f"{getattr(block, 'dtype', type(block).__name__)} and "
+                f"{getattr(feasible, 'shape', None)} {getattr(feasible, 'dtype', None)}"
+            )
+        out = cls.__new__(cls)  # the block was checked as a whole: skip the per-metric checks
+        out.metrics = dict(zip(names, block, strict=True))
+        out.feasible = feasible
+        out.reasons = reasons
+        out.extras = None
+        return out
+
     def row(self, i: int) -> dict[str, Any]:
         """Metrics of design ``i`` as plain floats (NaN becomes ``None``), plus feasibility."""
         out: dict[str, Any] = {}

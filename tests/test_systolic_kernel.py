@@ -102,3 +102,21 @@ def test_importing_archgym_does_not_import_numba() -> None:
         "assert 'numba' not in sys.modules, 'numba imported before any evaluation'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_from_block_refuses_what_the_per_metric_checks_would() -> None:
+    # Evaluations.from_block skips the per-metric checks of Evaluations(...) after one check
+    # of the whole block; a block of the wrong shape or dtype must still be refused.
+    from archgym.cost_model import Evaluations
+
+    ok = Evaluations.from_block(("a", "b"), np.zeros((2, 3)), np.ones(3, bool), [""] * 3)
+    assert list(ok.metrics) == ["a", "b"] and ok.metrics["b"].shape == (3,) and len(ok) == 3
+    bad = [
+        (np.zeros((2, 2)), np.ones(3, bool)),  # designs differ
+        (np.zeros((3, 3)), np.ones(3, bool)),  # metrics differ
+        (np.zeros((2, 3), dtype=np.float32), np.ones(3, bool)),
+        (np.zeros((2, 3)), np.ones(3)),  # feasible not bool
+    ]
+    for block, feasible in bad:
+        with pytest.raises(ValueError, match="from_block needs a float64 block"):
+            Evaluations.from_block(("a", "b"), block, feasible, [""] * 3)

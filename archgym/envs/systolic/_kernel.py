@@ -153,20 +153,23 @@ def _energy_j(
 @njit(cache=True)
 def totals(
     v: np.ndarray, code: np.ndarray, lay: np.ndarray, limited: bool, e: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Whole-workload metrics ``(N_TOTALS, n)`` in the model's metric order (NaN for designs
-    that fail a check), the check bits per design and the number of such designs.
+    that fail a check), feasibility, the check bits per design and the number of designs
+    that fail a check.
 
     ``v`` is ``(7, n)``: rows, cols, ifmap/filter/ofmap SRAM KiB, DRAM words/cycle, clock MHz;
     ``code`` the dataflow index (-1: unknown); ``e`` the energy and area constants."""
     n = v.shape[1]
     out = np.empty((N_TOTALS, n))
     bad = np.zeros(n, dtype=np.int64)
+    feasible = np.ones(n, dtype=np.bool_)
     n_bad = 0
     for i in range(n):
         bits = _bad(v, code, i)
-        bad[i] = bits
         if bits:
+            bad[i] = bits
+            feasible[i] = False
             n_bad += 1
             out[:, i] = np.nan
             continue
@@ -201,7 +204,7 @@ def totals(
         out[9, i] = odr
         out[10, i] = _energy_j(macs, ird, frd, owr, idr + fdr + odr, e, e_i, e_f, e_o)
         out[11, i] = (R * C * e[_A_PE] + (ifm_kb + flt_kb + ofm_kb) * e[_A_SRAM]) * 1e-6
-    return out, bad, n_bad
+    return out, feasible, bad, n_bad
 
 
 @njit(cache=True)

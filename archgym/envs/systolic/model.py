@@ -171,16 +171,24 @@ def _design_block(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarra
     if not columns:
         return np.empty((len(_NUMERIC), 0)), np.empty(0, dtype=np.int64)
     n = len(next(iter(columns.values())))
+    if n == 1:  # a lone design: one numpy call on scalars instead of one per column
+        vals = np.array([_scalar(columns, k) for k in _NUMERIC], dtype=float)
+        code = np.array([_DF_CODE.get(str(_scalar(columns, "dataflow")), -1)], dtype=np.int64)
+        return vals.reshape(len(_NUMERIC), 1), code
     vals = np.array([_column(columns, k, n) for k in _NUMERIC], dtype=float)
-    df = _column(columns, "dataflow", n)
-    if n == 1:
-        code = np.array([_DF_CODE.get(str(df[0]), -1)], dtype=np.int64)
-    else:
-        code = np.full(n, -1, dtype=np.int64)
-        df = np.asarray(df).astype(str)
-        for i, name in enumerate(DATAFLOWS):
-            code[df == name] = i
+    df = np.asarray(_column(columns, "dataflow", n)).astype(str)
+    code = np.full(n, -1, dtype=np.int64)
+    for i, name in enumerate(DATAFLOWS):
+        code[df == name] = i
     return vals, code
+
+
+def _scalar(columns: dict[str, np.ndarray], key: str) -> Any:
+    """The value of ``key`` of a lone design (its default if left out)."""
+    col = columns.get(key)
+    if type(col) is np.ndarray:
+        return col.item()  # a Python scalar: numpy converts it faster than a numpy scalar
+    return col[0] if col is not None else _column(columns, key, 1)[0]
 
 
 def _reasons(columns: dict[str, np.ndarray], bad: np.ndarray) -> list[str]:
@@ -246,12 +254,9 @@ class SystolicCostModel(CostModel):
         wl = as_workload(workload, "systolic-analytical")
         table = wl.derived("systolic-analytical", _layer_table)
         vals, code = _design_block(columns)
-        out, bad, n_bad = _kernels().totals(vals, code, table, self._limited, _CONSTANTS)
-        if n_bad:
-            feasible, reasons = bad == 0, _reasons(columns, bad)
-        else:
-            feasible, reasons = np.ones(len(bad), dtype=bool), [""] * len(bad)
-        return Evaluations(dict(zip(_METRIC_NAMES, out, strict=True)), feasible, reasons)
+        out, feasible, bad, n_bad = _kernels().totals(vals, code, table, self._limited, _CONSTANTS)
+        reasons = _reasons(columns, bad) if n_bad else [""] * len(bad)
+        return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons)
 
     def evaluate_layers(
         self, columns: dict[str, np.ndarray], workload: Any
