@@ -101,7 +101,7 @@ class MappingCostModel(CostModel):
     """
 
     name: ClassVar[str] = "mapping-analytical"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
     metrics: ClassVar[tuple[Metric, ...]] = _METRICS
     description: ClassVar[str] = "Loop order, buffer tiling and spatial unrolling of one layer"
 

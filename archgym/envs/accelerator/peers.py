@@ -51,6 +51,9 @@ class ImportedAccelerator:
             ``"limited"`` for ZigZag.
         source: The peer and the name of its description.
         notes: What the conversion approximated, one line each.
+        peer_levels: ``"<operand>:<peer level>"`` -> the model's level it is compared with.
+        array: How the peer's array is built (:class:`~archgym.envs.accelerator.model.
+            ArrayWiring`); ``None`` for SCALE-Sim, whose array is the model's default.
     """
 
     design: dict[str, Any]
@@ -59,12 +62,14 @@ class ImportedAccelerator:
     source: str = ""
     notes: tuple[str, ...] = ()
     peer_levels: dict[str, str] = field(default_factory=dict)
+    array: Any = None
 
     def cost_model(self) -> Any:
-        """An :class:`~archgym.envs.accelerator.model.AcceleratorCostModel` with this table."""
+        """An :class:`~archgym.envs.accelerator.model.AcceleratorCostModel` with this table
+        and array wiring (:class:`~archgym.envs.accelerator.model.ArrayWiring`)."""
         from archgym.envs.accelerator.model import AcceleratorCostModel
 
-        return AcceleratorCostModel(self.bandwidth_mode, energy_pj=self.energy_pj)
+        return AcceleratorCostModel(self.bandwidth_mode, energy_pj=self.energy_pj, array=self.array)
 
 
 def _load_yaml(obj: Any, what: str) -> Any:
@@ -290,8 +295,28 @@ def from_zigzag(
         "clock_mhz": 1000.0,
         "psum_bits": psum_bits,
     }
+    from archgym.envs.accelerator.model import ArrayWiring
+
+    # The array is wired to the mapping's loops (ZigZag's spatial_mapping), is not systolic
+    # (its operands are multicast along served_dimensions; the next stationary tile loads under
+    # the current one), and the DRAM has the ports the YAML gives it: shared by all operands
+    # when one port serves them all (every shipped architecture).
+    loop_unroll: dict[str, int] = {}
+    for d, loops in spatial.items():
+        for loop, n in loops:
+            loop_unroll[loop] = loop_unroll.get(loop, 1) * min(int(n), sizes[d])
+    dram_ops = [
+        {str(a).replace(" ", "").split(",")[0] for a in p.get("allocation", [])}
+        for p in mems[dram_name]["ports"]
+    ]
+    one_port = any(len(ops) > 1 for ops in dram_ops)
+    array = ArrayWiring(
+        spatial_unroll=loop_unroll,
+        fold_overlap=True,
+        dram_ports="shared" if one_port else "per_operand",
+    )
     return ImportedAccelerator(
-        design, energy, "limited", f"zigzag:{name}", tuple(notes), peer_levels
+        design, energy, "limited", f"zigzag:{name}", tuple(notes), peer_levels, array
     )
 
 

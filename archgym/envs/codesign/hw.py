@@ -61,6 +61,7 @@ from typing import Any
 import numpy as np
 
 from archgym.envs.accelerator import tables as at
+from archgym.envs.accelerator.model import edge_words
 from archgym.envs.codesign import tables as ct
 from archgym.envs.nas.arch import BLOCK_FIELDS, MAX_BLOCKS, PARAM_VALUES, arch_key, plan_network
 from archgym.envs.nas.compress import compressed_layers, parse_sparsity
@@ -294,6 +295,12 @@ def hardware_costs(
     noc_bw = col["gbuf_banks"] * at.GBUF_BANK_WIDTH_BYTES
     port = np.maximum(np.maximum(dram_in, dram_w), out_b)
     cycles = np.maximum(np.maximum(compute, port / col["dram_bw_bytes"]), noc_bytes / noc_bw)
+    # the first stationary tile loads before the first MAC and the last output block drains
+    # after the last one (archgym.envs.accelerator.model.edge_words, as in Accelerator-v1)
+    first_i, first_w, last_o = edge_words(is_os, is_ws, R, C, M, N, Sr, Sc)
+    edge = np.minimum(first_i * abits / 8.0 + first_w * w_bytes_per_elem, dram_in + dram_w)
+    edge = edge + np.minimum(last_o * abits / 8.0, out_b)
+    cycles = np.maximum(cycles, compute + edge / col["dram_bw_bytes"])
 
     # -- energy (pJ -> J) --------------------------------------------------------------------
     # Register-file accesses by stationarity (as archgym.envs.accelerator.model.layer_costs):

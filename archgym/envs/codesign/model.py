@@ -96,7 +96,7 @@ class CoDesignCostModel(CostModel):
     """
 
     name: ClassVar[str] = "codesign"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
     metrics: ClassVar[tuple[Metric, ...]] = _METRICS
     description: ClassVar[str] = (
         "NAS-table accuracy + sparsity/precision-aware accelerator cost on the network's layers"
