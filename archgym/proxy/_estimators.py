@@ -240,16 +240,16 @@ def _index_dtype(values: np.ndarray, signed: bool = False) -> type:
 
 
 class Predictor:
-    """Numpy evaluation of an exported model (see :func:`export`).
+    """Evaluation of an exported model (see :func:`export`): numpy for the MLP, compiled tree
+    walks (:mod:`archgym.proxy._walk`, numba) for tree ensembles.
 
-    Tree ensembles are re-laid out at load so that every internal node's right child follows
-    its left child, with all trees in one set of flat arrays (tree ``t``'s root is node
-    ``t``); :meth:`leaf_values` then walks every tree and design in lockstep, one numpy step
-    per tree level: ``node = left[node] + (x > threshold[node])``. A leaf points at itself
-    with an infinite threshold, so walks that end early stay put; every third level the
-    (tree, design) pairs at a leaf are set aside, so the deep levels of a few trees do not
-    cost a step for every pair. Prediction costs about (trees x mean leaf depth) numpy
-    element steps per design.
+    Tree ensembles are re-laid out at load into one set of flat arrays for all trees (tree
+    ``t``'s root is node ``t``; every internal node's right child follows its left child; a
+    leaf points at itself with an infinite threshold) and each node's child, feature, leaf
+    flag and missing-value direction are packed into one integer (layout in
+    :mod:`archgym.proxy._walk`). Gradient boosting on inputs without NaN walks each tree a
+    fixed number of levels (its depth) for 16 designs at once; prediction costs about
+    (sum of tree depths) node steps per design.
     """
 
     def __init__(self, d: Mapping[str, Any]) -> None:
@@ -295,14 +295,18 @@ class Predictor:
         new_id = np.full(n_nodes, -1, dtype=np.int64)
         new_id[roots] = np.arange(self.n_trees)
         first_child = np.zeros(n_nodes, dtype=np.int64)  # by old id
-        frontier, free, depth = roots, self.n_trees, 0
+        tree_depth = np.zeros(self.n_trees, dtype=np.int64)
+        frontier, tree_of = roots, np.arange(self.n_trees)
+        free, depth = self.n_trees, 0
         while frontier.size:
-            parents = frontier[inner[frontier]]
+            split = inner[frontier]
+            parents, tree_of = frontier[split], tree_of[split]
             if not parents.size:
                 break
             depth += 1
             if depth > 10_000:
                 raise ValueError("tree arrays contain a cycle")
+            tree_depth[tree_of] = depth
             kids = np.empty(2 * parents.size, dtype=np.int64)
             kids[0::2], kids[1::2] = left_g[parents], right_g[parents]
             if (new_id[kids] >= 0).any():
@@ -310,63 +314,81 @@ class Predictor:
             new_id[kids] = free + np.arange(kids.size)
             first_child[parents] = free + 2 * np.arange(parents.size)
             free += kids.size
-            frontier = kids
+            frontier, tree_of = kids, np.repeat(tree_of, 2)
         reached = new_id >= 0
         self.depth = depth
+        self.tree_depth = tree_depth
         n_new = int(free)
         old = np.flatnonzero(reached)
         nid = new_id[old]
-        self.left = np.arange(n_new, dtype=np.intp)  # leaves point at themselves
-        self.left[nid[inner[old]]] = first_child[old[inner[old]]]
+        split = inner[old]
+        child = np.arange(n_new, dtype=np.int64)  # leaves point at themselves
+        child[nid[split]] = first_child[old[split]]
         self.threshold = np.full(n_new, np.inf)
-        self.threshold[nid] = np.where(inner[old], threshold[old], np.inf)
-        self.feature = np.zeros(n_new, dtype=np.intp)
-        self.feature[nid] = np.where(inner[old], feature[old], 0)
+        self.threshold[nid] = np.where(split, threshold[old], np.inf)
+        feat = np.zeros(n_new, dtype=np.int64)
+        feat[nid] = np.where(split, feature[old], 0)
         self.value = np.zeros(n_new)
         self.value[nid] = value[old]
-        self.missing_left = np.ones(n_new, dtype=bool)
-        self.missing_left[nid] = np.where(inner[old], missing_left[old], True)
-        self.n_features_used = int(self.feature.max()) + 1 if n_new else 0
+        nan_right = np.zeros(n_new, dtype=np.int64)
+        nan_right[nid] = split & ~missing_left[old]
+        leaf = np.ones(n_new, dtype=np.int64)
+        leaf[nid] = ~split
+        self.n_features_used = int(feat.max()) + 1 if n_new else 0
+        self.shift = max(1, (self.n_features_used - 1).bit_length()) + 2
+        packed = (child << self.shift) | (leaf << (self.shift - 1))
+        self.packed = (packed | (nan_right << (self.shift - 2)) | feat).astype(np.uint64)
 
     def leaf_values(self, X: np.ndarray) -> np.ndarray:
         """Per-tree leaf values, shape ``(n_trees, n)`` (tree families)."""
+        from archgym.proxy import _walk
+
+        X = self._checked(X)
+        out = np.empty((self.n_trees, X.shape[0]))
+        _walk.leaf_matrix(X, self.packed, self.threshold, self.value, self.shift, out)
+        return out
+
+    def _checked(self, X: np.ndarray) -> np.ndarray:
+        """``X`` as the walk reads it: C-contiguous float64 (float32-rounded for a random
+        forest, whose scikit-learn trees compare float32), with enough features."""
         if self.family == "rf":
-            X = X.astype(np.float32).astype(np.float64)  # scikit-learn trees compare float32
-        n, n_feat = X.shape
-        if n_feat < self.n_features_used:
+            X = X.astype(np.float32).astype(np.float64)
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] < self.n_features_used:
             raise ConfigError(
-                f"the model reads {self.n_features_used} features, the input has {n_feat}"
+                f"the model reads {self.n_features_used} features, the input has shape "
+                f"{X.shape}; pass one row of features per design"
             )
-        has_nan = bool(np.isnan(X).any())
-        out = np.empty((self.n_trees, n))
-        chunk = max(1, 262_144 // max(self.n_trees, 1))
-        Xt = np.ascontiguousarray(X.T)  # feature-major: x of (feature f, row i) at f * n + i
-        flat = Xt.reshape(-1)
-        offset = self.feature * n  # where feature f of row 0 sits in ``flat``
-        is_leaf = self.left == np.arange(len(self.left))  # leaves point at themselves
-        for start in range(0, n, chunk):
-            stop = min(n, start + chunk)
-            m = stop - start
-            # one entry per (tree, row) pair, tree-major; pairs that reach a leaf are set
-            # aside every third level, so later levels walk only the unfinished ones (1.6x)
-            node = np.repeat(np.arange(self.n_trees, dtype=np.intp), m)
-            col = np.tile(np.arange(start, stop, dtype=np.intp), self.n_trees)
-            pos = np.arange(self.n_trees * m, dtype=np.intp)
-            final = np.empty(self.n_trees * m, dtype=np.intp)
-            for level in range(1, self.depth + 1):
-                x = flat[offset[node] + col]
-                step = x > self.threshold[node]
-                if has_nan:
-                    nan = np.isnan(x)
-                    step[nan] = ~self.missing_left[node][nan]
-                node = self.left[node] + step
-                if level % 3 == 0 and level < self.depth:
-                    done = is_leaf[node]
-                    final[pos[done]] = node[done]
-                    keep = ~done
-                    node, col, pos = node[keep], col[keep], pos[keep]
-            final[pos] = node
-            out[:, start:stop] = self.value[final].reshape(self.n_trees, m)
+        return X
+
+    def _boosted_sum(self, X: np.ndarray) -> np.ndarray:
+        """Baseline plus every tree's leaf value, added in scikit-learn's order."""
+        from archgym.proxy import _walk
+
+        X = self._checked(X)
+        out = np.empty(X.shape[0])
+        if np.isnan(X).any():
+            _walk.sum_trees_nan(
+                X,
+                self.packed,
+                self.threshold,
+                self.value,
+                self.n_trees,
+                self.baseline,
+                self.shift,
+                out,
+            )
+        else:
+            _walk.sum_trees(
+                X,
+                self.packed,
+                self.threshold,
+                self.value,
+                self.tree_depth,
+                self.baseline,
+                self.shift,
+                out,
+            )
         return out
 
     def predict(self, X: np.ndarray, spread: bool = False) -> Any:
@@ -387,15 +409,10 @@ class Predictor:
                     np.maximum(a, 0, out=a)
             pred = a[:, 0]
             return (pred, np.zeros_like(pred)) if spread else pred
-        leaves = self.leaf_values(X)
         if self.family == "hist-gbm":
-            # scikit-learn's order: the baseline, then tree by tree (a reduction over the
-            # outer axis adds row after row, so this is that same sequence of additions)
-            rows = np.empty((self.n_trees + 1, X.shape[0]))
-            rows[0] = self.baseline
-            rows[1:] = leaves
-            pred = np.add.reduce(rows, axis=0)
+            pred = self._boosted_sum(X)
             return (pred, np.zeros_like(pred)) if spread else pred
+        leaves = self.leaf_values(X)
         pred = np.add.reduce(leaves, axis=0) if self.n_trees else np.zeros(X.shape[0])
         pred /= self.n_trees
         return (pred, leaves.std(axis=0)) if spread else pred
