@@ -113,6 +113,17 @@ def test_feature_encoding_one_hot_and_log2() -> None:
         enc.transform({**cols, "dataflow": ["xx"]})
 
 
+def test_choice_matching_never_confuses_types() -> None:
+    from archgym.proxy._features import _equal
+
+    # a str column (numpy "U", the fast path) and an object column must agree: "4" is not 4
+    # and True is not 1
+    for col in (np.array(["os", "4", "ws"]), np.array(["os", "4", 4, True], dtype=object)):
+        np.testing.assert_array_equal(_equal(col, "4"), [False, True, False, False][: len(col)])
+        assert not _equal(col, True)[:2].any() and not _equal(col, 1)[:2].any()
+    np.testing.assert_array_equal(_equal(np.array([1, 4]), "4"), [False, False])
+
+
 def test_quality_figures_by_hand() -> None:
     q = quality(np.array([1.0, 2, 3, 4]), np.array([1.0, 2, 3, 5]), "min", k=2)
     # errors (0,0,0,1): RMSE = sqrt(1/4) = 0.5, range 3 -> nRMSE 1/6; MAPE = (1/4)/4;

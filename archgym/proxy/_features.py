@@ -159,7 +159,9 @@ def _first_value(p: Mapping[str, Any]) -> Any:
 
 def _equal(col: np.ndarray, value: Any) -> np.ndarray:
     """Elementwise ``col == value`` that never matches ``"4"`` to ``4`` or ``True`` to ``1``."""
-    if col.dtype.kind in "OUS" or isinstance(value, (str, bool)):
+    if col.dtype.kind == "U":  # every element is a str: only a str value can match
+        return col == value if type(value) is str else np.zeros(col.shape, dtype=bool)
+    if col.dtype.kind in "OS" or isinstance(value, (str, bool)):
         return np.array([type(c) is type(value) and c == value for c in col.tolist()], dtype=bool)
     return col == value
 
