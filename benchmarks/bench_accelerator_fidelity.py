@@ -82,7 +82,7 @@ def main() -> int:
                 f"scalesim {r['config']:<12} {r['mode']} bw={r['bw']:<3} {r['layer']:<24} "
                 f"fits={r['fits']!s:<5} sim {r['sim_cycles']:>8} (stall {r['sim_stall_cycles']:>7}) "
                 f"model {r['model_cycles']:>10.0f} err {r['cycles_err']:+.3f} "
-                f"overfetch {r['overfetch']:.2f}"
+                f"overfetch {r['overfetch']:.2f} never-fetched {r['never_fetched']:.2f}"
             )
     z, s = out["zigzag"], out["scalesim"]
     nets = sorted({r["network"] for r in zrows})
@@ -109,12 +109,26 @@ def main() -> int:
         f"  USER rows excluded, SCALE-Sim over-fetch (DRAM reads of a non-fitting operand / its "
         f"SRAM reads >= {s['user_overfetch_min_ratio']:.2f}): {s['user_overfetch_rows']}"
     )
+    print(
+        f"    over-fetch {s['user_overfetch_min_ratio']:.2f}-{s['user_overfetch_max_ratio']:.2f}x "
+        f"the array's reads; probed on {s['user_excluded_probed_rows']} of them "
+        f"(benchmarks/scalesim_refetch_probe.py): SCALE-Sim served "
+        f"{s['user_excluded_never_fetched_min']:.0%}-{s['user_excluded_never_fetched_max']:.0%} "
+        f"of the operand's array reads from addresses it never fetched"
+    )
+    for name in s["user_excluded"]:
+        print(f"    excluded: {name}")
     for reg in ("fitting", "non_fitting"):
         print(
             f"  USER {reg}: {s[f'user_{reg}_rows']} rows, within 5 %: "
             f"{s[f'user_{reg}_within_5pct']:.0%} (target >= 90 %); stalled rows within 5 %: "
             f"{s[f'user_{reg}_stalled_within_5pct']:.0%}"
         )
+    print(
+        f"  USER non-fitting with no row excluded: {s['user_non_fitting_all_rows']} rows, within "
+        f"5 %: {s['user_non_fitting_all_within_5pct']:.0%} (the model re-fetches a non-fitting "
+        f"operand once per pass of the dataflow)"
+    )
     sp = out["speed"]
     print(
         f"speed: {sp['evals_per_cpu_s_best']:.3g} (design x layer) evals per CPU-s best, "

@@ -143,7 +143,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"non-fitting {summary['user_non_fitting_within_5pct']:.0%} of "
             f"{summary['user_non_fitting_rows']}; {summary['user_overfetch_rows']} rows excluded "
             f"where SCALE-Sim reads a non-fitting operand from DRAM more often than its array "
-            f"reads it (ovf > 1)"
+            f"reads it (ovf > 1); with none excluded, non-fitting "
+            f"{summary['user_non_fitting_all_within_5pct']:.0%} of "
+            f"{summary['user_non_fitting_all_rows']}"
         )
         return 0
     summary = fd.zigzag_summary(rows)

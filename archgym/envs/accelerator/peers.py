@@ -185,7 +185,9 @@ def from_zigzag(
         raise ConfigError(
             f"ZigZag mapping for {name!r}: spatial_mapping unrolls {len(roles)} GEMM roles "
             f"{got} (m: OX/OY/B, n: K, k: C/FX/FY); Accelerator-v1's 2-D array unrolls "
-            "exactly two"
+            "exactly two: its access model has one role per array dimension, so folding two "
+            "roles onto one dimension would count the cycles but not the traffic (an operand "
+            "multicast along one role and private along the other)"
         )
     df = _DATAFLOW[roles] if roles in _DATAFLOW else _DATAFLOW[(roles[1], roles[0])]
     rows_role, cols_role = {"ws": ("k", "n"), "os": ("m", "n"), "is": ("k", "m")}[df]
