@@ -54,13 +54,19 @@ def test_zigzag_per_level_energy(zz):
     assert s["on_chip_median_err"] <= 0.10
     assert s["energy_within_25pct"] == 1.0
     assert s["energy_within_10pct"] >= 0.80
-    # Buffer: within 15 % on the systolic designs; generic_array_cacti (not systolic) keeps a
-    # sliding input window in its 128 B rf_I that a systolic dataflow does not exploit, so the
-    # model reads its buffer about 2x more there (a known gap, named in the closing note).
+    # Buffer (median |error| 31.4 % over all rows, target 15 %: missed). Per architecture:
+    # tpu_like 0.4 %; eyeriss_like 31 %; tesla_npu_like 51 % under: its 1 KB sram_1KB_I/W are
+    # refilled from the 1 MB level on every fold, which the model charges once per DRAM word;
+    # generic_array_cacti 69 % over: its 128 B rf_I keeps a sliding input window that the
+    # model's streamed dataflow does not exploit (known gaps, named in the closing note).
     systolic = zigzag_summary([r for r in rows if r["arch"] != "generic_array_cacti"])
     assert systolic["buffer_median_err"] <= 0.15, systolic
+    tpu = [abs(r["buffer_err"]) for r in rows if r["arch"] == "tpu_like"]
+    assert float(np.median(tpu)) <= 0.02
     generic = [r["buffer_err"] for r in rows if r["arch"] == "generic_array_cacti"]
     assert 0.0 < float(np.median(generic)) < 1.6
+    tesla = [r["buffer_err"] for r in rows if r["arch"] == "tesla_npu_like"]
+    assert -0.8 < float(np.median(tesla)) < 0.0
 
 
 def test_zigzag_tpu_like_register_energy_follows_stationarity(zz):

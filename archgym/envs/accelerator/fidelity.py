@@ -80,7 +80,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation (average ranks for ties)."""
     from scipy.stats import spearmanr
 
-    if len(a) < 2:
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:  # undefined for a constant input
         return float("nan")
     return float(spearmanr(a, b).statistic)
 
