@@ -116,6 +116,34 @@ NUMERIC_PARAMS = (
 LEVELS: tuple[str, ...] = ("mac", "rf", "noc", "buffer", "dram")
 BANDWIDTH_MODES: tuple[str, ...] = ("limited", "ideal", "scalesim")
 _LAYER_ONLY = ("sram_ifmap_read_words", "sram_filter_read_words")
+#: The design checks, in the order of the reasons (and of the kernel's check bits).
+_CHECK_MESSAGES: tuple[str, ...] = (
+    *(f"{k} must be a positive integer" for k in ("rows", "cols", "gbuf_banks")),
+    *(
+        f"{k} must be > 0"
+        for k in ("rf_bytes", "gbuf_kb", "noc_bw_bytes", "dram_bw_bytes", "tech_nm", "clock_mhz")
+    ),
+    "psum_bits must be >= 0 (0: the precision's default)",
+    f"dataflow must be one of {list(DATAFLOWS)}",
+    f"precision must be one of {list(tb.PRECISIONS)}",
+    "gbuf_kb must hold one array tile double-buffered, "
+    "2*(rows*cols+rows+cols) words; raise gbuf_kb or shrink the array",
+)
+_DF_CODE: dict[str, int] = {x: i for i, x in enumerate(DATAFLOWS)}
+_PREC_CODE: dict[str, int] = {x: i for i, x in enumerate(tb.PRECISIONS)}
+_kernel: Any = None
+
+
+def _kernels() -> Any:
+    """The compiled kernel (:mod:`archgym.envs.accelerator._kernel`), imported on first use:
+    ``import numba`` costs about 0.2 s, which ``import archgym`` does not pay."""
+    global _kernel
+    if _kernel is None:
+        from archgym.envs.accelerator import _kernel as k
+
+        _kernel = (k, k.constants())
+    return _kernel
+
 
 _METRICS = (
     Metric("latency_s", "s", "min", "Run time of the workload, stalls included"),
@@ -135,6 +163,7 @@ _METRICS = (
     Metric("sram_read_words", "words", "min", "Global-buffer reads by the array"),
     Metric("sram_write_words", "words", "min", "Global-buffer writes by the array"),
 )
+_METRIC_NAMES: tuple[str, ...] = tuple(m.name for m in _METRICS)
 
 
 def as_workload(workload: Any) -> Workload:
@@ -311,6 +340,10 @@ class AcceleratorCostModel(CostModel):
         self.bandwidth_mode = bandwidth_mode
         self.energy_pj = dict(energy_pj or {})
         self.array = array or SYSTOLIC
+        # The compiled kernel serves the default array and the limited and ideal modes; the
+        # numpy layer_costs (its reference) the rest.
+        self._use_kernel = bandwidth_mode != "scalesim" and self.array.spatial_unroll is None
+        self._e_over: np.ndarray | None = None
 
     def describe(self) -> dict[str, Any]:
         """Identity recorded in run manifests."""
@@ -333,7 +366,58 @@ class AcceleratorCostModel(CostModel):
 
     # -- public API ------------------------------------------------------------------------
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
-        """Whole-workload metrics (sums over layers), one row per design."""
+        """Whole-workload metrics (sums over layers), one row per design.
+
+        A lone design costs about as much as a few in a batch: one compiled kernel
+        (:mod:`archgym.envs.accelerator._kernel`) loops over designs x layers for both, over a
+        per-workload table built once. The ``"scalesim"`` mode and wired arrays run the numpy
+        :func:`layer_costs`, which the kernel is tested against."""
+        if self._use_kernel:
+            return self._evaluate_kernel(columns, workload)
+        return self._evaluate_numpy(columns, workload)
+
+    def _evaluate_kernel(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
+        k, (scalars, ptab, nodes, vdds) = _kernels()
+        wl = as_workload(workload)
+        table = wl.derived("accelerator-analytical", _kernel_table)
+        if self._e_over is None:
+            self._e_over = k.energy_overrides(tb.expand_energy_keys(self.energy_pj))
+        v, df, prec = _design_block(columns)
+        out, feasible, bad, bad_layer, n_bad = k.totals(
+            v,
+            df,
+            prec,
+            table,
+            self.bandwidth_mode == "limited",
+            self.array.fold_overlap,
+            self.array.dram_ports == "shared",
+            self._e_over,
+            scalars,
+            ptab,
+            nodes,
+            vdds,
+        )
+        n = len(feasible)
+        reasons = [""] * n
+        if n_bad:
+            for i in np.flatnonzero(~feasible).tolist():
+                bits, j = int(bad[i]), int(bad_layer[i])
+                if bits:
+                    reasons[i] = "; ".join(
+                        f"{msg} (got {_shown(columns, msg, i)})"
+                        for q, msg in enumerate(_CHECK_MESSAGES)
+                        if bits >> q & 1
+                    )
+                else:
+                    fw, gemm = table[j, k.FW_COLUMN], table[j, k.GEMM_COLUMN] != 0.0
+                    rs_conv = int(df[i]) == 3 and not gemm
+                    rf_words = v[2, i] / ptab[0, prec[i]]
+                    need = 2 * fw + 1 if rs_conv else 3.0
+                    reasons[i] = f"layer {wl.layers[j].name!r}: {_rf_too_small(rf_words, need)}"
+        return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons)
+
+    def _evaluate_numpy(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
+        """:meth:`evaluate_columns` through the numpy :func:`layer_costs`."""
         per, feasible, reasons, design = self._evaluate(columns, workload)
         tot = {k: v.sum(axis=1) for k, v in per.items() if k not in _LAYER_ONLY}
         clock_hz = design["clock_mhz"] * 1e6
@@ -402,26 +486,19 @@ class AcceleratorCostModel(CostModel):
         wl = as_workload(workload)
         n = len(next(iter(columns.values()))) if columns else 0
         d = self._design(columns, n)
-        checks: list[tuple[np.ndarray, str]] = []
+        masks: list[np.ndarray] = []
         for key in ("rows", "cols", "gbuf_banks"):
             v = d[key]
-            checks.append((~((v >= 1) & (v == np.floor(v))), f"{key} must be a positive integer"))
+            masks.append(~((v >= 1) & (v == np.floor(v))))
         for key in ("rf_bytes", "gbuf_kb", "noc_bw_bytes", "dram_bw_bytes", "tech_nm", "clock_mhz"):
-            checks.append((~(d[key] > 0), f"{key} must be > 0"))
-        checks.append(
-            (~(d["psum_bits"] >= 0), "psum_bits must be >= 0 (0: the precision's default)")
-        )
-        checks.append((d["df"] < 0, f"dataflow must be one of {list(DATAFLOWS)}"))
-        checks.append((d["prec"] < 0, f"precision must be one of {list(tb.PRECISIONS)}"))
+            masks.append(~(d[key] > 0))
+        masks.append(~(d["psum_bits"] >= 0))
+        masks.append(d["df"] < 0)
+        masks.append(d["prec"] < 0)
         wb_all = np.array([tb.WORD_BYTES[p] for p in tb.PRECISIONS])[np.maximum(d["prec"], 0)]
         tile_kb = 2 * (d["rows"] * d["cols"] + d["rows"] + d["cols"]) * wb_all / 1024
-        checks.append(
-            (
-                d["gbuf_kb"] < tile_kb,
-                "gbuf_kb must hold one array tile double-buffered, "
-                "2*(rows*cols+rows+cols) words; raise gbuf_kb or shrink the array",
-            )
-        )
+        masks.append(d["gbuf_kb"] < tile_kb)
+        checks = list(zip(masks, _CHECK_MESSAGES, strict=True))
         feasible = np.ones(n, dtype=bool)
         for mask, _ in checks:
             feasible &= ~mask
@@ -530,10 +607,8 @@ def layer_costs(
     bad.append(
         (
             np.broadcast_to(rf_words < need_rf, compute.shape),
-            lambda i, j, rw=rf_words, nr=need_rf: (
-                f"register file of {rw[i, 0]:g} words per PE cannot hold the "
-                f"{np.broadcast_to(nr, (rw.shape[0], nr.shape[1]))[i, j]:g} words this "
-                f"dataflow needs; raise rf_bytes"
+            lambda i, j, rw=rf_words, nr=need_rf: _rf_too_small(
+                float(rw[i, 0]), float(np.broadcast_to(nr, (rw.shape[0], nr.shape[1]))[i, j])
             ),
         )
     )
@@ -759,6 +834,48 @@ def _scalesim_user_cycles(
     flt_dram = np.where(os_slice <= h_f, flt_op, flt)
     read_f = np.where(flt_op > h_f, (flt_dram - h_f) / bw, 0.0)
     return np.maximum(np.maximum(compute, write_t), np.maximum(read_i, read_f))
+
+
+def _kernel_table(wl: Workload) -> np.ndarray:
+    """The kernel's per-layer table of ``wl`` (built once per workload)."""
+    return _kernels()[0].layer_table(layer_arrays(wl))  # type: ignore[no-any-return]
+
+
+def _design_block(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(NUMERIC_PARAMS values (10, n), dataflow codes, precision codes)`` of the design
+    columns, defaults for the columns left out, code -1 for an unknown name."""
+    n = len(next(iter(columns.values()))) if columns else 0
+    if n == 1:  # a lone design: one numpy call on scalars instead of one per column
+        vals = np.array([_scalar(columns, k) for k in NUMERIC_PARAMS], dtype=float)
+        df = np.array([_DF_CODE.get(str(_scalar(columns, "dataflow")), -1)], dtype=np.int64)
+        prec = np.array([_PREC_CODE.get(str(_scalar(columns, "precision")), -1)], dtype=np.int64)
+        return vals.reshape(len(NUMERIC_PARAMS), 1), df, prec
+    vals = np.array(
+        [
+            np.asarray(columns[k], dtype=float) if k in columns else np.full(n, float(DEFAULTS[k]))
+            for k in NUMERIC_PARAMS
+        ],
+        dtype=float,
+    ).reshape(len(NUMERIC_PARAMS), n)
+    df = _codes(columns.get("dataflow", np.full(n, DEFAULTS["dataflow"])), DATAFLOWS, n)
+    prec = _codes(columns.get("precision", np.full(n, DEFAULTS["precision"])), tb.PRECISIONS, n)
+    return vals, df, prec
+
+
+def _scalar(columns: dict[str, np.ndarray], key: str) -> Any:
+    """The value of ``key`` of a lone design (its default if left out)."""
+    col = columns.get(key)
+    if type(col) is np.ndarray:
+        return col.item()  # a Python scalar: numpy converts it faster than a numpy scalar
+    return col[0] if col is not None else DEFAULTS[key]
+
+
+def _rf_too_small(rf_words: float, need: float) -> str:
+    """Why a layer cannot run: the register file holds fewer words than the dataflow needs."""
+    return (
+        f"register file of {rf_words:g} words per PE cannot hold the {need:g} words this "
+        "dataflow needs; raise rf_bytes"
+    )
 
 
 def _shown(columns: dict[str, np.ndarray], msg: str, i: int) -> Any:

@@ -19,7 +19,16 @@ from numba import njit
 
 from archgym.envs.systolic.timing import mapped_dims
 
-__all__ = ["layer_table", "fold_cycles", "totals", "per_layer", "N_TOTALS", "N_LAYER", "CHECKS"]
+__all__ = [
+    "layer_table",
+    "fold_cycles",
+    "pairwise_sum",
+    "totals",
+    "per_layer",
+    "N_TOTALS",
+    "N_LAYER",
+    "CHECKS",
+]
 
 #: Columns of the per-layer table (one row per layer).
 _INST, _MK, _KN, _MN, _IFW, _MNK, _MAPPED = 0, 1, 2, 3, 4, 5, 6  # then (Sr, Sc, T) per dataflow
@@ -70,6 +79,73 @@ def _bad(v: np.ndarray, code: np.ndarray, i: int) -> int:
         if not (v[q, i] > 0):
             bits |= 1 << (q + 1)
     return bits
+
+
+@njit(cache=True)
+def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
+    """numpy's pairwise sum of ``a[lo:lo + n]`` for ``n <= 128`` (one block)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    m = n - n % 8
+    while i < m:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
+    """``a[lo:lo + n].sum()`` exactly as numpy sums a contiguous float64 row (its pairwise
+    summation, ``numpy/_core/src/umath/loops_utils.h.src``: eight accumulators up to 128
+    values, halves beyond), so a kernel's sums over layers are the numpy model's floats.
+    The halving runs on an explicit stack (numba's cache cannot hold a recursive function)."""
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    depth = 64  # halving 2**63 values takes fewer levels
+    s_lo = np.empty(depth, dtype=np.int64)
+    s_n = np.empty(depth, dtype=np.int64)
+    s_stage = np.zeros(depth, dtype=np.int64)
+    s_left = np.empty(depth)
+    s_lo[0], s_n[0] = lo, n
+    top, ret = 0, 0.0
+    while top >= 0:
+        m = s_n[top]
+        if m <= 128:
+            ret = _block_sum(a, s_lo[top], m)
+            top -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        if s_stage[top] == 0:  # sum the first half
+            s_stage[top] = 1
+            top += 1
+            s_lo[top], s_n[top], s_stage[top] = s_lo[top - 1], half, 0
+        elif s_stage[top] == 1:  # then the second
+            s_left[top] = ret
+            s_stage[top] = 2
+            top += 1
+            s_lo[top], s_n[top], s_stage[top] = s_lo[top - 1] + half, m - half, 0
+        else:
+            ret = s_left[top] + ret
+            top -= 1
+    return ret
 
 
 @njit(cache=True)
@@ -164,6 +240,7 @@ def totals(
     out = np.empty((N_TOTALS, n))
     bad = np.zeros(n, dtype=np.int64)
     feasible = np.ones(n, dtype=np.bool_)
+    stalls = np.empty(lay.shape[0])
     n_bad = 0
     for i in range(n):
         bits = _bad(v, code, i)
@@ -176,7 +253,7 @@ def totals(
         R, C = v[0, i], v[1, i]
         ifm_kb, flt_kb, ofm_kb, bw, clock = v[2, i], v[3, i], v[4, i], v[5, i], v[6, i]
         df = code[i]
-        cyc = ird = frd = owr = idr = fdr = odr = macs = stall = 0.0
+        cyc = ird = frd = owr = idr = fdr = odr = macs = 0.0
         for j in range(lay.shape[0]):
             c = _layer(df, R, C, ifm_kb, flt_kb, bw, lay, j, limited)
             inst = lay[j, _INST]
@@ -188,7 +265,8 @@ def totals(
             fdr += c[5] * inst
             odr += c[6] * inst
             macs += c[7] * inst
-            stall += c[8]
+            stalls[j] = c[8]
+        stall = pairwise_sum(stalls, 0, lay.shape[0])  # numpy's order: the same floats past 2**53
         e_i = e[_E_SRAM] * np.sqrt(ifm_kb / 8.0)
         e_f = e[_E_SRAM] * np.sqrt(flt_kb / 8.0)
         e_o = e[_E_SRAM] * np.sqrt(ofm_kb / 8.0)

@@ -1,0 +1,415 @@
+"""Compiled (numba) kernel of :class:`~archgym.envs.accelerator.model.AcceleratorCostModel`'s
+whole-workload metrics, for a lone design and a batch alike.
+
+It is the arithmetic of :func:`archgym.envs.accelerator.model.layer_costs` (and of the design
+checks, the energy table and the area of ``AcceleratorCostModel``) on scalars, in the same
+order of operations, looping over designs x layers over a per-workload table built once
+(:func:`layer_table`). The numpy ``layer_costs`` stays the reference, and serves what the
+kernel does not: per-layer figures, the ``"scalesim"`` bandwidth mode, arrays wired to given
+loops (``ArrayWiring.spatial_unroll``) and the Mapping env. ``tests/test_accelerator_kernel.py``
+checks the two agree on random designs (within 1e-12: sums over layers run in another order);
+**a physics change to ``layer_costs`` must be made here too**, or that test fails.
+
+The module imports numba, so the model imports it lazily; compiled code is cached on disk
+(``cache=True``, like a ``.pyc``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from archgym.envs.accelerator import tables as tb
+from archgym.envs.systolic._kernel import fold_cycles, pairwise_sum
+
+__all__ = ["layer_table", "constants", "energy_overrides", "totals", "N_TOTALS", "N_CHECKS"]
+
+#: Rows of :func:`totals`'s output, in the model's metric order.
+N_TOTALS = 16
+#: Design checks, in the order of the model's reasons (bits of ``bad``).
+N_CHECKS = 13
+# Columns of the per-layer table.
+_M, _N, _K, _INST, _IFW, _FH, _FW, _OH, _CG, _GEMM = range(10)
+FW_COLUMN, GEMM_COLUMN = _FW, _GEMM  # read by the model to word a layer's reason
+# Energy-table keys (values at 45 nm; NaN in energy_overrides: the default).
+_E_KEYS = (
+    "mac",
+    "noc",
+    "rf_i",
+    "rf_w",
+    "rf_o",
+    "buffer_i_r",
+    "buffer_i_w",
+    "buffer_w_r",
+    "buffer_w_w",
+    "buffer_o_r",
+    "buffer_o_w",
+    "stage_i",
+    "stage_w",
+    "stage_o",
+    "dram_r",
+    "dram_w",
+)
+(
+    _E_MAC,
+    _E_NOC,
+    _E_RF_I,
+    _E_RF_W,
+    _E_RF_O,
+    _E_B_I_R,
+    _E_B_I_W,
+    _E_B_W_R,
+    _E_B_W_W,
+    _E_B_O_R,
+    _E_B_O_W,
+    _E_ST_I,
+    _E_ST_W,
+    _E_ST_O,
+    _E_DRAM_R,
+    _E_DRAM_W,
+) = range(len(_E_KEYS))
+# Scalars of the constants vector.
+(
+    _C_RF_PJ,
+    _C_SRAM_PJ,
+    _C_NOC_PJ,
+    _C_DRAM_PJ,
+    _C_RF_UM2,
+    _C_SRAM_UM2,
+    _C_BANK_OVH,
+    _C_BANK_W,
+    _C_VDD45,
+) = range(9)
+
+
+def layer_table(a: dict[str, np.ndarray]) -> np.ndarray:
+    """``(L, 10)`` float table of the model's layer arrays (``model.layer_arrays``): M, N, K,
+    instances, ifmap words, filter height and width, ofmap height, channels per group, and
+    1.0 for a GEMM layer."""
+    keys = ("m", "n", "k", "instances", "ifmap_words", "fh", "fw", "oh", "cg", "is_gemm")
+    return np.ascontiguousarray(np.stack([a[k][0].astype(float) for k in keys], axis=1))
+
+
+def constants() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(scalars, per-precision (4, 3), tech nodes, their Vdd)`` from
+    :mod:`archgym.envs.accelerator.tables`: per precision the word bytes, default partial-sum
+    bits, MAC energy (pJ) and MAC area (um^2)."""
+    scalars = np.array(
+        [
+            tb.RF_PJ_PER_BYTE_512B,
+            tb.SRAM_PJ_PER_BYTE_8KB,
+            tb.NOC_PJ_PER_BYTE,
+            tb.DRAM_PJ_PER_BYTE,
+            tb.RF_UM2_PER_BYTE,
+            tb.SRAM_UM2_PER_BYTE,
+            tb.BANK_AREA_OVERHEAD,
+            tb.GBUF_BANK_WIDTH_BYTES,
+            tb.VDD[45],
+        ]
+    )
+    prec = np.array(
+        [
+            [tb.WORD_BYTES[p] for p in tb.PRECISIONS],
+            [float(tb.PSUM_BITS[p]) for p in tb.PRECISIONS],
+            [tb.MAC_PJ[p] for p in tb.PRECISIONS],
+            [tb.MAC_AREA_UM2[p] for p in tb.PRECISIONS],
+        ]
+    )
+    nodes = np.array(sorted(tb.VDD), dtype=float)
+    vdd = np.array([tb.VDD[int(x)] for x in nodes], dtype=float)
+    return scalars, prec, nodes, vdd
+
+
+def energy_overrides(table: dict[str, float]) -> np.ndarray:
+    """An expanded ``energy_pj`` table (``tables.expand_energy_keys``) as a vector over the
+    kernel's energy keys, NaN where the default applies."""
+    return np.array([table.get(k, math.nan) for k in _E_KEYS], dtype=float)
+
+
+@njit(cache=True)
+def _max(a: float, b: float) -> float:
+    """``np.maximum`` on scalars (NaN propagates)."""
+    if a != a or b != b:
+        return a + b
+    return a if a >= b else b
+
+
+@njit(cache=True)
+def _min(a: float, b: float) -> float:
+    """``np.minimum`` on scalars (NaN propagates)."""
+    if a != a or b != b:
+        return a + b
+    return a if a <= b else b
+
+
+@njit(cache=True)
+def _checks(v: np.ndarray, df: int, prec: int, word_bytes: np.ndarray, i: int) -> int:
+    """Bit mask of the design checks design ``i`` fails, in the model's order."""
+    bits = 0
+    for q, col in enumerate((0, 1, 4)):  # rows, cols, gbuf_banks: positive integers
+        x = v[col, i]
+        if not (x >= 1 and x == np.floor(x)):
+            bits |= 1 << q
+    for q, col in enumerate((2, 3, 5, 6, 7, 8)):  # rf, gbuf, noc, dram, tech, clock: > 0
+        if not (v[col, i] > 0):
+            bits |= 1 << (3 + q)
+    if not (v[9, i] >= 0):
+        bits |= 1 << 9
+    if df < 0:
+        bits |= 1 << 10
+    if prec < 0:
+        bits |= 1 << 11
+    R, C = v[0, i], v[1, i]
+    tile_kb = 2 * (R * C + R + C) * word_bytes[max(prec, 0)] / 1024
+    if v[3, i] < tile_kb:
+        bits |= 1 << 12
+    return bits
+
+
+@njit(cache=True)
+def totals(
+    v: np.ndarray,
+    df_code: np.ndarray,
+    prec_code: np.ndarray,
+    lay: np.ndarray,
+    limited: bool,
+    fold_overlap: bool,
+    shared_port: bool,
+    e_over: np.ndarray,
+    scalars: np.ndarray,
+    ptab: np.ndarray,
+    nodes: np.ndarray,
+    vdds: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Whole-workload metrics ``(N_TOTALS, n)`` in the model's metric order (NaN for an
+    infeasible design), feasibility, the design-check bits, the first layer whose register
+    file is too small (-1: none) and the number of infeasible designs.
+
+    ``v`` is ``(10, n)``, the model's ``NUMERIC_PARAMS``; ``df_code``, ``prec_code`` the
+    dataflow and precision indices (-1: unknown); ``e_over`` from :func:`energy_overrides`;
+    the last four from :func:`constants`. ``limited``: DRAM/NoC stalls (else the ideal mode);
+    ``fold_overlap``, ``shared_port``: the model's ``ArrayWiring``."""
+    n, L = v.shape[1], lay.shape[0]
+    out = np.empty((N_TOTALS, n))
+    feasible = np.ones(n, dtype=np.bool_)
+    bad = np.zeros(n, dtype=np.int64)
+    bad_layer = np.full(n, -1, dtype=np.int64)
+    n_bad = 0
+    pj = 1e-12
+    per = np.empty((12, L))  # per-layer figures of the current design
+    for i in range(n):
+        bits = _checks(v, df_code[i], prec_code[i], ptab[0], i)
+        if bits:
+            bad[i] = bits
+            feasible[i] = False
+            n_bad += 1
+            out[:, i] = np.nan
+            continue
+        R, C, rf_bytes, gbuf_kb, banks = v[0, i], v[1, i], v[2, i], v[3, i], v[4, i]
+        noc_bw_bytes, bw, tech, clock, psum_bits = v[5, i], v[6, i], v[7, i], v[8, i], v[9, i]
+        df, prec = df_code[i], prec_code[i]
+        is_os, is_ws, is_is = df == 0, df == 1, df == 2
+        w = ptab[0, prec]
+        pb = (psum_bits if psum_bits > 0 else ptab[1, prec]) / 8.0
+        # energy table (tables.tech_scale, rf_pj_per_byte, sram_pj_per_byte; model._energy_table)
+        vdd = np.interp(tech, nodes, vdds)
+        es = (tech / 45.0) * (vdd / scalars[_C_VDD45]) ** 2
+        ar = (tech / 45.0) ** 2
+        rf_e = scalars[_C_RF_PJ] * np.sqrt(rf_bytes / 512.0)
+        buf_e = scalars[_C_SRAM_PJ] * np.sqrt(gbuf_kb * 1024.0 / banks / 8192.0)
+        e = np.empty(len(_E_KEYS))
+        e[_E_MAC] = ptab[2, prec]
+        e[_E_NOC] = scalars[_C_NOC_PJ]
+        for q in range(_E_RF_I, _E_RF_O + 1):
+            e[q] = rf_e
+        for q in range(_E_B_I_R, _E_B_O_W + 1):
+            e[q] = buf_e
+        for q in range(_E_ST_I, _E_ST_O + 1):
+            e[q] = 0.0
+        for q in range(_E_DRAM_R):
+            if not np.isnan(e_over[q]):
+                e[q] = e_over[q]
+            e[q] = e[q] * es
+        # DRAM is off-chip: not scaled with the node
+        e_dram_r = scalars[_C_DRAM_PJ] if np.isnan(e_over[_E_DRAM_R]) else e_over[_E_DRAM_R]
+        e_dram_w = scalars[_C_DRAM_PJ] if np.isnan(e_over[_E_DRAM_W]) else e_over[_E_DRAM_W]
+        rf_words = rf_bytes / w
+        cap = gbuf_kb * 1024.0
+        half = cap / 2 / w
+        noc_bw = _min(noc_bw_bytes, banks * scalars[_C_BANK_W])
+        for j in range(L):
+            M, N, K, inst, ifw = lay[j, _M], lay[j, _N], lay[j, _K], lay[j, _INST], lay[j, _IFW]
+            fw = lay[j, _FW]
+            gemm = lay[j, _GEMM] != 0.0
+            rs_conv = df == 3 and not gemm
+            mnk = M * N * K
+            if is_os:
+                Sr, Sc = M, N
+            elif is_ws:
+                Sr, Sc = K, N
+            elif is_is:
+                Sr, Sc = K, M
+            else:
+                Sr = K if gemm else lay[j, _FH] * lay[j, _CG]
+                Sc = M if gemm else lay[j, _OH]
+            T = mnk / (Sr * Sc)
+            # rt = 1 (one stationary value per PE): Sc / rt and T * rt are Sc and T
+            rfold, cfold, compute = fold_cycles(Sr, Sc, T, R, C, is_os or rs_conv)
+            folds = rfold * cfold
+            if fold_overlap:
+                fill = R + C - 2 if (is_os or rs_conv) else 2 * R + C - 2
+                compute = folds * T * 1.0 + fill - 1
+            p = _max(np.floor((rf_words - fw) / (fw + 1)), 1.0)
+            if is_os or is_ws:
+                ifm = M * K * cfold
+            elif rs_conv:
+                ifm = ifw * np.ceil(N / p)
+            else:
+                ifm = K * M
+            if is_os:
+                flt = K * N * rfold
+                ofm_real = M * N
+                ofm_ss = M * N + folds * (R + C)
+            else:
+                flt = K * N if is_ws else K * N * cfold
+                ofm_real = M * N * rfold
+                ofm_ss = ofm_real
+            need_rf = 2 * fw + 1 if rs_conv else _max(1.0 + 2, 3.0)
+            if rf_words < need_rf:
+                bad_layer[i] = j
+                break
+            if is_ws or (is_is and not rs_conv):
+                hold = _max(np.floor(rf_words - 2), 1.0)
+            else:
+                hold = 1.0
+            hold = _min(hold, rfold)
+            spill = 0.0 if is_os else M * N * (np.ceil(rfold / hold) - 1)
+            noc_i, noc_w = ifm * w, flt * w
+            noc_o = M * N * w + 2 * spill * pb
+            noc_bytes = noc_i + noc_w + noc_o
+            # model._dram_per_operand
+            kn, mn = K * N, M * N
+            fits = (ifw + kn + mn) <= 2 * half
+            t_w = np.floor(half / K)
+            tw = _max(t_w, 1.0)
+            t_o = _max(np.floor(np.sqrt(half / 2)), 1.0)
+            i_a = ifw * np.ceil(N / tw)
+            w_b = kn * np.ceil(M / tw)
+            i_c, w_c = ifw * np.ceil(N / t_o), kn * np.ceil(M / t_o)
+            tot_a = i_a + kn if t_w >= 1 else np.inf
+            tot_b = ifw + w_b if t_w >= 1 else np.inf
+            tot_c = i_c + w_c
+            pick_a = tot_a <= tot_b and tot_a <= tot_c
+            pick_b = not pick_a and tot_b <= tot_c
+            if fits:
+                d_i, d_w = ifw, kn
+            elif pick_a:
+                d_i, d_w = i_a, kn
+            elif pick_b:
+                d_i, d_w = ifw, w_b
+            else:
+                d_i, d_w = i_c, w_c
+            d_o = mn + 0 * d_i
+            dram_i, dram_w, dram_o = d_i * w, d_w * w, d_o * w
+            dram = dram_i + dram_w + dram_o
+            edge_cycles = 0.0
+            if limited:
+                if shared_port:
+                    port = dram_i + dram_w + dram_o
+                else:
+                    port = _max(_max(dram_i, dram_w), dram_o)
+                # model.edge_words
+                tile = _min(Sr, R) * _min(Sc, C)
+                if is_os:
+                    first_i, first_w = _min(M, R), _min(N, C)
+                    last_o = _min(M, R) * _min(N, C)
+                elif is_ws:
+                    first_i, first_w = 0.0, tile
+                    last_o = M * _min(N, C)
+                else:
+                    first_i, first_w = tile, 0.0
+                    last_o = _min(M, C) * N
+                edge = _min((first_i + first_w) * w, dram_i + dram_w) + _min(last_o * w, dram_o)
+                edge_cycles = edge / bw
+                cycles = _max(_max(compute, port / bw), noc_bytes / noc_bw)
+            else:
+                cycles = compute
+            multi = hold > 1
+            if is_is:
+                rf_i = (mnk + ifm if multi else 2 * ifm) * w
+            else:
+                rf_i = mnk * w
+            if is_ws:
+                rf_w = (mnk + flt if multi else 2 * flt) * w
+            else:
+                rf_w = mnk * w
+            rf_o = 2 * mnk * pb
+            macs_l = mnk * inst
+            cyc_i = _max(cycles * inst, compute * inst + edge_cycles)
+            comp_i = compute * inst
+            e_rf = rf_i * e[_E_RF_I] + rf_w * e[_E_RF_W] + rf_o * e[_E_RF_O]
+            e_buf = (
+                noc_i * e[_E_B_I_R]
+                + noc_w * e[_E_B_W_R]
+                + (M * N * w + spill * pb) * e[_E_B_O_W]
+                + spill * pb * e[_E_B_O_R]
+                + dram_i * (e[_E_B_I_W] + e[_E_ST_I])
+                + dram_w * (e[_E_B_W_W] + e[_E_ST_W])
+                + dram_o * (e[_E_B_O_R] + e[_E_ST_O])
+            )
+            per[0, j] = cyc_i
+            per[1, j] = comp_i
+            per[2, j] = cyc_i - comp_i
+            per[3, j] = (e[_E_MAC] * pj) * macs_l
+            per[4, j] = e_rf * inst * pj
+            per[5, j] = noc_bytes * inst * (e[_E_NOC] * pj)
+            per[6, j] = e_buf * inst * pj
+            per[7, j] = ((dram_i + dram_w) * e_dram_r + dram_o * e_dram_w) * inst * pj
+            per[8, j] = macs_l
+            per[9, j] = dram * inst
+            per[10, j] = (ifm + flt) * inst
+            per[11, j] = ofm_ss * inst
+        if bad_layer[i] >= 0:
+            feasible[i] = False
+            n_bad += 1
+            out[:, i] = np.nan
+            continue
+        # sums over layers in numpy's order (the numpy path's `per[k].sum(axis=1)`)
+        s_cyc, s_comp, s_stall = (
+            pairwise_sum(per[0], 0, L),
+            pairwise_sum(per[1], 0, L),
+            pairwise_sum(per[2], 0, L),
+        )
+        s_mac, s_rf, s_noc = (
+            pairwise_sum(per[3], 0, L),
+            pairwise_sum(per[4], 0, L),
+            pairwise_sum(per[5], 0, L),
+        )
+        s_buf, s_dram = pairwise_sum(per[6], 0, L), pairwise_sum(per[7], 0, L)
+        s_macs, s_dram_b = pairwise_sum(per[8], 0, L), pairwise_sum(per[9], 0, L)
+        s_srd, s_swr = pairwise_sum(per[10], 0, L), pairwise_sum(per[11], 0, L)
+        latency = s_cyc / (clock * 1e6)
+        e_total = s_mac + s_rf + s_noc + s_buf + s_dram
+        mac_area = ptab[3, prec]
+        area_um2 = R * C * (mac_area + rf_bytes * scalars[_C_RF_UM2]) + cap * scalars[
+            _C_SRAM_UM2
+        ] * (1 + scalars[_C_BANK_OVH] * (banks - 1))
+        out[0, i] = latency
+        out[1, i] = s_cyc
+        out[2, i] = s_comp
+        out[3, i] = s_stall
+        out[4, i] = e_total
+        out[5, i] = s_mac
+        out[6, i] = s_rf
+        out[7, i] = s_noc
+        out[8, i] = s_buf
+        out[9, i] = s_dram
+        out[10, i] = area_um2 * ar * 1e-6
+        out[11, i] = e_total / latency
+        out[12, i] = s_macs / (s_cyc * R * C)
+        out[13, i] = s_dram_b
+        out[14, i] = s_srd
+        out[15, i] = s_swr
+    return out, feasible, bad, bad_layer, n_bad
