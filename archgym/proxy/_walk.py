@@ -103,45 +103,69 @@ def sum_trees(
         out[i] = baseline
     full = n - n % 16
     # 16 designs per pass, written out so that each lane's node stays in a register; node
-    # ids are unsigned, so numba's negative-index wraparound drops out of every load (1.4x)
+    # ids are unsigned, so numba's negative-index wraparound drops out of every load (1.4x);
+    # the 16 designs are copied feature-major into ``tile``, so every lane reads its feature
+    # at a fixed offset from one base (x of lane j, feature f at tile[16 f + j]; 1.07x)
+    n_feat = X.shape[1]
+    tile = np.empty(16 * n_feat)
+    lanes = np.uint64(16)
     for b in range(0, full, 16):
+        for j in range(16):
+            for f in range(n_feat):
+                tile[16 * f + j] = X[b + j, f]
         for t in range(len(depth)):
             n0 = n1 = n2 = n3 = n4 = n5 = n6 = n7 = n8 = n9 = n10 = n11 = n12 = n13 = n14 = n15 = (
                 np.uint64(t)
             )
             for _ in range(depth[t]):
                 p = packed[n0]
-                n0 = (p >> ushift) + np.uint64(X[b + 0, p & fmask] > threshold[n0])
+                k = (p & fmask) * lanes
+                n0 = (p >> ushift) + np.uint64(tile[k + np.uint64(0)] > threshold[n0])
                 p = packed[n1]
-                n1 = (p >> ushift) + np.uint64(X[b + 1, p & fmask] > threshold[n1])
+                k = (p & fmask) * lanes
+                n1 = (p >> ushift) + np.uint64(tile[k + np.uint64(1)] > threshold[n1])
                 p = packed[n2]
-                n2 = (p >> ushift) + np.uint64(X[b + 2, p & fmask] > threshold[n2])
+                k = (p & fmask) * lanes
+                n2 = (p >> ushift) + np.uint64(tile[k + np.uint64(2)] > threshold[n2])
                 p = packed[n3]
-                n3 = (p >> ushift) + np.uint64(X[b + 3, p & fmask] > threshold[n3])
+                k = (p & fmask) * lanes
+                n3 = (p >> ushift) + np.uint64(tile[k + np.uint64(3)] > threshold[n3])
                 p = packed[n4]
-                n4 = (p >> ushift) + np.uint64(X[b + 4, p & fmask] > threshold[n4])
+                k = (p & fmask) * lanes
+                n4 = (p >> ushift) + np.uint64(tile[k + np.uint64(4)] > threshold[n4])
                 p = packed[n5]
-                n5 = (p >> ushift) + np.uint64(X[b + 5, p & fmask] > threshold[n5])
+                k = (p & fmask) * lanes
+                n5 = (p >> ushift) + np.uint64(tile[k + np.uint64(5)] > threshold[n5])
                 p = packed[n6]
-                n6 = (p >> ushift) + np.uint64(X[b + 6, p & fmask] > threshold[n6])
+                k = (p & fmask) * lanes
+                n6 = (p >> ushift) + np.uint64(tile[k + np.uint64(6)] > threshold[n6])
                 p = packed[n7]
-                n7 = (p >> ushift) + np.uint64(X[b + 7, p & fmask] > threshold[n7])
+                k = (p & fmask) * lanes
+                n7 = (p >> ushift) + np.uint64(tile[k + np.uint64(7)] > threshold[n7])
                 p = packed[n8]
-                n8 = (p >> ushift) + np.uint64(X[b + 8, p & fmask] > threshold[n8])
+                k = (p & fmask) * lanes
+                n8 = (p >> ushift) + np.uint64(tile[k + np.uint64(8)] > threshold[n8])
                 p = packed[n9]
-                n9 = (p >> ushift) + np.uint64(X[b + 9, p & fmask] > threshold[n9])
+                k = (p & fmask) * lanes
+                n9 = (p >> ushift) + np.uint64(tile[k + np.uint64(9)] > threshold[n9])
                 p = packed[n10]
-                n10 = (p >> ushift) + np.uint64(X[b + 10, p & fmask] > threshold[n10])
+                k = (p & fmask) * lanes
+                n10 = (p >> ushift) + np.uint64(tile[k + np.uint64(10)] > threshold[n10])
                 p = packed[n11]
-                n11 = (p >> ushift) + np.uint64(X[b + 11, p & fmask] > threshold[n11])
+                k = (p & fmask) * lanes
+                n11 = (p >> ushift) + np.uint64(tile[k + np.uint64(11)] > threshold[n11])
                 p = packed[n12]
-                n12 = (p >> ushift) + np.uint64(X[b + 12, p & fmask] > threshold[n12])
+                k = (p & fmask) * lanes
+                n12 = (p >> ushift) + np.uint64(tile[k + np.uint64(12)] > threshold[n12])
                 p = packed[n13]
-                n13 = (p >> ushift) + np.uint64(X[b + 13, p & fmask] > threshold[n13])
+                k = (p & fmask) * lanes
+                n13 = (p >> ushift) + np.uint64(tile[k + np.uint64(13)] > threshold[n13])
                 p = packed[n14]
-                n14 = (p >> ushift) + np.uint64(X[b + 14, p & fmask] > threshold[n14])
+                k = (p & fmask) * lanes
+                n14 = (p >> ushift) + np.uint64(tile[k + np.uint64(14)] > threshold[n14])
                 p = packed[n15]
-                n15 = (p >> ushift) + np.uint64(X[b + 15, p & fmask] > threshold[n15])
+                k = (p & fmask) * lanes
+                n15 = (p >> ushift) + np.uint64(tile[k + np.uint64(15)] > threshold[n15])
             out[b + 0] += value[n0]
             out[b + 1] += value[n1]
             out[b + 2] += value[n2]
