@@ -241,9 +241,10 @@ def run_experiment(
     """
     t0 = time.perf_counter()
     env, agent = _build(exp, env)
+    described = env.describe()
     manifest = {
         "env_id": exp.env,
-        "env": env.describe(),
+        "env": described,
         "agent": exp.agent,
         "agent_hparams": agent.hparams(),
         "seed": exp.seed,
@@ -321,6 +322,7 @@ def run_experiment(
         summary = None
         if store is not None:
             try:
+                records = store.records  # with the buffered ones built
                 if status != "failed":
                     summary = summarize_records(records, env, hv_reference=exp.hv_reference)
                     store.set_status(status, best=summary["best"], sync=True)
@@ -328,7 +330,7 @@ def run_experiment(
                 store.close()
     if summary is None:
         summary = summarize_records(records, env, hv_reference=exp.hv_reference)
-    identity = _identity(env)  # the env's describe() once
+    identity = _identity(described)
     return RunResult(
         run_dir=Path(out) if out is not None else None,
         n_evaluations=len(records),
@@ -365,9 +367,9 @@ def _explained(records: list[dict[str, Any]], env: Any) -> dict[str, Any]:
     }
 
 
-def _identity(env: Any) -> dict[str, str]:
-    """The workload and hardware (the cost model's ``gpu``, if any) the run was for."""
-    info = env.describe()
+def _identity(info: Mapping[str, Any]) -> dict[str, str]:
+    """The workload and hardware (the cost model's ``gpu``, if any) the run was for, from
+    the env's ``describe()``."""
     model = info.get("cost_model")
     gpu = model.get("gpu", "") if isinstance(model, dict) else ""
     return {"workload": str(info.get("workload") or ""), "hardware": str(gpu or "")}

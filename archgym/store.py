@@ -14,8 +14,9 @@ last line; readers drop a torn last line, and :meth:`RunStore.open` truncates an
 last batch before a resume so nothing is duplicated. The manifest is replaced with
 ``os.replace``. ``fsync`` happens when a run ends (records, then the final manifest); set
 ``fsync_every_batch`` to pay for power-loss safety on every batch. A sweep task, which is rerun
-whole if it does not complete, may use ``buffered=True, durable=False``: records are written
-in one piece before each status change, and nothing is fsynced.
+whole if it does not complete, may use ``buffered=True, durable=False``: records are built
+(column by column, see :mod:`archgym._records`) and written in one piece before each status
+change, and nothing is fsynced.
 
 Runs are never mixed: a directory holding records but no manifest is refused by
 :meth:`RunStore.create` and :meth:`RunStore.open` (their records belong to no known
@@ -41,7 +42,6 @@ import datetime as _dt
 import errno
 import functools
 import json
-import math
 import os
 import platform
 import warnings
@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from archgym._records import Part, build_records, encode_records, json_float, make_records
 from archgym.errors import StoreError
 from archgym.results import Results
 
@@ -71,6 +72,8 @@ LOCK = ".lock"
 SCHEMA = 1
 #: Fields every evaluation record has (others may be added).
 REQUIRED_FIELDS = ("eval_id", "batch", "design", "metrics", "feasible")
+#: A buffered store writes once this many records are waiting (about 1 kB each).
+FLUSH_RECORDS = 2048
 
 
 def package_versions() -> dict[str, str]:
@@ -95,55 +98,17 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _json_float(x: Any) -> Any:
-    if isinstance(x, (float, np.floating)):
-        x = float(x)
-        return None if math.isnan(x) else (x if math.isfinite(x) else ("inf" if x > 0 else "-inf"))
-    if isinstance(x, np.generic):
-        return x.item()
-    return x
+_encode_value = json.JSONEncoder(sort_keys=True, separators=(", ", ": "), default=json_float).encode
 
 
-def _plain(xs: list[Any]) -> list[Any]:
-    """JSON-safe copy of a list of Python floats (see :func:`_json_float`)."""
-    return [x if x == x and x not in (math.inf, -math.inf) else _json_float(x) for x in xs]
-
-
-def make_records(
-    results: Results, start: int, batch: int, elapsed_s: float = 0.0
-) -> list[dict[str, Any]]:
-    """The JSON-ready evaluation records of one batch (the record-file format), numbered
-    from ``start``; used by :meth:`RunStore.append` and by in-memory runs alike."""
-    n = len(results)
-    per = results.eval_time_s / max(n, 1)
-    # numpy -> Python once per batch (tolist); NaN -> null, +-inf -> "inf"/"-inf" strings
-    metrics = {k: _plain(v.tolist()) for k, v in results.evals.metrics.items()}
-    values = [_plain(row) for row in results.values.tolist()]
-    violations = [_plain(row) for row in results.violations.tolist()]
-    rewards = _plain(results.reward.tolist())
-    feasible = results.feasible.tolist()
-    admissible = results.admissible.tolist()
-    t_s = round(float(elapsed_s), 6)
-    new = []
-    for i in range(n):
-        design = results.designs[i]
-        rec = {
-            "eval_id": start + i,
-            "batch": batch,
-            "batch_size": n,
-            "design": {k: _json_float(v) for k, v in design.items()},
-            "metrics": {k: col[i] for k, col in metrics.items()},
-            "feasible": feasible[i],
-            "reason": results.evals.reasons[i],
-            "objective": values[i],
-            "violation": violations[i],
-            "admissible": admissible[i],
-            "reward": rewards[i],
-            "eval_s": per,
-            "t_s": t_s,
-        }
-        new.append(rec)
-    return new
+def _manifest_text(data: Mapping[str, Any]) -> str:
+    """``data`` as JSON, one top-level key per line (sorted), each value on its line: as
+    easy to read and diff as ``indent=2`` for a manifest, and written by the C encoder
+    (``indent`` makes :mod:`json` fall back to its pure-Python encoder, ~5x slower)."""
+    if not data:
+        return "{}\n"
+    lines = (f"  {_encode_value(str(k))}: {_encode_value(v)}" for k, v in sorted(data.items()))
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _atomic_write_json(path: Path, data: dict[str, Any], sync: bool = False) -> None:
@@ -155,7 +120,7 @@ def _atomic_write_json(path: Path, data: dict[str, Any], sync: bool = False) -> 
             stays and no temporary file is left.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    text = json.dumps(data, indent=2, sort_keys=True, default=_json_float) + "\n"
+    text = _manifest_text(data)
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -456,7 +421,7 @@ class RunStore:
     Attributes:
         path: The run directory.
         manifest: The manifest as last written.
-        records: Records written so far (including those found on resume).
+        records: Records so far (those found on resume, written, and buffered).
     """
 
     def __init__(
@@ -471,12 +436,15 @@ class RunStore:
     ) -> None:
         self.path = path
         self.manifest = manifest
-        self.records = records
+        self._records = records
         self.fsync_every_batch = fsync_every_batch
         self.buffered = buffered
         self.durable = durable
-        self._pending: list[bytes] = []
-        self._n_pending = 0
+        self._parts: list[Part] = []  # buffered batches whose records are not built yet
+        self._n_parts = 0  # records in them
+        self._pending: list[bytes] = []  # encoded records not yet written
+        self._n_pending = 0  # records not yet on disk (in _parts or _pending)
+        self._next_batch = (records[-1]["batch"] + 1) if records else 0
         self._fd: int | None = None
         self._lock_fd: int | None = _lock_fd if _lock_fd is not None else _acquire_lock(path)
         try:
@@ -598,9 +566,23 @@ class RunStore:
             raise
         return store
 
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every record of the run so far (found on resume, written, and buffered), in order;
+        the same list object throughout the store's life."""
+        if self._parts:
+            self._build()
+        return self._records
+
     # -- writing ---------------------------------------------------------------------
-    def append(self, results: Results, elapsed_s: float = 0.0) -> list[dict[str, Any]]:
-        """Append one batch of evaluations as records; returns them.
+    def append(self, results: Results, elapsed_s: float = 0.0) -> None:
+        """Append one batch of evaluations as records (read them from :attr:`records`).
+
+        Unbuffered, the batch is written at once, in one ``os.write``. Buffered, its records
+        are built and written with the others of the store's next write (a status change,
+        :meth:`close`, or every :data:`FLUSH_RECORDS` records), so ``results`` must not be
+        modified afterwards (its designs are copied; the arrays are kept as they are, and
+        :class:`~archgym.env.DSEEnv` makes new ones for every batch).
 
         Raises:
             StoreError: The store is closed, or the records cannot be written (the file is
@@ -608,20 +590,37 @@ class RunStore:
         """
         if self._fd is None:
             raise StoreError(f"run store {self.path} is closed")
-        batch = (self.records[-1]["batch"] + 1) if self.records else 0
-        start = len(self.records)
-        new = make_records(results, start, batch, elapsed_s)
-        blob = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in new).encode()
+        n = len(results)
+        if not n:  # an empty batch has no records, and takes no batch number
+            return
+        start = len(self._records) + self._n_parts
         if self.buffered:
-            self.records.extend(new)
-            self._pending.append(blob)
-            self._n_pending += len(new)
-            if sum(map(len, self._pending)) > 1 << 20:
+            kept = Results(
+                [dict(d) for d in results.designs],
+                results.evals,
+                results.values,
+                results.violations,
+                results.reward,
+                results.eval_time_s,
+            )
+            self._parts.append((kept, start, self._next_batch, elapsed_s))
+            self._next_batch += 1
+            self._n_parts += n
+            self._n_pending += n
+            if self._n_pending >= FLUSH_RECORDS:
                 self._flush()
-            return new
-        self._write(blob)
-        self.records.extend(new)
-        return new
+            return
+        new = make_records(results, start, self._next_batch, elapsed_s)
+        self._write(encode_records(new))
+        self._records.extend(new)
+        self._next_batch += 1
+
+    def _build(self) -> None:
+        """Build and encode the buffered batches' records (column by column, all at once)."""
+        parts, self._parts, self._n_parts = self._parts, [], 0
+        new = build_records(parts)
+        self._pending.append(encode_records(new))
+        self._records.extend(new)
 
     def _write(self, blob: bytes) -> None:
         assert self._fd is not None
@@ -642,18 +641,21 @@ class RunStore:
             ) from None
 
     def _flush(self) -> None:
+        if self._parts:
+            self._build()
         if self._pending and self._fd is not None:
             blob, self._pending = b"".join(self._pending), []
             n, self._n_pending = self._n_pending, 0
             try:
                 self._write(blob)
             except StoreError:
-                del self.records[len(self.records) - n :]  # what is on disk, nothing more
+                del self._records[len(self._records) - n :]  # what is on disk, nothing more
+                self._next_batch = (self._records[-1]["batch"] + 1) if self._records else 0
                 raise
 
     def _write_manifest(self, sync: bool = False) -> None:
         self.manifest["updated"] = _now()
-        self.manifest["n_evaluations"] = len(self.records) - self._n_pending
+        self.manifest["n_evaluations"] = len(self._records) + self._n_parts - self._n_pending
         _atomic_write_json(self.path / MANIFEST, self.manifest, sync=sync)
 
     def set_status(self, status: str, sync: bool = False, **extra: Any) -> None:

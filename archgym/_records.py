@@ -1,0 +1,175 @@
+"""Evaluation records: the record-file format, built column by column and encoded as JSON lines.
+
+One record per evaluation, with its fields in this order::
+
+    {"eval_id": 7, "batch": 3, "batch_size": 2, "design": {...}, "metrics": {...},
+     "feasible": true, "reason": "", "objective": [...], "violation": [...],
+     "admissible": true, "reward": -0.5, "eval_s": 0.0004, "t_s": 0.12}
+
+Floats are stored as JSON numbers; NaN becomes ``null`` and +-inf the strings ``"inf"`` /
+``"-inf"`` (JSON has neither). Records are built from the batch's numpy columns (one
+``tolist`` per column, one finiteness check per column, not one per value), and several
+batches can be built in one call (:func:`build_records`), which is what a buffered run store
+does when it writes: the per-batch cost of building is then paid once per write, not once
+per batch of one design. Encoding is the standard library's C encoder, one call per record;
+the bytes equal ``json.dumps(record, separators=(",", ":"))``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from archgym.results import Results
+
+__all__ = ["make_records", "build_records", "encode_records", "json_float", "Part"]
+
+#: One appended batch: its results, the eval_id of its first record, its batch number and
+#: the run's elapsed seconds when it was recorded.
+Part = tuple[Results, int, int, float]
+
+_INF = math.inf
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def json_float(x: Any) -> Any:
+    """``x`` as stored: floats (numpy's too) as Python floats, NaN as ``None``, +-inf as
+    ``"inf"``/``"-inf"``, other numpy scalars as Python scalars, anything else unchanged."""
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        return None if math.isnan(x) else (x if math.isfinite(x) else ("inf" if x > 0 else "-inf"))
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def _column(arrays: list[np.ndarray]) -> list[Any]:
+    """The concatenated 1-D columns as stored values (see :func:`json_float`)."""
+    a = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+    out = a.tolist()
+    kind = a.dtype.kind
+    if kind == "f":
+        bad = ~np.isfinite(a)
+        if bad.any():
+            for i in np.flatnonzero(bad).tolist():
+                out[i] = json_float(out[i])
+    elif kind not in "biu":  # object columns: value by value
+        out = [json_float(x) for x in out]
+    return out
+
+
+def _rows(arrays: list[np.ndarray]) -> list[list[Any]]:
+    """The concatenated ``(n, k)`` matrices as lists of stored rows."""
+    a = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+    out = a.tolist()
+    kind = a.dtype.kind
+    if kind == "f":
+        bad = ~np.isfinite(a)
+        if bad.any():
+            for i, j in zip(*np.nonzero(bad), strict=True):
+                out[i][j] = json_float(out[i][j])
+    elif kind not in "biu":
+        out = [[json_float(x) for x in row] for row in out]
+    return out
+
+
+def _design(d: dict[str, Any]) -> dict[str, Any]:
+    """A stored copy of a design: plain values copied as they are, others converted."""
+    for v in d.values():
+        t = type(v)
+        if t is float:
+            if v != v or v == _INF or v == -_INF:
+                break
+        elif t is not int and t is not str and t is not bool:
+            break
+    else:
+        return dict(d)
+    return {k: json_float(v) for k, v in d.items()}
+
+
+def make_records(
+    results: Results, start: int, batch: int, elapsed_s: float = 0.0
+) -> list[dict[str, Any]]:
+    """The records of one batch, numbered from ``start`` (see :func:`build_records`)."""
+    return build_records([(results, start, batch, elapsed_s)])
+
+
+def build_records(parts: Sequence[Part]) -> list[dict[str, Any]]:
+    """The records of several batches, in order: each batch's records are numbered from its
+    ``start`` and carry its ``batch`` number, size, per-design model time and elapsed time.
+
+    Batches whose cost model returned different metric names are built one by one.
+    """
+    parts = list(parts)
+    if not parts:
+        return []
+    names = list(parts[0][0].evals.metrics)
+    if len(parts) > 1 and any(list(p[0].evals.metrics) != names for p in parts):
+        return [rec for p in parts for rec in build_records([p])]
+    results = [p[0] for p in parts]
+    ids: list[int] = []
+    batches: list[int] = []
+    sizes: list[int] = []
+    per_s: list[float] = []
+    t_s: list[float] = []
+    for res, start, batch, elapsed in parts:
+        n = len(res)
+        ids.extend(range(start, start + n))
+        batches.extend([batch] * n)
+        sizes.extend([n] * n)
+        per_s.extend([res.eval_time_s / max(n, 1)] * n)
+        t_s.extend([round(float(elapsed), 6)] * n)
+    cols = [_column([r.evals.metrics[m] for r in results]) for m in names]
+    metric_rows = zip(*cols, strict=True) if cols else iter([()] * len(ids))
+    values = _rows([r.values for r in results])
+    violations = _rows([r.violations for r in results])
+    rewards = _column([r.reward for r in results])
+    feasible = _column([r.feasible for r in results])
+    admissible = _column([r.admissible for r in results])
+    reasons = [s for r in results for s in r.evals.reasons]
+    designs = [d for r in results for d in r.designs]
+    return [
+        {
+            "eval_id": i,
+            "batch": b,
+            "batch_size": n,
+            "design": _design(d),
+            "metrics": dict(zip(names, m, strict=True)),
+            "feasible": f,
+            "reason": why,
+            "objective": v,
+            "violation": vio,
+            "admissible": ok,
+            "reward": rew,
+            "eval_s": per,
+            "t_s": t,
+        }
+        for i, b, n, d, m, f, why, v, vio, ok, rew, per, t in zip(
+            ids,
+            batches,
+            sizes,
+            designs,
+            metric_rows,
+            feasible,
+            reasons,
+            values,
+            violations,
+            admissible,
+            rewards,
+            per_s,
+            t_s,
+            strict=True,
+        )
+    ]
+
+
+def encode_records(records: Sequence[dict[str, Any]]) -> bytes:
+    """The records as JSON lines, each ending in a newline (one line per record, the bytes
+    of ``json.dumps(record, separators=(",", ":"))``)."""
+    if not records:
+        return b""
+    return ("\n".join(map(_encode, records)) + "\n").encode()
