@@ -199,6 +199,7 @@ def totals(
     n_bad = 0
     pj = 1e-12
     per = np.empty((12, L))  # per-layer figures of the current design
+    e = np.empty(len(_E_KEYS))  # its energy table (pJ per byte; per MAC for mac)
     for i in range(n):
         bits = _checks(v, df_code[i], prec_code[i], ptab[0], i)
         if bits:
@@ -219,7 +220,6 @@ def totals(
         ar = (tech / 45.0) ** 2
         rf_e = scalars[_C_RF_PJ] * np.sqrt(rf_bytes / 512.0)
         buf_e = scalars[_C_SRAM_PJ] * np.sqrt(gbuf_kb * 1024.0 / banks / 8192.0)
-        e = np.empty(len(_E_KEYS))
         e[_E_MAC] = ptab[2, prec]
         e[_E_NOC] = scalars[_C_NOC_PJ]
         for q in range(_E_RF_I, _E_RF_O + 1):
