@@ -68,6 +68,12 @@ def _init_worker(parent_pid: int) -> None:
     reg.list_agents()
 
 
+#: Modules the forkserver imports once before it forks workers (see
+#: :mod:`archgym.sweep._preload`); ``__main__`` is multiprocessing's own default. It applies
+#: when the process starts its forkserver, i.e. to its first pool (later pools share it).
+FORKSERVER_PRELOAD = ["__main__", "archgym.sweep._preload"]
+
+
 class LocalPool(Executor):
     """A process pool that can be rebuilt: when a worker dies (``kill -9``, the OOM killer)
     Python's pool breaks and fails every task it holds; :func:`~archgym.sweep.run_sweep`
@@ -79,10 +85,14 @@ class LocalPool(Executor):
         self._pool = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        method = "forkserver" if sys.platform.startswith("linux") else "spawn"
+        if sys.platform.startswith("linux"):
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
+        else:
+            ctx = multiprocessing.get_context("spawn")
         return ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context(method),
+            mp_context=ctx,
             initializer=_init_worker,
             initargs=(os.getpid(),),
         )
@@ -116,13 +126,27 @@ def local_executor(workers: int) -> LocalPool:
 #: own): the workers' statistical profiler (a stack sample every 10 ms) and the fast
 #: monitoring loops (event-loop tick every 20 ms, memory every 100 ms, system every 500 ms)
 #: cost about 8 % of a core per worker even when idle, the biggest part of a sweep's
-#: overhead on Dask; a sweep's tasks are coarse enough to need none of them.
+#: overhead on Dask; a sweep's tasks are coarse enough to need none of them. On Linux the
+#: workers are also started by a forkserver that has imported distributed and archgym once
+#: (:func:`_preload_dask_workers`), instead of spawned interpreters that import both each.
 LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
     "distributed.worker.profile.enabled": False,
     "distributed.admin.tick.interval": "200ms",
     "distributed.admin.system-monitor.interval": "2s",
     "distributed.worker.memory.monitor-interval": "1s",
 }
+
+
+def _preload_dask_workers() -> None:
+    """Have the forkserver that starts the local cluster's workers import distributed and
+    :mod:`archgym.sweep._preload` once, for all of them (each spawned worker spent ~1.5 s of
+    CPU importing both). distributed sets its own preload list the first time it makes its
+    multiprocessing context (under ``multiprocessing-method = forkserver``); this extends it.
+    Like any forkserver preload it applies only if this process has not started its
+    forkserver yet (a local pool started earlier in the process shares its own)."""
+    from distributed.utils import get_mp_context
+
+    get_mp_context().set_forkserver_preload(["__main__", "distributed", "archgym.sweep._preload"])
 
 
 def dask_executor(
@@ -146,7 +170,12 @@ def dask_executor(
     if address is None:
         import dask
 
-        with dask.config.set(LOCAL_CLUSTER_CONFIG):  # read when the cluster is built
+        config = dict(LOCAL_CLUSTER_CONFIG)
+        if sys.platform.startswith("linux"):
+            config["distributed.worker.multiprocessing-method"] = "forkserver"
+        with dask.config.set(config):  # read when the cluster is built
+            if sys.platform.startswith("linux"):
+                _preload_dask_workers()
             cluster = distributed.LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
