@@ -17,7 +17,8 @@ Steps:
    ``train_proxy`` with its defaults (the env's report metrics, 5-fold CV), CPU seconds of
    one thread and wall seconds. Targets: < 5 s and < 30 s on one core.
 3. Time the proxy and the analytical model on the same 10,000 designs (one batch call, CPU
-   time of one thread, min and median of three, same process; target >= 1e5 designs/s), and
+   time of one thread, min and median of seven, same process; target >= 1e5 designs/s), the
+   cost of numba's first compile and of its warm cache in a fresh interpreter, and
    compare with SCALE-Sim: its seconds per layer measured by
    ``benchmarks/scalesim_reference.py`` (``tests/data/scalesim_calc.json``, reduced layers,
    so a lower bound for full layers) times the workload's layer count.
@@ -37,13 +38,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from _timing import load_line
 
 import archgym
 from archgym.proxy import Proxy, acquire, evaluate_proxy, format_report, train_proxy
@@ -66,7 +71,7 @@ def scalesim_seconds_per_layer(repo: Path) -> float | None:
     return statistics.median(vals) if vals else None
 
 
-def speed(proxy: Proxy, env: object, n: int, repeats: int = 3) -> dict[str, float]:
+def speed(proxy: Proxy, env: object, n: int, repeats: int = 7) -> dict[str, Any]:
     """Batched prediction through the ``proxy:FILE`` cost model and the analytical model on
     the same ``n`` designs: CPU seconds (one thread) and wall seconds, min and median."""
     from threadpoolctl import threadpool_limits
@@ -94,8 +99,16 @@ def speed(proxy: Proxy, env: object, n: int, repeats: int = 3) -> dict[str, floa
     with threadpool_limits(1):
         tp = timed(lambda: cm.evaluate(cols, env.workload))  # type: ignore[attr-defined]
         ta = timed(lambda: env.cost_model.evaluate(cols, env.workload))  # type: ignore[attr-defined]
+    walks = [*proxy.predictors.values(), *([proxy.feasibility] if proxy.feasibility else [])]
+    trees = [w for w in walks if w.family != "mlp"]
     return {
         "n": n,
+        "repeats": repeats,
+        "load": load_line(),
+        "n_models": len(walks),
+        "n_trees": sum(w.n_trees for w in trees),
+        # the compiled walk steps each tree as deep as its deepest leaf, for every design
+        "node_steps_per_design": sum(int(w.tree_depth.sum()) for w in trees),
         "proxy": tp,
         "analytical": ta,
         "proxy_s_per_design": tp["cpu_min"] / n,
@@ -103,6 +116,45 @@ def speed(proxy: Proxy, env: object, n: int, repeats: int = 3) -> dict[str, floa
         "proxy_designs_per_s": n / tp["cpu_min"],
         "analytical_designs_per_s": n / ta["cpu_min"],
     }
+
+
+#: A fresh interpreter's first and second prediction of 16 designs (CPU seconds).
+_FIRST_PREDICTION = """
+import json, sys, time
+import numpy as np
+from archgym.proxy import Proxy
+p = Proxy.load(sys.argv[1])
+n = max(w.n_features_used for w in p.predictors.values() if w.family != "mlp")
+X = np.zeros((16, n))
+out = []
+for _ in range(2):
+    c0 = time.process_time()
+    p.predict_features(X)
+    out.append(time.process_time() - c0)
+print(json.dumps({"first_cpu_s": out[0], "second_cpu_s": out[1]}))
+"""
+
+
+def compile_cost(path: Path) -> dict[str, dict[str, float]]:
+    """numba's cost on a user's first prediction: a fresh interpreter loads the proxy and
+    predicts 16 designs twice, first with an empty numba cache (``cold``: numba import plus
+    compiling the walk), then again with the cache the first run wrote (``warm``: import plus
+    loading the compiled walk). The second prediction of each run is the steady state."""
+    repo = str(Path(__file__).resolve().parents[1])
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:  # empty at first, whatever ran before
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        env["PYTHONPATH"] = os.pathsep.join([repo, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        for label in ("cold", "warm"):
+            res = subprocess.run(
+                [sys.executable, "-c", _FIRST_PREDICTION, str(path)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            out[label] = json.loads(res.stdout.strip().splitlines()[-1])
+    return out
 
 
 def training_time(env_id: str, work: Path, sizes: list[int], threads: int) -> dict:
@@ -345,6 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             loaded = Proxy.load(path)
             report = evaluate_proxy(loaded, work / "test", speed_n=0)
             sp = speed(loaded, env, 10_000)
+            sp["numba"] = compile_cost(path) if family != "mlp" else None
             sp["speedup_vs_analytical"] = sp["analytical_s_per_design"] / sp["proxy_s_per_design"]
             if per_layer is not None:
                 sim = per_layer * n_layers
@@ -364,7 +417,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(format_report(report))
             print(
-                f"batched prediction of {sp['n']} designs, one thread, CPU min (median) of 3: "
+                f"batched prediction of {sp['n']} designs, one thread, CPU min (median) of "
+                f"{sp['repeats']} ({sp['load']}; {sp['n_models']} models, {sp['n_trees']} trees, "
+                f"{sp['node_steps_per_design']} node steps per design): "
                 f"proxy {sp['proxy_designs_per_s']:.3g} designs/s "
                 f"({sp['proxy']['cpu_min']:.3f} s ({sp['proxy']['cpu_median']:.3f} s); wall "
                 f"{sp['proxy']['wall_min']:.3f} s), analytical "
@@ -380,6 +435,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
             else:
                 print()
+            if sp["numba"]:
+                cold, warm = sp["numba"]["cold"], sp["numba"]["warm"]
+                print(
+                    f"  first prediction in a fresh interpreter (numba import + walk): "
+                    f"{cold['first_cpu_s']:.2f} CPU s with an empty numba cache (compile), "
+                    f"{warm['first_cpu_s']:.2f} CPU s with it warm; the second: "
+                    f"{warm['second_cpu_s'] * 1e3:.2f} ms"
+                )
             print(
                 f"  honest speed claim: the proxy is "
                 f"{'faster' if sp['speedup_vs_analytical'] > 1 else 'SLOWER'} than the "
