@@ -1,17 +1,19 @@
-"""Compiled (numba) kernel of :class:`~archgym.envs.accelerator.model.AcceleratorCostModel`'s
-whole-workload metrics, for a lone design and a batch alike.
+"""The kernel of :class:`~archgym.envs.accelerator.model.AcceleratorCostModel`'s whole-workload
+metrics: plain Python that numba compiles (:func:`archgym._kernels.compiled`), for a lone
+design and a batch alike.
 
 It is the arithmetic of :func:`archgym.envs.accelerator.model.layer_costs` (and of the design
 checks, the energy table and the area of ``AcceleratorCostModel``) on scalars, in the same
 order of operations, looping over designs x layers over a per-workload table built once
-(:func:`layer_table`). The numpy ``layer_costs`` stays the reference, and serves what the
+(:func:`layer_table`); sums over layers follow numpy's pairwise order, so the results are the
+numpy model's floats. The numpy ``layer_costs`` stays the reference, and serves what the
 kernel does not: per-layer figures, the ``"scalesim"`` bandwidth mode, arrays wired to given
 loops (``ArrayWiring.spatial_unroll``) and the Mapping env. ``tests/test_accelerator_kernel.py``
-checks the two agree on random designs (within 1e-12: sums over layers run in another order);
-**a physics change to ``layer_costs`` must be made here too**, or that test fails.
+checks the two agree bit for bit on random designs: **a physics change to ``layer_costs`` must
+be made here too**, or that test fails.
 
-The module imports numba, so the model imports it lazily; compiled code is cached on disk
-(``cache=True``, like a ``.pyc``).
+The module does not import numba: a short run executes it as Python and never pays numba's
+start-up (see :mod:`archgym._kernels`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from archgym.envs.accelerator import tables as tb
+from archgym.envs.systolic import _kernel as _systolic
 from archgym.envs.systolic._kernel import fold_cycles, pairwise_sum
 
-__all__ = ["layer_table", "constants", "energy_overrides", "totals", "N_TOTALS", "N_CHECKS"]
+__all__ = [
+    "layer_table",
+    "constants",
+    "energy_overrides",
+    "totals",
+    "N_TOTALS",
+    "N_CHECKS",
+    "HELPERS",
+]
 
 #: Rows of :func:`totals`'s output, in the model's metric order.
 N_TOTALS = 16
@@ -128,7 +138,6 @@ def energy_overrides(table: dict[str, float]) -> np.ndarray:
     return np.array([table.get(k, math.nan) for k in _E_KEYS], dtype=float)
 
 
-@njit(cache=True)
 def _max(a: float, b: float) -> float:
     """``np.maximum`` on scalars (NaN propagates)."""
     if a != a or b != b:
@@ -136,7 +145,6 @@ def _max(a: float, b: float) -> float:
     return a if a >= b else b
 
 
-@njit(cache=True)
 def _min(a: float, b: float) -> float:
     """``np.minimum`` on scalars (NaN propagates)."""
     if a != a or b != b:
@@ -144,7 +152,6 @@ def _min(a: float, b: float) -> float:
     return a if a <= b else b
 
 
-@njit(cache=True)
 def _checks(v: np.ndarray, df: int, prec: int, word_bytes: np.ndarray, i: int) -> int:
     """Bit mask of the design checks design ``i`` fails, in the model's order."""
     bits = 0
@@ -168,7 +175,6 @@ def _checks(v: np.ndarray, df: int, prec: int, word_bytes: np.ndarray, i: int) -
     return bits
 
 
-@njit(cache=True)
 def totals(
     v: np.ndarray,
     df_code: np.ndarray,
@@ -413,3 +419,7 @@ def totals(
         out[14, i] = s_srd
         out[15, i] = s_swr
     return out, feasible, bad, bad_layer, n_bad
+
+
+#: The functions :func:`totals` calls, compiled inline (the systolic kernel's fold and sums).
+HELPERS = (*_systolic.HELPERS, _max, _min, _checks)

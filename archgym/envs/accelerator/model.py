@@ -58,12 +58,14 @@ from a peer simulator by :mod:`archgym.envs.accelerator.peers`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
 
+from archgym._kernels import Tiered
 from archgym.cost_model import CostModel, Evaluations, Metric
+from archgym.envs.accelerator import _kernel
 from archgym.envs.accelerator import tables as tb
 from archgym.envs.systolic.timing import fold_cycles
 from archgym.errors import ConfigError
@@ -131,18 +133,8 @@ _CHECK_MESSAGES: tuple[str, ...] = (
 )
 _DF_CODE: dict[str, int] = {x: i for i, x in enumerate(DATAFLOWS)}
 _PREC_CODE: dict[str, int] = {x: i for i, x in enumerate(tb.PRECISIONS)}
-_kernel: Any = None
-
-
-def _kernels() -> Any:
-    """The compiled kernel (:mod:`archgym.envs.accelerator._kernel`), imported on first use:
-    ``import numba`` costs about 0.2 s, which ``import archgym`` does not pay."""
-    global _kernel
-    if _kernel is None:
-        from archgym.envs.accelerator import _kernel as k
-
-        _kernel = (k, k.constants())
-    return _kernel
+_TOTALS = Tiered("archgym.envs.accelerator._kernel", "totals")
+_CONSTANTS = _kernel.constants()
 
 
 _METRICS = (
@@ -340,9 +332,11 @@ class AcceleratorCostModel(CostModel):
         self.bandwidth_mode = bandwidth_mode
         self.energy_pj = dict(energy_pj or {})
         self.array = array or SYSTOLIC
-        # The compiled kernel serves the default array and the limited and ideal modes; the
-        # numpy layer_costs (its reference) the rest.
-        self._use_kernel = bandwidth_mode != "scalesim" and self.array.spatial_unroll is None
+        # The kernel serves the limited and ideal modes on an array that differs from the
+        # default at most in fold overlap and DRAM ports; the numpy layer_costs (its
+        # reference) the rest, including any wiring field the kernel does not know.
+        plain = replace(self.array, fold_overlap=False, dram_ports="per_operand") == SYSTOLIC
+        self._use_kernel = bandwidth_mode != "scalesim" and plain
         self._e_over: np.ndarray | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -368,8 +362,9 @@ class AcceleratorCostModel(CostModel):
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         """Whole-workload metrics (sums over layers), one row per design.
 
-        A lone design costs about as much as a few in a batch: one compiled kernel
-        (:mod:`archgym.envs.accelerator._kernel`) loops over designs x layers for both, over a
+        A lone design costs about as much as a few in a batch: one kernel
+        (:mod:`archgym.envs.accelerator._kernel`, compiled by numba once the work pays for
+        it, see :mod:`archgym._kernels`) loops over designs x layers for both, over a
         per-workload table built once. The ``"scalesim"`` mode and wired arrays run the numpy
         :func:`layer_costs`, which the kernel is tested against."""
         if self._use_kernel:
@@ -377,13 +372,14 @@ class AcceleratorCostModel(CostModel):
         return self._evaluate_numpy(columns, workload)
 
     def _evaluate_kernel(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
-        k, (scalars, ptab, nodes, vdds) = _kernels()
+        scalars, ptab, nodes, vdds = _CONSTANTS
         wl = as_workload(workload)
         table = wl.derived("accelerator-analytical", _kernel_table)
         if self._e_over is None:
-            self._e_over = k.energy_overrides(tb.expand_energy_keys(self.energy_pj))
+            self._e_over = _kernel.energy_overrides(tb.expand_energy_keys(self.energy_pj))
         v, df, prec = _design_block(columns)
-        out, feasible, bad, bad_layer, n_bad = k.totals(
+        totals = _TOTALS.pick(v.shape[1] * len(table))
+        out, feasible, bad, bad_layer, n_bad = totals(
             v,
             df,
             prec,
@@ -409,7 +405,7 @@ class AcceleratorCostModel(CostModel):
                         if bits >> q & 1
                     )
                 else:
-                    fw, gemm = table[j, k.FW_COLUMN], table[j, k.GEMM_COLUMN] != 0.0
+                    fw, gemm = table[j, _kernel.FW_COLUMN], table[j, _kernel.GEMM_COLUMN] != 0.0
                     rs_conv = int(df[i]) == 3 and not gemm
                     rf_words = v[2, i] / ptab[0, prec[i]]
                     need = 2 * fw + 1 if rs_conv else 3.0
@@ -838,7 +834,7 @@ def _scalesim_user_cycles(
 
 def _kernel_table(wl: Workload) -> np.ndarray:
     """The kernel's per-layer table of ``wl`` (built once per workload)."""
-    return _kernels()[0].layer_table(layer_arrays(wl))  # type: ignore[no-any-return]
+    return _kernel.layer_table(layer_arrays(wl))
 
 
 def _design_block(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

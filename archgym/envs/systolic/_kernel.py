@@ -1,4 +1,5 @@
-"""Compiled (numba) kernels of :class:`~archgym.envs.systolic.model.SystolicCostModel`.
+"""The kernels of :class:`~archgym.envs.systolic.model.SystolicCostModel`: plain Python that
+numba compiles (:func:`archgym._kernels.compiled`).
 
 One implementation of the model's physics, used for one design and for a batch alike: a loop
 over designs x layers over a per-workload table built once (:func:`layer_table`). The
@@ -7,15 +8,14 @@ formulas and their derivation are in :mod:`archgym.envs.systolic.model` and
 in the same order, so the results are the same floats).
 
 Every count is an integer held in a float64; sums over layers are exact below 2**53, so the
-order of summation does not change them. The module imports numba, so the model imports it
-lazily (``import numba`` costs about 0.2 s of CPU); compiled code is cached on disk
-(``cache=True``, like a ``.pyc``).
+order of summation does not change them (the stall sum follows numpy's order anyway). The
+module does not import numba: a short run executes it as Python and never pays numba's
+start-up (see :mod:`archgym._kernels`).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from archgym.envs.systolic.timing import mapped_dims
 
@@ -65,7 +65,6 @@ def layer_table(m: np.ndarray, n: np.ndarray, k: np.ndarray, **cols: np.ndarray)
     return np.ascontiguousarray(np.stack(parts, axis=1))
 
 
-@njit(cache=True)
 def _bad(v: np.ndarray, code: np.ndarray, i: int) -> int:
     """Bit mask of the design checks ``i`` fails (0: buildable)."""
     bits = 0
@@ -81,7 +80,6 @@ def _bad(v: np.ndarray, code: np.ndarray, i: int) -> int:
     return bits
 
 
-@njit(cache=True)
 def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
     """numpy's pairwise sum of ``a[lo:lo + n]`` for ``n <= 128`` (one block)."""
     if n < 8:
@@ -110,12 +108,11 @@ def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
     return res
 
 
-@njit(cache=True)
 def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
     """``a[lo:lo + n].sum()`` exactly as numpy sums a contiguous float64 row (its pairwise
     summation, ``numpy/_core/src/umath/loops_utils.h.src``: eight accumulators up to 128
     values, halves beyond), so a kernel's sums over layers are the numpy model's floats.
-    The halving runs on an explicit stack (numba's cache cannot hold a recursive function)."""
+    The halving runs on an explicit stack (numba cannot cache a recursive function)."""
     if n <= 128:
         return _block_sum(a, lo, n)
     depth = 64  # halving 2**63 values takes fewer levels
@@ -148,7 +145,6 @@ def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
     return ret
 
 
-@njit(cache=True)
 def fold_cycles(
     sr: float, sc: float, t: float, rows: float, cols: float, short_fill: bool
 ) -> tuple[float, float, float]:
@@ -160,7 +156,6 @@ def fold_cycles(
     return row_folds, col_folds, row_folds * col_folds * (t + fill) - 1
 
 
-@njit(cache=True)
 def _layer(
     df: int,
     R: float,
@@ -209,7 +204,6 @@ def _layer(
     )
 
 
-@njit(cache=True)
 def _energy_j(
     mac: float,
     ifm: float,
@@ -226,7 +220,6 @@ def _energy_j(
     return (e[_E_MAC] * mac + e_i * ifm + e_f * flt + e_o * ofm + e[_E_DRAM] * dram) * 1e-12
 
 
-@njit(cache=True)
 def totals(
     v: np.ndarray, code: np.ndarray, lay: np.ndarray, limited: bool, e: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -285,7 +278,6 @@ def totals(
     return out, feasible, bad, n_bad
 
 
-@njit(cache=True)
 def per_layer(
     v: np.ndarray, code: np.ndarray, lay: np.ndarray, limited: bool, e: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -331,3 +323,7 @@ def per_layer(
                 e_o,
             )
     return out, bad
+
+
+#: The functions the entry points (:func:`totals`, :func:`per_layer`) call, compiled inline.
+HELPERS = (_block_sum, pairwise_sum, fold_cycles, _bad, _layer, _energy_j)

@@ -51,7 +51,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from archgym._kernels import Tiered
 from archgym.cost_model import CostModel, Evaluations, Metric
+from archgym.envs.systolic import _kernel
 from archgym.errors import ConfigError
 from archgym.registry import register_cost_model
 from archgym.workloads import Workload, as_workload
@@ -145,24 +147,14 @@ _LAYER_KEYS: tuple[str, ...] = (
     "macs",
     "energy_j",
 )
-_kernel: Any = None
-
-
-def _kernels() -> Any:
-    """The compiled kernels (:mod:`archgym.envs.systolic._kernel`), imported on first use:
-    ``import numba`` costs about 0.2 s, which ``import archgym`` does not pay."""
-    global _kernel
-    if _kernel is None:
-        from archgym.envs.systolic import _kernel as k
-
-        _kernel = k
-    return _kernel
+_TOTALS = Tiered("archgym.envs.systolic._kernel", "totals")
+_PER_LAYER = Tiered("archgym.envs.systolic._kernel", "per_layer")
 
 
 def _layer_table(wl: Workload) -> np.ndarray:
     """The kernels' per-layer table of ``wl`` (built once per workload, see
     :meth:`Workload.derived`)."""
-    return _kernels().layer_table(**wl.as_arrays())
+    return _kernel.layer_table(**wl.as_arrays())
 
 
 def _design_block(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -222,9 +214,10 @@ class SystolicCostModel(CostModel):
     and optionally ``ifmap_sram_kb``, ``filter_sram_kb``, ``ofmap_sram_kb`` (KiB),
     ``dram_bw_words`` (words/cycle) and ``clock_mhz`` (see :data:`DEFAULTS`).
 
-    One compiled kernel (:mod:`archgym.envs.systolic._kernel`, numba, imported at the first
-    evaluation) loops over designs x layers for a batch and for a lone design alike, over a
-    per-workload table built once per workload (mapped GEMM dimensions per dataflow).
+    One kernel (:mod:`archgym.envs.systolic._kernel`, compiled by numba once the work pays
+    for it, see :mod:`archgym._kernels`) loops over designs x layers for a batch and for a
+    lone design alike, over a per-workload table built once per workload (mapped GEMM
+    dimensions per dataflow).
 
     Args:
         bandwidth_mode: ``"limited"`` (default) adds DRAM stall cycles to the latency;
@@ -254,7 +247,8 @@ class SystolicCostModel(CostModel):
         wl = as_workload(workload, "systolic-analytical")
         table = wl.derived("systolic-analytical", _layer_table)
         vals, code = _design_block(columns)
-        out, feasible, bad, n_bad = _kernels().totals(vals, code, table, self._limited, _CONSTANTS)
+        totals = _TOTALS.pick(vals.shape[1] * len(table))
+        out, feasible, bad, n_bad = totals(vals, code, table, self._limited, _CONSTANTS)
         reasons = _reasons(columns, bad) if n_bad else [""] * len(bad)
         return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons)
 
@@ -272,7 +266,8 @@ class SystolicCostModel(CostModel):
         wl = as_workload(workload, "systolic-analytical")
         table = wl.derived("systolic-analytical", _layer_table)
         vals, code = _design_block(columns)
-        out, _ = _kernels().per_layer(vals, code, table, self._limited, _CONSTANTS)
+        per_layer = _PER_LAYER.pick(vals.shape[1] * len(table))
+        out, _ = per_layer(vals, code, table, self._limited, _CONSTANTS)
         return dict(zip(_LAYER_KEYS, out, strict=True))
 
 

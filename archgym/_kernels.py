@@ -1,0 +1,81 @@
+"""Cost-model kernels that run as Python until compiling them with numba pays off.
+
+A kernel module (``archgym/envs/*/_kernel.py``) is plain Python written in the subset numba
+compiles: loops over designs x layers on float arrays. :func:`compiled` compiles one of its
+entry points with ``numba.njit(cache=True)`` (machine code cached on disk like a ``.pyc``),
+the helpers it calls inline (``numba.extending.register_jitable``).
+
+Compiled code is 100-1000x faster, but numba costs about 0.2 s of CPU to import and about
+0.3-0.5 s more at the first compiled call of a process, even from its on-disk cache (it loads
+its implementation registries, which import ``scipy.linalg``), and about 5-20 s the first
+time ever (an empty cache). So :class:`Tiered` runs an entry point as Python while the work
+is small (a CLI run of a few hundred evaluations pays nothing for numba) and compiles it once
+the work done in the process, or asked in one call, would outweigh that start-up. Python and
+compiled code run the same source with IEEE float arithmetic, so they give the same floats;
+``tests/test_kernels.py`` checks it on every kernel.
+
+The work counter is per process (module state): it only decides when to compile, never what
+is computed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+__all__ = ["Tiered", "compiled", "PYTHON_BUDGET", "COMPILE_AT"]
+
+#: Work units (design x layer evaluations) a process runs as Python, in all, before compiling.
+PYTHON_BUDGET = 25_000
+#: A call asking for at least this much work compiles at once.
+COMPILE_AT = 5_000
+
+_compiled: dict[tuple[str, str], Callable[..., Any]] = {}
+_registered: set[int] = set()
+_python_work = 0
+
+
+def compiled(module: ModuleType, name: str) -> Callable[..., Any]:
+    """The numba-compiled entry point ``module.name`` (compiled, or loaded from numba's disk
+    cache, on the first call for it in this process); ``module.HELPERS`` are the functions it
+    calls, compiled inline."""
+    key = (module.__name__, name)
+    fn = _compiled.get(key)
+    if fn is None:
+        from numba import njit
+        from numba.extending import register_jitable
+
+        for helper in module.HELPERS:
+            if id(helper) not in _registered:
+                register_jitable(helper)
+                _registered.add(id(helper))
+        fn = _compiled[key] = njit(cache=True)(getattr(module, name))
+    return fn
+
+
+class Tiered:
+    """An entry point of a kernel module, run as Python or compiled (module docstring).
+
+    Args:
+        module: Dotted name of the kernel module (imported at the first call).
+        name: The entry point's name in it.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module_name, self.name = module, name
+        self._fn: Callable[..., Any] | None = None
+
+    def pick(self, work: int) -> Callable[..., Any]:
+        """The function to run for a call doing ``work`` units (design x layer evaluations):
+        Python while this process's Python work stays small, else (from then on) compiled."""
+        global _python_work
+        if self._fn is not None:
+            return self._fn
+        module = importlib.import_module(self.module_name)
+        if not _compiled and work < COMPILE_AT and _python_work + work <= PYTHON_BUDGET:
+            _python_work += work
+            return getattr(module, self.name)  # type: ignore[no-any-return]
+        self._fn = compiled(module, self.name)
+        return self._fn

@@ -1,0 +1,79 @@
+"""archgym._kernels: a kernel gives the same floats run as Python or compiled by numba, and a
+short run never starts numba."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from archgym._kernels import compiled
+from archgym.envs.accelerator import _kernel as accel
+from archgym.envs.accelerator import model as accel_model
+from archgym.envs.systolic import _kernel as systolic
+from archgym.envs.systolic import model as systolic_model
+from archgym.workloads import get
+from tests.test_accelerator_kernel import _random_designs as accel_designs
+from tests.test_systolic_kernel import _random_designs as systolic_designs
+
+
+def _same(a: tuple, b: tuple) -> None:  # type: ignore[type-arg]
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and x.shape == y.shape
+            np.testing.assert_array_equal(x, y)
+        else:
+            assert x == y
+
+
+@pytest.mark.parametrize("limited", [True, False])
+@pytest.mark.parametrize("entry", ["totals", "per_layer"])
+def test_systolic_kernel_python_equals_compiled(entry: str, limited: bool) -> None:
+    # Catches source that numba and CPython run differently (integer vs float division,
+    # max of NaN, a numba-only construct), bit for bit.
+    cols = systolic_designs(np.random.default_rng(4), 120)
+    vals, code = systolic_model._design_block(cols)
+    table = systolic_model._layer_table(get("mobilenet_v2"))
+    args = (vals, code, table, limited, systolic_model._CONSTANTS)
+    with np.errstate(all="ignore"):  # CPython's numpy scalars warn where numba does not
+        py = getattr(systolic, entry)(*args)
+    _same(py, compiled(systolic, entry)(*args))
+
+
+@pytest.mark.parametrize(
+    ("limited", "overlap", "shared"), [(True, False, False), (False, True, True)]
+)
+def test_accelerator_kernel_python_equals_compiled(
+    limited: bool, overlap: bool, shared: bool
+) -> None:
+    cols = accel_designs(np.random.default_rng(6), 120)
+    v, df, prec = accel_model._design_block(cols)
+    table = accel_model._kernel_table(get("bert_base"))
+    e_over = accel.energy_overrides({"rf_w": 0.7, "dram_r": 120.0})
+    args = (v, df, prec, table, limited, overlap, shared, e_over, *accel_model._CONSTANTS)
+    with np.errstate(all="ignore"):
+        py = accel.totals(*args)
+    _same(py, compiled(accel, "totals")(*args))
+
+
+def test_a_short_run_does_not_start_numba_and_a_big_batch_does() -> None:
+    # numba costs ~0.6 s of CPU per process before its first compiled call; a CLI run of a
+    # few hundred evaluations must not pay it, a 1,000-design batch must not go without it.
+    code = """
+import sys
+import numpy as np
+import archgym
+for env_id in ("archgym/Systolic-v0", "archgym/Accelerator-v1"):
+    env = archgym.make(env_id, workload="resnet18")
+    env.reset(seed=0)
+    for a in range(50):
+        env.step(env.action_space.sample())
+    env.evaluate(env.space.sample(np.random.default_rng(0), 100))
+assert "numba" not in sys.modules, "numba started by a short run"
+env.evaluate(env.space.sample(np.random.default_rng(1), 1000))
+assert "numba" in sys.modules, "a 1,000-design batch ran as Python"
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
