@@ -9,16 +9,13 @@ baseline) and ``archgym run --agent random --budget N --quiet`` with and without
 excess over the import. Target (issue 16): a 200-evaluation random run uses <= 0.5 s of CPU
 beyond ``import archgym``.
 
-The cost models' compiled kernels (numba) are cached on disk after their first compilation;
-the runs above use that warm cache (warmed by one run first). ``--cold N`` (default 1) also
-times N runs with an empty cache of their own (``NUMBA_CACHE_DIR``): the one-time compile
-cost a fresh install pays on its first evaluation.
+A run this small executes the cost models' kernels as Python and never starts numba
+(:mod:`archgym._kernels`); ``bench_compile.py`` measures what compiling them costs.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import subprocess
@@ -63,18 +60,12 @@ def main() -> int:
     print(f"bench_run: {load_line()}")
     cases: dict[str, list[tuple[float, float]]] = {"import": [], "run": [], "run --out": []}
     with tempfile.TemporaryDirectory() as tmp:
-        child_cpu([sys.executable, "-c", run, *base, "--quiet"])  # warm the kernel cache
         for r in range(args.repeat):  # interleaved, so a changing load hits all alike
             cases["import"].append(child_cpu([sys.executable, "-c", "import archgym"]))
             cases["run"].append(child_cpu([sys.executable, "-c", run, *base, "--quiet"]))
             out = str(Path(tmp) / f"r{r}")
             cases["run --out"].append(
                 child_cpu([sys.executable, "-c", run, *base, "--quiet", "--out", out])
-            )
-        for r in range(args.cold):
-            env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(tmp) / f"numba{r}")}
-            cases.setdefault("run, cold", []).append(
-                child_cpu([sys.executable, "-c", run, *base, "--quiet"], env)
             )
     cpu = {k: [c for c, _ in v] for k, v in cases.items()}
     for k, v in cases.items():
@@ -88,12 +79,6 @@ def main() -> int:
         print(
             f"archgym {k} ({args.budget} random evaluations) beyond import archgym: "
             f"{extra:.3f} s CPU   [target <= 0.5 s: {'met' if extra <= 0.5 else 'NOT met'}]"
-        )
-    if args.cold:
-        extra = min(cpu["run, cold"]) - min(cpu["import"])
-        print(
-            f"archgym run with an empty numba cache (first run after install: compiles the "
-            f"kernels) beyond import archgym: {extra:.3f} s CPU"
         )
     print(f"end: {load_line()}")
     return 0
