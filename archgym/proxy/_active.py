@@ -19,7 +19,7 @@ import numpy as np
 
 from archgym.cost_model import Evaluations
 from archgym.errors import ConfigError
-from archgym.proxy._proxy import Proxy, fit_payload_models
+from archgym.proxy._proxy import Proxy, fit_payload_models, ratios_of
 
 __all__ = ["ActiveResult", "acquire"]
 
@@ -194,6 +194,8 @@ def acquire(
                 ok,
                 n_threads,
                 parts,
+                None,
+                ratios_of(current.payload["models"]),
             )
             payload = dict(
                 current.payload,

@@ -24,6 +24,7 @@ from archgym.proxy._proxy import (
     _design_matrix,
     n_fits,
     progress_bar,
+    ratios_of,
 )
 from archgym.proxy._quality import quality
 
@@ -141,7 +142,8 @@ def evaluate_proxy(
             for t, cs in (proxy.payload.get("components") or {}).items()
         }
         model = proxy.payload["model"]
-        bar = progress_bar(n_fits(Y, parts) * folds, progress, "proxy eval")
+        ratios = ratios_of(proxy.payload["models"])
+        bar = progress_bar(n_fits(Y, parts, ratios) * folds, progress, "proxy eval")
         try:
             report = _cross_validate(
                 X,
@@ -156,6 +158,7 @@ def evaluate_proxy(
                 top_k,
                 parts,
                 bar,
+                ratios,
             )
         finally:
             if bar is not None:

@@ -103,6 +103,16 @@ class FeatureEncoder:
             self._derived_names = tuple(self._derived_fn(probe))
         self.feature_names: tuple[str, ...] = tuple(names) + self._derived_names
 
+    def numeric_features(self) -> dict[str, tuple[int, str]]:
+        """``{param: (column, "log2" or "value")}`` of the parameters encoded as one number
+        (a value or its log2), so that the value can be read back from a feature matrix."""
+        out, col = {}, 0
+        for name, how, detail in self._plan:
+            if how in ("log2", "value"):
+                out[name] = (col, how)
+            col += len(detail) if how == "onehot" else 1
+        return out
+
     def transform(self, columns: Mapping[str, Any]) -> np.ndarray:
         """Columns (one array per parameter, e.g. a DataFrame) -> ``(n, n_features)`` floats.
 

@@ -236,6 +236,9 @@ def _check_payload(payload: Mapping[str, Any], deadline: float) -> None:
     entries: list[tuple[str, Any]] = []
     for t, m in models.items():
         _need(isinstance(m, dict), f"models.{t} must be an object")
+        if "ratio" in m:
+            _check_ratio(m["ratio"], f"models.{t}.ratio", models, n_features)
+            continue
         if "components" in m:
             comps = m["components"]
             _need(
@@ -259,6 +262,25 @@ def _check_payload(payload: Mapping[str, Any], deadline: float) -> None:
         _check_estimator(m.get("estimator"), f"{what}.estimator", n_features, budget, deadline)
     if payload.get("feasibility"):
         _check_estimator(payload["feasibility"], "feasibility", n_features, budget, deadline)
+
+
+def _check_ratio(r: Any, what: str, models: Mapping[str, Any], n_features: int) -> None:
+    """A target predicted from another's prediction (:mod:`archgym.proxy._ratio`)."""
+    _need(isinstance(r, dict), f"{what} must be an object")
+    of = r.get("of")
+    _need(
+        isinstance(of, str) and isinstance(models.get(of), dict) and "ratio" not in models[of],
+        f"{what}.of must name a fitted target of this file, but got {of!r}",
+    )
+    index = r.get("feature_index")
+    _need(
+        isinstance(index, int) and not isinstance(index, bool) and 0 <= index < n_features,
+        f"{what}.feature_index must be a feature column 0..{n_features - 1}, but got {index!r}",
+    )
+    _need(r.get("decode") in ("none", "exp2"), f"{what}.decode must be 'none' or 'exp2'")
+    _need(r.get("power") in (-1, 1), f"{what}.power must be -1 or 1, but got {r.get('power')!r}")
+    scale = _finite_number(r.get("scale"), f"{what}.scale")
+    _need(scale != 0.0, f"{what}.scale must be non-zero, but got 0")
 
 
 def _check_descriptive(payload: Mapping[str, Any], targets: list[str]) -> None:

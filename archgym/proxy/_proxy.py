@@ -39,6 +39,7 @@ from archgym.proxy._features import (
 )
 from archgym.proxy._file import read_payload, write_payload
 from archgym.proxy._quality import quality
+from archgym.proxy._ratio import apply_ratio, find_ratio
 
 __all__ = ["Proxy", "train_proxy", "fit_payload_models", "choose_transform", "find_components"]
 
@@ -203,7 +204,10 @@ class Proxy:
         """Predictions ``{target: array}`` from a feature matrix; with ``spread=True`` also
         ``{target: std}`` on the transformed scale (random forests; zeros otherwise)."""
         out, std = {}, {}
-        for t, m in self.payload["models"].items():
+        models = self.payload["models"]
+        for t, m in models.items():
+            if "ratio" in m:  # from another target's prediction, below
+                continue
             if "components" in m:  # sum of parts; spread: relative std of the sum
                 total, var = np.zeros(X.shape[0]), np.zeros(X.shape[0])
                 for c in sorted(m["components"]):  # the file's key order (sorted JSON)
@@ -216,7 +220,14 @@ class Proxy:
                     std[t] = np.nan_to_num(np.sqrt(var) / np.abs(total))
                 continue
             out[t], std[t] = _predict_one(self.predictors[t], m, X)
-        return (out, std) if spread else out
+        for t, m in models.items():
+            if "ratio" in m:  # same relative spread as the target it is derived from
+                out[t], std[t] = (
+                    apply_ratio(m["ratio"], out[m["ratio"]["of"]], X),
+                    std[m["ratio"]["of"]],
+                )
+        out = {t: out[t] for t in models}
+        return (out, {t: std[t] for t in models}) if spread else out
 
     def predict(self, columns: Mapping[str, Any], workload: Any = None) -> dict[str, np.ndarray]:
         """Predicted metrics of designs (columns by parameter name) on ``workload``."""
@@ -263,6 +274,8 @@ def _predictors(models: Mapping[str, Any]) -> dict[str, est.Predictor]:
     """Predictors by target, and by ``target/component`` for summed targets."""
     out = {}
     for t, m in models.items():
+        if "ratio" in m:
+            continue
         if "components" in m:
             for c, mc in m["components"].items():
                 out[f"{t}/{c}"] = est.Predictor(mc["estimator"])
@@ -277,10 +290,20 @@ def _predict_one(pred: est.Predictor, m: Mapping[str, Any], X: np.ndarray) -> tu
 
 
 # -- training -----------------------------------------------------------------------
-def n_fits(Y: Mapping[str, Any], components: Mapping[str, Mapping[str, Any]] | None) -> int:
-    """Models fitted per training pass (one per target, or per component of a summed one)."""
+def n_fits(
+    Y: Mapping[str, Any],
+    components: Mapping[str, Mapping[str, Any]] | None,
+    ratios: Mapping[str, Any] | None = None,
+) -> int:
+    """Models fitted per training pass (one per target, or per component of a summed one;
+    none for a target derived from another by :mod:`archgym.proxy._ratio`)."""
     comps = components or {}
-    return sum(len(comps[t]) if comps.get(t) else 1 for t in Y)
+    return sum(len(comps[t]) if comps.get(t) else 1 for t in Y if t not in (ratios or {}))
+
+
+def ratios_of(models: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``ratio`` specs of a payload's models, by target."""
+    return {t: m["ratio"] for t, m in models.items() if "ratio" in m}
 
 
 def progress_bar(total: int, enabled: bool | None, what: str = "proxy") -> Any:
@@ -353,13 +376,15 @@ def fit_payload_models(
     n_threads: int = 1,
     components: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     tick: Callable[[str], None] | None = None,
+    ratios: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Fit one exported model per target (rows of ``X`` where the target is finite and the
     design feasible), plus a feasibility model when some rows are infeasible.
 
     ``components[t]`` (arrays by component name) makes target ``t`` a sum of one model per
-    component (see :func:`find_components`). ``tick(label)`` is called after each fit (a
-    progress bar)."""
+    component (see :func:`find_components`); ``ratios[t]`` (a spec of
+    :func:`~archgym.proxy._ratio.find_ratio`) predicts ``t`` from another target, with no
+    fit. ``tick(label)`` is called after each fit (a progress bar)."""
     ok = np.ones(X.shape[0], dtype=bool) if feasible is None else np.asarray(feasible, bool)
     models: dict[str, Any] = {}
     parts_of = components or {}
@@ -381,6 +406,9 @@ def fit_payload_models(
 
     with _threads(n_threads):
         for t, y in Y.items():
+            if t in (ratios or {}):
+                models[t] = {"ratio": dict((ratios or {})[t])}
+                continue
             rows = ok & np.isfinite(y)
             parts = parts_of.get(t)
             if parts:
@@ -415,6 +443,7 @@ def _cross_validate(
     top_k: int,
     components: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     progress: Any = None,
+    ratios: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     from sklearn.model_selection import KFold
 
@@ -433,6 +462,7 @@ def _cross_validate(
             n_threads,
             parts,
             _ticker(progress, f"fold {fold}/{folds}"),
+            ratios,
         )
         proxy_part = Proxy.__new__(Proxy)
         proxy_part.payload = {"models": models}
@@ -465,6 +495,7 @@ def train_proxy(
     derived: bool = True,
     sum_components: bool = True,
     progress: bool | None = False,
+    derive_ratios: bool = True,
 ) -> Proxy:
     """Train a proxy on logged runs.
 
@@ -485,6 +516,10 @@ def train_proxy(
             :mod:`archgym.proxy._derived`), if any.
         sum_components: Predict a target that is the sum of other recorded metrics of its
             unit as the sum of one model per part (see :func:`find_components`).
+        derive_ratios: Predict a target that the records show to be another target times a
+            power of a design parameter (``latency_s = cycles / clock``) from that target's
+            prediction, instead of fitting it (see :mod:`archgym.proxy._ratio`); a target
+            summed from parts is never the derived one.
         progress: A progress bar on stderr, one step per fitted model (per target or
             component, per cross-validation fold): ``True`` always, ``None`` only on a
             terminal, ``False`` (default) never.
@@ -539,16 +574,38 @@ def train_proxy(
             parts = find_components(frame, t, envs[0].cost_model.metrics, ok & np.isfinite(Y[t]))
             if parts:
                 components[t] = {c: frame[c].to_numpy(dtype=float) for c in parts}
-    per_pass = n_fits(Y, components)
+    ratios: dict[str, Any] = {}
+    if derive_ratios:
+        numeric = FeatureEncoder(data.space_spec, derived_key).numeric_features()
+        for t in targets:
+            fitted = [u for u in targets if u != t and u not in ratios]
+            if t in components or any(r["of"] == t for r in ratios.values()):
+                continue
+            spec = find_ratio(frame, t, fitted, numeric, ok & np.isfinite(Y[t]))
+            if spec is not None:
+                ratios[t] = spec
+    per_pass = n_fits(Y, components, ratios)
     bar = progress_bar(per_pass * (1 + cv) + int(not ok.all()), progress, "proxy train")
     try:
         models, feas = fit_payload_models(
-            X, Y, model, hp, seed, ok, n_threads, components, _ticker(bar, "final model")
+            X, Y, model, hp, seed, ok, n_threads, components, _ticker(bar, "final model"), ratios
         )
         directions = {t: declared[t].direction for t in targets}
         cv_report = (
             _cross_validate(
-                X, Y, ok, model, hp, seed, cv, directions, n_threads, top_k, components, bar
+                X,
+                Y,
+                ok,
+                model,
+                hp,
+                seed,
+                cv,
+                directions,
+                n_threads,
+                top_k,
+                components,
+                bar,
+                ratios,
             )
             if cv
             else None
