@@ -54,19 +54,22 @@ def test_zigzag_per_level_energy(zz):
     assert s["on_chip_median_err"] <= 0.10
     assert s["energy_within_25pct"] == 1.0
     assert s["energy_within_10pct"] >= 0.80
-    # Buffer (median |error| 31.4 % over all rows, target 15 %: missed). Per architecture:
-    # tpu_like 0.4 %; eyeriss_like 31 %; tesla_npu_like 51 % under: its 1 KB sram_1KB_I/W are
-    # refilled from the 1 MB level on every fold, which the model charges once per DRAM word;
-    # generic_array_cacti 69 % over: its 128 B rf_I keeps a sliding input window that the
-    # model's streamed dataflow does not exploit (known gaps, named in the closing note).
-    systolic = zigzag_summary([r for r in rows if r["arch"] != "generic_array_cacti"])
-    assert systolic["buffer_median_err"] <= 0.15, systolic
-    tpu = [abs(r["buffer_err"]) for r in rows if r["arch"] == "tpu_like"]
-    assert float(np.median(tpu)) <= 0.02
-    generic = [r["buffer_err"] for r in rows if r["arch"] == "generic_array_cacti"]
-    assert 0.0 < float(np.median(generic)) < 1.6
-    tesla = [r["buffer_err"] for r in rows if r["arch"] == "tesla_npu_like"]
-    assert -0.8 < float(np.median(tesla)) < 0.0
+    # Buffer: each shared on-chip level counted from the loop nest a LOMA-style search picks
+    # (archgym/envs/accelerator/loopnest.py). Measured median |error| 2.3 % over the 116 rows
+    # (ResNet-18 3.1 %, held-out AlexNet 1.0 %); per architecture tpu_like 0.3 %, eyeriss_like
+    # 7.6 %, tesla_npu_like 1.0 %, generic_array_cacti 3.6 %. Before (buffer = DRAM words
+    # once through every level): 31.4 %, tesla_npu_like 51 % under, generic_array_cacti 69 %
+    # over.
+    assert s["buffer_median_err"] <= 0.05, s
+    limits = {
+        "tpu_like": 0.02,
+        "eyeriss_like": 0.12,
+        "tesla_npu_like": 0.03,
+        "generic_array_cacti": 0.06,
+    }
+    for arch, limit in limits.items():
+        errs = [abs(r["buffer_err"]) for r in rows if r["arch"] == arch]
+        assert float(np.median(errs)) <= limit, (arch, float(np.median(errs)))
 
 
 def test_zigzag_tpu_like_register_energy_follows_stationarity(zz):
@@ -278,8 +281,26 @@ def test_zigzag_import_wires_the_array_and_shares_the_dram_port():
     ref = load_reference("zigzag_shipped")
     tesla = from_zigzag(ref["hardware"]["tesla_npu_like"], ref["mapping"]["tesla_npu_like"])
     assert tesla.array == ArrayWiring(
-        spatial_unroll={"K": 32, "OX": 8, "OY": 4}, fold_overlap=True, dram_ports="shared"
+        spatial_unroll={"K": 32, "OX": 8, "OY": 4},
+        fold_overlap=True,
+        dram_ports="shared",
+        hierarchy=tesla.array.hierarchy,
     )
+    # its memories, bottom up, each with the array dimensions one instance serves
+    levels = {lv.name: lv for lv in tesla.array.hierarchy.levels}
+    assert list(levels) == [
+        "rf_1B",
+        "rf_4B",
+        "sram_1KB_I",
+        "sram_1KB_W",
+        "sram_1MB_A",
+        "sram_1MB_W",
+        "dram",
+    ]
+    assert levels["rf_1B"].served == ("D2", "D3") and levels["rf_4B"].served == ()
+    assert levels["sram_1MB_A"].operands == ("i", "o")
+    assert levels["sram_1KB_W"].capacity_bits == 8192
+    assert levels["sram_1MB_W"].r_pj_per_bit == pytest.approx(208.08 / 1024)
     # a DRAM with one port per operand is imported as such
     hw = dict(ref["hardware"]["tpu_like"])
     mems = {k: dict(v) for k, v in hw["memories"].items()}

@@ -178,6 +178,7 @@ def layer_arrays(wl: Workload) -> dict[str, np.ndarray]:
     a["oh"] = np.array([[x.ofmap_h for x in ls]], dtype=float)
     a["cg"] = np.array([[x.channels // x.groups for x in ls]], dtype=float)
     a["is_gemm"] = np.array([[x.kind == "gemm" for x in ls]])
+    a["stride"] = np.array([[x.stride for x in ls]], dtype=float)
     # Input words the layer reads: only pixels some window touches (a 1x1 stride-2 conv reads
     # a quarter of its ifmap; whole C-vectors of skipped pixels are never fetched).
     a["ifmap_words"] = np.array(
@@ -214,11 +215,20 @@ class ArrayWiring:
             second register set), so the pipeline fills once per layer instead of per fold.
         dram_ports: ``"per_operand"`` (SCALE-Sim: one read port per input operand and one
             write port) or ``"shared"`` (one port for all operands, e.g. ZigZag's `dram`).
+        hierarchy: The peer's memories level by level
+            (:class:`~archgym.envs.accelerator.loopnest.Hierarchy`), or ``None`` (default: one
+            global buffer). Given, the buffer energy is that of its shared on-chip levels
+            under a loop nest searched as ZigZag's LOMA does
+            (:func:`~archgym.envs.accelerator.loopnest.level_energy_pj`): each level is read
+            and written as often as the loop order above it refills it, e.g. a 1 KB weight
+            buffer refilled from a 1 MB level once per output tile. The levels are the
+            peer's own: the design's ``gbuf_kb`` does not resize them.
     """
 
     spatial_unroll: Mapping[str, int] | None = None
     fold_overlap: bool = False
     dram_ports: str = "per_operand"
+    hierarchy: Any = None
 
     def __post_init__(self) -> None:
         if self.dram_ports not in ("per_operand", "shared"):
@@ -353,6 +363,11 @@ class AcceleratorCostModel(CostModel):
                         "spatial_unroll": dict(self.array.spatial_unroll or {}),
                         "fold_overlap": self.array.fold_overlap,
                         "dram_ports": self.array.dram_ports,
+                        **(
+                            {}
+                            if self.array.hierarchy is None
+                            else {"hierarchy": [lv.name for lv in self.array.hierarchy.levels]}
+                        ),
                     }
                 }
             ),
@@ -682,6 +697,11 @@ def layer_costs(
         + dram_w * (e["buffer_w_w"] + e["stage_w"])
         + dram_o * (e["buffer_o_r"] + e["stage_o"])
     )
+    if array.hierarchy is not None:  # a peer's levels: counts from its loop nest
+        from archgym.envs.accelerator.loopnest import buffer_energy_pj
+
+        # the peer's energies are at 45 nm, scaled to the design's node like the table's
+        e_buf = buffer_energy_pj(array.hierarchy, a) * tb.tech_scale(d["tech_nm"])[0][:, None]
     per = {
         "cycles": cyc_i,
         "compute_cycles": comp_i,

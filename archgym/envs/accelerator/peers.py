@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archgym.envs.accelerator.tables import PSUM_BITS
 from archgym.errors import ConfigError
 
 __all__ = ["ImportedAccelerator", "from_zigzag", "from_scalesim"]
@@ -316,10 +317,45 @@ def from_zigzag(
         spatial_unroll=loop_unroll,
         fold_overlap=True,
         dram_ports="shared" if one_port else "per_operand",
+        # buffers move partial sums in bulk at their data width, the int8 default (16 bits,
+        # also ZigZag's workload precision); psum_bits above is the register's port width,
+        # which a per-PE register access costs whole
+        hierarchy=_hierarchy(mems, spatial, sizes, PSUM_BITS["int8"]),
     )
     return ImportedAccelerator(
         design, energy, "limited", f"zigzag:{name}", tuple(notes), peer_levels, array
     )
+
+
+def _hierarchy(
+    mems: Mapping[str, Any],
+    spatial: Mapping[str, list[list[str]]],
+    sizes: Mapping[str, int],
+    psum_bits: int,
+) -> Any:
+    """The ZigZag memories level by level (:class:`~archgym.envs.accelerator.loopnest.
+    Hierarchy`): capacity, per-bit energy over the widest port, the array dimensions each
+    instance serves, and the spatial unrolling; operands at 8 bits, partial sums at
+    ``psum_bits``, final outputs at 8 bits."""
+    from archgym.envs.accelerator.loopnest import Hierarchy, MemLevel
+
+    levels = []
+    for name, mem in mems.items():
+        bw = max(float(p["bandwidth_max"]) for p in mem["ports"])
+        levels.append(
+            MemLevel(
+                name=str(name),
+                operands=tuple(_OPS[str(o)] for o in mem["operands"]),
+                capacity_bits=float(mem["size"]),
+                r_pj_per_bit=float(mem.get("r_cost", 0.0)) / bw,
+                w_pj_per_bit=float(mem.get("w_cost", 0.0)) / bw,
+                served=tuple(str(x) for x in mem.get("served_dimensions") or ()),
+            )
+        )
+    unrolled = tuple(
+        (str(d), str(loop), min(int(n), int(sizes[d]))) for d, v in spatial.items() for loop, n in v
+    )
+    return Hierarchy(tuple(levels), unrolled, tuple(str(d) for d in sizes), (8, 8, psum_bits, 8))
 
 
 _SCALESIM_KNOWN = {
