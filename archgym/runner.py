@@ -287,8 +287,8 @@ def run_experiment(
             else:
                 _append_memory(records, res, time.perf_counter() - t0)
             done += len(res)
-            infeasible += int((~res.feasible).sum())
-            if progress:
+            if progress:  # the count is for the progress display only
+                infeasible += len(res) - int(np.count_nonzero(res.feasible))
                 progress(done, exp.budget, infeasible)
 
         if progress:

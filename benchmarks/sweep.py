@@ -29,6 +29,8 @@ import argparse
 import json
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -68,6 +70,8 @@ random = {{ ant_count = {{ low = 2, high = 64, log = true }}, greediness = {{ lo
 name = "random"
 """
 SETTINGS = 8 + 6 + 5 + 1
+#: The run store of a sweep task (archgym.sweep._driver.run_item): buffered, not fsynced.
+TASK_STORE = {"buffered": True, "durable": False}
 
 
 def _pure(exp: object) -> None:
@@ -88,6 +92,72 @@ def _pure(exp: object) -> None:
         res = env.evaluate(designs)
         agent.tell(res.designs, res)
         done += 1
+
+
+# -- in-situ accounting ------------------------------------------------------------------
+# In the workers, the CPU spent in the bare work (building the env and the agent, ask,
+# evaluate, tell) is summed by timers around exactly those calls, and each task reports it
+# with its own CPU next to its results (results.jsonl). This measures the work in the same
+# processes, at the same time and under the same load as the sweep itself, so the overhead
+# is not at the mercy of a load that changes between a serial baseline and the sweep (on
+# the shared machine the baseline moved by 20-40 % within minutes). The timers' own cost
+# (two clock reads per call) counts as overhead. The workers import this file as
+# ``__mp_main__`` (the forkserver preloads ``__main__``), which installs the timers there.
+_WORK = [0.0]
+
+
+def _timed(fn: Any) -> Any:
+    clock = time.process_time
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        t = clock()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _WORK[0] += clock() - t
+
+    return wrapper
+
+
+def _install_work_timers() -> None:
+    import archgym.runner as runner
+    import archgym.sweep._driver as driver
+    from archgym.env import DSEEnv
+
+    DSEEnv.evaluate = _timed(DSEEnv.evaluate)  # type: ignore[method-assign]
+    runner.Experiment.make_env = _timed(runner.Experiment.make_env)  # type: ignore[method-assign]
+    make_agent = runner.make_agent
+
+    def timed_make_agent(*args: Any, **kwargs: Any) -> Any:
+        agent = _timed(make_agent)(*args, **kwargs)
+        agent.ask, agent.tell = _timed(agent.ask), _timed(agent.tell)
+        return agent
+
+    runner.make_agent = timed_make_agent  # type: ignore[assignment]
+    run_items = driver.run_items
+
+    def accounted_run_items(items: Any, run_dirs: Any) -> Any:
+        c, w = time.process_time(), _WORK[0]
+        out = run_items(items, run_dirs)
+        out[0]["bench_task_cpu_s"] = time.process_time() - c
+        out[0]["bench_work_cpu_s"] = _WORK[0] - w
+        return out
+
+    driver.run_items = accounted_run_items  # type: ignore[assignment]
+
+
+if __name__ == "__mp_main__":  # a sweep worker (or the forkserver that forks them)
+    _install_work_timers()
+
+
+def _in_situ(sweep_dir: Path) -> tuple[float, float]:
+    """Sum of the tasks' (CPU, work CPU) from the sweep's results.jsonl."""
+    task = work = 0.0
+    for line in (sweep_dir / "results.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        task += rec.get("bench_task_cpu_s", 0.0)
+        work += rec.get("bench_work_cpu_s", 0.0)
+    return task, work
 
 
 class TreeCPU:
@@ -162,6 +232,24 @@ def main() -> None:
         import psutil  # noqa: F401
     except ImportError:
         fail("psutil is needed to measure the CPU of the worker processes: pip install psutil")
+    if len(kinds) > 1:
+        # one fresh process per executor, as `archgym sweep` runs: a process starts one
+        # forkserver, with the preload of its first pool, and shares it with later ones
+        merged: dict[str, Any] = {}
+        for kind in kinds:
+            argv = [sys.executable, __file__, *sys.argv[1:], "--executors", kind]
+            proc = subprocess.run(argv, capture_output=True, text=True)
+            if proc.returncode:
+                fail(f"the {kind} run failed: {proc.stderr.strip()[-500:]}")
+            one = json.loads(proc.stdout)
+            merged = {
+                **one,
+                **merged,
+                "executors": {**merged.get("executors", {}), **one["executors"]},
+            }
+            merged["load_end"] = one["load_end"]
+        print(json.dumps(merged, indent=1))
+        return
 
     from archgym.runner import run_experiment
     from archgym.sweep import load_sweep, open_executor, run_sweep
@@ -197,7 +285,7 @@ def main() -> None:
         _pure(exp)
         work.append(time.process_time() - t)
         t = time.process_time()
-        run_experiment(exp, out=root / "serial" / str(i))
+        run_experiment(exp, out=root / "serial" / str(i), store_options=TASK_STORE)
         stored.append(time.process_time() - t)
     w = statistics.fmean(work)
     out["work_cpu_s_per_experiment"] = round(w, 5)
@@ -214,7 +302,7 @@ def main() -> None:
             except ImportError:
                 out["executors"][kind] = "skipped: dask[distributed] not installed"
                 continue
-        cpu, wall, fractions, base = [], [], [], []
+        cpu, wall, fractions, base, situ, tasks_share, up = [], [], [], [], [], [], []
         for r in range(args.repeat):
             d = root / f"{kind}{r}"
             shutil.rmtree(d, ignore_errors=True)
@@ -231,6 +319,12 @@ def main() -> None:
             base.append(w_run)
             cpu.append(used)
             fractions.append(1 - len(items) * w_run / used)
+            task_cpu, work_cpu = _in_situ(d)
+            if work_cpu <= 0:
+                fail("the workers reported no work: were they started by a forkserver?")
+            situ.append(1 - work_cpu / used)
+            tasks_share.append(1 - work_cpu / task_cpu)
+            up.append(used - task_cpu)
         per_exp = min(cpu) / len(items)
         out["executors"][kind] = {
             "tree_cpu_s": _stats(cpu, 2),
@@ -238,6 +332,13 @@ def main() -> None:
             "work_cpu_s_per_experiment_around_it": _stats(base, 5),
             "overhead_fraction": _stats(fractions),
             "target_overhead_le_0.10": "met" if statistics.median(fractions) <= 0.10 else "NOT met",
+            "in_situ_overhead_fraction": _stats(situ),
+            "in_situ_target_le_0.10": "met" if statistics.median(situ) <= 0.10 else "NOT met",
+            "in_situ_overhead_us_per_evaluation": _stats(
+                [o * c / len(items) / args.budget * 1e6 for o, c in zip(situ, cpu, strict=True)], 1
+            ),
+            "in_situ_inside_tasks_fraction": _stats(tasks_share),
+            "cpu_s_outside_tasks": _stats(up, 2),
             "cpu_s_per_experiment": round(per_exp, 5),
             "archgym_scale_21000x100_cpu_min": round(21000 * per_exp / 60 * 100 / args.budget, 1),
             "archgym_scale_21000x100_min_on_2_cores": round(

@@ -23,7 +23,10 @@ with contextlib.suppress(Exception):
     _registry.list_envs()  # imports every built-in env and agent module, as a worker would
     _registry.list_agents()
     import archgym.runner  # noqa: F401
+    import archgym.store
     import archgym.sweep._driver  # noqa: F401
+
+    archgym.store.package_versions()  # importlib.metadata scans (~10-50 ms), cached
 
 with contextlib.suppress(Exception):
     import numba
