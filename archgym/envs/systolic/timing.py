@@ -16,9 +16,11 @@ takes ``folds * (T + fill) - 1`` cycles. This equals SCALE-Sim 3.0.0's compute c
 cycle (Samajdar et al., "A Systematic Methodology for Characterizing Scalability of DNN
 Accelerators using SCALE-Sim", ISPASS 2020; pinned in ``tests/test_systolic_model.py``).
 
-Used by :mod:`archgym.envs.systolic.model`, :mod:`archgym.envs.accelerator.model` and
-:mod:`archgym.envs.codesign.hw`. Works elementwise on broadcastable numpy arrays (integer
-or float).
+Used by :mod:`archgym.envs.accelerator.model` and :mod:`archgym.envs.codesign.hw`. Works
+elementwise on broadcastable numpy arrays (integer or float). The cost-model kernels
+(:mod:`archgym.envs.systolic._kernel`, used by the systolic and accelerator models) run the
+same formula on scalars, ``_kernel.fold_cycles``; ``tests/test_systolic_kernel.py`` checks the
+two give the same floats.
 """
 
 from __future__ import annotations
