@@ -115,7 +115,10 @@ def from_zigzag(
         dram_bw_bytes, precision int8, tech_nm 45, psum_bits) and the energy table: MAC
         ``unit_energy``; per operand, the per-PE register (absent: 0, the operand is read from
         the buffer), the first shared level (the buffer the array reads), every further on-chip
-        level as a staging level, the top level as DRAM.
+        level as a staging level, the top level as DRAM. Its ``array`` carries the memories
+        level by level (:class:`~archgym.envs.accelerator.loopnest.Hierarchy`), from which
+        the model counts the shared on-chip levels' energy instead of the buffer/staging
+        entries (:func:`~archgym.envs.accelerator.loopnest.level_energy_pj`).
 
     Raises:
         ConfigError: Something Accelerator-v1 cannot represent; the message names the field.
@@ -275,7 +278,10 @@ def from_zigzag(
             for lv in shared[1:]
         )
         if shared[1:]:
-            notes.append(f"{o}: {shared[1:]} modelled as staging (each DRAM word once)")
+            notes.append(
+                f"{o}: {shared[1:]} staged above {buf}: their energy counted from the loop nest "
+                "(ArrayWiring.hierarchy)"
+            )
     assert dram_name is not None
     energy["dram_r"] = _per_byte(mems[dram_name], "r_cost", dram_name)
     energy["dram_w"] = _per_byte(mems[dram_name], "w_cost", dram_name)
