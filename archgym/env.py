@@ -31,6 +31,7 @@ infeasible, so RL agents can learn the constraint.
 from __future__ import annotations
 
 import math
+import operator
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -271,17 +272,21 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
                 idx = action.tolist() if isinstance(action, np.ndarray) else list(action)
             except TypeError:  # not a sequence: no index vector at all
                 idx = []
-            ok = len(idx) == len(self._n_values) and all(
-                type(i) is int and 0 <= i < m for i, m in zip(idx, self._n_values, strict=True)
-            )
+            ok = len(idx) == len(self._n_values)
+            int_array = isinstance(action, np.ndarray) and action.dtype.kind in "iu"
+            if ok and int_array and action.ndim == 1 and idx:
+                # Python ints after tolist: the bounds by C-level comparisons
+                ok = min(idx) >= 0 and all(map(operator.lt, idx, self._n_values))
+            elif ok:
+                ok = all(
+                    type(i) is int and 0 <= i < m for i, m in zip(idx, self._n_values, strict=True)
+                )
             if not ok:
                 raise DesignError(
                     f"action must lie in the action space {self.action_space}, but got {action!r}"
                 )
-            design = {
-                p.name: v[i] for p, v, i in zip(self.space.params, self._values, idx, strict=True)
-            }
-            return design, idx
+            values = map(operator.getitem, self._values, idx)
+            return dict(zip(self.space.names, values, strict=True)), idx
         try:
             arr = np.asarray(action, dtype=float)
         except (TypeError, ValueError):
@@ -329,7 +334,7 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
             cols = (
                 None
                 if idx is None or rows is None
-                else {n: r[i] for n, r, i in zip(self.space.names, rows, idx, strict=True)}
+                else dict(zip(self.space.names, map(operator.getitem, rows, idx), strict=True))
             )
             if cols is not None and self._direct:
                 evals, metrics, dt, clean = self._run_one(cols)
@@ -359,7 +364,7 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
         if self._discrete:
             if idx is None or self.space._conditional:
                 idx = self.space.encode_indices(design).tolist()
-            self._obs[:d] = [u[i] for u, i in zip(self._units, idx, strict=True)]
+            self._obs[:d] = list(map(operator.getitem, self._units, idx))
         else:
             self._obs[:d] = [p.to_unit(design[p.name]) for p in self.space.params]
         self._obs[d:] = 1.0

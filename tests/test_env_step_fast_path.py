@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 import archgym
 from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.env import DSEEnv
+from archgym.errors import DesignError
 from archgym.space import DesignSpace, Integer
 
 
@@ -97,3 +99,25 @@ def test_step_equals_the_batch_api_on_random_designs() -> None:
         idx = np.asarray(env.space.encode_indices(d))
         nvec = np.array([p.n_choices for p in env.space.params], dtype=float)
         np.testing.assert_array_equal(obs[: len(idx)], (idx + 0.5) / nvec)
+
+
+def test_bad_value_index_actions_are_refused() -> None:
+    # The integer-array fast check must refuse what the per-element check refused.
+    env = archgym.make("archgym/Systolic-v0", workload="resnet18")
+    env.reset(seed=0)
+    good = np.asarray(env.space.encode_indices(env.space.sample(np.random.default_rng(0), 1)[0]))
+    nvec = np.array([p.n_choices for p in env.space.params])
+    bad = [
+        good[:-1],  # too short
+        np.where(np.arange(len(good)) == 0, -1, good),  # negative
+        np.where(np.arange(len(good)) == 1, nvec[1], good),  # one past the end
+        good.astype(float),  # not an index
+        good.astype(bool),
+        good.reshape(-1, 1),  # not a vector
+        good.astype(np.uint8) + np.uint8(200),  # unsigned, out of range
+    ]
+    for action in bad:
+        with pytest.raises(DesignError, match="action must lie in the action space"):
+            env.step(action)
+    env.step(good)  # and the good one passes
+    env.step(good.tolist())
