@@ -55,12 +55,22 @@ def test_live_scalesim_user_latency(bw):
     assert mine.metrics["cycles"][0] == pytest.approx(sim.metrics["cycles"][0], rel=0.05)
 
 
+_ZIGZAG_MAPPING = {"tpu_like": "tpu_like", "tesla_npu_like": "tesla_npu_like"}
+
+
 @pytest.mark.zigzag
-def test_live_zigzag_shipped_tpu_like_per_level(tmp_path):
+@pytest.mark.parametrize("arch", sorted(_ZIGZAG_MAPPING))
+def test_live_zigzag_shipped_arch_per_level(tmp_path, arch):
+    """Live ZigZag 3.9.1 on its own shipped hardware and mapping (tpu_like: one buffer level;
+    tesla_npu_like: 1 KB per-operand buffers under a 1 MB level, the loop-nest case). Every level
+    is compared, not only totals: a register, buffer or DRAM count that drifts fails here even
+    where DRAM dominates the total."""
     import zigzag
     from zigzag import api
 
     base = Path(zigzag.__file__).parent / "inputs"
+    hw = base / "hardware" / f"{arch}.yaml"
+    mp = base / "mapping" / f"{_ZIGZAG_MAPPING[arch]}.yaml"
     wl = tmp_path / "wl.yaml"
     wl.write_text(_WL)
     logging.disable(logging.CRITICAL)
@@ -68,8 +78,8 @@ def test_live_zigzag_shipped_tpu_like_per_level(tmp_path):
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             _, _, cmes = api.get_hardware_performance_zigzag(
                 str(wl),
-                str(base / "hardware" / "tpu_like.yaml"),
-                str(base / "mapping" / "tpu_like.yaml"),
+                str(hw),
+                str(mp),
                 opt="energy",
                 dump_folder=str(tmp_path / "out"),
                 loma_show_progress_bar=False,
@@ -78,10 +88,27 @@ def test_live_zigzag_shipped_tpu_like_per_level(tmp_path):
     finally:
         logging.disable(logging.NOTSET)
     cme = cmes[0][1][0][0]
-    imp = from_zigzag(base / "hardware" / "tpu_like.yaml", base / "mapping" / "tpu_like.yaml")
+    imp = from_zigzag(hw, mp)
     cols = {k: np.array([v]) for k, v in imp.design.items()}
     e = imp.cost_model().evaluate(cols, LAYER).metrics
+    # the peer's per-level energy, summed onto our levels through the importer's own level map
+    links = cme.layer.memory_operand_links
+    peer = {"rf": 0.0, "buffer": 0.0, "dram": 0.0}
+    for op, energies in cme.mem_energy_breakdown.items():
+        mem_op = links.layer_to_mem_op(op)
+        for lv, pj in zip(cme.mem_hierarchy_dict[mem_op], energies, strict=True):
+            peer[imp.peer_levels[f"{mem_op}:{lv.name}"]] += float(pj)
+    ours = {lv: float(e[f"energy_{lv}_j"][0]) * 1e12 for lv in peer}
+    ours["buffer"] += float(e["energy_noc_j"][0]) * 1e12  # ZigZag has no separate NoC level
     assert e["energy_mac_j"][0] * 1e12 == pytest.approx(float(cme.mac_energy), rel=1e-9)
-    dram = sum(float(v[-1]) for v in cme.mem_energy_breakdown.values())
-    assert e["energy_dram_j"][0] * 1e12 == pytest.approx(dram, rel=0.25)
+    # tolerances: the reference set's per-level medians are <= 7 % (bench_accelerator_fidelity.py);
+    # on this layer (2026-12-02) DRAM was exact, buffer within 0.7 %, RF -1.7 % (tpu_like) and
+    # +21.7 % (tesla_npu_like, whose 1 KB weight register is the case ZigZag cannot double-buffer)
+    assert ours["dram"] == pytest.approx(peer["dram"], rel=0.05), (ours, peer)
+    assert ours["buffer"] == pytest.approx(peer["buffer"], rel=0.10), (ours, peer)
+    assert ours["rf"] == pytest.approx(peer["rf"], rel=0.25), (ours, peer)
+    on_chip = float(cme.energy_total) - peer["dram"]
+    assert ours["rf"] + ours["buffer"] + e["energy_mac_j"][0] * 1e12 == pytest.approx(
+        on_chip, rel=0.25
+    )
     assert e["energy_j"][0] * 1e12 == pytest.approx(float(cme.energy_total), rel=0.25)
