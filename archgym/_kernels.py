@@ -16,6 +16,11 @@ compiled code run the same source with IEEE float arithmetic, so they give the s
 
 The work counter is per process (module state): it only decides when to compile, never what
 is computed.
+
+numba's disk cache is keyed to the file of the entry point: an entry point that calls helpers
+of another kernel module (the accelerator's calls the systolic fold and sums) is not
+recompiled when only that other file changes. ``tests/test_kernels.py`` then fails (Python
+and compiled results differ); delete the stale ``__pycache__/*.nbi`` / ``*.nbc`` files.
 """
 
 from __future__ import annotations
