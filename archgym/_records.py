@@ -47,16 +47,26 @@ def json_float(x: Any) -> Any:
     return x
 
 
+#: Up to this many values a column is checked for NaN/inf in Python (two numpy calls cost
+#: more than the loop); longer ones with numpy.
+_SMALL = 32
+
+
 def _column(arrays: list[np.ndarray]) -> list[Any]:
     """The concatenated 1-D columns as stored values (see :func:`json_float`)."""
     a = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
     out = a.tolist()
     kind = a.dtype.kind
     if kind == "f":
-        bad = ~np.isfinite(a)
-        if bad.any():
-            for i in np.flatnonzero(bad).tolist():
-                out[i] = json_float(out[i])
+        if len(out) <= _SMALL:
+            for i, x in enumerate(out):
+                if x != x or x == _INF or x == -_INF:
+                    out[i] = json_float(x)
+        else:
+            bad = ~np.isfinite(a)
+            if bad.any():
+                for i in np.flatnonzero(bad).tolist():
+                    out[i] = json_float(out[i])
     elif kind not in "biu":  # object columns: value by value
         out = [json_float(x) for x in out]
     return out
@@ -68,10 +78,16 @@ def _rows(arrays: list[np.ndarray]) -> list[list[Any]]:
     out = a.tolist()
     kind = a.dtype.kind
     if kind == "f":
-        bad = ~np.isfinite(a)
-        if bad.any():
-            for i, j in zip(*np.nonzero(bad), strict=True):
-                out[i][j] = json_float(out[i][j])
+        if a.size <= _SMALL:
+            for row in out:
+                for j, x in enumerate(row):
+                    if x != x or x == _INF or x == -_INF:
+                        row[j] = json_float(x)
+        else:
+            bad = ~np.isfinite(a)
+            if bad.any():
+                for i, j in zip(*np.nonzero(bad), strict=True):
+                    out[i][j] = json_float(out[i][j])
     elif kind not in "biu":
         out = [[json_float(x) for x in row] for row in out]
     return out
