@@ -11,7 +11,9 @@ searches on it::
 
 Modules: :mod:`~archgym.proxy._features` (design and workload features),
 :mod:`~archgym.proxy._derived` (physically motivated features an env declares),
-:mod:`~archgym.proxy._estimators` (scikit-learn fit, export to arrays, numpy prediction),
+:mod:`~archgym.proxy._estimators` (scikit-learn fit, export to arrays, prediction),
+:mod:`~archgym.proxy._walk` (the compiled tree walk, numba, imported at the first tree
+prediction), :mod:`~archgym.proxy._ratio` (targets derived from another target),
 :mod:`~archgym.proxy._data` (checked training data), :mod:`~archgym.proxy._proxy` (train,
 predict, save, load), :mod:`~archgym.proxy._file` (the verified file format),
 :mod:`~archgym.proxy._quality` and :mod:`~archgym.proxy._evaluate` (reports),

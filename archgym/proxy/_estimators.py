@@ -1,9 +1,10 @@
-"""Fit scikit-learn regressors and export them to plain arrays that numpy predicts with.
+"""Fit scikit-learn regressors and export them to plain arrays that archgym predicts with.
 
 A proxy file never holds pickle: after fitting, each estimator is exported to arrays (tree
-nodes, MLP weights) that :func:`predict` evaluates with numpy, reproducing scikit-learn's own
-arithmetic (same comparisons, same summation order), so the exported model predicts what the
-fitted one did (tested to the last bit against ``Pipeline.predict``). Arrays are stored as
+nodes, MLP weights) that :func:`predict` evaluates (numpy for the MLP, a compiled tree walk
+for tree ensembles, :mod:`archgym.proxy._walk`), reproducing scikit-learn's own arithmetic
+(same comparisons, same summation order), so the exported model predicts what the fitted one
+did (tested to the last bit against ``Pipeline.predict``). Arrays are stored as
 base64 of little-endian bytes (:func:`pack` / :func:`unpack`), which is exact and compact.
 
 Families (``FAMILIES``):
