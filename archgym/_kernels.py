@@ -10,7 +10,8 @@ Compiled code is 100-1000x faster, but numba costs about 0.2 s of CPU to import 
 its implementation registries, which import ``scipy.linalg``), and about 5-20 s the first
 time ever (an empty cache). So :class:`Tiered` runs an entry point as Python while the work
 is small (a CLI run of a few hundred evaluations pays nothing for numba) and compiles it once
-the work done in the process, or asked in one call, would outweigh that start-up. Python and
+the work done in the process, or asked in one call, would outweigh that start-up, or at once
+where numba is already imported (a sweep worker's preload, the proxy's tree walk). Python and
 compiled code run the same source with IEEE float arithmetic, so they give the same floats;
 ``tests/test_kernels.py`` checks it on every kernel.
 
@@ -26,6 +27,7 @@ and compiled results differ); delete the stale ``__pycache__/*.nbi`` / ``*.nbc``
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -79,7 +81,10 @@ class Tiered:
         if self._fn is not None:
             return self._fn
         module = importlib.import_module(self.module_name)
-        if not _compiled and work < COMPILE_AT and _python_work + work <= PYTHON_BUDGET:
+        # numba already in the process (another kernel, the proxy's tree walk, a sweep
+        # worker's preload): its start-up is paid, so compile at once
+        started = bool(_compiled) or "numba" in sys.modules
+        if not started and work < COMPILE_AT and _python_work + work <= PYTHON_BUDGET:
             _python_work += work
             return getattr(module, self.name)  # type: ignore[no-any-return]
         self._fn = compiled(module, self.name)

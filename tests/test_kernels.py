@@ -77,3 +77,17 @@ env.evaluate(env.space.sample(np.random.default_rng(1), 1000))
 assert "numba" in sys.modules, "a 1,000-design batch ran as Python"
 """
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_process_that_already_runs_numba_compiles_at_once() -> None:
+    # A sweep worker forked after its preload started numba must not run the Python tier.
+    code = """
+import numba
+import numpy as np
+import archgym
+from archgym import _kernels
+env = archgym.make("archgym/Systolic-v0", workload="resnet18")
+env.evaluate(env.space.sample(np.random.default_rng(0), 1))
+assert _kernels._compiled, "numba was running, yet the kernel ran as Python"
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
