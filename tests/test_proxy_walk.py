@@ -87,3 +87,15 @@ def test_too_few_features_is_a_config_error(
     m, X = deep_gbm
     with pytest.raises(ConfigError, match="reads 70 features, the input has shape"):
         _exported(m, "hist-gbm").predict(X[:, :60])
+
+
+def test_importing_the_proxy_package_does_not_import_numba() -> None:
+    # numba costs ~0.4 s to import; only a tree model's first prediction may pay it
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, archgym, archgym.proxy, archgym.cost_models.proxy; "
+        "assert 'numba' not in sys.modules, 'numba imported by the proxy package'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
