@@ -16,7 +16,8 @@ last batch before a resume so nothing is duplicated. The manifest is replaced wi
 ``fsync_every_batch`` to pay for power-loss safety on every batch. A sweep task, which is rerun
 whole if it does not complete, may use ``buffered=True, durable=False``: records are built
 (column by column, see :mod:`archgym._records`) and written in one piece before each status
-change, and nothing is fsynced.
+change, nothing is fsynced, and the manifest is first written with the records (until then
+the directory holds only the lock and an empty record file, which a resumed sweep removes).
 
 Runs are never mixed: a directory holding records but no manifest is refused by
 :meth:`RunStore.create` and :meth:`RunStore.open` (their records belong to no known
@@ -445,6 +446,7 @@ class RunStore:
         self._pending: list[bytes] = []  # encoded records not yet written
         self._n_pending = 0  # records not yet on disk (in _parts or _pending)
         self._next_batch = (records[-1]["batch"] + 1) if records else 0
+        self._manifest_on_disk = True
         self._fd: int | None = None
         self._lock_fd: int | None = _lock_fd if _lock_fd is not None else _acquire_lock(path)
         try:
@@ -498,7 +500,10 @@ class RunStore:
                 **manifest,
             }
             store = cls(p, full, [], _lock_fd=lock_fd, **kw)
-            _atomic_write_json(p / MANIFEST, full)
+            if store.durable or not store.buffered:
+                _atomic_write_json(p / MANIFEST, full)
+            else:  # written with the records (a task rerun whole on resume needs no earlier)
+                store._manifest_on_disk = False
         except BaseException:
             if store is not None:
                 store.close()
@@ -657,6 +662,7 @@ class RunStore:
         self.manifest["updated"] = _now()
         self.manifest["n_evaluations"] = len(self._records) + self._n_parts - self._n_pending
         _atomic_write_json(self.path / MANIFEST, self.manifest, sync=sync)
+        self._manifest_on_disk = True
 
     def set_status(self, status: str, sync: bool = False, **extra: Any) -> None:
         """Record the run's status (``running``, ``complete``, ``failed``, ``interrupted``)
@@ -688,6 +694,8 @@ class RunStore:
                 if self.durable:
                     with contextlib.suppress(OSError):
                         os.fsync(self._fd)
+                if not self._manifest_on_disk:  # closed without a status change
+                    self._write_manifest()
         finally:
             if self._fd is not None:
                 os.close(self._fd)

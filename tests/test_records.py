@@ -10,7 +10,7 @@ import numpy as np
 from archgym._records import build_records, encode_records, make_records
 from archgym.cost_model import Evaluations
 from archgym.results import Results
-from archgym.store import RunStore, read_records
+from archgym.store import RunStore, read_manifest, read_records
 
 
 def _stored(x):
@@ -156,3 +156,23 @@ def test_buffered_store_flushes_every_flush_records(bowl_env, tmp_path, monkeypa
     _append_all(store, bowl_env, [1])  # the 4th record: written, in one piece
     assert len(read_records(tmp_path)[0]) == 4
     store.close()
+
+
+def test_task_store_writes_its_manifest_with_its_records(bowl_env, tmp_path) -> None:
+    # a sweep task's store (buffered, not durable) skips the manifest of a run that has not
+    # recorded anything yet; catches a manifest that never comes (closed without a status
+    # change) or that counts records not yet written
+    store = RunStore.create(tmp_path / "a", {"env_id": "e"}, buffered=True, durable=False)
+    _append_all(store, bowl_env, [2])
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [".lock", "records.jsonl"]
+    store.set_status("complete")
+    assert read_manifest(tmp_path / "a")["n_evaluations"] == 2
+    store.close()
+    store = RunStore.create(tmp_path / "b", {"env_id": "e"}, buffered=True, durable=False)
+    _append_all(store, bowl_env, [3])
+    store.close()
+    m = read_manifest(tmp_path / "b")
+    assert m["status"] == "running" and m["n_evaluations"] == 3
+    assert len(read_records(tmp_path / "b", m)[0]) == 3
+    with RunStore.create(tmp_path / "c", {"env_id": "e"}):  # a durable store: at once
+        assert read_manifest(tmp_path / "c")["n_evaluations"] == 0
