@@ -4,7 +4,7 @@
 
 Prints, measured in this run: (design x layer) evaluations per second of
 :class:`~archgym.envs.accelerator.model.AcceleratorCostModel` on one core (ResNet-50, random
-Accelerator-v1 designs), then SCALE-Sim 3.0.0 and ZigZag 3.9.1 seconds per layer on the same
+Accelerator-v2 designs), then SCALE-Sim 3.0.0 and ZigZag 3.9.1 seconds per layer on the same
 small layers (and SCALE-Sim on one full-size ResNet-18 layer) (run under ``--sim-python``, which needs those packages and archgym's
 dependencies) and the speed-up per layer evaluation. The model's figure is CPU time
 (``time.process_time``), min/median of ``--repeat`` repeats, wall beside it. Targets:
@@ -58,7 +58,7 @@ def bench_model(n: int, repeats: int = 5) -> tuple[float, float]:
     from archgym.envs.accelerator.model import AcceleratorCostModel
     from archgym.workloads import get
 
-    env = archgym.make("archgym/Accelerator-v1", workload="resnet50")
+    env = archgym.make("archgym/Accelerator-v2", workload="resnet50")
     designs = env.space.sample(np.random.default_rng(0), n)
     cols = {k: np.array([d[k] for d in designs]) for k in designs[0]}
     model = AcceleratorCostModel()

@@ -1,4 +1,4 @@
-"""Accelerator-v1 fidelity against peers configured as their authors ship them, and its speed.
+"""Accelerator-v2 fidelity against peers configured as their authors ship them, and its speed.
 
 Prints every figure of issue 12 from the shipped reference set (package data made by
 ``benchmarks/zigzag_shipped_reference.py`` and ``benchmarks/scalesim_shipped_reference.py``)::

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from _timing import fail, load_line, positive_int
 
-ENVS = ("archgym/Systolic-v0", "archgym/Accelerator-v1")
+ENVS = ("archgym/Systolic-v0", "archgym/Accelerator-v2")
 
 _CHILD = r"""
 import json, sys, time

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_step.py [--workload resnet18] [--repeat 21] [--number 50] [--envs ...]
 
-For each env (``archgym/Systolic-v0``, ``archgym/Accelerator-v1``), measured in this run:
+For each env (``archgym/Systolic-v0``, ``archgym/Accelerator-v2``), measured in this run:
 
 1. *Single design vs batch*: the cost model's ``evaluate_columns`` on one design, against
    the per-design cost inside a ``--batch``-design batch (same model, same workload).
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from _timing import Timing, fail, load_line, positive_int, ratios, time_pair
 
-ENVS = {"systolic": "archgym/Systolic-v0", "accelerator": "archgym/Accelerator-v1"}
+ENVS = {"systolic": "archgym/Systolic-v0", "accelerator": "archgym/Accelerator-v2"}
 
 
 def bare_env_class() -> type:

@@ -3,7 +3,7 @@ model and against SCALE-Sim, and the true evaluations active learning saves.
 
 Run from the repo root::
 
-    python benchmarks/proxy.py [--env archgym/Accelerator-v1] [--n-train 10000] \\
+    python benchmarks/proxy.py [--env archgym/Accelerator-v2] [--n-train 10000] \\
         [--models hist-gbm rf mlp] [--acquire 500] [--threads 1] [--out proxy_bench.json]
 
 Steps:
@@ -320,7 +320,7 @@ def nas_section(tasks: list[str], family: str, splits: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--env", default="archgym/Accelerator-v1")
+    ap.add_argument("--env", default="archgym/Accelerator-v2")
     ap.add_argument("--n-train", type=int, default=10_000)
     ap.add_argument("--n-test", type=int, default=2_000)
     ap.add_argument("--models", nargs="+", default=["hist-gbm", "rf", "mlp"])

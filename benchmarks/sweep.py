@@ -20,7 +20,7 @@
 Each figure is repeated ``--repeat`` times (min and median printed); the wall clock is
 printed beside, since on a loaded machine it measures the load. Prints one JSON object.
 The experiments are a lottery-style mix of the cheap agents (random-walk, ga, aco, random)
-on archgym/Accelerator-v1 (ResNet-18, EDP), budget ``--budget``.
+on archgym/Accelerator-v2 (ResNet-18, EDP), budget ``--budget``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ seeds = {seeds}
 objective = "edp"
 
 [[envs]]
-id = "archgym/Accelerator-v1"
+id = "archgym/Accelerator-v2"
 kwargs = {{ workload = "resnet18" }}
 label = "accel"
 

@@ -9,8 +9,8 @@ from typing import Any
 #: Cost-model name -> (env id, env kwargs) whose space and workload exercise it.
 COST_MODEL_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "systolic-analytical": ("archgym/Systolic-v0", {}),
-    "accelerator-analytical": ("archgym/Accelerator-v1", {}),
-    "mapping-analytical": ("archgym/Mapping-v1", {}),
+    "accelerator-analytical": ("archgym/Accelerator-v2", {}),
+    "mapping-analytical": ("archgym/Mapping-v2", {}),
     "kernel-analytical": ("archgym/Kernel-v1", {}),
     "kernel-learned": ("archgym/Kernel-v1", {"cost_model": "learned"}),
     "nas": ("archgym/NAS-v0", {}),

@@ -1,4 +1,4 @@
-"""AcceleratorCostModel and archgym/Accelerator-v1."""
+"""AcceleratorCostModel and archgym/Accelerator-v2."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def test_env_mobilenetv2_checks_and_is_deterministic():
     from gymnasium.utils.env_checker import check_env
 
     env = archgym.make(
-        "archgym/Accelerator-v1", workload="mobilenetv2", constraints=["area_mm2 <= 20"]
+        "archgym/Accelerator-v2", workload="mobilenetv2", constraints=["area_mm2 <= 20"]
     )
     check_env(env, skip_render_check=True)
     a = env.space.sample(np.random.default_rng(3), 16)

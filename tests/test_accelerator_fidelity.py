@@ -1,4 +1,4 @@
-"""Accelerator-v1 against peers configured as their authors ship them (package data).
+"""Accelerator-v2 against peers configured as their authors ship them (package data).
 
 The reference set was made by ``benchmarks/zigzag_shipped_reference.py`` (ZigZag 3.9.1 on its own
 tpu_like / eyeriss_like / ... hardware, mappings and ResNet-18 ONNX) and

@@ -144,7 +144,7 @@ def test_infeasible_designs_are_told_as_failed_trials(bowl_env) -> None:
 def test_infeasible_designs_after_a_feasible_one_are_told_as_constraint_violations(
     bowl_env,
 ) -> None:
-    # TPE ignores failed trials, so it kept proposing infeasible designs (Mapping-v1: 259 of
+    # TPE ignores failed trials, so it kept proposing infeasible designs (Mapping-v2: 259 of
     # 300 trials). Once a value is known, an infeasible design is a finished trial at the
     # worst values seen so far with the `infeasible` constraint violated.
     agent = make_agent("tpe", bowl_env.space, seed=0)

@@ -27,7 +27,7 @@ from tests.fingerprint_cases import COST_MODEL_CASES, NOT_FINGERPRINTED
 AGENTS = sorted(list_agents())
 ENVS = sorted(list_envs())
 # GP refits per trial and each check makes about five runs: 6 random trials then 2 GP trials
-# per run. check_agent on Accelerator-v1 (single objective): 4.9 s CPU at budget 8, 15.8 s at
+# per run. check_agent on Accelerator-v2 (single objective): 4.9 s CPU at budget 8, 15.8 s at
 # budget 10 with the same 6 random trials (measured with time.process_time).
 FAST = {"gp": {"budget": 8, "hparams": {"n_startup_trials": 6}}}
 _cache: dict[tuple[str, bool], Any] = {}

@@ -137,7 +137,7 @@ def test_step_fast_path_equals_batch_scoring(objective, constraints) -> None:
         assert (info["metrics"]["latency_s"] is None) == (not res.feasible[i])
 
 
-@pytest.mark.parametrize("env_id", ["archgym/Systolic-v0", "archgym/Accelerator-v1"])
+@pytest.mark.parametrize("env_id", ["archgym/Systolic-v0", "archgym/Accelerator-v2"])
 def test_index_actions_score_like_the_batch(env_id: str) -> None:
     # A step with value indices hands the model prebuilt one-row columns (its fast path);
     # the design, metrics and reward must be those of the same design in a batch.
@@ -163,7 +163,7 @@ def test_cost_model_that_ignores_space_parameters_is_refused() -> None:
     with pytest.raises(
         ConfigError, match=r"'systolic-analytical' does not read design parameter\(s\) \['rf_bytes'"
     ):
-        archgym.make("archgym/Accelerator-v1", cost_model="systolic-analytical")
+        archgym.make("archgym/Accelerator-v2", cost_model="systolic-analytical")
     with pytest.raises(ConfigError, match="'accelerator-analytical' does not read"):
         archgym.make("archgym/Systolic-v0", cost_model="accelerator-analytical")
     assert (

@@ -113,7 +113,7 @@ def test_report_into_a_file_and_nas_table_over_a_file_are_exit_3(tmp_path, capsy
 _JUNK = st.sampled_from(
     ["", "x", "-1", "0", "1", "2", "nan", "inf", "-inf", "1e9", "4294967296", "a=b", "=", "{"]
 )
-_ENVS = st.sampled_from(["archgym/Systolic-v0", "archgym/Accelerator-v1", "archgym/Nope-v0", ""])
+_ENVS = st.sampled_from(["archgym/Systolic-v0", "archgym/Accelerator-v2", "archgym/Nope-v0", ""])
 _AGENTS = st.sampled_from(["random", "random-walk", "ga", "aco", "tpe", "", "nope"])
 _KV = st.tuples(
     st.sampled_from(

@@ -66,7 +66,7 @@ def test_a_short_run_does_not_start_numba_and_a_big_batch_does() -> None:
 import sys
 import numpy as np
 import archgym
-for env_id in ("archgym/Systolic-v0", "archgym/Accelerator-v1"):
+for env_id in ("archgym/Systolic-v0", "archgym/Accelerator-v2"):
     env = archgym.make(env_id, workload="resnet18")
     env.reset(seed=0)
     for a in range(50):

@@ -1,4 +1,4 @@
-"""MappingCostModel and archgym/Mapping-v1."""
+"""MappingCostModel and archgym/Mapping-v2."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_env_and_layer_resolution():
     from gymnasium.utils.env_checker import check_env
 
     env = archgym.make(
-        "archgym/Mapping-v1",
+        "archgym/Mapping-v2",
         layer="resnet18:layer2.0.conv1",
         accelerator={"rows": 32, "cols": 32, "gbuf_kb": 128},
     )
@@ -55,7 +55,7 @@ def test_env_and_layer_resolution():
     res = env.evaluate(env.space.sample(np.random.default_rng(0), 200))
     assert 0 < res.evals.feasible.sum() < 200
     with pytest.raises(ConfigError, match="has no layer 'nope'"):
-        archgym.make("archgym/Mapping-v1", layer="resnet18:nope")
+        archgym.make("archgym/Mapping-v2", layer="resnet18:nope")
     with pytest.raises(ConfigError, match="unknown accelerator parameters"):
         MappingCostModel(G, {"rowz": 3})
 

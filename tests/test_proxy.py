@@ -243,9 +243,9 @@ def _resaved(proxy_file: Path, tmp_path: Path, **changes: object) -> Path:
 def test_refuses_another_env(proxy_file: Path) -> None:
     with pytest.raises(
         ConfigError,
-        match=r"trained for 'archgym/Systolic-v0', not 'archgym/Accelerator-v1' \(another env\)",
+        match=r"trained for 'archgym/Systolic-v0', not 'archgym/Accelerator-v2' \(another env\)",
     ):
-        archgym.make("archgym/Accelerator-v1", cost_model=f"proxy:{proxy_file}")
+        archgym.make("archgym/Accelerator-v2", cost_model=f"proxy:{proxy_file}")
 
 
 def test_refuses_another_env_version(proxy_file: Path, tmp_path: Path) -> None:
@@ -275,7 +275,7 @@ def test_too_few_rows(tmp_path: Path) -> None:
 
 
 def test_mixed_envs_missing_target_and_empty_dir(runs: dict[str, Path], tmp_path: Path) -> None:
-    acc = _log(tmp_path / "acc", env="archgym/Accelerator-v1", n=30)
+    acc = _log(tmp_path / "acc", env="archgym/Accelerator-v2", n=30)
     with pytest.raises(ConfigError, match="the runs mix envs"):
         train_proxy([runs["train"], acc], cv=0)
     with pytest.raises(ConfigError, match=r"target metric\(s\) \['accuracy'\] are not in the runs"):
@@ -283,8 +283,8 @@ def test_mixed_envs_missing_target_and_empty_dir(runs: dict[str, Path], tmp_path
     (tmp_path / "empty").mkdir()
     with pytest.raises(StoreError, match="contains no archgym runs"):
         train_proxy(tmp_path / "empty", cv=0)
-    with pytest.raises(ConfigError, match="--env is 'archgym/Accelerator-v1' but the runs are of"):
-        train_proxy(runs["train"], env_id="archgym/Accelerator-v1", cv=0)
+    with pytest.raises(ConfigError, match="--env is 'archgym/Accelerator-v2' but the runs are of"):
+        train_proxy(runs["train"], env_id="archgym/Accelerator-v2", cv=0)
 
 
 def test_workload_features_for_runs_of_several_workloads(
@@ -406,8 +406,8 @@ def test_accelerator_derived_features_by_hand() -> None:
 def accel_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("proxy_accel")
     return {
-        "train": _log(base / "train", env="archgym/Accelerator-v1", n=150, seed=1),
-        "held": _log(base / "held", env="archgym/Accelerator-v1", n=40, seed=2),
+        "train": _log(base / "train", env="archgym/Accelerator-v2", n=150, seed=1),
+        "held": _log(base / "held", env="archgym/Accelerator-v2", n=40, seed=2),
         "base": base,
     }
 
@@ -439,7 +439,7 @@ def test_summed_targets_are_fitted_by_component_and_reload_exactly(
     path = accel_runs["base"] / "accel.json"
     proxy.save(path)
     loaded = Proxy.load(path)
-    env = archgym.make("archgym/Accelerator-v1")
+    env = archgym.make("archgym/Accelerator-v2")
     cols = env.space.to_columns(env.space.sample(np.random.default_rng(3), 50))
     a, b = proxy.predict(cols, env.workload), loaded.predict(cols, env.workload)
     for t in proxy.targets:

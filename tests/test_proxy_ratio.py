@@ -20,7 +20,7 @@ from archgym.proxy._ratio import find_ratio
 from archgym.runner import Experiment, run_experiment
 
 SMALL = {"max_iter": 15, "max_leaf_nodes": 15}
-ENV = "archgym/Accelerator-v1"
+ENV = "archgym/Accelerator-v2"
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,7 @@ def test_records_without_a_manifest_are_never_appended_to(tmp_path, capsys) -> N
             [
                 "run",
                 "--env",
-                "archgym/Accelerator-v1",
+                "archgym/Accelerator-v2",
                 "--budget",
                 "3",
                 "--out",

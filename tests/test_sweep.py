@@ -183,7 +183,7 @@ def test_tasks_of_several_experiments_give_the_same_runs(tmp_path: Path) -> None
 
     from archgym.sweep._driver import _tasks
 
-    text = BASE + '\n[[envs]]\nid = "archgym/Accelerator-v1"\nlabel = "acc"\n'
+    text = BASE + '\n[[envs]]\nid = "archgym/Accelerator-v2"\nlabel = "acc"\n'
     spec = load_sweep("exp.toml", text=text.replace("seeds = 2", "seeds = 1"))
     tasks = _tasks(spec.items, 4)
     assert sorted(len(t) for t in tasks) == [3, 3, 4, 4]

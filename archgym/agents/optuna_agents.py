@@ -145,7 +145,7 @@ class CmaEsAgent(OptunaAgent):
     categorical matters most prefer ``tpe``, ``ga`` or ``aco``. Uses the ``cmaes`` package.
 
     Restarts: Optuna >= 4.4 ignores ``CmaEsSampler(restart_strategy=...)``, so a converged
-    CMA-ES kept re-sampling the same few designs (on Mapping-v1, 300 distinct designs in 1,000
+    CMA-ES kept re-sampling the same few designs (on Mapping-v2, 300 distinct designs in 1,000
     trials). This agent restarts by itself: after ``restart_patience`` trials without a better
     value it starts a fresh CMA-ES (new study, next seed) whose population doubles each time
     (``"ipop"``) or alternates between doubled and default (``"bipop"``, simplified). The

@@ -103,7 +103,7 @@ class PPOAgent(Agent):
         learning_rate: float = 0.01  # Adam step size
         clip_coef: float = 0.2  # PPO ratio clip
         ent_coef: float = (
-            0.05  # entropy bonus (keeps exploring; 0.01 collapses early on Mapping-v1)
+            0.05  # entropy bonus (keeps exploring; 0.01 collapses early on Mapping-v2)
         )
         vf_coef: float = 0.5  # value-loss weight
         max_grad_norm: float = 0.5  # gradient-norm clip

@@ -1,6 +1,6 @@
 """``archgym validate accelerator --against scalesim|zigzag``: per-layer and per-level errors.
 
-By default the command compares Accelerator-v1 with the peer reference set shipped in the
+By default the command compares Accelerator-v2 with the peer reference set shipped in the
 package (``archgym/envs/accelerator/data/``: ZigZag 3.9.1 on its own hardware descriptions,
 mappings and ResNet-18; SCALE-Sim 3.0.0 on its own example configurations, CALC and USER; made by
 ``benchmarks/zigzag_shipped_reference.py`` and ``benchmarks/scalesim_shipped_reference.py``).

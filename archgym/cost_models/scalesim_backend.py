@@ -2,7 +2,7 @@
 
 Works with the design columns of ``archgym/Systolic-v0`` (``rows``, ``cols``, ``dataflow``,
 ``ifmap_sram_kb``, ``filter_sram_kb``, ``ofmap_sram_kb``, ``dram_bw_words``, ``clock_mhz``) and
-of ``archgym/Accelerator-v1`` (``gbuf_kb`` is split 3:3:1 into ifmap/filter/ofmap SRAMs, SCALE-
+of ``archgym/Accelerator-v2`` (``gbuf_kb`` is split 3:3:1 into ifmap/filter/ofmap SRAMs, SCALE-
 Sim's default ratio 6144:6144:2048; ``dram_bw_bytes`` is words at one byte per word). Designs
 SCALE-Sim cannot express (row-stationary, non-int8 precision) are infeasible with the reason.
 
@@ -103,7 +103,7 @@ _REPORT_KEYS = {
 
 
 def scalesim_config(design: dict[str, Any], mode: str) -> dict[str, Any]:
-    """SCALE-Sim config fields of one design (Systolic-v0 or Accelerator-v1 columns).
+    """SCALE-Sim config fields of one design (Systolic-v0 or Accelerator-v2 columns).
 
     Raises:
         ValueError: The design cannot be expressed in SCALE-Sim (the message says why).

@@ -1,6 +1,6 @@
 """``cost_model="zigzag"``: run designs on ZigZag 3.9.1 (``pip install "archgym[zigzag]"``).
 
-Each design of ``archgym/Accelerator-v1`` becomes a ZigZag accelerator with the *same*
+Each design of ``archgym/Accelerator-v2`` becomes a ZigZag accelerator with the *same*
 per-access energies as :class:`~archgym.envs.accelerator.model.AcceleratorCostModel`
 (:mod:`archgym.envs.accelerator.tables`, scaled to the design's node and precision):
 a ``rows x cols`` operational array (MAC energy), a per-PE register file for each operand

@@ -4,7 +4,7 @@ Each package holds everything of its domain: the design space, the workload type
 factory and its registration, its own cost models, their tables (with citations) and data.
 
 - ``systolic``: ``archgym/Systolic-v0``, a DNN workload on a SCALE-Sim-style systolic array.
-- ``accelerator``: ``archgym/Accelerator-v1`` (a DNN accelerator) and ``archgym/Mapping-v1``
+- ``accelerator``: ``archgym/Accelerator-v2`` (a DNN accelerator) and ``archgym/Mapping-v2``
   (the mapping of one layer onto it).
 - ``kernel``: ``archgym/Kernel-v1``, GPU sparse/low-precision kernels; ``kernel.measure``
   times them on a real GPU.

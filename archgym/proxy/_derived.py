@@ -14,7 +14,7 @@ rebuilds it on load from this registry (code shipped with archgym, never code fr
 file); a file naming a set this archgym lacks is refused.
 
 Domains register their sets when imported (``accelerator/1``, for
-``archgym/Accelerator-v1``, lives in :mod:`archgym.envs.accelerator.proxy_features`); a
+``archgym/Accelerator-v2``, lives in :mod:`archgym.envs.accelerator.proxy_features`); a
 lookup of an unknown space imports the registered domains first.
 """
 

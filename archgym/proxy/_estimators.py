@@ -46,7 +46,7 @@ DEFAULT_HPARAMS: dict[str, dict[str, Any]] = {
         # and leaves per tree are capped at rows / rows_per_leaf (at least 8): small data
         # gets small trees (400 rows: 10 leaves), 1,240 rows and more the full max_leaf_nodes
         "rows_per_leaf": 40,
-        # cheaper settings predict faster but worse (Accelerator-v1, 10,000 records, before
+        # cheaper settings predict faster but worse (Accelerator-v2, 10,000 records, before
         # the latency ratio: node steps per design and held-out nRMSE of energy / latency /
         # area against 12,220 and 0.657 / 0.799 / 0.758 % here): n_iter_no_change=5 7,252 and
         # 0.703 / 0.876 / 0.771 %; max_leaf_nodes=63 with max_depth=8 7,523 and 0.678 / 0.951
@@ -54,7 +54,7 @@ DEFAULT_HPARAMS: dict[str, dict[str, Any]] = {
         "n_iter_no_change": 10,
         # sklearn's default: an improvement of the held-out loss below 1e-7 does not count
         # (0 lets near-perfect log-scale components grow 8x more trees for a 0.01-point gain
-        # in energy nRMSE on Accelerator-v1, and small data train 25 % longer)
+        # in energy nRMSE on Accelerator-v2, and small data train 25 % longer)
         "tol": 1e-7,
         "validation_fraction": 0.1,
     },

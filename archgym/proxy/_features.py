@@ -14,7 +14,7 @@ Integer, Float   the value, or ``log2(value)`` on a log scale
 ===============  ==================================================================
 
 Derived features (:mod:`archgym.proxy._derived`) follow the parameter features when the
-space's name has a registered set (``derived="auto"``), e.g. ``log2(pes)`` for Accelerator-v1.
+space's name has a registered set (``derived="auto"``), e.g. ``log2(pes)`` for Accelerator-v2.
 
 Workload features (:func:`workload_features`) describe a DNN workload of GEMM layers by
 five numbers; a proxy uses them only when its training runs span several workloads.

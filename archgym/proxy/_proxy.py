@@ -68,7 +68,7 @@ def _component_transform(y: np.ndarray) -> str:
     ``log1p`` of a part that is often exactly 0 fits its zeros at the expense of its large
     values, so it is never used here. For the same reason a part spanning six decades or
     more (:data:`COMPONENT_LOG_SPAN_MAX`) is fitted raw: its smallest values are zero next
-    to its largest, yet a log fit weighs their relative error as much. Accelerator-v1's stall
+    to its largest, yet a log fit weighs their relative error as much. Accelerator-v2's stall
     cycles span 3e7 (1.9 to 6e7 cycles; every other part <= 4e4): fitted raw, the held-out
     nRMSE of cycles is 0.555 / 0.564 % instead of 2.015 / 1.853 % on two seed pairs."""
     how = choose_transform(y)

@@ -1,13 +1,13 @@
 """Targets that are another target scaled by a design parameter.
 
-A source model often reports one quantity in two units: Accelerator-v1's ``latency_s`` is
+A source model often reports one quantity in two units: Accelerator-v2's ``latency_s`` is
 ``cycles / (clock_mhz * 1e6)`` on every design. Fitting both spends a second ensemble (a
 third of the proxy's trees there) on an identity the records already show, and its errors
 need not agree with the first. :func:`find_ratio` finds such a target in the training rows
 (exactly, to ``rtol``), and the proxy then predicts it from the other target's prediction:
 ``target = of * param ** power * scale``, the parameter read back from its feature column.
 
-On Accelerator-v1 (10,000 records, seeds 1/2 of ``benchmarks/proxy.py``) latency's own model
+On Accelerator-v2 (10,000 records, seeds 1/2 of ``benchmarks/proxy.py``) latency's own model
 had a held-out nRMSE of 0.799 %; predicted from cycles it is 0.719 %, with 4,118 fewer node
 steps per design (12,220 -> 8,102).
 """

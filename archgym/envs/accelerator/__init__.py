@@ -1,5 +1,5 @@
-"""Accelerator-v1 (a DNN accelerator: PE array, register files, buffer, NoC, DRAM) and
-Mapping-v1 (the loop order and tiling of one layer onto it), sharing one access model.
+"""Accelerator-v2 (a DNN accelerator: PE array, register files, buffer, NoC, DRAM) and
+Mapping-v2 (the loop order and tiling of one layer onto it), sharing one access model.
 
 Modules: :mod:`.tables` (per-access energies and areas, with citations), :mod:`.model`
 (:class:`AcceleratorCostModel` and ``layer_costs``), :mod:`.mapping_model`

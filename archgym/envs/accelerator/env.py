@@ -1,4 +1,4 @@
-"""``archgym/Accelerator-v1``: a DNN workload on a configurable accelerator.
+"""``archgym/Accelerator-v2``: a DNN workload on a configurable accelerator.
 
 Design parameters: PE array ``rows`` x ``cols``; per-PE register file ``rf_bytes``; global
 buffer ``gbuf_kb`` and ``gbuf_banks``; ``noc_bw_bytes`` and ``dram_bw_bytes`` (bytes/cycle);
@@ -14,7 +14,7 @@ a tile included), ``energy_j`` and its levels ``energy_mac_j``, ``energy_rf_j``,
 
 Example::
 
-    env = archgym.make("archgym/Accelerator-v1", workload="mobilenetv2", objective="edp",
+    env = archgym.make("archgym/Accelerator-v2", workload="mobilenetv2", objective="edp",
                        constraints=["area_mm2 <= 5"])
 """
 
@@ -35,7 +35,7 @@ PES = (4, 8, 16, 32, 64, 128, 256)
 
 
 def accelerator_space() -> DesignSpace:
-    """The Accelerator-v1 design space (about 3.5e8 designs)."""
+    """The Accelerator-v2 design space (about 3.5e8 designs)."""
     return DesignSpace(
         [
             Ordinal("rows", PES, description="PE array rows"),
@@ -79,7 +79,7 @@ def make_accelerator_env(
     bandwidth_mode: str = "limited",
     **kwargs: Any,
 ) -> DSEEnv:
-    """Build Accelerator-v1.
+    """Build Accelerator-v2.
 
     Args:
         workload: A workload name (``archgym.workloads.names()``), a ``Workload`` or a ``Layer``.
@@ -97,7 +97,7 @@ def make_accelerator_env(
 
 
 register(
-    "archgym/Accelerator-v1",
+    "archgym/Accelerator-v2",
     make_accelerator_env,
     "DNN accelerator: PE array, RF, banked buffer, NoC/DRAM bandwidth, dataflow, precision, node",
     report_metrics=("latency_s", "energy_j", "area_mm2"),

@@ -1,4 +1,4 @@
-"""Compare Accelerator-v1 with its peers on the shipped reference set (package data).
+"""Compare Accelerator-v2 with its peers on the shipped reference set (package data).
 
 The reference set (``archgym/envs/accelerator/data/``) holds peer runs configured as their
 authors ship them: ``zigzag_shipped.json`` (ZigZag 3.9.1 on its own hardware descriptions,

@@ -1,4 +1,4 @@
-"""``archgym/Mapping-v1``: map one DNN layer onto a fixed accelerator.
+"""``archgym/Mapping-v2``: map one DNN layer onto a fixed accelerator.
 
 Design parameters: ``dataflow`` (spatial unrolling on the PE array: ``os`` M x N, ``ws``
 K x N, ``is`` K x M), ``loop_order`` of the DRAM -> buffer tile loops (outermost first), the
@@ -9,7 +9,7 @@ with the tiling chosen by the agent.
 
 Example::
 
-    env = archgym.make("archgym/Mapping-v1", layer="resnet18:layer2.0.conv1",
+    env = archgym.make("archgym/Mapping-v2", layer="resnet18:layer2.0.conv1",
                        accelerator={"rows": 32, "cols": 32, "gbuf_kb": 128})
 """
 
@@ -72,7 +72,7 @@ def tile_choices(dim: int, limit: int = 24) -> tuple[int, ...]:
 
 
 def mapping_space(layer: Layer) -> DesignSpace:
-    """The Mapping-v1 space of one layer."""
+    """The Mapping-v2 space of one layer."""
     from archgym.envs.accelerator.mapping_model import LOOP_ORDERS, MAPPING_DATAFLOWS
 
     return DesignSpace(
@@ -102,11 +102,11 @@ def make_mapping_env(
     bandwidth_mode: str = "limited",
     **kwargs: Any,
 ) -> DSEEnv:
-    """Build Mapping-v1.
+    """Build Mapping-v2.
 
     Args:
         layer: A Layer, a dict of Layer fields, or ``"workload:layer_name"``.
-        accelerator: Fixed Accelerator-v1 parameters (rows, cols, gbuf_kb, ...).
+        accelerator: Fixed Accelerator-v2 parameters (rows, cols, gbuf_kb, ...).
         objective: Objective spec; default energy-delay product.
         constraints: E.g. ``["dram_bytes <= 1e6"]``.
         cost_model: Replace the mapping model.
@@ -117,7 +117,7 @@ def make_mapping_env(
 
     if "workload" in kwargs:  # DSEEnv's workload is the layer here
         raise ConfigError(
-            f"Mapping-v1 maps one layer: pass layer='WORKLOAD:LAYER' (e.g. "
+            f"Mapping-v2 maps one layer: pass layer='WORKLOAD:LAYER' (e.g. "
             f"'resnet18:layer2.0.conv1'), not workload={kwargs['workload']!r}"
         )
     lay = resolve_layer(layer)
@@ -126,7 +126,7 @@ def make_mapping_env(
 
 
 register(
-    "archgym/Mapping-v1",
+    "archgym/Mapping-v2",
     make_mapping_env,
     "One layer's mapping (loop order, buffer tiling, spatial unrolling) on a fixed accelerator",
     report_metrics=("latency_s", "energy_j", "dram_bytes"),

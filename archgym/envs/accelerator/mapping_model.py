@@ -1,4 +1,4 @@
-"""Cost of one layer's *mapping* on a fixed accelerator (the model behind ``Mapping-v1``).
+"""Cost of one layer's *mapping* on a fixed accelerator (the model behind ``Mapping-v2``).
 
 A mapping of the GEMM ``(M x K) @ (K x N)`` chooses:
 
@@ -95,7 +95,7 @@ class MappingCostModel(CostModel):
 
     Args:
         layer: The layer (one instance is mapped; counts cover all ``groups*repeat``).
-        accelerator: Accelerator-v1 parameters (missing ones take
+        accelerator: Accelerator-v2 parameters (missing ones take
             :data:`~archgym.envs.accelerator.model.DEFAULTS`); ``dataflow`` is the mapping's.
         bandwidth_mode: ``"limited"`` or ``"ideal"``.
     """

@@ -1,4 +1,4 @@
-"""Import a peer simulator's hardware description as an Accelerator-v1 design + energy table.
+"""Import a peer simulator's hardware description as an Accelerator-v2 design + energy table.
 
 The conversion goes one way: the peer's description (a ZigZag hardware YAML with its mapping,
 or a SCALE-Sim ``.cfg``) becomes a design of :class:`~archgym.envs.accelerator.model.
@@ -10,7 +10,7 @@ SCALE-Sim configuration can evaluate and search around it directly::
     model = imp.cost_model()
     model.evaluate({k: [v] for k, v in imp.design.items()}, "resnet18")
 
-What a peer can say that Accelerator-v1 cannot (in-memory computing, an array that unrolls three
+What a peer can say that Accelerator-v2 cannot (in-memory computing, an array that unrolls three
 loop roles at once, a register shared by two operands, ...) is a :class:`~archgym.errors.
 ConfigError` naming the field and the reason.
 
@@ -42,7 +42,7 @@ _OPS = {"I1": "i", "I2": "w", "O": "o"}
 
 @dataclass(frozen=True)
 class ImportedAccelerator:
-    """A peer's hardware as an Accelerator-v1 design.
+    """A peer's hardware as an Accelerator-v2 design.
 
     Attributes:
         design: Design columns for :class:`~archgym.envs.accelerator.model.AcceleratorCostModel`.
@@ -100,7 +100,7 @@ def _per_byte(mem: Mapping[str, Any], cost: str, name: str) -> float:
 def from_zigzag(
     hardware: Any, mapping: Any = None, mapping_name: str = "default"
 ) -> ImportedAccelerator:
-    """Convert a ZigZag 3.9 hardware description (and its mapping) to Accelerator-v1.
+    """Convert a ZigZag 3.9 hardware description (and its mapping) to Accelerator-v2.
 
     Args:
         hardware: Path to a ZigZag hardware YAML, its text, or the parsed dict.
@@ -121,7 +121,7 @@ def from_zigzag(
         entries (:func:`~archgym.envs.accelerator.loopnest.level_energy_pj`).
 
     Raises:
-        ConfigError: Something Accelerator-v1 cannot represent; the message names the field.
+        ConfigError: Something Accelerator-v2 cannot represent; the message names the field.
     """
     hw = _load_yaml(hardware, "ZigZag hardware")
     if not isinstance(hw, dict) or "memories" not in hw or "operational_array" not in hw:
@@ -131,7 +131,7 @@ def from_zigzag(
     if oa.get("is_imc"):
         raise ConfigError(
             f"ZigZag hardware {name!r}: operational_array.is_imc is set (in-memory computing); "
-            "Accelerator-v1 models digital PE arrays"
+            "Accelerator-v2 models digital PE arrays"
         )
     prec = oa.get("input_precision", [8, 8])
     if list(prec) != [8, 8]:
@@ -174,7 +174,7 @@ def from_zigzag(
             role = _ROLE.get(loop)
             if role is None:
                 raise ConfigError(
-                    f"ZigZag mapping: spatial_mapping.{d} unrolls {loop}; Accelerator-v1 maps "
+                    f"ZigZag mapping: spatial_mapping.{d} unrolls {loop}; Accelerator-v2 maps "
                     f"conv/GEMM loops {sorted(_ROLE)} only"
                 )
             f = min(int(n), sizes[d])
@@ -188,7 +188,7 @@ def from_zigzag(
         got = {r: unroll[r] for r in roles}
         raise ConfigError(
             f"ZigZag mapping for {name!r}: spatial_mapping unrolls {len(roles)} GEMM roles "
-            f"{got} (m: OX/OY/B, n: K, k: C/FX/FY); Accelerator-v1's 2-D array unrolls "
+            f"{got} (m: OX/OY/B, n: K, k: C/FX/FY); Accelerator-v2's 2-D array unrolls "
             "exactly two: its access model has one role per array dimension, so folding two "
             "roles onto one dimension would count the cycles but not the traffic (an operand "
             "multicast along one role and private along the other)"
@@ -225,7 +225,7 @@ def from_zigzag(
         if dram_name not in (None, top) or float(mems[top]["size"]) < 2**30:
             raise ConfigError(
                 f"ZigZag memory level `{top}` is the top level of {o} but not one off-chip DRAM "
-                "shared by all operands; Accelerator-v1 has one DRAM"
+                "shared by all operands; Accelerator-v2 has one DRAM"
             )
         dram_name = top
         peer_levels[f"{o}:{top}"] = "dram"
@@ -234,7 +234,7 @@ def from_zigzag(
         rf = [lv for lv in on_chip if set(mems[lv].get("served_dimensions") or []) != all_dims]
         if len(rf) > 1:
             raise ConfigError(
-                f"ZigZag memory levels {rf} are all per-PE levels of {o}; Accelerator-v1 has one "
+                f"ZigZag memory levels {rf} are all per-PE levels of {o}; Accelerator-v2 has one "
                 "register file per operand"
             )
         if rf:
@@ -242,7 +242,7 @@ def from_zigzag(
             if len(mems[lv]["operands"]) > 1:
                 raise ConfigError(
                     f"ZigZag memory level `{lv}` is shared across {len(mems[lv]['operands'])} "
-                    "operands; Accelerator-v1 has per-operand registers"
+                    "operands; Accelerator-v2 has per-operand registers"
                 )
             if on_chip.index(lv) != 0:
                 raise ConfigError(f"ZigZag memory level `{lv}` (per-PE) sits above a shared one")
@@ -261,7 +261,7 @@ def from_zigzag(
             if not rf:
                 raise ConfigError(
                     f"ZigZag hardware {name!r}: {o} has no on-chip level at all; "
-                    "Accelerator-v1 stages every operand on chip"
+                    "Accelerator-v2 stages every operand on chip"
                 )
             for rw in "rw":
                 energy[f"buffer_{op}_{rw}"] = 0.0
@@ -384,7 +384,7 @@ _SCALESIM_KNOWN = {
 
 
 def from_scalesim(cfg: Any) -> ImportedAccelerator:
-    """Convert a SCALE-Sim 2/3 ``.cfg`` (path, text or dict of sections) to Accelerator-v1.
+    """Convert a SCALE-Sim 2/3 ``.cfg`` (path, text or dict of sections) to Accelerator-v2.
 
     ``ArrayHeight``/``ArrayWidth`` -> ``rows``/``cols``; ``Dataflow``; the three SRAM sizes ->
     ``ifmap_sram_kb``/``filter_sram_kb``/``ofmap_sram_kb`` (read by the ``"scalesim"``
@@ -394,7 +394,7 @@ def from_scalesim(cfg: Any) -> ImportedAccelerator:
     table is empty (archgym's defaults, :mod:`archgym.envs.accelerator.tables`).
 
     Raises:
-        ConfigError: A field Accelerator-v1 cannot represent (sparsity, a non-systolic
+        ConfigError: A field Accelerator-v2 cannot represent (sparsity, a non-systolic
             dataflow, a bad number); the message names it.
     """
     cp = configparser.ConfigParser()
@@ -443,7 +443,7 @@ def from_scalesim(cfg: Any) -> ImportedAccelerator:
         "1",
     ):
         raise ConfigError(
-            "SCALE-Sim config: [sparsity] SparsitySupport is true; Accelerator-v1 is dense"
+            "SCALE-Sim config: [sparsity] SparsitySupport is true; Accelerator-v2 is dense"
         )
     mode = "CALC"
     if "run_presets" in cp:
@@ -458,7 +458,7 @@ def from_scalesim(cfg: Any) -> ImportedAccelerator:
             if key in cp["layout"] and float(cp["layout"][key]) != bw:
                 raise ConfigError(
                     f"SCALE-Sim config: [layout] {key} = {cp['layout'][key]} differs from "
-                    f"Bandwidth = {bw:g}; Accelerator-v1 has one DRAM bandwidth per port"
+                    f"Bandwidth = {bw:g}; Accelerator-v2 has one DRAM bandwidth per port"
                 )
     design = {
         "rows": int(num("ArrayHeight")),

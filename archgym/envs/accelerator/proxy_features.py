@@ -1,4 +1,4 @@
-"""Derived proxy features of the Accelerator-v1 space (registered as ``accelerator/1``).
+"""Derived proxy features of the Accelerator-v2 space (registered as ``accelerator/1``).
 
 See :mod:`archgym.proxy._derived` for what derived features are and how proxy files refer to
 them; bump the version below whenever a column changes.
@@ -17,7 +17,7 @@ __all__ = ["accelerator_features"]
 
 
 def accelerator_features(cols: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Derived columns of the Accelerator-v1 space (all base-2 logs).
+    """Derived columns of the Accelerator-v2 space (all base-2 logs).
 
     Each mirrors a term of :class:`~archgym.envs.accelerator.model.AcceleratorCostModel`:
     PE count and aspect (compute folds), bytes per word of the precision, DRAM bandwidth in

@@ -47,7 +47,7 @@ and read back at the partial-sum width. DRAM: the layer's ifmap, stored weights 
 the global buffer, else the cheaper of streaming the ifmap once per half-buffer of weights or
 the weights once per half-buffer of ifmap. Latency per layer ``max(compute, largest operand's
 DRAM bytes / dram_bw_bytes, array bytes / (gbuf_banks * 16 B))`` (one DRAM port per operand,
-as in Accelerator-v1). Register files follow the dataflow's stationarity and partial sums move
+as in Accelerator-v2). Register files follow the dataflow's stationarity and partial sums move
 at the product width (fp32 with fp32 operands), the access model of
 :func:`archgym.envs.accelerator.model.layer_costs`. Activation sparsity is not modelled.
 """
@@ -271,14 +271,14 @@ def hardware_costs(
         np.where(is_os, k_cmp * N * rfold, np.where(is_ws, k_cmp * N, k_cmp * N * cfold))
         * w_bytes_per_elem
     )
-    # partial sums at the product width for integers (Accelerator-v1's default, 2x for int8),
+    # partial sums at the product width for integers (Accelerator-v2's default, 2x for int8),
     # fp32 when either operand is fp32 (archgym.envs.accelerator.tables.PSUM_BITS)
     psum_b = np.where((wbits >= 32) | (abits >= 32), 32.0, wbits + abits) / 8.0
     spill = np.where(is_os, 0.0, M * N * (rfold - 1))
     ofm = M * N * abits / 8.0 + 2 * spill * psum_b
     noc_bytes = ifm + flt + ofm
 
-    # -- DRAM traffic, bytes per operand (one port each, as in Accelerator-v1) --------------
+    # -- DRAM traffic, bytes per operand (one port each, as in Accelerator-v2) --------------
     cap = col["gbuf_kb"] * 1024.0
     in_b = lay["ifmap_words"] * abits / 8.0
     w_b = w_bits_stored / 8.0
@@ -296,7 +296,7 @@ def hardware_costs(
     port = np.maximum(np.maximum(dram_in, dram_w), out_b)
     cycles = np.maximum(np.maximum(compute, port / col["dram_bw_bytes"]), noc_bytes / noc_bw)
     # the first stationary tile loads before the first MAC and the last output block drains
-    # after the last one (archgym.envs.accelerator.model.edge_words, as in Accelerator-v1)
+    # after the last one (archgym.envs.accelerator.model.edge_words, as in Accelerator-v2)
     first_i, first_w, last_o = edge_words(is_os, is_ws, R, C, M, N, Sr, Sc)
     edge = np.minimum(first_i * abits / 8.0 + first_w * w_bytes_per_elem, dram_in + dram_w)
     edge = edge + np.minimum(last_o * abits / 8.0, out_b)
