@@ -11,6 +11,10 @@
     python benchmarks/collect_kernels.py --grid --workers 14 --deadline 540 --out h200.csv.gz
     python benchmarks/collect_kernels.py --grid --resume h200.csv.gz --out h200b.csv.gz
 
+    # denser near the optimum: untimed neighbours of each group's fastest configs
+    python benchmarks/collect_kernels.py --near archgym/envs/kernel/data/kernels_h200.parquet \
+        --workers 14 --deadline 480 --out h200_near.csv.gz
+
 Writes ``<out>`` (gzip CSV in archgym's record format) and ``<stem>.meta.json`` (GPU,
 driver, CUDA, torch and triton versions, date, timing protocol).
 """
@@ -59,8 +63,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", default="", help="--grid: records of an earlier, cut-short run")
     ap.add_argument("--gpu-key", default="", help="--grid: GPU name for the gpu column")
     ap.add_argument("--stride", type=int, default=1, help="--grid: keep every STRIDE-th point")
+    ap.add_argument(
+        "--near",
+        default="",
+        metavar="DATA",
+        help="plan_near on this measured dataset: neighbours of each group's fastest configs",
+    )
+    ap.add_argument("--near-top", type=int, default=6, help="--near: fastest configs per group")
+    ap.add_argument("--near-per-group", type=int, default=40, help="--near: points per group")
+    ap.add_argument(
+        "--retime-top",
+        type=int,
+        default=0,
+        help="--near: instead, time again the N fastest timed configs of each group (repeat "
+        "spread near the optimum)",
+    )
+    ap.add_argument(
+        "--retime-outliers",
+        type=float,
+        default=0.0,
+        metavar="RATIO",
+        help="--near: instead, time again every Triton point slower than RATIO x the fastest of "
+        "its timed one-step neighbours on the same shape (one-off slow timings)",
+    )
     args = ap.parse_args(argv)
-    if args.grid:
+    if args.grid or args.near:
         return grid_main(args)
     points = select_points(
         plan_collection(args.seed, args.configs_per_case, args.pool_size), args.select
@@ -100,12 +127,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def grid_main(args: argparse.Namespace) -> int:
-    """Plan (and unless --plan-only, measure) the dense tile grid."""
+    """Plan (and unless --plan-only, measure) the dense tile grid or the ``--near`` points."""
     import time
 
     t0 = time.process_time(), time.perf_counter()
-    plan = plan_grid(args.seed, args.configs, phases=args.phases.split(","))
-    points = [p for _, p in plan][:: args.stride]
+    if args.near:
+        from archgym.envs.kernel.dataset import load_dataset
+        from archgym.envs.kernel.measure.grid import plan_near
+
+        data = load_dataset(args.near)
+        if args.retime_outliers:
+            points = outlier_points(data, args.retime_outliers)
+        elif args.retime_top:
+            points = retime_points(data, args.retime_top)
+        else:
+            points = plan_near(data, args.near_top, args.near_per_group)
+    else:
+        plan = plan_grid(args.seed, args.configs, phases=args.phases.split(","))
+        points = [p for _, p in plan][:: args.stride]
     if args.limit:
         points = points[: args.limit]
     print(json.dumps(summarize_plan(points), indent=1), flush=True)
@@ -158,6 +197,53 @@ def report(csv: object) -> int:
             f"SANITY {sp} {prec}: {len(grp)} rows, e.g. {grp.iloc[0].shape}: {grp.iloc[0].sanity}; "
             f"kernels {grp.iloc[0].kernels}"
         )
+
+
+def retime_points(frame: object, top: int) -> list[dict]:
+    """The ``top`` fastest timed dense Triton configs of each (shape, op, precision) group,
+    as plan points, round-robin over the groups."""
+    from archgym.envs.kernel.measure.grid import TILE_NAMES
+    from archgym.envs.kernel.space import WORKLOAD_COLUMNS
+
+    cols = [*WORKLOAD_COLUMNS, "backend", "precision", "sparsity", "density", "sparse_block"]
+    tri = frame[  # type: ignore[index]
+        (frame["backend"] == "triton") & (frame["sparsity"] == "dense") & frame["feasible"]  # type: ignore[index]
+    ]
+    per = [
+        grp.nsmallest(top, "latency_s")[cols + list(TILE_NAMES)].to_dict("records")
+        for _, grp in tri.groupby(["shape", "op", "precision"], sort=True)
+    ]
+    return [p[i] for i in range(top) for p in per if i < len(p)]
+
+
+def outlier_points(frame: object, ratio: float) -> list[dict]:
+    """Timed Triton points slower than ``ratio`` x the fastest timed one-step neighbour (one
+    tile parameter one grid value away, :func:`archgym.envs.kernel.measure.grid.plan_near`'s
+    steps) of the same shape, precision and pattern: candidates for a one-off slow timing.
+    Chosen from the measurements alone (no model)."""
+    from archgym.envs.kernel.measure.grid import _STEPS, TILE_NAMES
+    from archgym.envs.kernel.space import WORKLOAD_COLUMNS
+
+    cols = [*WORKLOAD_COLUMNS, "backend", "precision", "sparsity", "density", "sparse_block"]
+    tri = frame[(frame["backend"] == "triton") & frame["feasible"]]  # type: ignore[index]
+    out = []
+    for _, grp in tri.groupby(["shape", "op", "precision", "sparsity", "density"], sort=True):
+        cfgs = [tuple(int(v) for v in r) for r in grp[list(TILE_NAMES)].to_numpy()]
+        lat = dict(zip(cfgs, grp["latency_s"].to_numpy(), strict=True))
+        for row, cfg in zip(grp[cols + list(TILE_NAMES)].to_dict("records"), cfgs, strict=True):
+            near = []
+            for i, name in enumerate(TILE_NAMES):
+                values = _STEPS[name]
+                j = values.index(cfg[i])
+                for jj in (j - 1, j + 1):
+                    other = (
+                        cfg[:i] + (values[jj],) + cfg[i + 1 :] if 0 <= jj < len(values) else None
+                    )
+                    if other in lat:
+                        near.append(lat[other])
+            if near and lat[cfg] > ratio * min(near):
+                out.append(row)
+    return out
 
 
 def parse_shape(text: str) -> tuple[str, int]:

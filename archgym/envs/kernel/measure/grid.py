@@ -32,7 +32,15 @@ from archgym.envs.kernel.space import (
     named_workload,
 )
 
-__all__ = ["GRID_SHAPES", "TILE_NAMES", "PHASES", "grid_pool", "plan_grid", "tile_grid"]
+__all__ = [
+    "GRID_SHAPES",
+    "TILE_NAMES",
+    "PHASES",
+    "grid_pool",
+    "plan_grid",
+    "plan_near",
+    "tile_grid",
+]
 
 TILE_NAMES = ("block_m", "block_n", "block_k", "group_m", "num_warps", "num_stages", "split_k")
 PHASES = ("fp16", "vendor", "bf16", "fp8", "int8", "int4", "block")
@@ -238,4 +246,74 @@ def plan_grid(
             for cfg in pools[phase]:
                 d = {"backend": "triton", "precision": phase, "sparsity": "dense"}
                 out.append((phase, _point(wl, d | {"density": 1.0, "sparse_block": 0, **cfg})))
+    return out
+
+
+_STEPS: dict[str, tuple[int, ...]] = {
+    "block_m": TILE_SIZES,
+    "block_n": TILE_SIZES,
+    "block_k": TILE_SIZES,
+    "group_m": GROUP_M,
+    "num_warps": NUM_WARPS,
+    "num_stages": NUM_STAGES,
+    "split_k": SPLIT_K,
+}
+
+
+def plan_near(
+    frame: Any, top: int = 6, per_group: int = 40, gpu: str = "H200-SXM"
+) -> list[dict[str, Any]]:
+    """Untimed neighbours of each dense Triton group's fastest measured tile configs.
+
+    For every (shape, op, precision) group of dense Triton records in ``frame`` (a measured
+    dataset), the ``top`` fastest timed configs are taken in order, and each config one step
+    away in one tile parameter (the next smaller or larger value of the Kernel-v1 grid) that
+    the feasibility rules accept and that was not timed yet becomes a point, at most
+    ``per_group`` per group. Points come round-robin over the groups (the neighbours of every
+    group's best first), so a collection cut short by its deadline still covers every group.
+    Deterministic; pure numpy/pandas.
+    """
+    spec = get_gpu(gpu)
+    tri = frame[(frame["backend"] == "triton") & (frame["sparsity"] == "dense")]
+    per: list[list[dict[str, Any]]] = []
+    for _, grp in tri.groupby(["shape", "op", "precision"], sort=True):
+        seen = {tuple(int(v) for v in row) for row in grp[list(TILE_NAMES)].to_numpy()}
+        timed = grp[grp["feasible"].astype(bool) & (grp["latency_s"] > 0)]
+        best = timed.sort_values("latency_s", kind="stable").head(top)
+        first = grp.iloc[0]
+        wl = KernelWorkload(
+            str(first["op"]), int(first["m"]), int(first["n"]), int(first["k"]),
+            int(first["groups"]), name=str(first["shape"]),
+        )  # fmt: skip
+        cands: list[dict[str, int]] = []
+        for row in best[list(TILE_NAMES)].to_numpy():
+            cfg = dict(zip(TILE_NAMES, (int(v) for v in row), strict=True))
+            for name, values in _STEPS.items():
+                i = values.index(cfg[name])
+                for j in (i - 1, i + 1):
+                    if 0 <= j < len(values):
+                        new = {**cfg, name: values[j]}
+                        key = tuple(new[t] for t in TILE_NAMES)
+                        if key not in seen:
+                            seen.add(key)
+                            cands.append(new)
+        if not cands:
+            per.append([])
+            continue
+        cols = {t: np.array([c[t] for c in cands]) for t in TILE_NAMES}
+        n = len(cands)
+        prec = str(first["precision"])
+        cols |= {
+            "backend": np.full(n, "triton"),
+            "precision": np.full(n, prec),
+            "sparsity": np.full(n, "dense"),
+        }
+        ok, _ = check_designs(cols, wl, spec)
+        d0 = {"backend": "triton", "precision": prec, "sparsity": "dense", "density": 1.0}
+        d0["sparse_block"] = 0
+        per.append([_point(wl, d0 | c) for c, good in zip(cands, ok, strict=True) if good])
+        per[-1] = per[-1][:per_group]
+    out = []
+    for i in range(max((len(p) for p in per), default=0)):
+        out += [p[i] for p in per if i < len(p)]
     return out
