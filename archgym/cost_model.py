@@ -28,7 +28,7 @@ import abc
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -38,6 +38,7 @@ __all__ = ["Metric", "Evaluations", "CostModel", "designs_to_columns", "reject_u
 
 Direction = Literal["min", "max"]
 _FLOAT = np.dtype(float)
+_BOOL = np.dtype(bool)
 
 
 @dataclass(frozen=True)
@@ -106,13 +107,29 @@ class Evaluations:
     def __len__(self) -> int:
         return int(self.feasible.shape[0])
 
+    if not TYPE_CHECKING:  # hidden from mypy, which would accept any attribute name
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for an attribute the instance lacks: `metrics` of a result built
+            # by from_block, whose per-metric arrays are made at first use (a lone design
+            # whose caller reads `floats(0)` never pays for the views).
+            block = self.__dict__.get("_block")
+            if name != "metrics" or block is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            # from_block checked the shapes (strict=True costs 0.8 us here)
+            names = self.__dict__["_names"]
+            metrics = self.__dict__["metrics"] = dict(zip(names, block, strict=False))
+            return metrics
+
     @classmethod
     def from_block(
         cls, names: Sequence[str], block: np.ndarray, feasible: np.ndarray, reasons: list[str]
     ) -> Evaluations:
         """Evaluations whose metrics are the rows of one float block ``(len(names), n)``
         (views, not copies), checked once for the whole block instead of once per metric: the
-        lone-design fast path of a model that computes every metric in one array.
+        lone-design fast path of a model that computes every metric in one array. The
+        ``metrics`` dict is built at its first use (the same dict of views as ever), and
+        :meth:`floats` reads a design's metrics from the block without it.
 
         Raises:
             ValueError: ``block`` is not a float64 array of that shape, ``feasible`` not a
@@ -121,10 +138,12 @@ class Evaluations:
         n = len(reasons)
         if not (
             type(block) is np.ndarray
-            and block.dtype == _FLOAT
-            and block.shape == (len(names), n)
             and type(feasible) is np.ndarray
-            and feasible.dtype == np.bool_
+            # `is` first: numpy hands out one dtype object per built-in type, and an
+            # identity test costs a tenth of `==` (a lone design's call is a few us)
+            and (block.dtype is _FLOAT or block.dtype == _FLOAT)
+            and (feasible.dtype is _BOOL or feasible.dtype == _BOOL)
+            and block.shape == (len(names), n)
             and feasible.shape == (n,)
         ):
             raise ValueError(
@@ -134,17 +153,31 @@ class Evaluations:
                 f"{getattr(feasible, 'shape', None)} {getattr(feasible, 'dtype', None)}"
             )
         out = cls.__new__(cls)  # the block was checked as a whole: skip the per-metric checks
-        out.metrics = dict(zip(names, block, strict=True))
-        out.feasible = feasible
-        out.reasons = reasons
+        # `metrics` (a dict of row views) is made at its first use, see __getattr__
+        out.__dict__.update(_names=names, _block=block, feasible=feasible, reasons=reasons)
         out.extras = None
         return out
+
+    def _unbuilt(self) -> np.ndarray | None:
+        """The block of a from_block result whose ``metrics`` dict is not built yet."""
+        d = self.__dict__
+        return None if "metrics" in d else d.get("_block")
+
+    def _metric_names(self) -> list[str]:
+        """The metric names, without building a from_block result's per-metric views."""
+        return list(self.metrics if self._unbuilt() is None else self.__dict__["_names"])
+
+    def floats(self, i: int) -> dict[str, float]:
+        """Metrics of design ``i`` as Python floats (NaN stays NaN), in the metrics' order."""
+        block = self._unbuilt()
+        if block is not None:
+            return dict(zip(self.__dict__["_names"], block[:, i].tolist(), strict=False))
+        return {k: float(v[i]) for k, v in self.metrics.items()}
 
     def row(self, i: int) -> dict[str, Any]:
         """Metrics of design ``i`` as plain floats (NaN becomes ``None``), plus feasibility."""
         out: dict[str, Any] = {}
-        for k, v in self.metrics.items():
-            x = float(v[i])
+        for k, x in self.floats(i).items():
             out[k] = None if math.isnan(x) else x
         out["feasible"] = bool(self.feasible[i])
         out["reason"] = self.reasons[i]
@@ -251,13 +284,13 @@ def reject_unphysical(out: Evaluations, metrics: Sequence[Metric], model: str) -
     extrapolates below zero, has not measured the design; ranking it as the best design
     would be wrong. :meth:`CostModel.evaluate` applies this to every model once.
     """
-    names = list(out.metrics)
+    names = out._metric_names()
     if not names or len(out) == 0:
         return out
     signed, optional = _exempt(tuple(names), metrics)
     if not signed.any() and not optional.any():  # fast paths: every metric in [0, inf)
         if len(out) == 1:  # one design (an env step): plain floats beat numpy calls
-            if all(0.0 <= v.item() < math.inf for v in out.metrics.values()):  # NaN fails
+            if all(0.0 <= x < math.inf for x in out.floats(0).values()):  # NaN fails
                 return out
         else:
             values = np.array([out.metrics[k] for k in names])

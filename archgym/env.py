@@ -230,12 +230,12 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
             raise BackendError(
                 f"{type(model).__name__}.evaluate_columns returned {len(evals)} rows for 1 design"
             )
-        metrics = {k: v.item() for k, v in evals.metrics.items()}
+        metrics = evals.floats(0)
         # NaN fails 0 <= x: an infeasible design (NaN metrics) takes the full check too
         clean = self._plain and all(0.0 <= x < math.inf for x in metrics.values())
         if not clean:
             evals = reject_unphysical(evals, model.metrics, model.name)
-            metrics = {k: v.item() for k, v in evals.metrics.items()}
+            metrics = evals.floats(0)
         return evals, metrics, time.perf_counter() - t0, clean
 
     def _score(self, designs: list[dict[str, Any]], run: tuple[Evaluations, float]) -> Results:
@@ -341,11 +341,11 @@ class DSEEnv(gym.Env):  # type: ignore[type-arg]
                 shown = metrics if clean else None  # every metric finite: nothing to hide
             else:
                 evals, dt = self._run_model([design], cols)
-                metrics = {k: v.item() for k, v in evals.metrics.items()}  # (1,) arrays
+                metrics = evals.floats(0)
                 shown = None
         except DesignError as exc:  # decoded action broke a space constraint
             evals, dt = Evaluations.infeasible(1, self.cost_model.metric_names, str(exc)), 0.0
-            metrics = {k: v.item() for k, v in evals.metrics.items()}
+            metrics = evals.floats(0)
             shown = None
         feasible = bool(evals.feasible[0])
         values, violations, reward = self.objective.score_one(metrics, feasible)

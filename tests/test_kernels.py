@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,18 +30,36 @@ def _same(a: tuple, b: tuple) -> None:  # type: ignore[type-arg]
             assert x == y
 
 
+def _outputs(entry: str, n: int, fill: int) -> tuple[np.ndarray, ...]:
+    """The arrays a ``totals`` entry point fills, pre-filled with a value that differs by
+    ``fill``: an element the kernel leaves unwritten then differs between the two runs."""
+    if entry == "per_layer":
+        return ()
+    return (
+        np.full((systolic.N_TOTALS, n), 7.5 + fill),
+        np.full(n, bool(fill)),
+        np.full(n, -7 - fill, dtype=np.int64),
+    )
+
+
+def _run(fn: Any, args: tuple[Any, ...], outputs: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+    """What ``fn`` returns, then the outputs it filled."""
+    res = fn(*args, *outputs)
+    return (*(res if isinstance(res, tuple) else (res,)), *outputs)
+
+
 @pytest.mark.parametrize("limited", [True, False])
 @pytest.mark.parametrize("entry", ["totals", "per_layer"])
 def test_systolic_kernel_python_equals_compiled(entry: str, limited: bool) -> None:
     # Catches source that numba and CPython run differently (integer vs float division,
     # max of NaN, a numba-only construct), bit for bit.
     cols = systolic_designs(np.random.default_rng(4), 120)
-    vals, code = systolic_model._design_block(cols)
+    vals = systolic_model._design_block(cols)
     table = systolic_model._layer_table(get("mobilenet_v2"))
-    args = (vals, code, table, limited, systolic_model._CONSTANTS)
+    args = (vals, table, limited, systolic_model._CONSTANTS)
     with np.errstate(all="ignore"):  # CPython's numpy scalars warn where numba does not
-        py = getattr(systolic, entry)(*args)
-    _same(py, compiled(systolic, entry)(*args))
+        py = _run(getattr(systolic, entry), args, _outputs(entry, vals.shape[1], 0))
+    _same(py, _run(compiled(systolic, entry), args, _outputs(entry, vals.shape[1], 1)))
 
 
 @pytest.mark.parametrize(
@@ -50,13 +69,18 @@ def test_accelerator_kernel_python_equals_compiled(
     limited: bool, overlap: bool, shared: bool
 ) -> None:
     cols = accel_designs(np.random.default_rng(6), 120)
-    v, df, prec = accel_model._design_block(cols)
+    v = accel_model._design_block(cols)
     table = accel_model._kernel_table(get("bert_base"))
     e_over = accel.energy_overrides({"rf_w": 0.7, "dram_r": 120.0})
-    args = (v, df, prec, table, limited, overlap, shared, e_over, *accel_model._CONSTANTS)
+    args = (v, table, limited, overlap, shared, e_over, *accel_model._CONSTANTS)
+    n = v.shape[1]
+    outs = [
+        (np.full((accel.N_TOTALS, n), 7.5 + k), np.full(n, bool(k)), np.full((2, n), -7 - k))
+        for k in (0, 1)
+    ]
     with np.errstate(all="ignore"):
-        py = accel.totals(*args)
-    _same(py, compiled(accel, "totals")(*args))
+        py = _run(accel.totals, args, outs[0])
+    _same(py, _run(compiled(accel, "totals"), args, outs[1]))
 
 
 def test_a_short_run_does_not_start_numba_and_a_big_batch_does() -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from archgym.envs.systolic import timing
 from archgym.envs.systolic.model import SystolicCostModel
+from archgym.errors import ConfigError
 
 WORKLOADS = ("resnet18", "mobilenet_v2", "llama7b_decode")
 
@@ -120,3 +121,47 @@ def test_from_block_refuses_what_the_per_metric_checks_would() -> None:
     for block, feasible in bad:
         with pytest.raises(ValueError, match="from_block needs a float64 block"):
             Evaluations.from_block(("a", "b"), block, feasible, [""] * 3)
+
+
+def test_from_block_metrics_and_floats_read_the_block() -> None:
+    # Catches a lazily built `metrics` that differs from the block (wrong rows, copies that
+    # miss a later write) and a `floats` that reads a stale block once `metrics` was edited.
+    from archgym.cost_model import Evaluations
+
+    block = np.arange(6.0).reshape(2, 3)
+    block[1, 2] = np.nan
+    ev = Evaluations.from_block(("a", "b"), block, np.ones(3, bool), [""] * 3)
+    assert ev.floats(1) == {"a": 1.0, "b": 4.0} and np.isnan(ev.floats(2)["b"])
+    assert ev.row(2)["b"] is None and ev.row(0) == {
+        "a": 0.0,
+        "b": 3.0,
+        "feasible": True,
+        "reason": "",
+    }
+    assert np.shares_memory(ev.metrics["b"], block) and list(ev.metrics) == ["a", "b"]
+    np.testing.assert_array_equal(ev.metrics["a"], [0.0, 1.0, 2.0])
+    ev.metrics["a"] = np.array([7.0, 8.0, 9.0])
+    assert ev.floats(0)["a"] == 7.0
+    with pytest.raises(AttributeError, match="no attribute 'metricz'"):
+        ev.metricz  # noqa: B018
+
+
+def test_a_lone_design_with_knobs_left_out_or_list_columns_equals_the_batch() -> None:
+    # The lone-design fast path reads 1-element arrays; knobs left out (defaults) and plain
+    # list columns take the general path and must give the same floats and reasons.
+    model = SystolicCostModel()
+    cols = {"rows": np.array([16, 0]), "cols": np.array([8, 8]), "dataflow": np.array(["ws", "os"])}
+    batch = model.evaluate_columns(cols, "resnet18")
+    for i in range(2):
+        for one in (
+            {k: v[i : i + 1] for k, v in cols.items()},
+            {k: [v[i].item()] for k, v in cols.items()},
+        ):
+            ev = model.evaluate_columns(one, "resnet18")  # type: ignore[arg-type]
+            assert ev.reasons == [batch.reasons[i]]
+            assert ev.floats(0).keys() == batch.floats(i).keys()
+            np.testing.assert_array_equal(
+                list(ev.floats(0).values()), list(batch.floats(i).values())
+            )
+    with pytest.raises(ConfigError, match="'dataflow' is required"):
+        model.evaluate_columns({"rows": np.array([16]), "cols": np.array([8])}, "resnet18")

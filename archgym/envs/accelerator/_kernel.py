@@ -32,12 +32,17 @@ __all__ = [
     "energy_overrides",
     "totals",
     "N_TOTALS",
+    "N_DESIGN",
     "N_CHECKS",
     "HELPERS",
 ]
 
 #: Rows of :func:`totals`'s output, in the model's metric order.
 N_TOTALS = 16
+#: Rows of the design block ``v``: the model's ``NUMERIC_PARAMS`` (10), then the dataflow
+#: and the precision indices (-1: unknown) as floats.
+N_DESIGN = 12
+DF_ROW, PREC_ROW = 10, 11  # read by the model to word a layer's reason
 #: Design checks, in the order of the model's reasons (bits of ``bad``).
 N_CHECKS = 13
 # Columns of the per-layer table.
@@ -177,8 +182,6 @@ def _checks(v: np.ndarray, df: int, prec: int, word_bytes: np.ndarray, i: int) -
 
 def totals(
     v: np.ndarray,
-    df_code: np.ndarray,
-    prec_code: np.ndarray,
     lay: np.ndarray,
     limited: bool,
     fold_overlap: bool,
@@ -188,35 +191,40 @@ def totals(
     ptab: np.ndarray,
     nodes: np.ndarray,
     vdds: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Whole-workload metrics ``(N_TOTALS, n)`` in the model's metric order (NaN for an
-    infeasible design), feasibility, the design-check bits, the first layer whose register
-    file is too small (-1: none) and the number of infeasible designs.
+    out: np.ndarray,
+    feasible: np.ndarray,
+    status: np.ndarray,
+) -> int:
+    """Whole-workload metrics of ``n`` designs into ``out`` ``(N_TOTALS, n)``, in the model's
+    metric order (NaN for an infeasible design), their feasibility into ``feasible`` ``(n,)``,
+    and into ``status`` ``(2, n)`` the design-check bits and the first layer whose register
+    file is too small (-1: none); returns the number of infeasible designs. The caller
+    allocates the outputs (returning arrays from compiled code costs a lone design more than
+    its arithmetic).
 
-    ``v`` is ``(10, n)``, the model's ``NUMERIC_PARAMS``; ``df_code``, ``prec_code`` the
-    dataflow and precision indices (-1: unknown); ``e_over`` from :func:`energy_overrides`;
-    the last four from :func:`constants`. ``limited``: DRAM/NoC stalls (else the ideal mode);
-    ``fold_overlap``, ``shared_port``: the model's ``ArrayWiring``."""
+    ``v`` is ``(N_DESIGN, n)``: the model's ``NUMERIC_PARAMS``, then the dataflow and the
+    precision indices (-1: unknown) as floats; ``e_over`` from :func:`energy_overrides`;
+    ``scalars``, ``ptab``, ``nodes``, ``vdds`` from :func:`constants`. ``limited``: DRAM/NoC
+    stalls (else the ideal mode); ``fold_overlap``, ``shared_port``: the model's
+    ``ArrayWiring``."""
     n, L = v.shape[1], lay.shape[0]
-    out = np.empty((N_TOTALS, n))
-    feasible = np.ones(n, dtype=np.bool_)
-    bad = np.zeros(n, dtype=np.int64)
-    bad_layer = np.full(n, -1, dtype=np.int64)
+    bad, bad_layer = status[0], status[1]
     n_bad = 0
     pj = 1e-12
     per = np.empty((12, L))  # per-layer figures of the current design
     e = np.empty(len(_E_KEYS))  # its energy table (pJ per byte; per MAC for mac)
     for i in range(n):
-        bits = _checks(v, df_code[i], prec_code[i], ptab[0], i)
+        df, prec = int(v[DF_ROW, i]), int(v[PREC_ROW, i])
+        bits = _checks(v, df, prec, ptab[0], i)
+        bad[i] = bits
+        bad_layer[i] = -1
+        feasible[i] = bits == 0
         if bits:
-            bad[i] = bits
-            feasible[i] = False
             n_bad += 1
             out[:, i] = np.nan
             continue
         R, C, rf_bytes, gbuf_kb, banks = v[0, i], v[1, i], v[2, i], v[3, i], v[4, i]
         noc_bw_bytes, bw, tech, clock, psum_bits = v[5, i], v[6, i], v[7, i], v[8, i], v[9, i]
-        df, prec = df_code[i], prec_code[i]
         is_os, is_ws, is_is = df == 0, df == 1, df == 2
         w = ptab[0, prec]
         pb = (psum_bits if psum_bits > 0 else ptab[1, prec]) / 8.0
@@ -418,7 +426,7 @@ def totals(
         out[13, i] = s_dram_b
         out[14, i] = s_srd
         out[15, i] = s_swr
-    return out, feasible, bad, bad_layer, n_bad
+    return n_bad
 
 
 #: The functions :func:`totals` calls, compiled inline (the systolic kernel's fold and sums).

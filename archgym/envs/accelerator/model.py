@@ -392,12 +392,13 @@ class AcceleratorCostModel(CostModel):
         table = wl.derived("accelerator-analytical", _kernel_table)
         if self._e_over is None:
             self._e_over = _kernel.energy_overrides(tb.expand_energy_keys(self.energy_pj))
-        v, df, prec = _design_block(columns)
-        totals = _TOTALS.pick(v.shape[1] * len(table))
-        out, feasible, bad, bad_layer, n_bad = totals(
+        v = _design_block(columns)
+        n = v.shape[1]
+        out = np.empty((_kernel.N_TOTALS, n))
+        feasible = np.empty(n, dtype=np.bool_)
+        status = np.empty((2, n), dtype=np.int64)
+        n_bad = _TOTALS.pick(n * len(table))(
             v,
-            df,
-            prec,
             table,
             self.bandwidth_mode == "limited",
             self.array.fold_overlap,
@@ -407,12 +408,14 @@ class AcceleratorCostModel(CostModel):
             ptab,
             nodes,
             vdds,
+            out,
+            feasible,
+            status,
         )
-        n = len(feasible)
         reasons = [""] * n
         if n_bad:
             for i in np.flatnonzero(~feasible).tolist():
-                bits, j = int(bad[i]), int(bad_layer[i])
+                bits, j = int(status[0, i]), int(status[1, i])
                 if bits:
                     reasons[i] = "; ".join(
                         f"{msg} (got {_shown(columns, msg, i)})"
@@ -421,8 +424,8 @@ class AcceleratorCostModel(CostModel):
                     )
                 else:
                     fw, gemm = table[j, _kernel.FW_COLUMN], table[j, _kernel.GEMM_COLUMN] != 0.0
-                    rs_conv = int(df[i]) == 3 and not gemm
-                    rf_words = v[2, i] / ptab[0, prec[i]]
+                    rs_conv = int(v[_kernel.DF_ROW, i]) == 3 and not gemm
+                    rf_words = v[2, i] / ptab[0, int(v[_kernel.PREC_ROW, i])]
                     need = 2 * fw + 1 if rs_conv else 3.0
                     reasons[i] = f"layer {wl.layers[j].name!r}: {_rf_too_small(rf_words, need)}"
         return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons)
@@ -857,25 +860,32 @@ def _kernel_table(wl: Workload) -> np.ndarray:
     return _kernel.layer_table(layer_arrays(wl))
 
 
-def _design_block(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(NUMERIC_PARAMS values (10, n), dataflow codes, precision codes)`` of the design
-    columns, defaults for the columns left out, code -1 for an unknown name."""
+#: The design columns in the order of the kernel's design block (codes for the last two).
+_BLOCK_KEYS = (*NUMERIC_PARAMS, "dataflow", "precision")
+
+
+def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """The kernel's design block ``(12, n)`` of the design columns: the
+    :data:`NUMERIC_PARAMS` values (defaults for the columns left out), then the dataflow and
+    the precision codes (-1 for an unknown name)."""
     n = len(next(iter(columns.values()))) if columns else 0
-    if n == 1:  # a lone design: one numpy call on scalars instead of one per column
-        vals = np.array([_scalar(columns, k) for k in NUMERIC_PARAMS], dtype=float)
-        df = np.array([_DF_CODE.get(str(_scalar(columns, "dataflow")), -1)], dtype=np.int64)
-        prec = np.array([_PREC_CODE.get(str(_scalar(columns, "precision")), -1)], dtype=np.int64)
-        return vals.reshape(len(NUMERIC_PARAMS), 1), df, prec
-    vals = np.array(
-        [
-            np.asarray(columns[k], dtype=float) if k in columns else np.full(n, float(DEFAULTS[k]))
-            for k in NUMERIC_PARAMS
-        ],
-        dtype=float,
-    ).reshape(len(NUMERIC_PARAMS), n)
+    if n == 1:  # a lone design: Python scalars, one numpy call
+        try:  # 1-element arrays (the env's, designs_to_columns'), defaults for the rest
+            vals = [columns[k].item() if k in columns else DEFAULTS[k] for k in _BLOCK_KEYS]
+            vals[-2] = _DF_CODE.get(str(vals[-2]), -1)
+            vals[-1] = _PREC_CODE.get(str(vals[-1]), -1)
+        except (KeyError, AttributeError):  # list columns
+            vals = [_scalar(columns, k) for k in NUMERIC_PARAMS]
+            vals.append(_DF_CODE.get(str(_scalar(columns, "dataflow")), -1))
+            vals.append(_PREC_CODE.get(str(_scalar(columns, "precision")), -1))
+        return np.array(vals, dtype=float).reshape(_kernel.N_DESIGN, 1)
+    numeric = [
+        np.asarray(columns[k], dtype=float) if k in columns else np.full(n, float(DEFAULTS[k]))
+        for k in NUMERIC_PARAMS
+    ]
     df = _codes(columns.get("dataflow", np.full(n, DEFAULTS["dataflow"])), DATAFLOWS, n)
     prec = _codes(columns.get("precision", np.full(n, DEFAULTS["precision"])), tb.PRECISIONS, n)
-    return vals, df, prec
+    return np.array([*numeric, df, prec], dtype=float).reshape(_kernel.N_DESIGN, n)
 
 
 def _scalar(columns: dict[str, np.ndarray], key: str) -> Any:

@@ -27,6 +27,7 @@ __all__ = [
     "per_layer",
     "N_TOTALS",
     "N_LAYER",
+    "N_DESIGN",
     "CHECKS",
 ]
 
@@ -36,6 +37,10 @@ _INST, _MK, _KN, _MN, _IFW, _MNK, _MAPPED = 0, 1, 2, 3, 4, 5, 6  # then (Sr, Sc,
 N_TOTALS = 12
 #: Rows of :func:`per_layer`'s output (whole layers: all instances).
 N_LAYER = 12
+#: Rows of the design block ``v``: the seven numbers of ``model._NUMERIC``, then the
+#: dataflow index (-1: unknown) as a float.
+N_DESIGN = 8
+_CODE = 7
 #: Bits of the ``bad`` code, in the order the reasons are listed: rows, cols, dataflow, then
 #: the five knobs (see ``model._NUMERIC``).
 CHECKS = 8
@@ -65,14 +70,14 @@ def layer_table(m: np.ndarray, n: np.ndarray, k: np.ndarray, **cols: np.ndarray)
     return np.ascontiguousarray(np.stack(parts, axis=1))
 
 
-def _bad(v: np.ndarray, code: np.ndarray, i: int) -> int:
+def _bad(v: np.ndarray, i: int) -> int:
     """Bit mask of the design checks ``i`` fails (0: buildable)."""
     bits = 0
     for q in range(2):  # rows, cols: positive integers (NaN fails every comparison)
         x = v[q, i]
         if not (x > 0) or x != np.floor(x) or np.isinf(x):
             bits |= 1 << q
-    if code[i] < 0:
+    if v[_CODE, i] < 0:
         bits |= 1 << 2
     for q in range(2, 7):  # the knobs: > 0
         if not (v[q, i] > 0):
@@ -221,31 +226,36 @@ def _energy_j(
 
 
 def totals(
-    v: np.ndarray, code: np.ndarray, lay: np.ndarray, limited: bool, e: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Whole-workload metrics ``(N_TOTALS, n)`` in the model's metric order (NaN for designs
-    that fail a check), feasibility, the check bits per design and the number of designs
-    that fail a check.
+    v: np.ndarray,
+    lay: np.ndarray,
+    limited: bool,
+    e: np.ndarray,
+    out: np.ndarray,
+    feasible: np.ndarray,
+    bad: np.ndarray,
+) -> int:
+    """Whole-workload metrics of ``n`` designs into ``out`` ``(N_TOTALS, n)``, in the
+    model's metric order (NaN for designs that fail a check), their feasibility into
+    ``feasible`` ``(n,)`` and their check bits into ``bad`` ``(n,)``; returns the number of
+    designs that fail a check. The caller allocates the three outputs (returning arrays
+    from compiled code costs a lone design more than its arithmetic).
 
-    ``v`` is ``(7, n)``: rows, cols, ifmap/filter/ofmap SRAM KiB, DRAM words/cycle, clock MHz;
-    ``code`` the dataflow index (-1: unknown); ``e`` the energy and area constants."""
+    ``v`` is ``(N_DESIGN, n)``: rows, cols, ifmap/filter/ofmap SRAM KiB, DRAM words/cycle,
+    clock MHz, then the dataflow index (-1: unknown); ``e`` the energy and area constants."""
     n = v.shape[1]
-    out = np.empty((N_TOTALS, n))
-    bad = np.zeros(n, dtype=np.int64)
-    feasible = np.ones(n, dtype=np.bool_)
     stalls = np.empty(lay.shape[0])
     n_bad = 0
     for i in range(n):
-        bits = _bad(v, code, i)
+        bits = _bad(v, i)
+        bad[i] = bits
+        feasible[i] = bits == 0
         if bits:
-            bad[i] = bits
-            feasible[i] = False
             n_bad += 1
             out[:, i] = np.nan
             continue
         R, C = v[0, i], v[1, i]
         ifm_kb, flt_kb, ofm_kb, bw, clock = v[2, i], v[3, i], v[4, i], v[5, i], v[6, i]
-        df = code[i]
+        df = int(v[_CODE, i])
         cyc = ird = frd = owr = idr = fdr = odr = macs = 0.0
         for j in range(lay.shape[0]):
             c = _layer(df, R, C, ifm_kb, flt_kb, bw, lay, j, limited)
@@ -275,11 +285,11 @@ def totals(
         out[9, i] = odr
         out[10, i] = _energy_j(macs, ird, frd, owr, idr + fdr + odr, e, e_i, e_f, e_o)
         out[11, i] = (R * C * e[_A_PE] + (ifm_kb + flt_kb + ofm_kb) * e[_A_SRAM]) * 1e-6
-    return out, feasible, bad, n_bad
+    return n_bad
 
 
 def per_layer(
-    v: np.ndarray, code: np.ndarray, lay: np.ndarray, limited: bool, e: np.ndarray
+    v: np.ndarray, lay: np.ndarray, limited: bool, e: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-layer figures ``(N_LAYER, n, L)`` (NaN for designs that fail a check): cycles,
     stall cycles, compute and overall utilisation, SRAM ifmap/filter reads, SRAM ofmap
@@ -289,13 +299,13 @@ def per_layer(
     out = np.empty((N_LAYER, n, L))
     bad = np.zeros(n, dtype=np.int64)
     for i in range(n):
-        bits = _bad(v, code, i)
+        bits = _bad(v, i)
         bad[i] = bits
         if bits:
             out[:, i, :] = np.nan
             continue
         R, C = v[0, i], v[1, i]
-        df = code[i]
+        df = int(v[_CODE, i])
         e_i = e[_E_SRAM] * np.sqrt(v[2, i] / 8.0)
         e_f = e[_E_SRAM] * np.sqrt(v[3, i] / 8.0)
         e_o = e[_E_SRAM] * np.sqrt(v[4, i] / 8.0)

@@ -120,6 +120,8 @@ _CHECKS: tuple[str, ...] = (
     f"dataflow must be one of {list(DATAFLOWS)}",
     *(f"{k} must be > 0" for k in _KNOBS),
 )
+#: The design columns in the order of the kernels' design block (a code for the last).
+_BLOCK_KEYS: tuple[str, ...] = (*_NUMERIC, "dataflow")
 _DF_CODE: dict[str, int] = {d: i for i, d in enumerate(DATAFLOWS)}
 #: Energy (pJ) and area (um^2) constants as the kernels take them.
 _CONSTANTS = np.array(
@@ -157,22 +159,27 @@ def _layer_table(wl: Workload) -> np.ndarray:
     return _kernel.layer_table(**wl.as_arrays())
 
 
-def _design_block(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """``(values (7, n), dataflow codes (n,))`` of the design columns; defaults fill the
-    knobs a design leaves out, unknown dataflows get code -1."""
+def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """The kernels' design block ``(8, n)`` of the design columns: the :data:`_NUMERIC`
+    values (defaults fill the knobs a design leaves out), then the dataflow code (-1 for an
+    unknown dataflow)."""
     if not columns:
-        return np.empty((len(_NUMERIC), 0)), np.empty(0, dtype=np.int64)
+        return np.empty((_kernel.N_DESIGN, 0))
     n = len(next(iter(columns.values())))
-    if n == 1:  # a lone design: one numpy call on scalars instead of one per column
-        vals = np.array([_scalar(columns, k) for k in _NUMERIC], dtype=float)
-        code = np.array([_DF_CODE.get(str(_scalar(columns, "dataflow")), -1)], dtype=np.int64)
-        return vals.reshape(len(_NUMERIC), 1), code
-    vals = np.array([_column(columns, k, n) for k in _NUMERIC], dtype=float)
+    if n == 1:  # a lone design: Python scalars, one numpy call
+        try:  # 1-element arrays (the env's, designs_to_columns'), defaults for the knobs
+            vals = [columns[k].item() if k in columns else DEFAULTS[k] for k in _BLOCK_KEYS]
+            vals[-1] = _DF_CODE.get(str(vals[-1]), -1)
+        except (KeyError, AttributeError):  # a required column left out, or list columns
+            vals = [_scalar(columns, k) for k in _NUMERIC]
+            vals.append(_DF_CODE.get(str(_scalar(columns, "dataflow")), -1))
+        return np.array(vals, dtype=float).reshape(_kernel.N_DESIGN, 1)
+    numeric = [_column(columns, k, n) for k in _NUMERIC]
     df = np.asarray(_column(columns, "dataflow", n)).astype(str)
-    code = np.full(n, -1, dtype=np.int64)
+    code = np.full(n, -1.0)
     for i, name in enumerate(DATAFLOWS):
         code[df == name] = i
-    return vals, code
+    return np.array([*numeric, code], dtype=float)
 
 
 def _scalar(columns: dict[str, np.ndarray], key: str) -> Any:
@@ -246,10 +253,15 @@ class SystolicCostModel(CostModel):
         """Whole-workload metrics, one row per design (sums over layers)."""
         wl = as_workload(workload, "systolic-analytical")
         table = wl.derived("systolic-analytical", _layer_table)
-        vals, code = _design_block(columns)
-        totals = _TOTALS.pick(vals.shape[1] * len(table))
-        out, feasible, bad, n_bad = totals(vals, code, table, self._limited, _CONSTANTS)
-        reasons = _reasons(columns, bad) if n_bad else [""] * len(bad)
+        vals = _design_block(columns)
+        n = vals.shape[1]
+        out = np.empty((_kernel.N_TOTALS, n))
+        feasible = np.empty(n, dtype=np.bool_)
+        bad = np.empty(n, dtype=np.int64)
+        n_bad = _TOTALS.pick(n * len(table))(
+            vals, table, self._limited, _CONSTANTS, out, feasible, bad
+        )
+        reasons = _reasons(columns, bad) if n_bad else [""] * n
         return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons)
 
     def evaluate_layers(
@@ -265,9 +277,9 @@ class SystolicCostModel(CostModel):
         """
         wl = as_workload(workload, "systolic-analytical")
         table = wl.derived("systolic-analytical", _layer_table)
-        vals, code = _design_block(columns)
+        vals = _design_block(columns)
         per_layer = _PER_LAYER.pick(vals.shape[1] * len(table))
-        out, _ = per_layer(vals, code, table, self._limited, _CONSTANTS)
+        out, _ = per_layer(vals, table, self._limited, _CONSTANTS)
         return dict(zip(_LAYER_KEYS, out, strict=True))
 
 
