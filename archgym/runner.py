@@ -567,10 +567,10 @@ def _front_small(v: np.ndarray) -> np.ndarray:
     """Non-dominated mask of distinct, NaN-free ``(m, k)`` points (lower is better), by
     comparing all pairs: the same mask as :func:`pareto_mask` (checked in
     tests/test_runner.py), in O(m^2 k) time and memory for small ``m``."""
-    le = (v[:, None, :] <= v[None, :, :]).all(axis=2)  # le[i, j]: i is nowhere worse than j
+    le = np.asarray((v[:, None, :] <= v[None, :, :]).all(axis=2))  # i nowhere worse than j
     # i dominates j: nowhere worse and, the points being distinct, not equal
     np.fill_diagonal(le, False)
-    return ~le.any(axis=0)
+    return np.asarray(~le.any(axis=0))
 
 
 def _stored_float(v: Any) -> float:
