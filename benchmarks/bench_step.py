@@ -6,7 +6,10 @@ For each env (``archgym/Systolic-v0``, ``archgym/Accelerator-v2``), measured in 
 
 1. *Single design vs batch*: the cost model's ``evaluate_columns`` on one design, against
    the per-design cost inside a ``--batch``-design batch (same model, same workload).
-   Target (issue 16): single <= 4x batched per design.
+   Target (issue 16): single <= 4x batched per design. The call returns an ``Evaluations``
+   whose ``metrics`` dict of arrays is built at its first use; so the figures of the call
+   followed by ``floats(0)`` (what ``DSEEnv.step`` reads) and by ``.metrics`` (a caller that
+   reads the arrays) are printed too.
 2. *Env step vs a bare Gymnasium env*: ``DSEEnv.step`` with a ``MultiDiscrete`` action,
    against a hand-written ``gymnasium.Env`` over the same cost model that decodes the same
    action, calls the model, rewards ``-latency_s * energy_j`` (EDP, the env's objective) and
@@ -79,6 +82,11 @@ def measure(env_id: str, workload: str, batch: int, repeat: int, number: int) ->
     out["batched"], out["single"] = time_pair(
         lambda: model.evaluate_columns(many, wl), 1, one, number, repeat
     )
+    floats = lambda: model.evaluate_columns(lone[next(it) % 16], wl).floats(0)  # noqa: E731
+    arrays = lambda: model.evaluate_columns(lone[next(it) % 16], wl).metrics  # noqa: E731
+    out["single_floats"], out["single_arrays"] = time_pair(
+        floats, number, arrays, number, repeat
+    )
     bare = bare_env_class()(model, wl, [p.values for p in env.space.params], env.space.names)
     env.reset(seed=0)
     bare.reset(seed=0)
@@ -135,6 +143,12 @@ def main() -> int:
             f"  -> single / batched per design = {r1[0]:.1f}x / {statistics.median(r1):.1f}x "
             f"(min/median of paired repeats)   [target <= 4x: {_ok(statistics.median(r1) <= 4)}]"
         )
+        for key, what in (("single_floats", "+ floats(0)"), ("single_arrays", "+ .metrics ")):
+            r = ratios(t[key], t["batched"], args.batch)
+            print(
+                f"  single-design call {what}:      {t[key].show()}  "
+                f"({r[0]:.1f}x / {statistics.median(r):.1f}x batched)"
+            )
         print(f"  bare gymnasium.Env step:            {t['bare_step'].show()}")
         print(f"  DSEEnv.step:                        {t['env_step'].show()}")
         print(

@@ -58,8 +58,8 @@ def test_systolic_kernel_python_equals_compiled(entry: str, limited: bool) -> No
     table = systolic_model._layer_table(get("mobilenet_v2"))
     args = (vals, table, limited, systolic_model._CONSTANTS)
     with np.errstate(all="ignore"):  # CPython's numpy scalars warn where numba does not
-        py = _run(getattr(systolic, entry), args, _outputs(entry, vals.shape[1], 0))
-    _same(py, _run(compiled(systolic, entry), args, _outputs(entry, vals.shape[1], 1)))
+        py = _run(getattr(systolic, entry), args, _outputs(entry, len(cols["rows"]), 0))
+    _same(py, _run(compiled(systolic, entry), args, _outputs(entry, len(cols["rows"]), 1)))
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ def test_accelerator_kernel_python_equals_compiled(
     table = accel_model._kernel_table(get("bert_base"))
     e_over = accel.energy_overrides({"rf_w": 0.7, "dram_r": 120.0})
     args = (v, table, limited, overlap, shared, e_over, *accel_model._CONSTANTS)
-    n = v.shape[1]
+    n = len(cols["rows"])
     outs = [
         (np.full((accel.N_TOTALS, n), 7.5 + k), np.full(n, bool(k)), np.full((2, n), -7 - k))
         for k in (0, 1)

@@ -181,7 +181,7 @@ def _checks(v: np.ndarray, df: int, prec: int, word_bytes: np.ndarray, i: int) -
 
 
 def totals(
-    v: np.ndarray,
+    block: np.ndarray,
     lay: np.ndarray,
     limited: bool,
     fold_overlap: bool,
@@ -202,12 +202,14 @@ def totals(
     allocates the outputs (returning arrays from compiled code costs a lone design more than
     its arithmetic).
 
-    ``v`` is ``(N_DESIGN, n)``: the model's ``NUMERIC_PARAMS``, then the dataflow and the
-    precision indices (-1: unknown) as floats; ``e_over`` from :func:`energy_overrides`;
+    ``block`` is the design block ``(N_DESIGN, n)`` flattened (one numpy call less for a
+    lone design): the model's ``NUMERIC_PARAMS``, then the dataflow and the precision
+    indices (-1: unknown) as floats; ``e_over`` from :func:`energy_overrides`;
     ``scalars``, ``ptab``, ``nodes``, ``vdds`` from :func:`constants`. ``limited``: DRAM/NoC
     stalls (else the ideal mode); ``fold_overlap``, ``shared_port``: the model's
     ``ArrayWiring``."""
-    n, L = v.shape[1], lay.shape[0]
+    n, L = block.shape[0] // N_DESIGN, lay.shape[0]
+    v = block.reshape((N_DESIGN, n))
     bad, bad_layer = status[0], status[1]
     n_bad = 0
     pj = 1e-12

@@ -393,15 +393,16 @@ class AcceleratorCostModel(CostModel):
         if self._e_over is None:
             self._e_over = _kernel.energy_overrides(tb.expand_energy_keys(self.energy_pj))
         v = _design_block(columns)
-        n = v.shape[1]
+        n = v.shape[0] // _kernel.N_DESIGN
         out = np.empty((_kernel.N_TOTALS, n))
         feasible = np.empty(n, dtype=np.bool_)
         status = np.empty((2, n), dtype=np.int64)
-        n_bad = _TOTALS.pick(n * len(table))(
+        # every argument is built here, with fixed types: the compiled entry is called as is
+        n_bad = _TOTALS.exact(n * len(table))(
             v,
             table,
             self.bandwidth_mode == "limited",
-            self.array.fold_overlap,
+            bool(self.array.fold_overlap),
             self.array.dram_ports == "shared",
             self._e_over,
             scalars,
@@ -414,6 +415,7 @@ class AcceleratorCostModel(CostModel):
         )
         reasons = [""] * n
         if n_bad:
+            v = v.reshape(_kernel.N_DESIGN, n)
             for i in np.flatnonzero(~feasible).tolist():
                 bits, j = int(status[0, i]), int(status[1, i])
                 if bits:
@@ -862,30 +864,33 @@ def _kernel_table(wl: Workload) -> np.ndarray:
 
 #: The design columns in the order of the kernel's design block (codes for the last two).
 _BLOCK_KEYS = (*NUMERIC_PARAMS, "dataflow", "precision")
+#: 1-element arrays of the defaults (a lone design's row).
+_LONE_DEFAULTS = tuple(np.array([DEFAULTS[k]]) for k in _BLOCK_KEYS)
+_item = np.ndarray.item
 
 
 def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """The kernel's design block ``(12, n)`` of the design columns: the
+    """The kernel's design block ``(12, n)``, flattened, of the design columns: the
     :data:`NUMERIC_PARAMS` values (defaults for the columns left out), then the dataflow and
     the precision codes (-1 for an unknown name)."""
     n = len(next(iter(columns.values()))) if columns else 0
     if n == 1:  # a lone design: Python scalars, one numpy call
         try:  # 1-element arrays (the env's, designs_to_columns'), defaults for the rest
-            vals = [columns[k].item() if k in columns else DEFAULTS[k] for k in _BLOCK_KEYS]
+            vals = list(map(_item, map(columns.get, _BLOCK_KEYS, _LONE_DEFAULTS)))
             vals[-2] = _DF_CODE.get(str(vals[-2]), -1)
             vals[-1] = _PREC_CODE.get(str(vals[-1]), -1)
-        except (KeyError, AttributeError):  # list columns
+        except (TypeError, AttributeError):  # list columns
             vals = [_scalar(columns, k) for k in NUMERIC_PARAMS]
             vals.append(_DF_CODE.get(str(_scalar(columns, "dataflow")), -1))
             vals.append(_PREC_CODE.get(str(_scalar(columns, "precision")), -1))
-        return np.array(vals, dtype=float).reshape(_kernel.N_DESIGN, 1)
+        return np.array(vals, dtype=float)
     numeric = [
         np.asarray(columns[k], dtype=float) if k in columns else np.full(n, float(DEFAULTS[k]))
         for k in NUMERIC_PARAMS
     ]
     df = _codes(columns.get("dataflow", np.full(n, DEFAULTS["dataflow"])), DATAFLOWS, n)
     prec = _codes(columns.get("precision", np.full(n, DEFAULTS["precision"])), tb.PRECISIONS, n)
-    return np.array([*numeric, df, prec], dtype=float).reshape(_kernel.N_DESIGN, n)
+    return np.array([*numeric, df, prec], dtype=float).reshape(_kernel.N_DESIGN * n)
 
 
 def _scalar(columns: dict[str, np.ndarray], key: str) -> Any:

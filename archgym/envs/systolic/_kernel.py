@@ -226,7 +226,7 @@ def _energy_j(
 
 
 def totals(
-    v: np.ndarray,
+    block: np.ndarray,
     lay: np.ndarray,
     limited: bool,
     e: np.ndarray,
@@ -240,9 +240,11 @@ def totals(
     designs that fail a check. The caller allocates the three outputs (returning arrays
     from compiled code costs a lone design more than its arithmetic).
 
-    ``v`` is ``(N_DESIGN, n)``: rows, cols, ifmap/filter/ofmap SRAM KiB, DRAM words/cycle,
-    clock MHz, then the dataflow index (-1: unknown); ``e`` the energy and area constants."""
-    n = v.shape[1]
+    ``block`` is the design block ``(N_DESIGN, n)`` flattened (one numpy call less for a
+    lone design): rows, cols, ifmap/filter/ofmap SRAM KiB, DRAM words/cycle, clock MHz, then
+    the dataflow index (-1: unknown); ``e`` the energy and area constants."""
+    n = block.shape[0] // N_DESIGN
+    v = block.reshape((N_DESIGN, n))
     stalls = np.empty(lay.shape[0])
     n_bad = 0
     for i in range(n):
@@ -289,13 +291,14 @@ def totals(
 
 
 def per_layer(
-    v: np.ndarray, lay: np.ndarray, limited: bool, e: np.ndarray
+    block: np.ndarray, lay: np.ndarray, limited: bool, e: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-layer figures ``(N_LAYER, n, L)`` (NaN for designs that fail a check): cycles,
     stall cycles, compute and overall utilisation, SRAM ifmap/filter reads, SRAM ofmap
     writes, DRAM ifmap/filter reads, DRAM ofmap writes, MACs, energy (J); counts of whole
-    layers. Returns it with the check bits per design."""
-    n, L = v.shape[1], lay.shape[0]
+    layers. Returns it with the check bits per design. ``block`` as in :func:`totals`."""
+    n, L = block.shape[0] // N_DESIGN, lay.shape[0]
+    v = block.reshape((N_DESIGN, n))
     out = np.empty((N_LAYER, n, L))
     bad = np.zeros(n, dtype=np.int64)
     for i in range(n):

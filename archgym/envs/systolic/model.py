@@ -122,6 +122,9 @@ _CHECKS: tuple[str, ...] = (
 )
 #: The design columns in the order of the kernels' design block (a code for the last).
 _BLOCK_KEYS: tuple[str, ...] = (*_NUMERIC, "dataflow")
+#: 1-element arrays of the defaults, ``None`` for a required column (a lone design's row).
+_LONE_DEFAULTS = tuple(np.array([DEFAULTS[k]]) if k in DEFAULTS else None for k in _BLOCK_KEYS)
+_item = np.ndarray.item
 _DF_CODE: dict[str, int] = {d: i for i, d in enumerate(DATAFLOWS)}
 #: Energy (pJ) and area (um^2) constants as the kernels take them.
 _CONSTANTS = np.array(
@@ -160,26 +163,26 @@ def _layer_table(wl: Workload) -> np.ndarray:
 
 
 def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """The kernels' design block ``(8, n)`` of the design columns: the :data:`_NUMERIC`
-    values (defaults fill the knobs a design leaves out), then the dataflow code (-1 for an
-    unknown dataflow)."""
+    """The kernels' design block ``(8, n)``, flattened, of the design columns: the
+    :data:`_NUMERIC` values (defaults fill the knobs a design leaves out), then the dataflow
+    code (-1 for an unknown dataflow)."""
     if not columns:
-        return np.empty((_kernel.N_DESIGN, 0))
+        return np.empty(0)
     n = len(next(iter(columns.values())))
     if n == 1:  # a lone design: Python scalars, one numpy call
         try:  # 1-element arrays (the env's, designs_to_columns'), defaults for the knobs
-            vals = [columns[k].item() if k in columns else DEFAULTS[k] for k in _BLOCK_KEYS]
+            vals = list(map(_item, map(columns.get, _BLOCK_KEYS, _LONE_DEFAULTS)))
             vals[-1] = _DF_CODE.get(str(vals[-1]), -1)
-        except (KeyError, AttributeError):  # a required column left out, or list columns
+        except (TypeError, AttributeError):  # a required column left out, or list columns
             vals = [_scalar(columns, k) for k in _NUMERIC]
             vals.append(_DF_CODE.get(str(_scalar(columns, "dataflow")), -1))
-        return np.array(vals, dtype=float).reshape(_kernel.N_DESIGN, 1)
+        return np.array(vals, dtype=float)
     numeric = [_column(columns, k, n) for k in _NUMERIC]
     df = np.asarray(_column(columns, "dataflow", n)).astype(str)
     code = np.full(n, -1.0)
     for i, name in enumerate(DATAFLOWS):
         code[df == name] = i
-    return np.array([*numeric, code], dtype=float)
+    return np.array([*numeric, code], dtype=float).ravel()
 
 
 def _scalar(columns: dict[str, np.ndarray], key: str) -> Any:
@@ -254,11 +257,12 @@ class SystolicCostModel(CostModel):
         wl = as_workload(workload, "systolic-analytical")
         table = wl.derived("systolic-analytical", _layer_table)
         vals = _design_block(columns)
-        n = vals.shape[1]
+        n = vals.shape[0] // _kernel.N_DESIGN
         out = np.empty((_kernel.N_TOTALS, n))
         feasible = np.empty(n, dtype=np.bool_)
         bad = np.empty(n, dtype=np.int64)
-        n_bad = _TOTALS.pick(n * len(table))(
+        # every argument is built here, with fixed types: the compiled entry is called as is
+        n_bad = _TOTALS.exact(n * len(table))(
             vals, table, self._limited, _CONSTANTS, out, feasible, bad
         )
         reasons = _reasons(columns, bad) if n_bad else [""] * n
@@ -278,7 +282,7 @@ class SystolicCostModel(CostModel):
         wl = as_workload(workload, "systolic-analytical")
         table = wl.derived("systolic-analytical", _layer_table)
         vals = _design_block(columns)
-        per_layer = _PER_LAYER.pick(vals.shape[1] * len(table))
+        per_layer = _PER_LAYER.pick(vals.shape[0] // _kernel.N_DESIGN * len(table))
         out, _ = per_layer(vals, table, self._limited, _CONSTANTS)
         return dict(zip(_LAYER_KEYS, out, strict=True))
 
