@@ -57,7 +57,7 @@ from a peer simulator by :mod:`archgym.envs.accelerator.peers`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -866,7 +866,7 @@ def _kernel_table(wl: Workload) -> np.ndarray:
 _BLOCK_KEYS = (*NUMERIC_PARAMS, "dataflow", "precision")
 #: 1-element arrays of the defaults (a lone design's row).
 _LONE_DEFAULTS = tuple(np.array([DEFAULTS[k]]) for k in _BLOCK_KEYS)
-_item = np.ndarray.item
+_item: Callable[[Any], Any] = np.ndarray.item
 
 
 def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:

@@ -47,6 +47,7 @@ Not exact (documented approximations):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -124,7 +125,7 @@ _CHECKS: tuple[str, ...] = (
 _BLOCK_KEYS: tuple[str, ...] = (*_NUMERIC, "dataflow")
 #: 1-element arrays of the defaults, ``None`` for a required column (a lone design's row).
 _LONE_DEFAULTS = tuple(np.array([DEFAULTS[k]]) if k in DEFAULTS else None for k in _BLOCK_KEYS)
-_item = np.ndarray.item
+_item: Callable[[Any], Any] = np.ndarray.item
 _DF_CODE: dict[str, int] = {d: i for i, d in enumerate(DATAFLOWS)}
 #: Energy (pJ) and area (um^2) constants as the kernels take them.
 _CONSTANTS = np.array(
