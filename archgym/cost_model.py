@@ -154,8 +154,14 @@ class Evaluations:
             )
         out = cls.__new__(cls)  # the block was checked as a whole: skip the per-metric checks
         # `metrics` (a dict of row views) is made at its first use, see __getattr__
-        out.__dict__.update(_names=names, _block=block, feasible=feasible, reasons=reasons)
-        out.extras = None
+        d = out.__dict__
+        d["_names"], d["_block"], d["feasible"], d["reasons"], d["extras"] = (
+            names,
+            block,
+            feasible,
+            reasons,
+            None,
+        )
         return out
 
     def _unbuilt(self) -> np.ndarray | None:

@@ -395,8 +395,8 @@ class AcceleratorCostModel(CostModel):
         v = _design_block(columns)
         n = v.shape[0] // _kernel.N_DESIGN
         out = np.empty((_kernel.N_TOTALS, n))
-        feasible = np.empty(n, dtype=np.bool_)
-        status = np.empty((2, n), dtype=np.int64)
+        feasible = np.empty(n, np.bool_)  # positional dtype: a lone call counts 0.03 us
+        status = np.empty((2, n), np.int64)
         # every argument is built here, with fixed types: the compiled entry is called as is
         n_bad = _TOTALS.exact(n * len(table))(
             v,

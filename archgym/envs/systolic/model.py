@@ -260,8 +260,8 @@ class SystolicCostModel(CostModel):
         vals = _design_block(columns)
         n = vals.shape[0] // _kernel.N_DESIGN
         out = np.empty((_kernel.N_TOTALS, n))
-        feasible = np.empty(n, dtype=np.bool_)
-        bad = np.empty(n, dtype=np.int64)
+        feasible = np.empty(n, np.bool_)  # positional dtype: a lone call counts 0.03 us
+        bad = np.empty(n, np.int64)
         # every argument is built here, with fixed types: the compiled entry is called as is
         n_bad = _TOTALS.exact(n * len(table))(
             vals, table, self._limited, _CONSTANTS, out, feasible, bad
