@@ -123,7 +123,12 @@ class Evaluations:
 
     @classmethod
     def from_block(
-        cls, names: Sequence[str], block: np.ndarray, feasible: np.ndarray, reasons: list[str]
+        cls,
+        names: Sequence[str],
+        block: np.ndarray,
+        feasible: np.ndarray,
+        reasons: list[str],
+        check: bool = True,
     ) -> Evaluations:
         """Evaluations whose metrics are the rows of one float block ``(len(names), n)``
         (views, not copies), checked once for the whole block instead of once per metric: the
@@ -131,12 +136,16 @@ class Evaluations:
         ``metrics`` dict is built at its first use (the same dict of views as ever), and
         :meth:`floats` reads a design's metrics from the block without it.
 
+        ``check=False`` skips the checks below, for a caller that has just allocated
+        ``block`` and ``feasible`` itself with these dtypes and shapes (a model's own
+        ``np.empty``); anything else must be checked.
+
         Raises:
             ValueError: ``block`` is not a float64 array of that shape, ``feasible`` not a
                 bool array of shape ``(n,)``, or ``reasons`` not ``n`` strings long.
         """
         n = len(reasons)
-        if not (
+        if check and not (
             type(block) is np.ndarray
             and type(feasible) is np.ndarray
             # `is` first: numpy hands out one dtype object per built-in type, and an

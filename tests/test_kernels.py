@@ -115,3 +115,23 @@ env.evaluate(env.space.sample(np.random.default_rng(0), 1))
 assert _kernels._compiled, "numba was running, yet the kernel ran as Python"
 """
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_exact_records_the_compiled_overload_and_gives_its_results() -> None:
+    # Tiered.exact's second compiled call skips numba's type dispatch; catches an entry
+    # recorded for another overload (other types) or one whose results differ.
+    import archgym._kernels as kernels
+
+    tiered = kernels.Tiered("archgym.envs.systolic._kernel", "totals")
+    cols = systolic_designs(np.random.default_rng(5), 40)
+    vals = systolic_model._design_block(cols)
+    args = (vals, systolic_model._layer_table(get("resnet18")), True, systolic_model._CONSTANTS)
+    first = tiered.exact(kernels.COMPILE_AT)  # at least COMPILE_AT: compiled
+    assert first == tiered._record
+    runs = [_run(first, args, _outputs("totals", 40, 0))]
+    entry = tiered.exact(1)
+    assert entry is not first and type(entry).__name__ == "builtin_function_or_method"
+    runs.append(_run(entry, args, _outputs("totals", 40, 1)))
+    _same(runs[0], runs[1])
+    with np.errstate(all="ignore"):
+        _same(runs[0], _run(systolic.totals, args, _outputs("totals", 40, 2)))

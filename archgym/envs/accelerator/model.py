@@ -430,7 +430,8 @@ class AcceleratorCostModel(CostModel):
                     rf_words = v[2, i] / ptab[0, int(v[_kernel.PREC_ROW, i])]
                     need = 2 * fw + 1 if rs_conv else 3.0
                     reasons[i] = f"layer {wl.layers[j].name!r}: {_rf_too_small(rf_words, need)}"
-        return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons)
+        # `out` and `feasible` were allocated above with the shapes from_block checks
+        return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons, check=False)
 
     def _evaluate_numpy(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         """:meth:`evaluate_columns` through the numpy :func:`layer_costs`."""

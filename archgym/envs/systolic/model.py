@@ -267,7 +267,8 @@ class SystolicCostModel(CostModel):
             vals, table, self._limited, _CONSTANTS, out, feasible, bad
         )
         reasons = _reasons(columns, bad) if n_bad else [""] * n
-        return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons)
+        # `out` and `feasible` were allocated above with the shapes from_block checks
+        return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons, check=False)
 
     def evaluate_layers(
         self, columns: dict[str, np.ndarray], workload: Any
