@@ -16,6 +16,10 @@ training shapes only, then predict the held-out shapes. Printed per GPU:
 * baselines: a random config (expected regret of a uniform pick) and the best fixed config
   (the tile config with the lowest mean log slowdown on the training shapes; on a group
   where it was not timed, the best-scored fixed config that was);
+* the repeat-to-repeat floor (H200): the 8 fastest configs of each group were timed again
+  (``kernels_h200_repeat.parquet``); printed are the spread of the two timings and the regret
+  that picking the first timing's best costs under the second timing -- a regret of that
+  size is measurement noise, not a model error;
 * feasibility confusion of the rules on all records;
 * prediction throughput of both models (designs/s; CPU time and wall, 3 repeats).
 """
@@ -123,6 +127,38 @@ def ranking(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def repeat_floor(frame: pd.DataFrame, repeat_path: str) -> str:
+    """The repeat spread and the noise floor of the regret (see the module docstring)."""
+    from pathlib import Path
+
+    if not Path(repeat_path).exists():
+        return ""
+    again = pd.read_parquet(repeat_path)
+    key = ["shape", "op", "precision", "sparsity", *TILE]
+    first = frame[frame["feasible"]].drop_duplicates(key).set_index(key)["latency_s"]
+    both = (
+        again[again["feasible"]]
+        .set_index(key)[["latency_s"]]
+        .rename(columns={"latency_s": "again"})
+    )
+    both["first"] = first.reindex(both.index)
+    both = both.dropna().reset_index()
+    spread = (both["again"] / both["first"] - 1).abs() * 100
+    floor = (
+        both.groupby(["shape", "op", "precision"]).apply(
+            lambda g: g["again"].iloc[int(np.argmin(g["first"].to_numpy()))] / g["again"].min() - 1,
+            include_groups=False,
+        )
+        * 100
+    )
+    return (
+        f"repeat floor ({len(both)} points timed twice, {len(floor)} groups): |second/first - 1| "
+        f"median {spread.median():.2f} %, p90 {spread.quantile(0.9):.2f} %; regret of the first "
+        f"timing's best under the second: median {floor.median():.1f} %, p90 "
+        f"{floor.quantile(0.9):.1f} %, worst {floor.max():.1f} %"
+    )
+
+
 def feasibility(frame: pd.DataFrame, gpu: str) -> dict[str, int]:
     spec = get_gpu(gpu)
     acc = np.zeros(len(frame), dtype=bool)
@@ -198,6 +234,9 @@ def report(gpu: str, dataset: str, folds: int, objective: str, max_iter: int = 3
     tri = df["backend"] == "triton"
     print(f"  learned median |error|: Triton {100 * lrn_err[tri].median():.1f} %, vendor "
           f"{100 * lrn_err[~tri].median():.1f} %")  # fmt: skip
+    floor = repeat_floor(frame, dataset.replace(".parquet", "_repeat.parquet"))
+    if floor:
+        print("  " + floor)
     conf = feasibility(frame, gpu)
     ran = conf["accepted_ran"] + conf["rejected_ran"]
     print(f"\nfeasibility rules on all {len(frame)} records: {conf}; rejected that ran "

@@ -139,8 +139,94 @@ def features(
         log(num("k")),
         log(num("groups")),
     ]
+    if EXTRA_FEATURES:
+        cols += _memory_features(rows, gpu, t, tri, n)
     x = np.nan_to_num(np.column_stack(cols), nan=0.0, posinf=0.0, neginf=0.0)
     return {"x": x, "ana": t["latency_s"], "ref": ref["latency_s"]}
+
+
+EXTRA_FEATURES = True
+
+
+def _memory_features(
+    rows: Mapping[str, Any], gpu: GPUSpec, t: Mapping[str, np.ndarray], tri: np.ndarray, n: int
+) -> list[np.ndarray]:
+    """Memory-system terms of a Triton tile config that the roofline leaves out.
+
+    * **Memory-level parallelism** (Little's law): a CTA keeps ``stages - 1`` K steps of
+      operands in flight, ``(BM*BK*a + BK*BN*b)`` bytes each; the SM holds
+      ``min(occupancy, tiles / SMs)`` CTAs. Achieved DRAM bandwidth is capped by
+      ``in-flight bytes * active SMs / latency``, so decode-like shapes (few, long K loops)
+      are bound by bytes in flight, not by the datasheet bandwidth. Features: log bytes in
+      flight per SM, log active SMs, log DRAM round trips per CTA (its operand bytes over its
+      bytes in flight).
+    * **Pipeline fill**: the K loop of one CTA has ``ceil(K/BK)/split_k`` steps; the first
+      ``stages - 1`` are a prologue that hides nothing. Feature: prologue share of the loop,
+      log K steps per CTA.
+    * **L2 working set of one wave** (the GROUP_M swizzle): the CTAs resident at once cover
+      ``r = min(tiles_M, GROUP_M)`` rows (GROUP_M = 1: ``ceil(W / tiles_N)`` rows) and
+      ``ceil(W / r)`` columns of tiles; their A and B panels, ``K*(r*BM*a + c*BN*b)`` bytes, must
+      stay in L2 for the operands to be read from DRAM once. Features: log working set, its
+      ratio to the L2 size.
+    * **Operand re-reads from L2**: ``tiles * K * (BM*a + BN*b)`` over the DRAM bytes (how many
+      times each operand byte crosses the L2-SM crossbar), and the epilogue's share of a
+      tile's bytes (``BM*BN*c`` against its operand bytes).
+    * Accumulator registers per thread, log (``BM*BN / (32*warps)``).
+    * **The critical path** of the busiest SM: ``waves = ceil(tiles / (SMs * occupancy))``
+      resident rounds, each a serial loop of K steps; features log ``waves * K steps`` and
+      log ``waves * round trips`` (the latency-bound time of decode-like shapes, where a
+      split-K grid trades K steps for CTAs), and the last round's fill.
+    """
+    from archgym.envs.kernel.constraints import A_BYTES, B_BYTES
+
+    def num(col: str, default: float = 0.0) -> np.ndarray:
+        v = rows.get(col, default)
+        return np.broadcast_to(np.asarray(v, dtype=float), (n,))
+
+    prec = np.broadcast_to(np.asarray(rows["precision"]).astype(str), (n,))
+    a_b = np.array([A_BYTES.get(p, 2.0) for p in prec])
+    b_b = np.array([B_BYTES.get(p, 2.0) for p in prec])
+    c_b = np.where(prec == "int8", 4.0, 2.0)
+    bm, bn, bk = (np.maximum(num(c), 1) for c in ("block_m", "block_n", "block_k"))
+    warps, stages = np.maximum(num("num_warps"), 1), np.maximum(num("num_stages"), 1)
+    split, gm = np.maximum(num("split_k"), 1), np.maximum(num("group_m"), 1)
+    m, nn, k, g = num("m"), num("n"), num("k"), np.maximum(num("groups"), 1)
+    tiles = np.maximum(t["tiles"], 1)
+    occ = np.maximum(t["occupancy"], 1)
+    step_bytes = bm * bk * a_b + bk * bn * b_b
+    per_sm = np.minimum(occ, tiles / gpu.sms)
+    inflight = per_sm * np.maximum(stages - 1, 1) * step_bytes
+    active = np.minimum(tiles, gpu.sms)
+    ksteps = np.maximum(np.ceil(k / bk) / split, 1)
+    cta_bytes = ksteps * step_bytes
+    trips = cta_bytes / (np.maximum(stages - 1, 1) * step_bytes)
+    prologue = np.minimum(np.maximum(stages - 1, 1), ksteps) / ksteps
+    tm, tn = np.ceil(m / bm), np.ceil(n / bn)
+    wave = np.minimum(tiles, gpu.sms * occ)
+    r = np.where(gm > 1, np.minimum(tm, gm), np.minimum(tm, np.ceil(wave / np.maximum(tn, 1))))
+    c = np.minimum(tn, np.ceil(wave / np.maximum(r, 1)))
+    ws = k * (r * bm * a_b + c * bn * b_b)
+    l2_bytes = tiles / split * k * (bm * a_b + bn * b_b)
+    dram = g * (m * k * a_b + k * nn * b_b)
+    epi = bm * bn * c_b / np.maximum(cta_bytes, 1)
+    acc = bm * bn / (32 * warps)
+    waves = np.ceil(tiles / (gpu.sms * occ))
+    log = np.log
+    return [
+        tri * log(waves * ksteps),
+        tri * log(waves * trips),
+        tri * (tiles / (gpu.sms * occ)) % 1.0,
+        tri * log(inflight),
+        tri * log(active),
+        tri * log(trips),
+        tri * prologue,
+        tri * log(ksteps),
+        tri * log(ws),
+        tri * ws / (gpu.l2_mb * 1e6),
+        tri * log(l2_bytes / np.maximum(dram, 1)),
+        tri * log(epi),
+        tri * log(acc),
+    ]
 
 
 def _fill(size: np.ndarray, tile: np.ndarray) -> np.ndarray:
@@ -248,7 +334,7 @@ class KernelLearnedCostModel(CostModel):
     """
 
     name = "kernel-learned"
-    version = "3"
+    version = "4"
     metrics = KERNEL_METRICS
     description = "gradient-boosted kernel model trained per GPU on measured timings"
 
