@@ -185,9 +185,9 @@ class Evaluations:
 
     def floats(self, i: int) -> dict[str, float]:
         """Metrics of design ``i`` as Python floats (NaN stays NaN), in the metrics' order."""
-        block = self._unbuilt()
-        if block is not None:
-            return dict(zip(self.__dict__["_names"], block[:, i].tolist()))  # noqa: B905
+        d = self.__dict__  # self._unbuilt(), inline: an env step calls this once
+        if "metrics" not in d and d.get("_block") is not None:
+            return dict(zip(d["_names"], d["_block"][:, i].tolist()))  # noqa: B905
         return {k: float(v[i]) for k, v in self.metrics.items()}
 
     def row(self, i: int) -> dict[str, Any]:

@@ -431,7 +431,7 @@ class AcceleratorCostModel(CostModel):
                     need = 2 * fw + 1 if rs_conv else 3.0
                     reasons[i] = f"layer {wl.layers[j].name!r}: {_rf_too_small(rf_words, need)}"
         # `out` and `feasible` were allocated above with the shapes from_block checks
-        return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons, check=False)
+        return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons, False)  # unchecked
 
     def _evaluate_numpy(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         """:meth:`evaluate_columns` through the numpy :func:`layer_costs`."""

@@ -268,7 +268,7 @@ class SystolicCostModel(CostModel):
         )
         reasons = _reasons(columns, bad) if n_bad else [""] * n
         # `out` and `feasible` were allocated above with the shapes from_block checks
-        return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons, check=False)
+        return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons, False)  # unchecked
 
     def evaluate_layers(
         self, columns: dict[str, np.ndarray], workload: Any
