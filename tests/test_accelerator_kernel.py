@@ -115,3 +115,29 @@ def test_single_layer_workload() -> None:
     model = AcceleratorCostModel()
     cols = _random_designs(np.random.default_rng(1), 50)
     _assert_same(model.evaluate_columns(cols, layer), model._evaluate_numpy(cols, layer))
+
+
+def test_no_columns_or_empty_columns_give_no_rows_and_a_lone_design_equals_its_batch_row() -> None:
+    # The lone-design fast path fills left-out columns with defaults; catches it turning an
+    # empty column dict (every column a default) into one design, and a lone design of list
+    # columns or of left-out columns that differs from its row of a batch.
+    model = AcceleratorCostModel()
+    assert len(model.evaluate_columns({}, "resnet18")) == 0
+    assert len(model.evaluate_columns({"rows": np.array([], dtype=int)}, "resnet18")) == 0
+    cols = {
+        "rows": np.array([16, 8]),
+        "dataflow": np.array(["ws", "xx"]),
+        "gbuf_kb": np.array([64, 0]),
+    }
+    batch = model.evaluate_columns(cols, "resnet18")
+    assert batch.feasible.tolist() == [True, False]
+    for i in range(2):
+        for one in (
+            {k: v[i : i + 1] for k, v in cols.items()},
+            {k: [v[i].item()] for k, v in cols.items()},
+        ):
+            ev = model.evaluate_columns(one, "resnet18")  # type: ignore[arg-type]
+            assert ev.reasons == [batch.reasons[i]]
+            np.testing.assert_array_equal(
+                list(ev.floats(0).values()), list(batch.floats(i).values())
+            )

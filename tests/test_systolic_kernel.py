@@ -163,5 +163,6 @@ def test_a_lone_design_with_knobs_left_out_or_list_columns_equals_the_batch() ->
             np.testing.assert_array_equal(
                 list(ev.floats(0).values()), list(batch.floats(i).values())
             )
+    assert len(model.evaluate_columns({}, "resnet18")) == 0  # no columns: no designs
     with pytest.raises(ConfigError, match="'dataflow' is required"):
         model.evaluate_columns({"rows": np.array([16]), "cols": np.array([8])}, "resnet18")

@@ -874,16 +874,20 @@ def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:
     """The kernel's design block ``(12, n)``, flattened, of the design columns: the
     :data:`NUMERIC_PARAMS` values (defaults for the columns left out), then the dataflow and
     the precision codes (-1 for an unknown name)."""
-    n = len(next(iter(columns.values()))) if columns else 0
-    if n == 1:  # a lone design: Python scalars, one numpy call
-        try:  # 1-element arrays (the env's, designs_to_columns'), defaults for the rest
-            vals = list(map(_item, map(columns.get, _BLOCK_KEYS, _LONE_DEFAULTS)))
+    try:  # a lone design of 1-element arrays (the env's, designs_to_columns'): one numpy call
+        vals = list(map(_item, map(columns.get, _BLOCK_KEYS, _LONE_DEFAULTS))) if columns else None
+    except (TypeError, ValueError):  # list columns, a batch
+        pass
+    else:
+        if vals is not None:
             vals[-2] = _DF_CODE.get(str(vals[-2]), -1)
             vals[-1] = _PREC_CODE.get(str(vals[-1]), -1)
-        except (TypeError, AttributeError):  # list columns
-            vals = [_scalar(columns, k) for k in NUMERIC_PARAMS]
-            vals.append(_DF_CODE.get(str(_scalar(columns, "dataflow")), -1))
-            vals.append(_PREC_CODE.get(str(_scalar(columns, "precision")), -1))
+            return np.array(vals, dtype=float)
+    n = len(next(iter(columns.values()))) if columns else 0
+    if n == 1:  # list columns
+        vals = [_scalar(columns, k) for k in NUMERIC_PARAMS]
+        vals.append(_DF_CODE.get(str(_scalar(columns, "dataflow")), -1))
+        vals.append(_PREC_CODE.get(str(_scalar(columns, "precision")), -1))
         return np.array(vals, dtype=float)
     numeric = [
         np.asarray(columns[k], dtype=float) if k in columns else np.full(n, float(DEFAULTS[k]))

@@ -167,16 +167,20 @@ def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:
     """The kernels' design block ``(8, n)``, flattened, of the design columns: the
     :data:`_NUMERIC` values (defaults fill the knobs a design leaves out), then the dataflow
     code (-1 for an unknown dataflow)."""
+    try:  # a lone design of 1-element arrays (the env's, designs_to_columns'): one numpy call
+        vals = list(map(_item, map(columns.get, _BLOCK_KEYS, _LONE_DEFAULTS))) if columns else None
+    except (TypeError, ValueError):  # a required column left out, list columns, a batch
+        pass
+    else:
+        if vals is not None:
+            vals[-1] = _DF_CODE.get(str(vals[-1]), -1)
+            return np.array(vals, dtype=float)
     if not columns:
         return np.empty(0)
     n = len(next(iter(columns.values())))
-    if n == 1:  # a lone design: Python scalars, one numpy call
-        try:  # 1-element arrays (the env's, designs_to_columns'), defaults for the knobs
-            vals = list(map(_item, map(columns.get, _BLOCK_KEYS, _LONE_DEFAULTS)))
-            vals[-1] = _DF_CODE.get(str(vals[-1]), -1)
-        except (TypeError, AttributeError):  # a required column left out, or list columns
-            vals = [_scalar(columns, k) for k in _NUMERIC]
-            vals.append(_DF_CODE.get(str(_scalar(columns, "dataflow")), -1))
+    if n == 1:  # list columns, or a required column left out (the error names it)
+        vals = [_scalar(columns, k) for k in _NUMERIC]
+        vals.append(_DF_CODE.get(str(_scalar(columns, "dataflow")), -1))
         return np.array(vals, dtype=float)
     numeric = [_column(columns, k, n) for k in _NUMERIC]
     df = np.asarray(_column(columns, "dataflow", n)).astype(str)
