@@ -29,6 +29,7 @@ __all__ = [
     "N_LAYER",
     "N_DESIGN",
     "CHECKS",
+    "check_bits",
 ]
 
 #: Columns of the per-layer table (one row per layer).
@@ -83,6 +84,13 @@ def _bad(v: np.ndarray, i: int) -> int:
         if not (v[q, i] > 0):
             bits |= 1 << (q + 1)
     return bits
+
+
+def check_bits(block: np.ndarray, i: int) -> int:
+    """The check bits of design ``i`` of a design block as :func:`totals` takes it (run as
+    Python, for the few designs that fail a check: the same function the kernels run)."""
+    n = block.shape[0] // N_DESIGN
+    return _bad(block.reshape((N_DESIGN, n)), i)
 
 
 def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
@@ -232,13 +240,12 @@ def totals(
     e: np.ndarray,
     out: np.ndarray,
     feasible: np.ndarray,
-    bad: np.ndarray,
 ) -> int:
     """Whole-workload metrics of ``n`` designs into ``out`` ``(N_TOTALS, n)``, in the
-    model's metric order (NaN for designs that fail a check), their feasibility into
-    ``feasible`` ``(n,)`` and their check bits into ``bad`` ``(n,)``; returns the number of
-    designs that fail a check. The caller allocates the three outputs (returning arrays
-    from compiled code costs a lone design more than its arithmetic).
+    model's metric order (NaN for designs that fail a check), and their feasibility into
+    ``feasible`` ``(n,)``; returns the number of designs that fail a check (the caller words
+    their reasons from :func:`check_bits`). The caller allocates the outputs (returning
+    arrays from compiled code costs a lone design more than its arithmetic).
 
     ``block`` is the design block ``(N_DESIGN, n)`` flattened (one numpy call less for a
     lone design): rows, cols, ifmap/filter/ofmap SRAM KiB, DRAM words/cycle, clock MHz, then
@@ -249,7 +256,6 @@ def totals(
     n_bad = 0
     for i in range(n):
         bits = _bad(v, i)
-        bad[i] = bits
         feasible[i] = bits == 0
         if bits:
             n_bad += 1

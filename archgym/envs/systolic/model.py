@@ -198,11 +198,12 @@ def _scalar(columns: dict[str, np.ndarray], key: str) -> Any:
     return col[0] if col is not None else _column(columns, key, 1)[0]
 
 
-def _reasons(columns: dict[str, np.ndarray], bad: np.ndarray) -> list[str]:
+def _reasons(columns: dict[str, np.ndarray], block: np.ndarray, feasible: np.ndarray) -> list[str]:
     """One reason per design from the kernels' check bits (``""`` for a buildable design)."""
-    reasons = [""] * len(bad)
-    for i in np.flatnonzero(bad).tolist():
-        bits = int(bad[i])
+    reasons = [""] * len(feasible)
+    for i in np.flatnonzero(~feasible).tolist():
+        with np.errstate(all="ignore"):  # NaN and inf sizes, run as Python
+            bits = _kernel.check_bits(block, i)
         reasons[i] = "; ".join(
             f"{msg} (got {_value(columns, msg, i)})"
             for q, msg in enumerate(_CHECKS)
@@ -265,12 +266,9 @@ class SystolicCostModel(CostModel):
         n = vals.shape[0] // _kernel.N_DESIGN
         out = np.empty((_kernel.N_TOTALS, n))
         feasible = np.empty(n, np.bool_)  # positional dtype: a lone call counts 0.03 us
-        bad = np.empty(n, np.int64)
         # every argument is built here, with fixed types: the compiled entry is called as is
-        n_bad = _TOTALS.exact(n * len(table))(
-            vals, table, self._limited, _CONSTANTS, out, feasible, bad
-        )
-        reasons = _reasons(columns, bad) if n_bad else [""] * n
+        n_bad = _TOTALS.exact(n * len(table))(vals, table, self._limited, _CONSTANTS, out, feasible)
+        reasons = _reasons(columns, vals, feasible) if n_bad else [""] * n
         # `out` and `feasible` were allocated above with the shapes from_block checks
         return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons, False)  # unchecked
 
