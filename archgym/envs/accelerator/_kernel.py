@@ -31,6 +31,7 @@ __all__ = [
     "constants",
     "energy_overrides",
     "totals",
+    "failure",
     "N_TOTALS",
     "N_DESIGN",
     "N_CHECKS",
@@ -180,6 +181,29 @@ def _checks(v: np.ndarray, df: int, prec: int, word_bytes: np.ndarray, i: int) -
     return bits
 
 
+def _rf_short(rf_words: float, fw: float, rs_conv: bool) -> bool:
+    """Whether a PE's register file (``rf_words``) is too small for a layer: a 1-D
+    convolution row (``rs``) needs ``2*fw + 1`` words, every other dataflow 3 (one stationary
+    value, one streamed, the partial sum)."""
+    return rf_words < (2 * fw + 1 if rs_conv else _max(1.0 + 2, 3.0))
+
+
+def failure(block: np.ndarray, lay: np.ndarray, ptab: np.ndarray, i: int) -> tuple[int, int]:
+    """Why design ``i`` of a design block (as :func:`totals` takes it) is infeasible: its
+    check bits, else the first layer whose register file is too small (-1: none). Run as
+    Python for the few infeasible designs, with the kernel's own checks."""
+    v = block.reshape((N_DESIGN, block.shape[0] // N_DESIGN))
+    df, prec = int(v[DF_ROW, i]), int(v[PREC_ROW, i])
+    bits = _checks(v, df, prec, ptab[0], i)
+    if bits:
+        return bits, -1
+    rf_words = v[2, i] / ptab[0, prec]
+    for j in range(lay.shape[0]):
+        if _rf_short(rf_words, lay[j, _FW], df == 3 and lay[j, _GEMM] == 0.0):
+            return 0, j
+    return 0, -1
+
+
 def totals(
     block: np.ndarray,
     lay: np.ndarray,
@@ -193,14 +217,12 @@ def totals(
     vdds: np.ndarray,
     out: np.ndarray,
     feasible: np.ndarray,
-    status: np.ndarray,
 ) -> int:
     """Whole-workload metrics of ``n`` designs into ``out`` ``(N_TOTALS, n)``, in the model's
-    metric order (NaN for an infeasible design), their feasibility into ``feasible`` ``(n,)``,
-    and into ``status`` ``(2, n)`` the design-check bits and the first layer whose register
-    file is too small (-1: none); returns the number of infeasible designs. The caller
-    allocates the outputs (returning arrays from compiled code costs a lone design more than
-    its arithmetic).
+    metric order (NaN for an infeasible design), and their feasibility into ``feasible``
+    ``(n,)``; returns the number of infeasible designs (the caller words their reasons from
+    :func:`failure`). The caller allocates the outputs (returning arrays from compiled code
+    costs a lone design more than its arithmetic).
 
     ``block`` is the design block ``(N_DESIGN, n)`` flattened (one numpy call less for a
     lone design): the model's ``NUMERIC_PARAMS``, then the dataflow and the precision
@@ -210,7 +232,6 @@ def totals(
     ``ArrayWiring``."""
     n, L = block.shape[0] // N_DESIGN, lay.shape[0]
     v = block.reshape((N_DESIGN, n))
-    bad, bad_layer = status[0], status[1]
     n_bad = 0
     pj = 1e-12
     per = np.empty((12, L))  # per-layer figures of the current design
@@ -218,8 +239,6 @@ def totals(
     for i in range(n):
         df, prec = int(v[DF_ROW, i]), int(v[PREC_ROW, i])
         bits = _checks(v, df, prec, ptab[0], i)
-        bad[i] = bits
-        bad_layer[i] = -1
         feasible[i] = bits == 0
         if bits:
             n_bad += 1
@@ -255,6 +274,7 @@ def totals(
         cap = gbuf_kb * 1024.0
         half = cap / 2 / w
         noc_bw = _min(noc_bw_bytes, banks * scalars[_C_BANK_W])
+        short = -1  # the first layer whose register file is too small
         for j in range(L):
             M, N, K, inst, ifw = lay[j, _M], lay[j, _N], lay[j, _K], lay[j, _INST], lay[j, _IFW]
             fw = lay[j, _FW]
@@ -292,9 +312,8 @@ def totals(
                 flt = K * N if is_ws else K * N * cfold
                 ofm_real = M * N * rfold
                 ofm_ss = ofm_real
-            need_rf = 2 * fw + 1 if rs_conv else _max(1.0 + 2, 3.0)
-            if rf_words < need_rf:
-                bad_layer[i] = j
+            if _rf_short(rf_words, fw, rs_conv):
+                short = j
                 break
             if is_ws or (is_is and not rs_conv):
                 hold = _max(np.floor(rf_words - 2), 1.0)
@@ -387,7 +406,7 @@ def totals(
             per[9, j] = dram * inst
             per[10, j] = (ifm + flt) * inst
             per[11, j] = ofm_ss * inst
-        if bad_layer[i] >= 0:
+        if short >= 0:
             feasible[i] = False
             n_bad += 1
             out[:, i] = np.nan
@@ -432,4 +451,4 @@ def totals(
 
 
 #: The functions :func:`totals` calls, compiled inline (the systolic kernel's fold and sums).
-HELPERS = (*_systolic.HELPERS, _max, _min, _checks)
+HELPERS = (*_systolic.HELPERS, _max, _min, _checks, _rf_short)

@@ -396,7 +396,6 @@ class AcceleratorCostModel(CostModel):
         n = v.shape[0] // _kernel.N_DESIGN
         out = np.empty((_kernel.N_TOTALS, n))
         feasible = np.empty(n, np.bool_)  # positional dtype: a lone call counts 0.03 us
-        status = np.empty((2, n), np.int64)
         # every argument is built here, with fixed types: the compiled entry is called as is
         n_bad = _TOTALS.exact(n * len(table))(
             v,
@@ -411,13 +410,13 @@ class AcceleratorCostModel(CostModel):
             vdds,
             out,
             feasible,
-            status,
         )
         reasons = [""] * n
         if n_bad:
-            v = v.reshape(_kernel.N_DESIGN, n)
+            flat, v = v, v.reshape(_kernel.N_DESIGN, n)
             for i in np.flatnonzero(~feasible).tolist():
-                bits, j = int(status[0, i]), int(status[1, i])
+                with np.errstate(all="ignore"):  # NaN and inf sizes, run as Python
+                    bits, j = _kernel.failure(flat, table, ptab, i)
                 if bits:
                     reasons[i] = "; ".join(
                         f"{msg} (got {_shown(columns, msg, i)})"
