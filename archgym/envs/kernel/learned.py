@@ -12,11 +12,20 @@ trained on that GPU's records. Three fitting objectives, measured against each o
 * ``"ranked"``: per-shape normalised, ``log(measured / analytical time of a reference tile)``
   for the same shape and path, with the ``"weighted"`` weights.
 
-On 2026-12-02, with the analytical v2 features (H200 / H100): median per-shape Spearman 0.985 / 0.958 (residual), 0.981 /
-0.958 (weighted), 0.977 / 0.950 (ranked); p90 regret of the model's pick 10.4 / 16.2 %,
-17.6 / 17.2 %, 13.1 / 25.0 %; worst 37 / 61 %, 87 / 82 %, 138 / 61 %. The per-shape
-normalisation and the reweighting both made the tail of the regret worse, so the default is
-``"residual"`` (with the v3 features: 0.985 / 0.956, p90 13.6 / 14.0 %, worst 44 / 66 %).
+On 2026-12-02, with the analytical v2 features (H200 / H100): median per-shape Spearman 0.985 /
+0.958 (residual), 0.981 / 0.958 (weighted), 0.977 / 0.950 (ranked); p90 regret of the model's
+pick 10.4 / 16.2 %, 17.6 / 17.2 %, 13.1 / 25.0 %; worst 37 / 61 %, 87 / 82 %, 138 / 61 %. The
+per-shape normalisation and the reweighting both made the tail of the regret worse, so the
+default is ``"residual"``. Why (v4, H200, inner grouped CV on the training shapes of outer
+fold 0): the tail's picks are not near-best configs ranked in the wrong order but configs
+around the 10th percentile of their shape predicted 8 % too fast (``"residual"``, 38 groups
+over 10 % regret) -- with ``"weighted"``, 15 % too fast (51 groups): weighting the fastest
+quarter up weights the slower configs down, and their errors are what the argmin picks.
+
+Features v4 add :func:`_memory_features` (bytes in flight, critical path, L2 working set),
+chosen over v3 by that inner CV (median / p90 regret 3.4 / 12.9 % against 3.9 / 13.5 %; an
+ensemble of 3 shape-bagged boosters 3.5 / 15.2 %, learning rate 0.05 x 600 iterations
+3.5 / 18.1 %, ``"weighted"`` 4.5 / 19.6 %).
 
 Storage choice (no pickle): nothing trained is shipped. At first use the model is fitted
 deterministically (fixed ``random_state``, no early stopping, one thread) on the GPU's
@@ -139,13 +148,9 @@ def features(
         log(num("k")),
         log(num("groups")),
     ]
-    if EXTRA_FEATURES:
-        cols += _memory_features(rows, gpu, t, tri, n)
+    cols += _memory_features(rows, gpu, t, tri, n)
     x = np.nan_to_num(np.column_stack(cols), nan=0.0, posinf=0.0, neginf=0.0)
     return {"x": x, "ana": t["latency_s"], "ref": ref["latency_s"]}
-
-
-EXTRA_FEATURES = True
 
 
 def _memory_features(
