@@ -6,8 +6,9 @@ import math
 import re
 
 import numpy as np
+import pytest
 
-from archgym._records import build_records, encode_records, make_records
+from archgym._records import build_records, encode_records, loads, loads_lines, make_records
 from archgym.cost_model import Evaluations
 from archgym.results import Results
 from archgym.store import RunStore, read_manifest, read_records
@@ -91,12 +92,67 @@ def test_records_equal_the_format_value_by_value() -> None:
     assert got[3]["design"]["clock"] is None and got[0]["violation"] == ["inf"]
 
 
-def test_encoded_lines_are_the_bytes_of_json_dumps() -> None:
+def test_encoded_lines_parse_to_exactly_the_records() -> None:
+    # orjson writes the lines; each must parse (stdlib json.loads, what any reader uses) to
+    # exactly its record, types included (catches ints written as floats, lost precision)
     recs = build_records([(_odd_results(5, 3), 0, 0, 0.5)])
     lines = encode_records(recs).split(b"\n")
     assert lines[-1] == b"" and len(lines) == 6
-    assert lines[:-1] == [json.dumps(r, separators=(",", ":")).encode() for r in recs]
+    assert [json.loads(x) for x in lines[:-1]] == recs
+    assert [_types(json.loads(x)) for x in lines[:-1]] == [_types(r) for r in recs]
     assert encode_records([]) == b""
+
+
+def _types(x):
+    if isinstance(x, dict):
+        return {k: _types(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_types(v) for v in x]
+    return type(x)
+
+
+def test_numbers_round_trip_exactly() -> None:
+    # shortest-repr floats of every magnitude (subnormal, 1e-05 written 0.00001, 1e+300) and
+    # ints at the 64-bit edges must come back bit for bit, through the stdlib reader and ours
+    rng = np.random.default_rng(16)
+    floats = np.r_[
+        rng.random(200) * 10.0 ** rng.integers(-320, 300, 200),
+        [5e-324, 1e-05, 0.1, 1e16, 1e22, 1.7976931348623157e308, -0.0, 123456789.0],
+    ].tolist()
+    ints = [0, -1, 2**53 + 1, 2**63 - 1, -(2**63), 2**63, 2**64 - 1, 2**64, -(2**63) - 1, 10**30]
+    recs = [
+        {"eval_id": i, "x": x, "n": n}
+        for i, (x, n) in enumerate(zip(floats, ints * 21, strict=False))
+    ]
+    blob = encode_records(recs)
+    for read in (json.loads, loads):
+        back = [read(line) for line in blob.splitlines()]
+        assert [math.copysign(1, r["x"]) * abs(r["x"]) for r in back] == floats
+        assert [r["n"] for r in back] == [r["n"] for r in recs]
+        assert {type(r["n"]) for r in back} == {int}
+    assert loads_lines(blob) == recs
+
+
+def test_records_orjson_refuses_are_written_by_the_stdlib() -> None:
+    # an int beyond 64 bits and a lone surrogate: orjson raises, the stdlib writes them (as
+    # before orjson); the other records of the batch are unaffected
+    recs = [{"eval_id": 0, "big": 2**70}, {"eval_id": 1, "reason": "\ud800"}, {"eval_id": 2}]
+    lines = encode_records(recs).splitlines()
+    assert lines[:2] == [json.dumps(r, separators=(",", ":")).encode() for r in recs[:2]]
+    assert [json.loads(x) for x in lines] == recs
+
+
+def test_stdlib_tokens_and_big_ints_are_read_as_the_stdlib_reads_them() -> None:
+    # files written by json.dumps hold NaN/Infinity tokens, which orjson refuses; a 19-digit
+    # int below -2**63 orjson would turn into a float
+    text = json.dumps({"a": math.nan, "b": [math.inf, -math.inf], "c": -(2**63) - 1}).encode()
+    got = loads(text)
+    assert math.isnan(got["a"]) and got["b"] == [math.inf, -math.inf]
+    assert got["c"] == -(2**63) - 1 and type(got["c"]) is int
+    assert loads_lines(text + b"\n" + b'{"x":1}\n')[1] == {"x": 1}
+    assert loads_lines(b'{"x":1}\n{broken\n') is None
+    with pytest.raises(ValueError):
+        loads(b"{broken")
 
 
 def test_batches_with_different_metrics_are_built_one_by_one() -> None:
@@ -176,3 +232,71 @@ def test_task_store_writes_its_manifest_with_its_records(bowl_env, tmp_path) -> 
     assert len(read_records(tmp_path / "b", m)[0]) == 3
     with RunStore.create(tmp_path / "c", {"env_id": "e"}):  # a durable store: at once
         assert read_manifest(tmp_path / "c")["n_evaluations"] == 0
+
+
+def _as_stdlib_wrote_it(run) -> list[bytes]:
+    """Rewrite a run as a pre-orjson writer could have: every line by json.dumps (default
+    separators, ASCII escapes), null metrics and objectives as NaN tokens, an Infinity
+    eval_s, and the manifest by json.dumps(indent=2)."""
+    lines = []
+    for i, line in enumerate((run / "records.jsonl").read_bytes().splitlines()):
+        rec = json.loads(line)
+        rec["metrics"] = {k: math.nan if v is None else v for k, v in rec["metrics"].items()}
+        rec["objective"] = [math.nan if v is None else v for v in rec["objective"]]
+        if i == 1:
+            rec["eval_s"] = math.inf
+        lines.append(json.dumps(rec).encode())
+    (run / "records.jsonl").write_bytes(b"".join(x + b"\n" for x in lines))
+    m = json.loads((run / "manifest.json").read_text())
+    (run / "manifest.json").write_text(json.dumps(m, indent=2))
+    return lines
+
+
+def test_a_run_written_by_the_stdlib_encoder_loads_shows_and_resumes(
+    bowl_env, tmp_path, capsys
+) -> None:
+    # catches a reader that refuses the NaN/Infinity tokens of pre-orjson files (orjson
+    # does), or reads them differently from the null/"inf" the current writer uses
+    from archgym.cli import main
+    from archgym.runner import Experiment, run_experiment
+    from archgym.store import load_runs
+
+    exp = Experiment(agent="random", budget=40, seed=1)
+    run_experiment(exp, out=tmp_path / "ref", env=bowl_env)
+    for d in ("new", "old"):
+        run_experiment(
+            Experiment(agent="random", budget=15, seed=1), out=tmp_path / d, env=bowl_env
+        )
+    lines = _as_stdlib_wrote_it(tmp_path / "old")
+    assert any(b"NaN" in x for x in lines) and b"Infinity" in lines[1]
+
+    new, old = read_records(tmp_path / "new")[0], read_records(tmp_path / "old")[0]
+    assert len(old) == 15 and old[1]["eval_s"] == math.inf
+    for a, b in zip(new, old, strict=True):
+        assert [math.nan if v is None else v for v in a["metrics"].values()] == pytest.approx(
+            list(b["metrics"].values()), nan_ok=True, rel=0, abs=0
+        )
+        assert a["design"] == b["design"] and a["feasible"] == b["feasible"]
+    df_new, df_old = load_runs(tmp_path / "new"), load_runs(tmp_path / "old")
+    cols = [c for c in df_new.columns if c not in ("run", "eval_s", "t_s")]
+    assert df_new[cols].equals(df_old[cols])
+
+    assert main(["show", str(tmp_path / "new")]) == 0
+    shown_new = capsys.readouterr().out.replace(str(tmp_path / "new"), "RUN")
+    shown_new = re.sub(r"[0-9.]+ s of run", "T s of run", shown_new)
+    assert main(["show", str(tmp_path / "old")]) == 0
+    shown_old = capsys.readouterr().out.replace(str(tmp_path / "old"), "RUN")
+    shown_old = re.sub(r"[0-9.]+ s of run", "T s of run", shown_old)
+    assert shown_old == shown_new
+
+    res = run_experiment(exp, out=tmp_path / "old", resume=True, env=bowl_env)
+    assert res.n_evaluations == 40
+
+    def designs(d):
+        return [
+            json.loads(x)["design"]
+            for x in (tmp_path / d / "records.jsonl").read_bytes().splitlines()
+        ]
+
+    assert designs("old") == designs("ref") and len(designs("ref")) == 40
+    assert (tmp_path / "old" / "records.jsonl").read_bytes().splitlines()[:15] == lines
