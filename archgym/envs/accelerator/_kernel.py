@@ -181,11 +181,11 @@ def _checks(v: np.ndarray, df: int, prec: int, word_bytes: np.ndarray, i: int) -
     return bits
 
 
-def _rf_short(rf_words: float, fw: float, rs_conv: bool) -> bool:
-    """Whether a PE's register file (``rf_words``) is too small for a layer: a 1-D
-    convolution row (``rs``) needs ``2*fw + 1`` words, every other dataflow 3 (one stationary
-    value, one streamed, the partial sum)."""
-    return rf_words < (2 * fw + 1 if rs_conv else _max(1.0 + 2, 3.0))
+def _rf_need(fw: float, rs_conv: bool) -> float:
+    """Register-file words a PE needs for a layer: a 1-D convolution row (``rs``) needs
+    ``2*fw + 1``, every other dataflow 3 (one stationary value, one streamed, the partial
+    sum)."""
+    return 2 * fw + 1 if rs_conv else _max(1.0 + 2, 3.0)
 
 
 def failure(block: np.ndarray, lay: np.ndarray, ptab: np.ndarray, i: int) -> tuple[int, int]:
@@ -199,7 +199,7 @@ def failure(block: np.ndarray, lay: np.ndarray, ptab: np.ndarray, i: int) -> tup
         return bits, -1
     rf_words = v[2, i] / ptab[0, prec]
     for j in range(lay.shape[0]):
-        if _rf_short(rf_words, lay[j, _FW], df == 3 and lay[j, _GEMM] == 0.0):
+        if rf_words < _rf_need(lay[j, _FW], df == 3 and lay[j, _GEMM] == 0.0):
             return 0, j
     return 0, -1
 
@@ -312,7 +312,7 @@ def totals(
                 flt = K * N if is_ws else K * N * cfold
                 ofm_real = M * N * rfold
                 ofm_ss = ofm_real
-            if _rf_short(rf_words, fw, rs_conv):
+            if rf_words < _rf_need(fw, rs_conv):
                 short = j
                 break
             if is_ws or (is_is and not rs_conv):
@@ -451,4 +451,4 @@ def totals(
 
 
 #: The functions :func:`totals` calls, compiled inline (the systolic kernel's fold and sums).
-HELPERS = (*_systolic.HELPERS, _max, _min, _checks, _rf_short)
+HELPERS = (*_systolic.HELPERS, _max, _min, _checks, _rf_need)
