@@ -84,9 +84,7 @@ def measure(env_id: str, workload: str, batch: int, repeat: int, number: int) ->
     )
     floats = lambda: model.evaluate_columns(lone[next(it) % 16], wl).floats(0)  # noqa: E731
     arrays = lambda: model.evaluate_columns(lone[next(it) % 16], wl).metrics  # noqa: E731
-    out["single_floats"], out["single_arrays"] = time_pair(
-        floats, number, arrays, number, repeat
-    )
+    out["single_floats"], out["single_arrays"] = time_pair(floats, number, arrays, number, repeat)
     bare = bare_env_class()(model, wl, [p.values for p in env.space.params], env.space.names)
     env.reset(seed=0)
     bare.reset(seed=0)
