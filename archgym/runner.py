@@ -567,7 +567,11 @@ def _front_small(v: np.ndarray) -> np.ndarray:
     """Non-dominated mask of distinct, NaN-free ``(m, k)`` points (lower is better), by
     comparing all pairs: the same mask as :func:`pareto_mask` (checked in
     tests/test_runner.py), in O(m^2 k) time and memory for small ``m``."""
-    le = np.asarray((v[:, None, :] <= v[None, :, :]).all(axis=2))  # i nowhere worse than j
+    # i nowhere worse than j, one objective at a time (a reduce over a short last axis of
+    # an (m, m, k) array costs several times these k two-dimensional comparisons)
+    le = v[:, None, 0] <= v[None, :, 0]
+    for j in range(1, v.shape[1]):
+        le &= v[:, None, j] <= v[None, :, j]
     # i dominates j: nowhere worse and, the points being distinct, not equal
     np.fill_diagonal(le, False)
     return np.asarray(~le.any(axis=0))
