@@ -22,6 +22,7 @@ nothing lost, nothing evaluated twice.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import time
@@ -482,13 +483,18 @@ def summarize_records(
     """
     obj = env.objective
     ok = [r for r in records if r.get("admissible")]
-    best = _best_record(ok, obj)
+    values = _matrix([r["objective"] for r in ok], len(ok[0]["objective"])) if ok else None
+    best = _best_record(ok, obj, values)
     if best is not None:
         best = {**best, "design": _active_design(env.space, best["design"])}
     if obj.is_multi:
         pm = list(obj.labels)
         cols = [list(t.metrics) for t in obj.terms]
-        pts = _matrix([r["objective"] for r in ok], len(pm))
+        pts = (
+            values
+            if values is not None and values.shape[1] == len(pm)
+            else _matrix([r["objective"] for r in ok], len(pm))
+        )
     else:
         metric_dirs = {m.name: m.direction for m in env.cost_model.metrics}
         pm = [m for m in getattr(env, "report_metrics", ()) if m in metric_dirs][:3] or list(
@@ -586,6 +592,13 @@ def _stored_float(v: Any) -> float:
 
 def _matrix(rows: list[list[Any]], k: int) -> np.ndarray:
     """Stored numbers (null, "inf"/"-inf" included) as an ``(n, k)`` float array."""
+    if not rows or set(map(len, rows)) == {k}:  # rows k long: one flat pass in C (~2x)
+        try:
+            return np.fromiter(
+                itertools.chain.from_iterable(rows), dtype=float, count=len(rows) * k
+            ).reshape(len(rows), k)
+        except (TypeError, ValueError):  # null (None)
+            pass
     try:  # numpy reads None as NaN and "inf" as inf, in C
         return np.array(rows, dtype=float).reshape(len(rows), k)
     except (TypeError, ValueError):
@@ -600,12 +613,15 @@ def _sort_key(v: Any) -> tuple[int, Any]:
     return (1, str(v))
 
 
-def _best_record(ok: list[dict[str, Any]], obj: Any) -> dict[str, Any] | None:
+def _best_record(
+    ok: list[dict[str, Any]], obj: Any, vals: np.ndarray | None = None
+) -> dict[str, Any] | None:
     """The admissible record with the lowest objective (single) or highest reward (multi);
-    the first one on ties."""
+    the first one on ties. ``vals``: their objective values as a matrix, if already made."""
     if not ok:
         return None
-    vals = _matrix([r["objective"] for r in ok], len(ok[0]["objective"]))
+    if vals is None:
+        vals = _matrix([r["objective"] for r in ok], len(ok[0]["objective"]))
     if vals.shape[1] == 1:
         score = vals[:, 0]
     else:

@@ -21,3 +21,16 @@ def test_small_front_equals_pareto_mask(k, monkeypatch) -> None:
         monkeypatch.undo()
         np.testing.assert_array_equal(fast, general)
         np.testing.assert_array_equal(fast, pareto_mask(v))  # duplicates all kept, NaN never
+
+
+def test_matrix_reads_stored_numbers_and_refuses_ragged_rows() -> None:
+    # the flat fast path must give what the value-by-value rule gives (null -> NaN,
+    # "inf"/"-inf" -> +-inf, ints as floats), and must not reshape rows of unequal length
+    # that happen to hold n * k values in all
+    from archgym.runner import _matrix
+
+    got = _matrix([[1, "inf", 3.5], [None, 2.0, "-inf"]], 3)
+    np.testing.assert_array_equal(got, [[1.0, np.inf, 3.5], [np.nan, 2.0, -np.inf]])
+    assert _matrix([[0.25, 2]], 2).tolist() == [[0.25, 2.0]] and _matrix([], 3).shape == (0, 3)
+    with pytest.raises(ValueError):
+        _matrix([[1.0, 2.0, 3.0], [4.0]], 2)
