@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Tiered", "compiled", "PYTHON_BUDGET", "COMPILE_AT"]
+__all__ = ["Tiered", "compiled", "njit_cached", "PYTHON_BUDGET", "COMPILE_AT"]
 
 #: Work units (design x layer evaluations) a process runs as Python, in all, before compiling.
 PYTHON_BUDGET = 25_000
@@ -54,15 +54,31 @@ def compiled(module: ModuleType, name: str) -> Callable[..., Any]:
     key = (module.__name__, name)
     fn = _compiled.get(key)
     if fn is None:
-        from numba import njit
         from numba.extending import register_jitable
 
         for helper in module.HELPERS:
             if id(helper) not in _registered:
-                register_jitable(helper)
+                register_jitable(error_model="numpy")(helper)
                 _registered.add(id(helper))
-        fn = _compiled[key] = njit(cache=True)(getattr(module, name))
+        fn = _compiled[key] = njit_cached(getattr(module, name))
     return fn
+
+
+def njit_cached(fn: Callable[..., Any], **options: Any) -> Any:
+    """``numba.njit(cache=True, error_model="numpy", **options)(fn)``; without the disk
+    cache where numba finds no writable place for it (a read-only install whose user has no
+    writable home: numba raises ``RuntimeError`` rather than compile uncached).
+
+    ``error_model="numpy"``: a float division by zero gives IEEE inf/NaN as the kernel run
+    as Python (on numpy scalars) does, not numba's default ``ZeroDivisionError``."""
+    from numba import njit
+
+    try:
+        return njit(cache=True, error_model="numpy", **options)(fn)
+    except RuntimeError as err:
+        if "no locator available" not in str(err):
+            raise
+        return njit(error_model="numpy", **options)(fn)
 
 
 def _quiet(fn: Callable[..., Any], *args: Any) -> Any:

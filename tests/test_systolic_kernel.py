@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -166,3 +167,59 @@ def test_a_lone_design_with_knobs_left_out_or_list_columns_equals_the_batch() ->
     assert len(model.evaluate_columns({}, "resnet18")) == 0  # no columns: no designs
     with pytest.raises(ConfigError, match="'dataflow' is required"):
         model.evaluate_columns({"rows": np.array([16]), "cols": np.array([8])}, "resnet18")
+
+
+def _fresh_numba(code: str, tmp_path: Any, **env: str) -> None:
+    """Run ``code`` in a new interpreter whose numba cache is ``tmp_path`` (empty): numba's
+    cache is keyed to the source file, not to the compile options, so an old cache entry
+    would hide a change of options."""
+    import os
+
+    full = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), **env}
+    subprocess.run([sys.executable, "-c", code], check=True, env=full)
+
+
+def test_a_zero_cycle_layer_gives_the_same_inf_run_as_python_or_compiled(tmp_path: Any) -> None:
+    # A 1x1x1 GEMM on a 1x1 output-stationary array takes 0 cycles (fold_cycles: 1 * (1 + 0)
+    # - 1), so utilization is 1 / 0. Run as Python (numpy scalars) that is inf; numba's
+    # default error model raised ZeroDivisionError instead, so the same design failed only
+    # once the process had compiled the kernel.
+    code = """
+import numpy as np
+from archgym._kernels import compiled
+from archgym.envs.systolic import _kernel as k, model as m
+one = np.array([1])
+lay = k.layer_table(one, one, one, instances=one, filter_words=one, ofmap_words=one,
+                    ifmap_words=one)
+v = m._design_block({"rows": np.array([1.0]), "cols": np.array([1.0]),
+                     "dataflow": np.array(["os"])})
+outs = [(np.empty((k.N_TOTALS, 1)), np.empty(1, np.bool_)) for _ in range(2)]
+with np.errstate(all="ignore"):
+    k.totals(v, lay, True, m._CONSTANTS, *outs[0])
+    py_layers = k.per_layer(v, lay, True, m._CONSTANTS)
+compiled(k, "totals")(v, lay, True, m._CONSTANTS, *outs[1])
+nb_layers = compiled(k, "per_layer")(v, lay, True, m._CONSTANTS)
+assert outs[0][0][3, 0] == np.inf, outs[0][0][:, 0]
+np.testing.assert_array_equal(outs[0][0], outs[1][0])
+np.testing.assert_array_equal(py_layers[0], nb_layers[0])
+"""
+    _fresh_numba(code, tmp_path)
+
+
+def test_kernels_compile_where_numba_cannot_write_a_cache(tmp_path: Any) -> None:
+    # A read-only install whose user has no writable home: numba finds no place for its
+    # disk cache and `njit(cache=True)` raised RuntimeError ("no locator available"), so a
+    # big batch and every tree proxy failed. No locator is simulated by emptying numba's
+    # list of them.
+    code = """
+import numpy as np
+from numba.core import caching
+caching.CacheImpl._locator_classes = []
+from archgym.envs.systolic.model import SystolicCostModel
+n = 6000  # past COMPILE_AT: compiled
+cols = {"rows": np.full(n, 8.0), "cols": np.full(n, 8.0), "dataflow": np.array(["os"] * n)}
+ev = SystolicCostModel().evaluate(cols, "resnet18")
+assert ev.feasible.all()
+import archgym.proxy._walk  # compiles its tree walks with the same helper
+"""
+    _fresh_numba(code, tmp_path)

@@ -23,13 +23,22 @@ Kernels compile on first use and are cached on disk by numba (``cache=True``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
-from numba import njit
+
+from archgym._kernels import njit_cached
 
 __all__ = ["sum_trees", "sum_trees_nan", "leaf_matrix"]
 
 
-@njit(cache=True, nogil=True)
+def _jit(fn: Callable[..., Any]) -> Any:
+    """``numba.njit(cache=True, nogil=True)``, uncached on a read-only install."""
+    return njit_cached(fn, nogil=True)
+
+
+@_jit
 def _leaf(x: np.ndarray, packed: np.ndarray, threshold: np.ndarray, t: int, shift: int) -> int:
     """Leaf of tree ``t`` for one design ``x`` (missing values go by ``nan_right``)."""
     one = np.uint64(1)
@@ -47,7 +56,7 @@ def _leaf(x: np.ndarray, packed: np.ndarray, threshold: np.ndarray, t: int, shif
     return node
 
 
-@njit(cache=True, nogil=True)
+@_jit
 def sum_trees_nan(
     X: np.ndarray,
     packed: np.ndarray,
@@ -67,7 +76,7 @@ def sum_trees_nan(
         out[i] = acc
 
 
-@njit(cache=True, nogil=True)
+@_jit
 def leaf_matrix(
     X: np.ndarray,
     packed: np.ndarray,
@@ -83,7 +92,7 @@ def leaf_matrix(
             out[t, i] = value[_leaf(X[i], packed, threshold, t, shift)]
 
 
-@njit(cache=True, nogil=True)
+@_jit
 def sum_trees(
     X: np.ndarray,
     packed: np.ndarray,
