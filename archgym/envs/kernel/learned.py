@@ -27,6 +27,21 @@ chosen over v3 by that inner CV (median / p90 regret 3.4 / 12.9 % against 3.9 / 
 ensemble of 3 shape-bagged boosters 3.5 / 15.2 %, learning rate 0.05 x 600 iterations
 3.5 / 18.1 %, ``"weighted"`` 4.5 / 19.6 %).
 
+Tried after v4 and not adopted, by the same inner CV (``benchmarks/kernel_pick_rules.py``;
+H200 / H100 regret median, p90, worst; v4: 3.4, 12.9, 34 % / 0.0, 24.2, 90 %):
+decode-regime features (wgmma only at ``BM >= 64`` per warpgroup, else mma.sync at the fitted
+``sync_ratio``; a CTA's serial chain ``K steps x max(600 ns / (stages - 1), mma step)``; split-K's
+two extra reduction kernels): 3.2, 13.3, 53 % / 0.0, 24.6, 103 %. A median (quantile 0.5)
+booster: 3.2, 15.2, 33 % / 0.0, 20.1, 53 %. Risk-averse picks that avoid configs predicted
+fast with a wide quantile spread (q75; mean + 0.5 or 1 x (q75 - q25)) are worse on both GPUs
+(p90 21-29 % / 31-43 %): the fastest configs are the ones with the widest spread. The closest
+to a gain, the slower of the squared-error and the median booster's predictions, gives 3.3,
+13.0, 34 % / 0.0, 21.0, 82 % at twice the fitting and prediction cost; no variant improves the
+p90 on both GPUs, and none comes near 10 %. On H100 the tail is set by the data: its groups
+hold 20 timed configs, and in 49 % of them the second-fastest is over 10 % slower than the
+fastest (H200, 288 configs: 1 %), so a p90 regret of 10 % there needs a top-1 hit in nearly
+every such group (v4: 61 % top-1).
+
 Storage choice (no pickle): nothing trained is shipped. At first use the model is fitted
 deterministically (fixed ``random_state``, no early stopping, one thread) on the GPU's
 shipped dataset (open Parquet files in ``archgym/envs/kernel/data/``) or a user's file, and
