@@ -223,3 +223,21 @@ assert ev.feasible.all()
 import archgym.proxy._walk  # compiles its tree walks with the same helper
 """
     _fresh_numba(code, tmp_path)
+
+
+def test_a_lone_design_with_a_bytes_dataflow_equals_the_batch() -> None:
+    # A numpy bytes column (dtype "S", as read back from some array files) is text to the
+    # batch path (astype(str)); the lone-design fast path read b"os" as "b'os'" and called
+    # the design infeasible ("dataflow must be one of ...").
+    model = SystolicCostModel()
+    cols = {
+        "rows": np.array([8, 16]),
+        "cols": np.array([8, 4]),
+        "dataflow": np.array([b"os", b"ws"]),
+    }
+    batch = model.evaluate_columns(cols, "resnet18")
+    assert batch.reasons == ["", ""]
+    for i in range(2):
+        one = model.evaluate_columns({k: v[i : i + 1] for k, v in cols.items()}, "resnet18")
+        assert one.reasons == [""]
+        assert one.floats(0) == batch.floats(i)

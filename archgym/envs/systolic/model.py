@@ -173,14 +173,14 @@ def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:
         pass
     else:
         if vals is not None:
-            vals[-1] = _DF_CODE.get(str(vals[-1]), -1)
+            vals[-1] = _df_code(vals[-1])
             return np.array(vals, dtype=float)
     if not columns:
         return np.empty(0)
     n = len(next(iter(columns.values())))
     if n == 1:  # list columns, or a required column left out (the error names it)
         vals = [_scalar(columns, k) for k in _NUMERIC]
-        vals.append(_DF_CODE.get(str(_scalar(columns, "dataflow")), -1))
+        vals.append(_df_code(_scalar(columns, "dataflow")))
         return np.array(vals, dtype=float)
     numeric = [_column(columns, k, n) for k in _NUMERIC]
     df = np.asarray(_column(columns, "dataflow", n)).astype(str)
@@ -188,6 +188,12 @@ def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:
     for i, name in enumerate(DATAFLOWS):
         code[df == name] = i
     return np.array([*numeric, code], dtype=float).ravel()
+
+
+def _df_code(x: Any) -> int:
+    """The dataflow code of a lone design's dataflow (-1: unknown); bytes (a numpy ``S``
+    column's item) are read as text, as the batch path's ``astype(str)`` reads them."""
+    return _DF_CODE.get(x.decode(errors="replace") if type(x) is bytes else str(x), -1)
 
 
 def _scalar(columns: dict[str, np.ndarray], key: str) -> Any:
