@@ -110,3 +110,19 @@ def test_a_malformed_ratio_is_refused_with_the_rule(
     change(p["models"]["latency_s"]["ratio"])
     with pytest.raises(StoreError, match=match):
         Proxy.load(_write(tmp_path, p))
+
+
+def test_a_parameter_constant_on_the_rows_is_no_ratio() -> None:
+    # energy = 3 * cycles here, whatever the clock; with the clock at 500 MHz on every
+    # training row, "energy = cycles / clock * 1500" held on them too, and the proxy then
+    # scaled energy by 500 / clock for designs at another clock.
+    import pandas as pd
+
+    cycles = np.array([10.0, 20.0, 40.0, 80.0])
+    frame = pd.DataFrame({"cycles": cycles, "energy": 3 * cycles, "clock_mhz": 500.0})
+    rows = np.ones(4, bool)
+    assert find_ratio(frame, "energy", ["cycles"], {"clock_mhz": (0, "value")}, rows) is None
+    frame["clock_mhz"] = [500.0, 250.0, 1000.0, 500.0]  # it varies: a real ratio is found
+    frame["energy"] = 3 * cycles / frame["clock_mhz"]
+    spec = find_ratio(frame, "energy", ["cycles"], {"clock_mhz": (0, "value")}, rows)
+    assert spec is not None and spec["power"] == -1 and spec["scale"] == pytest.approx(3.0)

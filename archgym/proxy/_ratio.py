@@ -34,8 +34,8 @@ def find_ratio(
     rtol: float = 1e-9,
 ) -> dict[str, Any] | None:
     """``{"of", "param", "feature_index", "decode", "power", "scale"}`` when, on every given
-    row, ``target == of * param ** power * scale`` (``power`` +1 or -1, one ``scale``), else
-    ``None``.
+    row, ``target == of * param ** power * scale`` (``power`` +1 or -1, one ``scale``, a
+    parameter that takes more than one value on those rows), else ``None``.
 
     Args:
         frame: Records (metrics and design parameters as columns).
@@ -57,7 +57,9 @@ def find_ratio(
             continue
         for param, (index, how) in numeric_features.items():
             q = frame[param].to_numpy(dtype=float)[rows]
-            if not (np.isfinite(q).all() and (q > 0).all()):
+            # a parameter the rows hold constant fits any scale: nothing says the target
+            # follows it, and a design with another value would be scaled by it anyway
+            if not (np.isfinite(q).all() and (q > 0).all()) or q.min() == q.max():
                 continue
             for power in (-1, 1):
                 r = y / (base * q**power)
