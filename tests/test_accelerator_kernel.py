@@ -141,3 +141,17 @@ def test_no_columns_or_empty_columns_give_no_rows_and_a_lone_design_equals_its_b
             np.testing.assert_array_equal(
                 list(ev.floats(0).values()), list(batch.floats(i).values())
             )
+
+
+def test_attributes_changed_after_construction_are_used_as_before_the_kernel() -> None:
+    # energy_pj and bandwidth_mode are public attributes, read at every evaluation by the
+    # numpy path and reported by describe(); the kernel path cached the energy overrides at
+    # the first evaluation, so a changed table went unused while the manifest showed it.
+    cols = {"rows": np.array([16.0, 8.0]), "cols": np.array([16.0, 32.0])}
+    model = AcceleratorCostModel()
+    model.evaluate(cols, "resnet18")
+    model.energy_pj["mac"] = 50.0
+    model.bandwidth_mode = "ideal"
+    fresh = AcceleratorCostModel("ideal", energy_pj={"mac": 50.0})
+    _assert_same(model.evaluate(cols, "resnet18"), fresh.evaluate(cols, "resnet18"))
+    assert model.describe() == fresh.describe()

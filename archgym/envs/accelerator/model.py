@@ -342,12 +342,20 @@ class AcceleratorCostModel(CostModel):
         self.bandwidth_mode = bandwidth_mode
         self.energy_pj = dict(energy_pj or {})
         self.array = array or SYSTOLIC
-        # The kernel serves the limited and ideal modes on an array that differs from the
-        # default at most in fold overlap and DRAM ports; the numpy layer_costs (its
-        # reference) the rest, including any wiring field the kernel does not know.
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Derive the evaluation path from ``bandwidth_mode``, ``array`` and ``energy_pj``,
+        again whenever one of them was changed after construction (as they are read by the
+        numpy path and reported by :meth:`describe`).
+
+        The kernel serves the limited and ideal modes on an array that differs from the
+        default at most in fold overlap and DRAM ports; the numpy layer_costs (its
+        reference) the rest, including any wiring field the kernel does not know."""
         plain = replace(self.array, fold_overlap=False, dram_ports="per_operand") == SYSTOLIC
-        self._use_kernel = bandwidth_mode != "scalesim" and plain
+        self._use_kernel = self.bandwidth_mode != "scalesim" and plain
         self._e_over: np.ndarray | None = None
+        self._seen = (self.bandwidth_mode, self.array, dict(self.energy_pj))
 
     def describe(self) -> dict[str, Any]:
         """Identity recorded in run manifests."""
@@ -382,6 +390,9 @@ class AcceleratorCostModel(CostModel):
         it, see :mod:`archgym._kernels`) loops over designs x layers for both, over a
         per-workload table built once. The ``"scalesim"`` mode and wired arrays run the numpy
         :func:`layer_costs`, which the kernel is tested against."""
+        seen = self._seen
+        if seen[1] is not self.array or seen[0] != self.bandwidth_mode or seen[2] != self.energy_pj:
+            self._refresh()
         if self._use_kernel:
             return self._evaluate_kernel(columns, workload)
         return self._evaluate_numpy(columns, workload)
