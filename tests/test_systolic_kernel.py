@@ -241,3 +241,22 @@ def test_a_lone_design_with_a_bytes_dataflow_equals_the_batch() -> None:
         one = model.evaluate_columns({k: v[i : i + 1] for k, v in cols.items()}, "resnet18")
         assert one.reasons == [""]
         assert one.floats(0) == batch.floats(i)
+
+
+def test_a_bandwidth_mode_changed_after_construction_is_used() -> None:
+    # bandwidth_mode is a public attribute that describe() reports; the kernel path read a
+    # copy taken at construction, so the manifest said "ideal" while stalls were counted.
+    cols = {
+        "rows": np.array([32, 8]),
+        "cols": np.array([32, 8]),
+        "dataflow": np.array(["os", "ws"]),
+    }
+    model = SystolicCostModel("limited")
+    assert model.evaluate_columns(cols, "llama7b_decode").metrics["stall_cycles"].any()
+    model.bandwidth_mode = "ideal"
+    fresh = SystolicCostModel("ideal")
+    got, want = (m.evaluate_columns(cols, "llama7b_decode") for m in (model, fresh))
+    for k in want.metrics:
+        np.testing.assert_array_equal(got.metrics[k], want.metrics[k], err_msg=k)
+    for k, v in fresh.evaluate_layers(cols, "llama7b_decode").items():
+        np.testing.assert_array_equal(model.evaluate_layers(cols, "llama7b_decode")[k], v)

@@ -258,7 +258,6 @@ class SystolicCostModel(CostModel):
                 f"bandwidth_mode must be 'ideal' or 'limited', but got {bandwidth_mode!r}"
             )
         self.bandwidth_mode = bandwidth_mode
-        self._limited = bandwidth_mode == "limited"
 
     def describe(self) -> dict[str, Any]:
         """Identity recorded in run manifests, including the bandwidth mode."""
@@ -273,7 +272,8 @@ class SystolicCostModel(CostModel):
         out = np.empty((_kernel.N_TOTALS, n))
         feasible = np.empty(n, np.bool_)  # positional dtype: a lone call counts 0.03 us
         # every argument is built here, with fixed types: the compiled entry is called as is
-        n_bad = _TOTALS.exact(n * len(table))(vals, table, self._limited, _CONSTANTS, out, feasible)
+        limited = self.bandwidth_mode == "limited"  # read at every call, as describe() does
+        n_bad = _TOTALS.exact(n * len(table))(vals, table, limited, _CONSTANTS, out, feasible)
         reasons = _reasons(columns, vals, feasible) if n_bad else [""] * n
         # `out` and `feasible` were allocated above with the shapes from_block checks
         return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons, False)  # unchecked
@@ -293,7 +293,7 @@ class SystolicCostModel(CostModel):
         table = wl.derived("systolic-analytical", _layer_table)
         vals = _design_block(columns)
         per_layer = _PER_LAYER.pick(vals.shape[0] // _kernel.N_DESIGN * len(table))
-        out, _ = per_layer(vals, table, self._limited, _CONSTANTS)
+        out, _ = per_layer(vals, table, self.bandwidth_mode == "limited", _CONSTANTS)
         return dict(zip(_LAYER_KEYS, out, strict=True))
 
 
