@@ -60,7 +60,10 @@ def compiled(module: ModuleType, name: str) -> Callable[..., Any]:
             if id(helper) not in _registered:
                 register_jitable(error_model="numpy")(helper)
                 _registered.add(id(helper))
-        fn = _compiled[key] = njit_cached(getattr(module, name))
+        fn = njit_cached(getattr(module, name))
+        if not hasattr(fn, "overloads"):  # NUMBA_DISABLE_JIT=1: numba hands back the function
+            fn = functools.partial(_quiet, fn)
+        _compiled[key] = fn
     return fn
 
 
@@ -139,5 +142,8 @@ class Tiered:
         """Call the compiled dispatcher and keep the entry of the overload it ran."""
         fn: Any = self._fn
         out = fn(*args)
+        if not hasattr(fn, "overloads"):  # not compiled (NUMBA_DISABLE_JIT=1)
+            self._entry = fn
+            return out
         self._entry = fn.overloads[tuple(fn.typeof_pyval(a) for a in args)].entry_point
         return out

@@ -260,3 +260,20 @@ def test_a_bandwidth_mode_changed_after_construction_is_used() -> None:
         np.testing.assert_array_equal(got.metrics[k], want.metrics[k], err_msg=k)
     for k, v in fresh.evaluate_layers(cols, "llama7b_decode").items():
         np.testing.assert_array_equal(model.evaluate_layers(cols, "llama7b_decode")[k], v)
+
+
+def test_numba_disable_jit_runs_the_kernels_as_python(tmp_path: Any) -> None:
+    # NUMBA_DISABLE_JIT=1 (numba's debugging switch) makes njit hand back the Python
+    # function; Tiered.exact then looked up `overloads` on it and every batch past
+    # COMPILE_AT failed with AttributeError.
+    code = """
+import numpy as np
+from archgym.envs.systolic.model import SystolicCostModel
+n = 400  # x 21 layers: past COMPILE_AT
+cols = {"rows": np.full(n, 8.0), "cols": np.arange(1.0, n + 1), "dataflow": np.array(["ws"] * n)}
+ev = SystolicCostModel().evaluate_columns(cols, "resnet18")
+again = SystolicCostModel().evaluate_columns(cols, "resnet18")  # through the recorded entry
+lone = SystolicCostModel().evaluate_columns({k: v[5:6] for k, v in cols.items()}, "resnet18")
+assert ev.feasible.all() and lone.floats(0) == ev.floats(5) == again.floats(5)
+"""
+    _fresh_numba(code, tmp_path, NUMBA_DISABLE_JIT="1")
