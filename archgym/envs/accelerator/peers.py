@@ -166,7 +166,7 @@ def from_zigzag(
             for d, v in entry["spatial_mapping"].items()
         }
     unroll: dict[str, int] = {}
-    order: list[str] = []
+    unrolled: list[tuple[str, str, int]] = []  # (array dimension, loop, factor)
     for d, loops in spatial.items():
         if d not in sizes:
             raise ConfigError(f"ZigZag mapping: spatial_mapping.{d} is not an array dimension")
@@ -181,8 +181,7 @@ def from_zigzag(
             if int(n) > sizes[d]:
                 notes.append(f"{d}: {loop} unrolled {n} clipped to the array size {sizes[d]}")
             unroll[role] = unroll.get(role, 1) * f
-            if role not in order:
-                order.append(role)
+            unrolled.append((d, loop, f))
     roles = tuple(r for r in ("k", "m", "n") if r in unroll and unroll[r] > 1)
     if len(roles) != 2:
         got = {r: unroll[r] for r in roles}
@@ -311,9 +310,8 @@ def from_zigzag(
     # the current one), and the DRAM has the ports the YAML gives it: shared by all operands
     # when one port serves them all (every shipped architecture).
     loop_unroll: dict[str, int] = {}
-    for d, loops in spatial.items():
-        for loop, n in loops:
-            loop_unroll[loop] = loop_unroll.get(loop, 1) * min(int(n), sizes[d])
+    for _, loop, f in unrolled:
+        loop_unroll[loop] = loop_unroll.get(loop, 1) * f
     dram_ops = [
         {str(a).replace(" ", "").split(",")[0] for a in p.get("allocation", [])}
         for p in mems[dram_name]["ports"]
@@ -326,7 +324,7 @@ def from_zigzag(
         # buffers move partial sums in bulk at their data width, the int8 default (16 bits,
         # also ZigZag's workload precision); psum_bits above is the register's port width,
         # which a per-PE register access costs whole
-        hierarchy=_hierarchy(mems, spatial, sizes, PSUM_BITS["int8"]),
+        hierarchy=_hierarchy(mems, tuple(unrolled), sizes, PSUM_BITS["int8"]),
     )
     return ImportedAccelerator(
         design, energy, "limited", f"zigzag:{name}", tuple(notes), peer_levels, array
@@ -335,14 +333,15 @@ def from_zigzag(
 
 def _hierarchy(
     mems: Mapping[str, Any],
-    spatial: Mapping[str, list[list[str]]],
+    unrolled: tuple[tuple[str, str, int], ...],
     sizes: Mapping[str, int],
     psum_bits: int,
 ) -> Any:
     """The ZigZag memories level by level (:class:`~archgym.envs.accelerator.loopnest.
     Hierarchy`): capacity, per-bit energy over the widest port, the array dimensions each
-    instance serves, and the spatial unrolling; operands at 8 bits, partial sums at
-    ``psum_bits``, final outputs at 8 bits."""
+    instance serves, and the spatial unrolling ``unrolled`` (``(dimension, loop, factor)``,
+    factors clipped to the array); operands at 8 bits, partial sums at ``psum_bits``, final
+    outputs at 8 bits."""
     from archgym.envs.accelerator.loopnest import Hierarchy, MemLevel
 
     levels = []
@@ -358,9 +357,6 @@ def _hierarchy(
                 served=tuple(str(x) for x in mem.get("served_dimensions") or ()),
             )
         )
-    unrolled = tuple(
-        (str(d), str(loop), min(int(n), int(sizes[d]))) for d, v in spatial.items() for loop, n in v
-    )
     return Hierarchy(tuple(levels), unrolled, tuple(str(d) for d in sizes), (8, 8, psum_bits, 8))
 
 
