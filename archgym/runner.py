@@ -572,7 +572,7 @@ _SMALL_FRONT = 256
 def _front_small(v: np.ndarray) -> np.ndarray:
     """Non-dominated mask of distinct, NaN-free ``(m, k)`` points (lower is better), by
     comparing all pairs: the same mask as :func:`pareto_mask` (checked in
-    tests/test_runner.py), in O(m^2 k) time and memory for small ``m``."""
+    tests/test_runner_front.py), in O(m^2 k) time and memory for small ``m``."""
     # i nowhere worse than j, one objective at a time (a reduce over a short last axis of
     # an (m, m, k) array costs several times these k two-dimensional comparisons)
     le = v[:, None, 0] <= v[None, :, 0]
@@ -614,14 +614,13 @@ def _sort_key(v: Any) -> tuple[int, Any]:
 
 
 def _best_record(
-    ok: list[dict[str, Any]], obj: Any, vals: np.ndarray | None = None
+    ok: list[dict[str, Any]], obj: Any, vals: np.ndarray | None
 ) -> dict[str, Any] | None:
     """The admissible record with the lowest objective (single) or highest reward (multi);
-    the first one on ties. ``vals``: their objective values as a matrix, if already made."""
-    if not ok:
+    the first one on ties. ``vals``: their objective values as a matrix (``None`` when
+    ``ok`` is empty)."""
+    if not ok or vals is None:
         return None
-    if vals is None:
-        vals = _matrix([r["objective"] for r in ok], len(ok[0]["objective"]))
     if vals.shape[1] == 1:
         score = vals[:, 0]
     else:
