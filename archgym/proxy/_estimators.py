@@ -322,7 +322,6 @@ class Predictor:
             free += kids.size
             frontier, tree_of = kids, np.repeat(tree_of, 2)
         reached = new_id >= 0
-        self.depth = depth
         self.tree_depth = tree_depth
         n_new = int(free)
         old = np.flatnonzero(reached)
