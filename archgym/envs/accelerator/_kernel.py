@@ -43,12 +43,11 @@ N_TOTALS = 16
 #: Rows of the design block ``v``: the model's ``NUMERIC_PARAMS`` (10), then the dataflow
 #: and the precision indices (-1: unknown) as floats.
 N_DESIGN = 12
-DF_ROW, PREC_ROW = 10, 11  # read by the model to word a layer's reason
+DF_ROW, PREC_ROW = 10, 11
 #: Design checks, in the order of the model's reasons (bits of ``bad``).
 N_CHECKS = 13
 # Columns of the per-layer table.
 _M, _N, _K, _INST, _IFW, _FH, _FW, _OH, _CG, _GEMM = range(10)
-FW_COLUMN, GEMM_COLUMN = _FW, _GEMM  # read by the model to word a layer's reason
 # Energy-table keys (values at 45 nm; NaN in energy_overrides: the default).
 _E_KEYS = (
     "mac",
@@ -188,20 +187,24 @@ def _rf_need(fw: float, rs_conv: bool) -> float:
     return 2 * fw + 1 if rs_conv else _max(1.0 + 2, 3.0)
 
 
-def failure(block: np.ndarray, lay: np.ndarray, ptab: np.ndarray, i: int) -> tuple[int, int]:
-    """Why design ``i`` of a design block (as :func:`totals` takes it) is infeasible: its
-    check bits, else the first layer whose register file is too small (-1: none). Run as
-    Python for the few infeasible designs, with the kernel's own checks."""
+def failure(
+    block: np.ndarray, lay: np.ndarray, ptab: np.ndarray, i: int
+) -> tuple[int, int, float, float]:
+    """Why design ``i`` of a design block (as :func:`totals` takes it) is infeasible:
+    ``(bits, j, rf_words, need)``, its check bits, else the first layer ``j`` whose register
+    file is too small (-1: none) with the words the register file holds and the words that
+    layer needs. Run as Python for the few infeasible designs, with the kernel's own checks."""
     v = block.reshape((N_DESIGN, block.shape[0] // N_DESIGN))
     df, prec = int(v[DF_ROW, i]), int(v[PREC_ROW, i])
     bits = _checks(v, df, prec, ptab[0], i)
     if bits:
-        return bits, -1
+        return bits, -1, 0.0, 0.0
     rf_words = v[2, i] / ptab[0, prec]
     for j in range(lay.shape[0]):
-        if rf_words < _rf_need(lay[j, _FW], df == 3 and lay[j, _GEMM] == 0.0):
-            return 0, j
-    return 0, -1
+        need = _rf_need(lay[j, _FW], df == 3 and lay[j, _GEMM] == 0.0)
+        if rf_words < need:
+            return 0, j, rf_words, need
+    return 0, -1, rf_words, 0.0
 
 
 def totals(

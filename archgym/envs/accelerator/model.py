@@ -424,10 +424,9 @@ class AcceleratorCostModel(CostModel):
         )
         reasons = [""] * n
         if n_bad:
-            flat, v = v, v.reshape(_kernel.N_DESIGN, n)
             for i in np.flatnonzero(~feasible).tolist():
                 with np.errstate(all="ignore"):  # NaN and inf sizes, run as Python
-                    bits, j = _kernel.failure(flat, table, ptab, i)
+                    bits, j, rf_words, need = _kernel.failure(v, table, ptab, i)
                 if bits:
                     reasons[i] = "; ".join(
                         f"{msg} (got {_shown(columns, msg, i)})"
@@ -435,10 +434,6 @@ class AcceleratorCostModel(CostModel):
                         if bits >> q & 1
                     )
                 else:
-                    fw, gemm = table[j, _kernel.FW_COLUMN], table[j, _kernel.GEMM_COLUMN] != 0.0
-                    rs_conv = int(v[_kernel.DF_ROW, i]) == 3 and not gemm
-                    rf_words = v[2, i] / ptab[0, int(v[_kernel.PREC_ROW, i])]
-                    need = 2 * fw + 1 if rs_conv else 3.0
                     reasons[i] = f"layer {wl.layers[j].name!r}: {_rf_too_small(rf_words, need)}"
         # `out` and `feasible` were allocated above with the shapes from_block checks
         return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons, False)  # unchecked
