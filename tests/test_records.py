@@ -92,6 +92,25 @@ def test_records_equal_the_format_value_by_value() -> None:
     assert got[3]["design"]["clock"] is None and got[0]["violation"] == ["inf"]
 
 
+def test_long_columns_equal_the_format_value_by_value() -> None:
+    # columns and matrices longer than _records._SMALL are checked for NaN/inf by numpy,
+    # not value by value; catches a wrong index in that path (rows and columns swapped,
+    # an offset between concatenated batches, a missed last value)
+    from archgym._records import _SMALL
+
+    res = _odd_results(100, 4)
+    res.evals.metrics["latency_s"][[50, 99]] = [np.inf, np.nan]
+    res.values[70, 1], res.values[99, 0] = -np.inf, np.nan
+    res.violations[99, 0] = np.nan
+    res.reward[[3, 98]] = [np.inf, np.nan]
+    parts = [(_odd_results(40, 5), 0, 0, 0.5), (res, 40, 1, 1.0)]
+    assert len(res) > _SMALL and res.values.size > _SMALL
+    got = build_records(parts)
+    assert got == [r for p in parts for r in _reference(*p)]
+    assert got[140 - 1]["objective"][0] is None and got[40 + 70]["objective"][1] == "-inf"
+    assert got[40 + 98]["reward"] is None and got[40 + 50]["metrics"]["latency_s"] == "inf"
+
+
 def test_encoded_lines_parse_to_exactly_the_records() -> None:
     # orjson writes the lines; each must parse (stdlib json.loads, what any reader uses) to
     # exactly its record, types included (catches ints written as floats, lost precision)
