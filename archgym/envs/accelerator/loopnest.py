@@ -267,11 +267,15 @@ class _Nest:
                 idx[op] += 1
         return cut
 
+    def _partial(self, j: int, above: tuple[tuple[str, int], ...]) -> bool:
+        """Whether outputs leave level ``j`` of their chain as partial sums: a reduction loop
+        is unrolled across its instances or runs in ``above``."""
+        return self.red_spatial["o"][j] or any(d in _REDUCTION for d, _ in above)
+
     def _bits(self, op: str, j: int, above: tuple[tuple[str, int], ...]) -> int:
         if op != "o":
             return self.bits[op]
-        partial = self.red_spatial[op][j] or any(d in _REDUCTION for d, _ in above)
-        return self.psum if partial else self.final
+        return self.psum if self._partial(j, above) else self.final
 
     def energy(
         self, order: tuple[tuple[str, int], ...], cut: dict[str, list[int]]
@@ -304,7 +308,7 @@ class _Nest:
                     continue
                 distinct = math.prod(f for d, f in above if d in _RELEVANT["o"])
                 b_lo, b_hi = self._bits("o", j, above), self._bits("o", j + 1, order[cuts[j + 1] :])
-                partial = self.red_spatial["o"][j] or any(d in _REDUCTION for d, _ in above)
+                partial = self._partial(j, above)
                 # every pass goes up; all but the last of each output are partial sums
                 fin = distinct if partial else r
                 part_up = r - fin
