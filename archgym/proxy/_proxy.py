@@ -400,7 +400,7 @@ def fit_payload_models(
     fit. ``tick(label)`` is called after each fit (a progress bar)."""
     ok = np.ones(X.shape[0], dtype=bool) if feasible is None else np.asarray(feasible, bool)
     models: dict[str, Any] = {}
-    parts_of = components or {}
+    parts_of, ratio_of = components or {}, ratios or {}
 
     def one(y: np.ndarray, rows: np.ndarray, how: str, label: str) -> dict[str, Any]:
         z = _forward(y[rows], how)
@@ -419,8 +419,8 @@ def fit_payload_models(
 
     with _threads(n_threads):
         for t, y in Y.items():
-            if t in (ratios or {}):
-                models[t] = {"ratio": dict((ratios or {})[t])}
+            if t in ratio_of:
+                models[t] = {"ratio": dict(ratio_of[t])}
                 continue
             rows = ok & np.isfinite(y)
             parts = parts_of.get(t)
@@ -591,9 +591,9 @@ def train_proxy(
     if derive_ratios:
         numeric = FeatureEncoder(data.space_spec, derived_key).numeric_features()
         for t in targets:
-            fitted = [u for u in targets if u != t and u not in ratios]
             if t in components or any(r["of"] == t for r in ratios.values()):
                 continue
+            fitted = [u for u in targets if u != t and u not in ratios]
             spec = find_ratio(frame, t, fitted, numeric, ok & np.isfinite(Y[t]))
             if spec is not None:
                 ratios[t] = spec
