@@ -150,6 +150,10 @@ def test_component_transform() -> None:
 
     assert _component_transform(np.array([1.0, 4e4])) == "log"  # like the energy levels
     assert _component_transform(np.array([1.9, 6e7])) == "none"  # like stall cycles: > 1e6
+    # the bound, COMPONENT_LOG_SPAN_MAX = 1e6, is a span (max / min), and it is raw from on
+    assert _component_transform(np.array([1.0, 9.99e5])) == "log"
+    assert _component_transform(np.array([1.0, 1e6])) == "none"
+    assert _component_transform(np.array([2.0, 1.998e6])) == "log"
     assert _component_transform(np.array([0.0, 5.0, 500.0])) == "none"  # log1p never
     assert _component_transform(np.array([0.2, 0.9])) == "none"
 
