@@ -319,3 +319,41 @@ def test_a_run_written_by_the_stdlib_encoder_loads_shows_and_resumes(
 
     assert designs("old") == designs("ref") and len(designs("ref")) == 40
     assert (tmp_path / "old" / "records.jsonl").read_bytes().splitlines()[:15] == lines
+
+
+def test_buffered_store_after_a_failed_write_numbers_on_from_the_file(
+    bowl_env, tmp_path, monkeypatch
+) -> None:
+    # a failed write drops the unwritten records; catches a store that keeps them in
+    # .records, or numbers the next batch (or eval_id) past the dropped ones
+    import errno
+    import os
+
+    import archgym.store as store_module
+    from archgym.errors import StoreError
+
+    real_write = os.write
+    state = {"full": False}
+
+    def write(fd, data):
+        if state["full"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(store_module, "FLUSH_RECORDS", 3)
+    monkeypatch.setattr(store_module.os, "write", write)
+    store = RunStore.create(tmp_path, {"env_id": "e"}, buffered=True, durable=False)
+    _append_all(store, bowl_env, [1, 2])  # batches 0, 1: written
+    _append_all(store, bowl_env, [1])  # batch 2: waits
+    state["full"] = True
+    with pytest.raises(StoreError, match="No space left on device"):
+        _append_all(store, bowl_env, [2])  # batch 3 triggers the write, which fails
+    assert len(store.records) == 3
+    state["full"] = False
+    _append_all(store, bowl_env, [1])
+    store.set_status("complete")
+    store.close()
+    recs = read_records(tmp_path)[0]
+    assert [r["eval_id"] for r in recs] == [0, 1, 2, 3]
+    assert [r["batch"] for r in recs] == [0, 1, 1, 2]
+    assert read_manifest(tmp_path)["n_evaluations"] == 4
