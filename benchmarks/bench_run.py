@@ -27,11 +27,11 @@ from pathlib import Path
 from _timing import fail, load_line, positive_int
 
 
-def child_cpu(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+def child_cpu(cmd: list[str]) -> tuple[float, float]:
     """``(CPU s, wall s)`` of running ``cmd`` to completion; exits on failure."""
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - w0
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -44,10 +44,7 @@ def main() -> int:
     ap.add_argument("--budget", type=positive_int, default=200)
     ap.add_argument("--repeat", type=positive_int, default=5)
     ap.add_argument("--env", default="archgym/Systolic-v0")
-    ap.add_argument("--cold", type=int, default=1, help="runs with an empty numba cache (0: none)")
     args = ap.parse_args()
-    if args.cold < 0:
-        fail(f"--cold takes a count >= 0, got {args.cold}")
     from archgym.errors import ArchGymError
     from archgym.registry import env_spec
 
