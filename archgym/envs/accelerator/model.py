@@ -230,6 +230,17 @@ class ArrayWiring:
     dram_ports: str = "per_operand"
     hierarchy: Any = None
 
+    def describe(self) -> dict[str, Any]:
+        """The wiring as a manifest records it (the hierarchy by its level names)."""
+        out: dict[str, Any] = {
+            "spatial_unroll": dict(self.spatial_unroll or {}),
+            "fold_overlap": self.fold_overlap,
+            "dram_ports": self.dram_ports,
+        }
+        if self.hierarchy is not None:
+            out["hierarchy"] = [lv.name for lv in self.hierarchy.levels]
+        return out
+
     def __post_init__(self) -> None:
         if self.dram_ports not in ("per_operand", "shared"):
             raise ConfigError(
@@ -359,27 +370,14 @@ class AcceleratorCostModel(CostModel):
 
     def describe(self) -> dict[str, Any]:
         """Identity recorded in run manifests."""
-        return {
+        out = {
             **super().describe(),
             "bandwidth_mode": self.bandwidth_mode,
             "energy_pj": self.energy_pj,
-            **(
-                {}
-                if self.array == SYSTOLIC
-                else {
-                    "array": {
-                        "spatial_unroll": dict(self.array.spatial_unroll or {}),
-                        "fold_overlap": self.array.fold_overlap,
-                        "dram_ports": self.array.dram_ports,
-                        **(
-                            {}
-                            if self.array.hierarchy is None
-                            else {"hierarchy": [lv.name for lv in self.array.hierarchy.levels]}
-                        ),
-                    }
-                }
-            ),
         }
+        if self.array != SYSTOLIC:
+            out["array"] = self.array.describe()
+        return out
 
     # -- public API ------------------------------------------------------------------------
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
