@@ -221,7 +221,7 @@ def outlier_points(frame: object, ratio: float) -> list[dict]:
     tile parameter one grid value away, :func:`archgym.envs.kernel.measure.grid.plan_near`'s
     steps) of the same shape, precision and pattern: candidates for a one-off slow timing.
     Chosen from the measurements alone (no model)."""
-    from archgym.envs.kernel.measure.grid import _STEPS, TILE_NAMES
+    from archgym.envs.kernel.measure.grid import TILE_NAMES, one_step
     from archgym.envs.kernel.space import WORKLOAD_COLUMNS
 
     cols = [*WORKLOAD_COLUMNS, "backend", "precision", "sparsity", "density", "sparse_block"]
@@ -231,16 +231,9 @@ def outlier_points(frame: object, ratio: float) -> list[dict]:
         cfgs = [tuple(int(v) for v in r) for r in grp[list(TILE_NAMES)].to_numpy()]
         lat = dict(zip(cfgs, grp["latency_s"].to_numpy(), strict=True))
         for row, cfg in zip(grp[cols + list(TILE_NAMES)].to_dict("records"), cfgs, strict=True):
-            near = []
-            for i, name in enumerate(TILE_NAMES):
-                values = _STEPS[name]
-                j = values.index(cfg[i])
-                for jj in (j - 1, j + 1):
-                    other = (
-                        cfg[:i] + (values[jj],) + cfg[i + 1 :] if 0 <= jj < len(values) else None
-                    )
-                    if other in lat:
-                        near.append(lat[other])
+            steps = one_step(dict(zip(TILE_NAMES, cfg, strict=True)))
+            keys = (tuple(o[t] for t in TILE_NAMES) for o in steps)
+            near = [lat[o] for o in keys if o in lat]
             if near and lat[cfg] > ratio * min(near):
                 out.append(row)
     return out

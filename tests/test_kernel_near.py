@@ -12,7 +12,7 @@ from archgym.envs.kernel.constraints import check_designs
 from archgym.envs.kernel.dataset import DATA_DIR, DATASETS, load_dataset
 from archgym.envs.kernel.gpus import get_gpu
 from archgym.envs.kernel.learned import _memory_features
-from archgym.envs.kernel.measure.grid import TILE_NAMES, plan_near
+from archgym.envs.kernel.measure.grid import TILE_NAMES, one_step, plan_near
 from archgym.envs.kernel.space import KernelWorkload
 
 H200 = get_gpu("H200-SXM")
@@ -57,6 +57,22 @@ def test_plan_near_takes_untimed_accepted_one_step_neighbours_of_the_fastest(h20
         cols |= {"backend": np.full(n, "triton"), "precision": np.full(n, prec),
                  "sparsity": np.full(n, "dense")}  # fmt: skip
         assert check_designs(cols, wl, H200)[0].all()
+
+
+def test_one_step_moves_one_parameter_to_each_grid_neighbour_in_order():
+    cfg = {"block_m": 16, "block_n": 256, "block_k": 64, "group_m": 1, "num_warps": 8,
+           "num_stages": 3, "split_k": 1}  # fmt: skip
+    moves = []
+    for new in one_step(cfg):
+        diff = [t for t in TILE_NAMES if new[t] != cfg[t]]
+        assert len(diff) == 1 and list(new) == list(cfg)
+        moves.append((diff[0], new[diff[0]]))
+    # by hand from STEPS: ends of the grid have one neighbour, inner values two (smaller first)
+    assert moves == [("block_m", 32), ("block_n", 128), ("block_k", 32), ("block_k", 128),
+                     ("group_m", 4), ("num_warps", 4), ("num_stages", 2), ("num_stages", 4),
+                     ("split_k", 2)]  # fmt: skip
+    with pytest.raises(ValueError):
+        list(one_step({**cfg, "block_m": 48}))  # off the grid
 
 
 def test_near_rounds_found_faster_configs_than_the_fixed_sample(h200):

@@ -15,7 +15,7 @@ collection cut short by its deadline keeps the most useful part. Pure numpy: run
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ __all__ = [
     "grid_pool",
     "plan_grid",
     "plan_near",
+    "one_step",
     "tile_grid",
 ]
 
@@ -260,6 +261,17 @@ _STEPS: dict[str, tuple[int, ...]] = {
 }
 
 
+def one_step(cfg: Mapping[str, int]) -> Iterator[dict[str, int]]:
+    """The tile configs one step from ``cfg``: one tile parameter at the next smaller or the
+    next larger value of the Kernel-v1 grid (parameters in ``TILE_NAMES`` order, the smaller
+    value first; a value off the grid raises ``ValueError``)."""
+    for name, values in _STEPS.items():
+        i = values.index(cfg[name])
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(values):
+                yield {**cfg, name: values[j]}
+
+
 def plan_near(
     frame: Any, top: int = 6, per_group: int = 40, gpu: str = "H200-SXM"
 ) -> list[dict[str, Any]]:
@@ -288,15 +300,11 @@ def plan_near(
         cands: list[dict[str, int]] = []
         for row in best[list(TILE_NAMES)].to_numpy():
             cfg = dict(zip(TILE_NAMES, (int(v) for v in row), strict=True))
-            for name, values in _STEPS.items():
-                i = values.index(cfg[name])
-                for j in (i - 1, i + 1):
-                    if 0 <= j < len(values):
-                        new = {**cfg, name: values[j]}
-                        key = tuple(new[t] for t in TILE_NAMES)
-                        if key not in seen:
-                            seen.add(key)
-                            cands.append(new)
+            for new in one_step(cfg):
+                key = tuple(new[t] for t in TILE_NAMES)
+                if key not in seen:
+                    seen.add(key)
+                    cands.append(new)
         if not cands:
             per.append([])
             continue
@@ -311,8 +319,9 @@ def plan_near(
         ok, _ = check_designs(cols, wl, spec)
         d0 = {"backend": "triton", "precision": prec, "sparsity": "dense", "density": 1.0}
         d0["sparse_block"] = 0
-        per.append([_point(wl, d0 | c) for c, good in zip(cands, ok, strict=True) if good])
-        per[-1] = per[-1][:per_group]
+        per.append(
+            [_point(wl, d0 | c) for c, good in zip(cands, ok, strict=True) if good][:per_group]
+        )
     out = []
     for i in range(max((len(p) for p in per), default=0)):
         out += [p[i] for p in per if i < len(p)]
