@@ -57,7 +57,8 @@ def _runs(meta: dict) -> list[dict]:
     return [{k: meta[k] for k in _PER_RUN if k in meta}]
 
 
-def _read(path: str) -> pd.DataFrame:
+def _read(path: str | Path) -> pd.DataFrame:
+    """A collection's gzip CSV ("" is missing; text such as "NA" stays text)."""
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
 
 
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     supp_path = Path(args.supplement)
     supp_meta_path = supp_path.with_name(supp_path.name.split(".")[0] + ".meta.json")
     base, meta = pd.read_parquet(base_path), json.loads(meta_path.read_text())
-    supp = pd.read_csv(supp_path, keep_default_na=False, na_values=[""])
+    supp = _read(supp_path)
     supp["reason"] = supp["reason"].fillna("").astype(str)
     if "max_rel_err" in meta:  # a packaged dataset: wrong results become infeasible
         from package_kernels import package
@@ -128,13 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     out_meta["n_records"] = len(merged)
     out_meta["n_feasible"] = int(merged["feasible"].sum())
     out_meta["partial"] = any(r.get("partial", False) for r in out_meta["runs"])
-    for k in ("n_wrong_result", "n_shapes"):
-        if k in meta:
-            out_meta[k] = (
-                int(merged["reason"].astype(str).str.startswith("wrong result").sum())
-                if k == "n_wrong_result"
-                else int(merged["shape"].nunique())
-            )
+    if "n_wrong_result" in meta:
+        wrong = merged["reason"].astype(str).str.startswith("wrong result")
+        out_meta["n_wrong_result"] = int(wrong.sum())
+    if "n_shapes" in meta:
+        out_meta["n_shapes"] = int(merged["shape"].nunique())
     merged.to_parquet(base_path, index=False, compression="zstd")
     meta_path.write_text(json.dumps(out_meta, indent=2, sort_keys=True) + "\n")
     print(
