@@ -23,7 +23,7 @@ from archgym.envs.accelerator.fidelity import (
     zigzag_rows,
     zigzag_summary,
 )
-from archgym.envs.accelerator.model import AcceleratorCostModel, ArrayWiring
+from archgym.envs.accelerator.model import AcceleratorCostModel, ArrayWiring, edge_words
 from archgym.errors import ConfigError
 from archgym.workloads import Layer, Workload
 
@@ -275,6 +275,32 @@ def test_array_wiring_ports_overlap_and_edges_by_hand():
         ArrayWiring(spatial_unroll={"OZ": 4})
     with pytest.raises(ConfigError, match="dram_ports must be"):
         ArrayWiring(dram_ports="two")
+
+
+def test_edge_terms_of_each_dataflow_by_hand():
+    # GEMM M=64, N=4, K=4 on 4x4, int8, 16 B/cycle; DRAM never binds (256 B / 16 = 16 cycles),
+    # so latency is compute plus what double buffering cannot hide (edge_words' docstring):
+    # os: one input column and one weight row first (4 + 4 words), one 4x4 output tile last
+    #     (16): 24 B -> 1.5 cycles;
+    # ws: the 4x4 weight tile first (16), M x min(N, C) = 256 outputs last: 272 B -> 17;
+    # is (Sr = K = 4, Sc = M = 64): the 4x4 input tile first (16), min(M, C) x N = 16
+    #     outputs last: 32 B -> 2.
+    g = Layer.gemm("g", 64, 4, 4)
+    base = {"rows": 4, "cols": 4, "gbuf_kb": 64, "dram_bw_bytes": 16}
+    for df, edge in (("os", 1.5), ("ws", 17.0), ("is", 2.0)):
+        m = _one(AcceleratorCostModel(), g, dataflow=df, **base)
+        assert m["cycles"] - m["compute_cycles"] == edge, df
+        assert m["stall_cycles"] == edge, df
+        assert (
+            _one(AcceleratorCostModel("ideal"), g, dataflow=df, **base)["cycles"]
+            == (m["compute_cycles"])
+        )
+    is_os, is_ws = np.array([True, False, False]), np.array([False, True, False])
+    sr, sc = np.array([64.0, 4.0, 4.0]), np.array([4.0, 4.0, 64.0])
+    first_i, first_w, last_o = edge_words(is_os, is_ws, 4, 4, 64, 4, sr, sc)
+    np.testing.assert_array_equal(first_i, [4, 0, 16])
+    np.testing.assert_array_equal(first_w, [4, 16, 0])
+    np.testing.assert_array_equal(last_o, [16, 256, 16])
 
 
 def test_zigzag_import_wires_the_array_and_shares_the_dram_port():
