@@ -34,7 +34,7 @@ from archgym.envs.kernel.analytical import path_keys
 from archgym.envs.kernel.calibrate import ROW_COLUMNS, fit_calibration
 from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
 from archgym.envs.kernel.gpus import get_gpu
-from archgym.envs.kernel.learned import features
+from archgym.envs.kernel.learned import BOOSTER_PARAMS, features
 
 QUANTILES = (0.25, 0.5, 0.75)
 
@@ -71,15 +71,8 @@ def inner_cv(frame: pd.DataFrame, gpu: str, seed: int = 0) -> pd.DataFrame:
     for c in cols:
         df[c] = np.nan
     df["fold"] = -1
-    kw = dict(
-        max_iter=300,
-        learning_rate=0.1,
-        max_leaf_nodes=63,
-        min_samples_leaf=10,
-        l2_regularization=1e-3,
-        early_stopping=False,
-        random_state=seed,
-    )
+    # the shipped booster's settings (archgym.envs.kernel.learned.fit_kernel_model)
+    kw = {"max_iter": 300, "random_state": seed, **BOOSTER_PARAMS}
     for i, (a, b) in enumerate(GroupKFold(n_splits=4).split(df, groups=df["shape"])):
         train, test = df.iloc[a], df.iloc[b]
         calib = fit_calibration(train, spec, seed=seed)
@@ -87,12 +80,12 @@ def inner_cv(frame: pd.DataFrame, gpu: str, seed: int = 0) -> pd.DataFrame:
         fte = features({k: test[k].to_numpy() for k in ROW_COLUMNS}, spec, calib)
         y = np.log(train["latency_s"].to_numpy()) - np.log(ftr["ana"])
         with threadpool_limits(1):
-            boosters = {"mean": HistGradientBoostingRegressor(**kw)}  # type: ignore[arg-type]
+            boosters = {"mean": HistGradientBoostingRegressor(**kw)}
             for q in QUANTILES:
                 boosters[f"q{q}"] = HistGradientBoostingRegressor(
                     loss="quantile",
                     quantile=q,
-                    **kw,  # type: ignore[arg-type]
+                    **kw,
                 )
             for name, b_ in boosters.items():
                 b_.fit(ftr["x"], y)

@@ -74,6 +74,7 @@ from archgym.registry import register_cost_model
 
 __all__ = [
     "OBJECTIVES",
+    "BOOSTER_PARAMS",
     "features",
     "fit_kernel_model",
     "predict_latency",
@@ -81,6 +82,14 @@ __all__ = [
 ]
 
 OBJECTIVES = ("residual", "weighted", "ranked")
+#: The booster's settings besides ``max_iter`` and ``random_state`` (fixed: no early stopping).
+BOOSTER_PARAMS: dict[str, Any] = {
+    "learning_rate": 0.1,
+    "max_leaf_nodes": 63,
+    "min_samples_leaf": 10,
+    "l2_regularization": 1e-3,
+    "early_stopping": False,
+}
 _REF_TILE = {
     "block_m": 128,
     "block_n": 128,
@@ -302,15 +311,7 @@ def fit_kernel_model(
         raise ConfigError(f"the kernel dataset has only {len(frame)} timed rows; need >= 20")
     feats = features({k: frame[k].to_numpy() for k in ROW_COLUMNS}, spec, c)
     y, w = _targets(frame, feats, objective)
-    model = HistGradientBoostingRegressor(
-        max_iter=max_iter,
-        learning_rate=0.1,
-        max_leaf_nodes=63,
-        min_samples_leaf=10,
-        l2_regularization=1e-3,
-        early_stopping=False,
-        random_state=seed,
-    )
+    model = HistGradientBoostingRegressor(max_iter=max_iter, random_state=seed, **BOOSTER_PARAMS)
     with threadpool_limits(1):
         model.fit(feats["x"], y, sample_weight=w)
     return _Fitted(model, objective, c)
