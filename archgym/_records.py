@@ -117,6 +117,17 @@ def _rows(arrays: list[np.ndarray]) -> list[list[Any]]:
     return out
 
 
+def _admissible(feasible: list[np.ndarray], violations: list[np.ndarray]) -> list[bool]:
+    """:attr:`Results.admissible` of the joined batches, as stored (feasible and within
+    every constraint), computed once for all of them."""
+    ok = feasible[0] if len(feasible) == 1 else np.concatenate(feasible)
+    vio = violations[0] if len(violations) == 1 else np.concatenate(violations)
+    if vio.ndim == 2 and vio.shape[1]:
+        ok = ok & np.all(vio == 0, axis=1)
+    out: list[bool] = ok.tolist()
+    return out
+
+
 def _design(d: dict[str, Any]) -> dict[str, Any]:
     """A stored copy of a design: plain values copied as they are, others converted."""
     for v in d.values():
@@ -166,10 +177,12 @@ def build_records(parts: Sequence[Part]) -> list[dict[str, Any]]:
     cols = [_column([r.evals.metrics[m] for r in results]) for m in names]
     metric_rows = zip(*cols, strict=True) if cols else iter([()] * len(ids))
     values = _rows([r.values for r in results])
-    violations = _rows([r.violations for r in results])
+    violation_arrays = [r.violations for r in results]
+    violations = _rows(violation_arrays)
     rewards = _column([r.reward for r in results])
-    feasible = _column([r.feasible for r in results])
-    admissible = _column([r.admissible for r in results])
+    feasible_arrays = [r.feasible for r in results]
+    feasible = _column(feasible_arrays)
+    admissible = _admissible(feasible_arrays, violation_arrays)
     reasons = [s for r in results for s in r.evals.reasons]
     designs = [d for r in results for d in r.designs]
     return [

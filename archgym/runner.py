@@ -223,6 +223,7 @@ def run_experiment(
     progress: ProgressFn | None = None,
     env: Any = None,
     store_options: Mapping[str, Any] | None = None,
+    summary: str = "full",
 ) -> RunResult:
     """Run ``exp``, recording every evaluation under ``out``.
 
@@ -234,6 +235,11 @@ def run_experiment(
         env: A pre-built env to use instead of ``exp.make_env()`` (tests, custom envs).
         store_options: Keyword arguments of :class:`~archgym.store.RunStore` (e.g.
             ``{"buffered": True, "durable": False}`` for sweep tasks that are rerun whole).
+        summary: ``"full"``: the result has the best design, the Pareto front, the
+            hypervolume and the outcome counts. ``"best"``: only the best design (the one
+            summary the manifest stores); ``pareto_rows`` is empty and ``hypervolume`` and
+            ``outcomes`` are ``None``, for a caller that keeps only the best, like a sweep
+            task (``archgym show`` and :func:`load_runs` read the rest from the records).
 
     Raises:
         ConfigError / RegistryError / DesignError: Bad experiment (before anything runs).
@@ -241,6 +247,8 @@ def run_experiment(
             recorded run does not match ``exp``.
     """
     t0 = time.perf_counter()
+    if summary not in ("full", "best"):
+        raise ConfigError(f"summary must be 'full' or 'best', but got {summary!r}")
     env, agent = _build(exp, env)
     described = env.describe()
     manifest = {
@@ -320,30 +328,30 @@ def run_experiment(
                 pass  # stays as last written (shown as stopped once the lock is released)
         raise
     finally:
-        summary = None
+        made: dict[str, Any] | None = None
         if store is not None:
             try:
                 records = store.records  # with the buffered ones built
                 if status != "failed":
-                    summary = summarize_records(records, env, hv_reference=exp.hv_reference)
-                    store.set_status(status, best=summary["best"], sync=True)
+                    made = _summarize(records, env, exp, summary)
+                    store.set_status(status, best=made["best"], sync=True)
             finally:
                 store.close()
-    if summary is None:
-        summary = summarize_records(records, env, hv_reference=exp.hv_reference)
+    if made is None:
+        made = _summarize(records, env, exp, summary)
     identity = _identity(described)
     return RunResult(
         run_dir=Path(out) if out is not None else None,
         n_evaluations=len(records),
-        best=summary["best"],
-        pareto_rows=summary["pareto"],
-        pareto_metrics=summary["pareto_metrics"],
+        best=made["best"],
+        pareto_rows=made["pareto"],
+        pareto_metrics=made["pareto_metrics"],
         status=status,
         wall_s=time.perf_counter() - t0,
-        hypervolume=summary["hypervolume"],
+        hypervolume=made["hypervolume"],
         workload=identity["workload"],
         hardware=identity["hardware"],
-        **_explained(records, env),
+        **(_explained(records, env) if summary == "full" else {}),
     )
 
 
@@ -482,11 +490,7 @@ def summarize_records(
     pandas (see :mod:`archgym.pareto`); ``pareto`` is a list of rows, one dict per design.
     """
     obj = env.objective
-    ok = [r for r in records if r.get("admissible")]
-    values = _matrix([r["objective"] for r in ok], len(ok[0]["objective"])) if ok else None
-    best = _best_record(ok, obj, values)
-    if best is not None:
-        best = {**best, "design": _active_design(env.space, best["design"])}
+    ok, values, best = _admissible_best(records, env)
     if obj.is_multi:
         pm = list(obj.labels)
         cols = [list(t.metrics) for t in obj.terms]
@@ -531,6 +535,34 @@ def summarize_records(
             )
         hv = hypervolume(pts[on_front], ref)
     return {"best": best, "pareto": rows, "pareto_metrics": pm, "hypervolume": hv}
+
+
+def _admissible_best(
+    records: list[dict[str, Any]], env: Any
+) -> tuple[list[dict[str, Any]], np.ndarray | None, dict[str, Any] | None]:
+    """The admissible records, their objective matrix (``None`` if there are none) and
+    the best of them (see :func:`_best_record`, its design without inactive parameters)."""
+    ok = [r for r in records if r.get("admissible")]
+    values = _matrix([r["objective"] for r in ok], len(ok[0]["objective"])) if ok else None
+    best = _best_record(ok, env.objective, values)
+    if best is not None:
+        best = {**best, "design": _active_design(env.space, best["design"])}
+    return ok, values, best
+
+
+def _summarize(
+    records: list[dict[str, Any]], env: Any, exp: Experiment, summary: str
+) -> dict[str, Any]:
+    """:func:`summarize_records`, or with ``summary="best"`` the best design alone (no
+    front, no hypervolume)."""
+    if summary == "full":
+        return summarize_records(records, env, hv_reference=exp.hv_reference)
+    return {
+        "best": _admissible_best(records, env)[2],
+        "pareto": [],
+        "pareto_metrics": [],
+        "hypervolume": None,
+    }
 
 
 def _active_design(space: Any, design: Mapping[str, Any]) -> dict[str, Any]:

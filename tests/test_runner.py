@@ -12,6 +12,7 @@ import pytest
 import archgym
 from archgym.errors import ConfigError, StoreError
 from archgym.runner import Experiment, run_experiment
+from archgym.store import read_manifest
 
 
 def _designs(run: Path) -> list[dict]:
@@ -57,6 +58,24 @@ def test_best_is_min_over_admissible_records(bowl_env, tmp_path) -> None:
     assert res.best["metrics"]["latency_s"] == ok["latency_s"].min()
     assert (~df["feasible"]).sum() > 0  # size=16 designs were sampled and recorded as infeasible
     assert set(df.loc[~df["feasible"], "reason"]) == {"size 16 does not fit"}
+
+
+def test_best_only_summary_stores_what_the_full_one_stores(bowl_env, tmp_path) -> None:
+    # summary="best" (a sweep task's) skips the front, the hypervolume and the outcome
+    # counts; it must store the same records and the same best, and show must read it
+    exp = Experiment(agent="random", budget=40, seed=1)
+    full = run_experiment(exp, out=tmp_path / "full", env=bowl_env)
+    best = run_experiment(exp, out=tmp_path / "best", env=bowl_env, summary="best")
+    assert best.best == full.best and best.best is not None
+    assert full.pareto_rows and best.pareto_rows == [] and best.outcomes is None
+    m_full = read_manifest(tmp_path / "full")
+    m_best = read_manifest(tmp_path / "best")
+    assert m_best["best"] == m_full["best"] and m_best["status"] == "complete"
+    df_full, df_best = archgym.load_runs(tmp_path / "full"), archgym.load_runs(tmp_path / "best")
+    cols = [c for c in df_full.columns if c not in ("run", "eval_s", "t_s")]
+    assert df_best[cols].equals(df_full[cols])
+    with pytest.raises(ConfigError, match="summary must be 'full' or 'best'"):
+        run_experiment(exp, env=bowl_env, summary="front")
 
 
 @pytest.mark.parametrize(

@@ -137,6 +137,7 @@ def run_item(
             out=run_dir,
             env=env,
             store_options={"buffered": True, "durable": False},
+            summary="best",  # the task reports the best; show reads the rest from the records
         )
         out.update(
             status=res.status,
