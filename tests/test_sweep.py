@@ -237,7 +237,9 @@ def _cli(*args: str) -> list[str]:
 
 def test_two_concurrent_cli_sweeps(tmp_path: Path) -> None:
     f = tmp_path / "exp.toml"
-    f.write_text(BASE.replace("budget = 12", "budget = 400"))
+    # long enough to be still running when the second starts (it is killed afterwards): with
+    # workers forked from the sweep process, 400 evaluations each finished first
+    f.write_text(BASE.replace("budget = 12", "budget = 20000"))
     out = tmp_path / "s"
     first = subprocess.Popen(
         _cli("sweep", str(f), "--out", str(out), "--workers", "1", "--quiet"),

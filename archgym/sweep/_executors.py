@@ -1,9 +1,14 @@
 """Executors for sweeps: anything behind :class:`concurrent.futures.Executor`.
 
-* ``local`` (default): a :class:`~concurrent.futures.ProcessPoolExecutor` whose workers are
-  started with ``forkserver`` (Linux) or ``spawn`` (elsewhere), never plain ``fork``, so a
-  parent that has imported torch or holds threads is safe. Each worker exits on its own if
-  the sweep process dies (even by ``kill -9``), so no orphan keeps writing after a crash.
+* ``local`` (default): a :class:`~concurrent.futures.ProcessPoolExecutor`. On Linux its
+  workers are forked from the sweep process itself when that is safe (see
+  :func:`fork_is_safe`: only the main thread runs and no torch/TensorFlow/JAX is loaded),
+  so they start with everything the sweep process has imported, at no cost; otherwise they
+  are started by a ``forkserver`` (``spawn`` elsewhere), so a parent that has imported torch
+  or holds threads is safe. Either way the process that forks them has first imported
+  :mod:`archgym.sweep._preload` (the registry's modules and numba) once for all of them.
+  Each worker exits on its own if the sweep process dies (even by ``kill -9``), so no
+  orphan keeps writing after a crash.
 * ``dask``: ``distributed.Client(address).get_executor()``, the same interface on a Dask
   cluster (or SLURM/PBS through dask-jobqueue). Workers must be able to import archgym and
   must see the sweep directory (a shared filesystem). Start a cluster with::
@@ -74,28 +79,68 @@ def _init_worker(parent_pid: int) -> None:
 FORKSERVER_PRELOAD = ["__main__", "archgym.sweep._preload"]
 
 
+#: Modules that make a forked child unsafe once loaded in the parent: their thread pools
+#: (OpenMP, CUDA contexts) do not survive ``fork``. A sweep process that has imported one
+#: starts its workers with the forkserver instead.
+FORK_UNSAFE_MODULES = ("torch", "tensorflow", "jax")
+
+
+def fork_is_safe() -> bool:
+    """Whether pool workers may be forked from this process now: on Linux, with only the
+    main thread running (a lock another thread holds at the fork stays held forever in the
+    child) and none of :data:`FORK_UNSAFE_MODULES` imported."""
+    return (
+        sys.platform.startswith("linux")
+        and threading.active_count() == 1
+        and not any(m in sys.modules for m in FORK_UNSAFE_MODULES)
+    )
+
+
 class LocalPool(Executor):
     """A process pool that can be rebuilt: when a worker dies (``kill -9``, the OOM killer)
     Python's pool breaks and fails every task it holds; :func:`~archgym.sweep.run_sweep`
-    then calls :meth:`rebuild` and submits the lost tasks again."""
+    then calls :meth:`rebuild` and submits the lost tasks again.
+
+    Where :func:`fork_is_safe`, the workers are forked from this process when the pool is
+    made (before the caller starts any thread), after this process has imported
+    :mod:`archgym.sweep._preload`; otherwise a forkserver that imported it starts them.
+
+    Attributes:
+        workers: Worker processes.
+        rebuilds: Times the pool was rebuilt.
+        start_method: ``"fork"``, ``"forkserver"`` or ``"spawn"``: how the current pool's
+            workers were started.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.rebuilds = 0
+        self.start_method = ""
         self._pool = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        if sys.platform.startswith("linux"):
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
+        if fork_is_safe():
+            import archgym.sweep._preload  # noqa: F401 - once here, inherited by every worker
+
+            self.start_method = "fork"
+        elif sys.platform.startswith("linux"):
+            self.start_method = "forkserver"
         else:
-            ctx = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(
+            self.start_method = "spawn"
+        ctx = multiprocessing.get_context(self.start_method)
+        if self.start_method == "forkserver":
+            ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
+        pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=ctx,
             initializer=_init_worker,
             initargs=(os.getpid(),),
         )
+        if self.start_method == "fork":
+            # a fork pool forks all its workers at its first submit, before it starts its
+            # own manager thread: do it now, while this process still has one thread
+            pool.submit(os.getpid).result()
+        return pool
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         return self._pool.submit(fn, *args, **kwargs)

@@ -1,15 +1,16 @@
 """What every sweep worker needs, loaded once by the process that forks the workers.
 
-The local pool (:class:`~archgym.sweep.LocalPool`) and archgym's local Dask cluster start
-their workers with ``forkserver``: a clean process that imports this module once (a
-*forkserver preload*), then forks one worker per request, which starts with it all in
-memory instead of importing it again. Without it each worker spent about 1 s of CPU before
+The local pool (:class:`~archgym.sweep.LocalPool`) forks its workers from the sweep process,
+which imports this module first, when that is safe; otherwise it, like archgym's local Dask
+cluster, starts them with ``forkserver``: a clean process that imports this module once (a
+*forkserver preload*), then forks one worker per request. Either way a worker starts with
+it all in memory instead of importing it again. Without it each worker spent about 1 s of CPU before
 its first experiment (measured on the 2-core development machine): the registry's env and
 agent modules (~0.45 s), ``import numba`` (~0.3 s) and numba's first compiled call, which
 loads its target registries, scipy.linalg included (~0.45 s), the same for every worker.
 
 Importing this module has effects (it imports every registered env and agent module and
-compiles one trivial numba function); only the forkserver imports it. Nothing here may
+compiles one trivial numba function); only a process that forks sweep workers imports it. Nothing here may
 raise: a preload that raises stops the forkserver, and with it every worker.
 """
 
