@@ -42,16 +42,18 @@ PYTHON_BUDGET = 25_000
 #: A call asking for at least this much work compiles at once.
 COMPILE_AT = 5_000
 
-_compiled: dict[tuple[str, str], Callable[..., Any]] = {}
+_compiled: dict[tuple[str, str, str | None], Callable[..., Any]] = {}
 _registered: set[int] = set()
 _python_work = 0
 
 
-def compiled(module: ModuleType, name: str) -> Callable[..., Any]:
+def compiled(module: ModuleType, name: str, signature: str | None = None) -> Callable[..., Any]:
     """The numba-compiled entry point ``module.name`` (compiled, or loaded from numba's disk
     cache, on the first call for it in this process); ``module.HELPERS`` are the functions it
-    calls, compiled inline."""
-    key = (module.__name__, name)
+    calls, compiled inline. With a ``signature`` (numba's notation), compiled for exactly
+    those types: arguments of other types are converted to them (a Python int to float64)
+    or refused with ``TypeError``."""
+    key = (module.__name__, name, signature)
     fn = _compiled.get(key)
     if fn is None:
         from numba.extending import register_jitable
@@ -60,15 +62,15 @@ def compiled(module: ModuleType, name: str) -> Callable[..., Any]:
             if id(helper) not in _registered:
                 register_jitable(error_model="numpy")(helper)
                 _registered.add(id(helper))
-        fn = njit_cached(getattr(module, name))
+        fn = njit_cached(getattr(module, name), signature)
         if not hasattr(fn, "overloads"):  # NUMBA_DISABLE_JIT=1: numba hands back the function
             fn = functools.partial(_quiet, fn)
         _compiled[key] = fn
     return fn
 
 
-def njit_cached(fn: Callable[..., Any], **options: Any) -> Any:
-    """``numba.njit(cache=True, error_model="numpy", **options)(fn)``; without the disk
+def njit_cached(fn: Callable[..., Any], signature: str | None = None, **options: Any) -> Any:
+    """``numba.njit([signature,] cache=True, error_model="numpy", **options)(fn)``; without the disk
     cache where numba finds no writable place for it (a read-only install whose user has no
     writable home: numba raises ``RuntimeError`` rather than compile uncached).
 
@@ -76,12 +78,12 @@ def njit_cached(fn: Callable[..., Any], **options: Any) -> Any:
     as Python (on numpy scalars) does, not numba's default ``ZeroDivisionError``."""
     from numba import njit
 
-    try:
-        return njit(cache=True, error_model="numpy", **options)(fn)
+    try:  # a signature: compiled at once for it; None (numba's default): at each new type
+        return njit(signature, cache=True, error_model="numpy", **options)(fn)
     except RuntimeError as err:
         if "no locator available" not in str(err):
             raise
-        return njit(error_model="numpy", **options)(fn)
+        return njit(signature, error_model="numpy", **options)(fn)
 
 
 def _quiet(fn: Callable[..., Any], *args: Any) -> Any:
@@ -98,12 +100,18 @@ class Tiered:
     Args:
         module: Dotted name of the kernel module (imported at the first call).
         name: The entry point's name in it.
+        signature: Compile for exactly these types (numba's notation, see :func:`compiled`):
+            for an entry point taking numbers whose Python types vary (int or float). Then
+            :meth:`exact` hands out the entry of that one overload from the first compiled
+            call on.
     """
 
-    def __init__(self, module: str, name: str) -> None:
-        self.module_name, self.name = module, name
+    def __init__(self, module: str, name: str, signature: str | None = None) -> None:
+        self.module_name, self.name, self.signature = module, name, signature
         self._fn: Callable[..., Any] | None = None
-        self._entry: Callable[..., Any] | None = None
+        #: What :meth:`exact` hands out from now on, once it is known (else ``None``): a
+        #: caller reads it first, as ``t.entry or t.exact(work)``, to skip a method call.
+        self.entry: Callable[..., Any] | None = None
 
     def pick(self, work: int) -> Callable[..., Any]:
         """The function to run for a call doing ``work`` units (design x layer evaluations):
@@ -118,7 +126,7 @@ class Tiered:
         if not started and work < COMPILE_AT and _python_work + work <= PYTHON_BUDGET:
             _python_work += work
             return functools.partial(_quiet, getattr(module, self.name))
-        self._fn = compiled(module, self.name)
+        self._fn = compiled(module, self.name, self.signature)
         return self._fn
 
     def exact(self, work: int) -> Callable[..., Any]:
@@ -131,19 +139,33 @@ class Tiered:
 
         The entry does not check types: an argument of another type than the first call's
         is read as that type. Only a caller that builds all the arguments itself may use it.
+
+        With a ``signature``: the entry of its one overload at once. That entry converts a
+        number to the signature's type as numba's dispatch would (a Python int to float64),
+        or raises ``TypeError`` (``None``, a list); arrays it reads as the signature's,
+        unchecked, as above.
         """
-        entry = self._entry
+        entry = self.entry
         if entry is not None:
             return entry
         fn = self.pick(work)
-        return fn if self._fn is None else self._record
+        if self._fn is None:
+            return fn
+        if self.signature is None:
+            return self._record
+        # NUMBA_DISABLE_JIT=1: the partial of the Python function, as it is
+        disp: Any = fn
+        self.entry = (
+            disp.overloads[disp.signatures[0]].entry_point if hasattr(fn, "overloads") else fn
+        )
+        return self.entry
 
     def _record(self, *args: Any) -> Any:
         """Call the compiled dispatcher and keep the entry of the overload it ran."""
         fn: Any = self._fn
         out = fn(*args)
         if not hasattr(fn, "overloads"):  # not compiled (NUMBA_DISABLE_JIT=1)
-            self._entry = fn
+            self.entry = fn
             return out
-        self._entry = fn.overloads[tuple(fn.typeof_pyval(a) for a in args)].entry_point
+        self.entry = fn.overloads[tuple(fn.typeof_pyval(a) for a in args)].entry_point
         return out

@@ -39,6 +39,10 @@ __all__ = ["Metric", "Evaluations", "CostModel", "designs_to_columns", "reject_u
 Direction = Literal["min", "max"]
 _FLOAT = np.dtype(float)
 _BOOL = np.dtype(bool)
+#: ``feasible`` of every :meth:`Evaluations.from_floats` result: read-only, so that sharing
+#: it is safe (a fresh array and its release cost a lone design about 0.25 us).
+_ONE_FEASIBLE = np.ones(1, dtype=bool)
+_ONE_FEASIBLE.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -111,15 +115,19 @@ class Evaluations:
 
         def __getattr__(self, name: str) -> Any:
             # Only reached for an attribute the instance lacks: `metrics` of a result built
-            # by from_block, whose per-metric arrays are made at first use (a lone design
-            # whose caller reads `floats(0)` never pays for the views).
-            block = self.__dict__.get("_block")
-            if name != "metrics" or block is None:
+            # by from_block or from_floats, whose per-metric arrays are made at first use (a
+            # lone design whose caller reads `floats(0)` never pays for them).
+            d = self.__dict__
+            if name != "metrics" or "_names" not in d:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            # from_block checked the shapes: no strict= (0.2-0.8 us of a lone design, here
-            # and in floats)
-            names = self.__dict__["_names"]
-            metrics = self.__dict__["metrics"] = dict(zip(names, block))  # noqa: B905
+            block = d.get("_block")
+            if block is None:  # from_floats: one design's column
+                names = d["_names"]
+                block = np.array(d["_floats"][: len(names)], dtype=float).reshape(len(names), 1)
+                d["_block"] = block
+            # from_block / from_floats checked the shapes: no strict= (0.2-0.8 us of a lone
+            # design, here and in floats)
+            metrics = d["metrics"] = dict(zip(d["_names"], block))  # noqa: B905
             return metrics
 
     @classmethod
@@ -174,20 +182,59 @@ class Evaluations:
         )
         return out
 
-    def _unbuilt(self) -> np.ndarray | None:
-        """The block of a from_block result whose ``metrics`` dict is not built yet."""
-        d = self.__dict__
-        return None if "metrics" in d else d.get("_block")
+    @classmethod
+    def from_floats(
+        cls, names: Sequence[str], values: tuple[float, ...], check: bool = True
+    ) -> Evaluations:
+        """The result of one feasible design whose metrics are the first ``len(names)`` of
+        ``values`` (Python floats, in the order of ``names``; items beyond are ignored, such
+        as a kernel's status): the lone-design fast path of a model that computes a design
+        as numbers. :meth:`floats` reads them as they are; the ``metrics`` dict of ``(1,)``
+        arrays is built at its first use (as :meth:`from_block`'s). ``feasible`` is a
+        read-only ``[True]`` shared by such results.
+
+        ``check=False`` skips the check below, for a caller whose compiled code has just
+        returned ``values`` with that type (the check costs about 0.6 us, a lone design's
+        call 2-3 us).
+
+        Raises:
+            ValueError: ``values`` is not a tuple of at least ``len(names)`` floats.
+        """
+        if check and not (
+            type(values) is tuple
+            and len(values) >= len(names)
+            and all(type(x) is float for x in values[: len(names)])
+        ):
+            raise ValueError(
+                f"from_floats needs a tuple of {len(names)} floats (one per metric), got {values!r}"
+            )
+        out = cls.__new__(cls)
+        d = out.__dict__
+        d["_names"], d["_floats"], d["feasible"], d["reasons"], d["extras"] = (
+            names,
+            values,
+            _ONE_FEASIBLE,
+            [""],
+            None,
+        )
+        return out
 
     def _metric_names(self) -> list[str]:
-        """The metric names, without building a from_block result's per-metric views."""
-        return list(self.metrics if self._unbuilt() is None else self.__dict__["_names"])
+        """The metric names, without building a from_block or from_floats result's
+        per-metric arrays."""
+        d = self.__dict__
+        return list(d["metrics"] if "metrics" in d or "_names" not in d else d["_names"])
 
     def floats(self, i: int) -> dict[str, float]:
         """Metrics of design ``i`` as Python floats (NaN stays NaN), in the metrics' order."""
-        d = self.__dict__  # self._unbuilt(), inline: an env step calls this once
-        if "metrics" not in d and d.get("_block") is not None:
-            return dict(zip(d["_names"], d["_block"][:, i].tolist()))  # noqa: B905
+        d = self.__dict__  # read the block or the floats while `metrics` is not built
+        if "metrics" not in d and "_names" in d:
+            values = d.get("_floats")
+            if values is None:
+                return dict(zip(d["_names"], d["_block"][:, i].tolist()))  # noqa: B905
+            if i == 0 or i == -1:
+                return dict(zip(d["_names"], values))  # noqa: B905
+            raise IndexError(f"design index {i} is out of range for 1 design")
         return {k: float(v[i]) for k, v in self.metrics.items()}
 
     def row(self, i: int) -> dict[str, Any]:

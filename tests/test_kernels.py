@@ -128,3 +128,123 @@ def test_exact_records_the_compiled_overload_and_gives_its_results() -> None:
     _same(runs[0], runs[1])
     with np.errstate(all="ignore"):
         _same(runs[0], _run(systolic.totals, args, _outputs("totals", 40, 2)))
+
+
+def _tuples_equal(a: tuple[float, ...], b: tuple[float, ...]) -> None:
+    """Equal floats, NaN equal to NaN, and both tuples of Python floats."""
+    assert type(a) is tuple and type(b) is tuple
+    assert all(type(x) is float for x in a) and all(type(x) is float for x in b)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("limited", [True, False])
+def test_systolic_one_equals_its_column_of_totals_as_python_or_compiled(limited: bool) -> None:
+    # The lone-design entry `one` shares the layer loop with `totals` but reads its design
+    # from numbers; catches a design value read into the wrong place, numba and CPython
+    # computing different floats, or a feasible design that `one` calls infeasible.
+    from archgym._kernels import COMPILE_AT, Tiered
+
+    cols = systolic_designs(np.random.default_rng(8), 150)
+    n = len(cols["rows"])
+    block = systolic_model._design_block(cols)
+    table = systolic_model._layer_table(get("mobilenet_v2"))
+    out, feasible = np.empty((systolic.N_TOTALS, n)), np.empty(n, bool)
+    with np.errstate(all="ignore"):
+        systolic.totals(block, table, limited, systolic_model._CONSTANTS, out, feasible)
+    assert 0 < feasible.sum() < n
+    entry = Tiered("archgym.envs.systolic._kernel", "one", systolic.ONE_SIGNATURE).exact(COMPILE_AT)
+    v = block.reshape(systolic.N_DESIGN, n)
+    for i in range(n):
+        design = tuple(v[:7, i].tolist())
+        with np.errstate(all="ignore"):
+            py = systolic.one(design, v[7, i], table, limited, systolic_model._CONSTANTS)
+        _tuples_equal(py, entry(design, int(v[7, i]), table, limited, systolic_model._CONSTANTS))
+        _tuples_equal(py, tuple(out[:, i].tolist()))
+
+
+def test_a_signature_entry_reads_ints_as_floats_and_refuses_what_is_not_a_number() -> None:
+    # Tiered(signature=...) hands out the one overload's entry at once; the models pass it a
+    # lone design's Python ints and floats as they come, and fall back to the block path on
+    # TypeError/ValueError. Catches an entry that misreads ints or accepts a wrong tuple.
+    from archgym._kernels import COMPILE_AT, Tiered
+
+    tiered = Tiered("archgym.envs.systolic._kernel", "one", systolic.ONE_SIGNATURE)
+    entry = tiered.exact(COMPILE_AT)
+    if not hasattr(tiered._fn, "overloads"):
+        pytest.skip("NUMBA_DISABLE_JIT=1: the entry is the Python function")
+    assert tiered.entry is entry and tiered.exact(1) is entry
+    table = systolic_model._layer_table(get("resnet18"))
+    args = (table, True, systolic_model._CONSTANTS)
+    as_floats = entry((16.0, 8.0, 64.0, 64.0, 64.0, 10.0, 1000.0), 1.0, *args)
+    _tuples_equal(as_floats, entry((16, 8, 64, 64, 64, 10, 1000), 1, *args))
+    assert as_floats[0] > 0
+    for bad in [(16, 8, 64, 64, 64, 10), (16, 8, 64, 64, 64, 10, None), [16, 8, 64, 64, 64, 10, 1]]:
+        with pytest.raises((TypeError, ValueError)):
+            entry(bad, 1, *args)
+
+
+def _whole(v: np.ndarray) -> bool:
+    """A float column of whole numbers (that an int column holds as well)."""
+    return v.dtype == float and bool(np.isfinite(v).all() and (v == np.floor(v)).all())
+
+
+class _Fixed:
+    """Stands in for a model's ``_ONE`` Tiered: its ``entry`` is the given function."""
+
+    def __init__(self, fn: Any) -> None:
+        self.entry = fn
+
+
+def _lone_tier(tier: str, module: Any, signature: str) -> _Fixed:
+    from archgym._kernels import _quiet
+
+    fn = module.one
+    if tier == "compiled":
+        return _Fixed(compiled(module, "one", signature))
+    return _Fixed(lambda *a: _quiet(fn, *a))
+
+
+@pytest.mark.parametrize("tier", ["python", "compiled"])
+@pytest.mark.parametrize("model_name", ["systolic"])
+def test_lone_designs_through_either_tier_equal_their_batch_rows(
+    model_name: str, tier: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A lone design goes through `one` (a tuple of floats) unless it fails a check; catches
+    # a lone result that differs from its batch row in either tier, a design given as ints
+    # or as objects read differently, and an infeasible lone design that loses its reason.
+    from archgym.envs.accelerator.model import AcceleratorCostModel, ArrayWiring
+    from archgym.envs.systolic.model import SystolicCostModel
+
+    if model_name == "systolic":
+        model: Any = SystolicCostModel()
+        cols = systolic_designs(np.random.default_rng(11), 120)
+        fixed = _lone_tier(tier, systolic, systolic.ONE_SIGNATURE)
+        monkeypatch.setattr(systolic_model, "_ONE", fixed)
+    else:
+        model = AcceleratorCostModel()
+        if model_name != "accelerator":
+            model = AcceleratorCostModel(
+                array=ArrayWiring(fold_overlap=True, dram_ports="shared"),
+                energy_pj={"rf": 0.3, "dram_w": 100.0},
+            )
+        cols = accel_designs(np.random.default_rng(11), 120)
+        fixed = _lone_tier(tier, accel, accel.ONE_SIGNATURE)
+        monkeypatch.setattr(accel_model, "_ONE", fixed)
+    calls = []
+    fn = fixed.entry
+    fixed.entry = lambda *a: calls.append(1) or fn(*a)
+    batch = model.evaluate(cols, "resnet18")
+    assert 0 < batch.feasible.sum() < len(batch)
+    for i in range(len(batch)):
+        row = {k: v[i : i + 1] for k, v in cols.items()}
+        ints = {k: v.astype(int) if _whole(v) else v for k, v in row.items()}
+        objects = {k: v.astype(object) for k, v in row.items()}
+        for lone in (row, ints, objects):
+            ev = model.evaluate(lone, "resnet18")
+            assert ev.feasible[0] == batch.feasible[i]
+            if lone is row:  # the others quote their values as given (0 rather than 0.0)
+                assert ev.reasons == [batch.reasons[i]]
+            np.testing.assert_array_equal(
+                list(ev.floats(0).values()), list(batch.floats(i).values())
+            )
+    assert len(calls) >= 3 * len(batch) - 10  # the lone designs went through `one`

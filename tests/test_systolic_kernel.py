@@ -147,6 +147,54 @@ def test_from_block_metrics_and_floats_read_the_block() -> None:
         ev.metricz  # noqa: B018
 
 
+def test_from_floats_reads_the_floats_and_builds_unshared_metrics() -> None:
+    # The lone-design result of a tuple of floats: catches a `metrics` that aliases another
+    # result's (results must stay valid after the next call), a shared `feasible` that a
+    # caller can flip for every later result, and tuples that are not floats let through.
+    from archgym.cost_model import Evaluations, Metric, reject_unphysical
+
+    a = Evaluations.from_floats(("x", "y"), (1.5, 2.0, -1.0))  # beyond the names: ignored
+    b = Evaluations.from_floats(("x", "y"), (3.0, np.nan))
+    assert len(a) == 1 and a.floats(0) == a.floats(-1) == {"x": 1.5, "y": 2.0}
+    assert a.row(0) == {"x": 1.5, "y": 2.0, "feasible": True, "reason": ""}
+    assert b.row(0)["y"] is None and a.reasons == [""] and a.extras is None
+    with pytest.raises(IndexError, match="out of range for 1 design"):
+        a.floats(1)
+    assert list(a.metrics) == ["x", "y"] and a.metrics["x"].shape == (1,)
+    assert a.metrics["x"].dtype == np.float64 and np.isnan(b.metrics["y"][0])
+    assert not np.shares_memory(a.metrics["x"], b.metrics["x"])
+    a.metrics["x"][0] = 9.0
+    assert a.floats(0)["x"] == 9.0 and b.floats(0)["x"] == 3.0
+    with pytest.raises(ValueError, match="read-only"):
+        a.feasible[0] = False
+    # a result marked infeasible afterwards gets its own feasible array
+    bad = reject_unphysical(
+        Evaluations.from_floats(("x",), (-1.0,)), (Metric("x", "s"),), "test-model"
+    )
+    assert not bad.feasible[0] and "x=-1.0" in bad.reasons[0]
+    assert Evaluations.from_floats(("x",), (1.0,)).feasible[0]
+    for values in [(1, 2.0), [1.0, 2.0], (1.0,), (1.0, np.float64(2.0))]:
+        with pytest.raises(ValueError, match="from_floats needs a tuple of 2 floats"):
+            Evaluations.from_floats(("x", "y"), values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("model_name", ["systolic", "accelerator"])
+def test_a_call_without_a_workload_is_refused_before_and_after_others(model_name: str) -> None:
+    # The models keep their last workload's table; catches None taken for "the last one"
+    # (the first call's placeholder) instead of being refused.
+    from archgym.envs.accelerator.model import AcceleratorCostModel
+    from archgym.workloads import get
+
+    model: Any = SystolicCostModel() if model_name == "systolic" else AcceleratorCostModel()
+    lone = {"rows": np.array([8]), "cols": np.array([8]), "dataflow": np.array(["os"])}
+    for workload in (None, get("resnet18"), get("resnet18"), None):
+        if workload is None:
+            with pytest.raises(ConfigError, match="workload must be a Workload"):
+                model.evaluate(lone, workload)
+        else:
+            assert model.evaluate(lone, workload).feasible[0]
+
+
 def test_a_lone_design_with_knobs_left_out_or_list_columns_equals_the_batch() -> None:
     # The lone-design fast path reads 1-element arrays; knobs left out (defaults) and plain
     # list columns take the general path and must give the same floats and reasons.

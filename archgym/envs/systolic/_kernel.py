@@ -24,6 +24,8 @@ __all__ = [
     "fold_cycles",
     "pairwise_sum",
     "totals",
+    "one",
+    "ONE_SIGNATURE",
     "per_layer",
     "N_TOTALS",
     "N_LAYER",
@@ -71,19 +73,40 @@ def layer_table(m: np.ndarray, n: np.ndarray, k: np.ndarray, **cols: np.ndarray)
     return np.ascontiguousarray(np.stack(parts, axis=1))
 
 
-def _bad(v: np.ndarray, i: int) -> int:
-    """Bit mask of the design checks ``i`` fails (0: buildable)."""
+def _checks(
+    R: float,
+    C: float,
+    code: float,
+    ifm_kb: float,
+    flt_kb: float,
+    ofm_kb: float,
+    bw: float,
+    clock: float,
+) -> int:
+    """Bit mask of the design checks a design fails (0: buildable), from its values."""
     bits = 0
-    for q in range(2):  # rows, cols: positive integers (NaN fails every comparison)
-        x = v[q, i]
-        if not (x > 0) or x != np.floor(x) or np.isinf(x):
-            bits |= 1 << q
-    if v[_CODE, i] < 0:
+    if not (R > 0) or R != np.floor(R) or np.isinf(R):  # a positive integer (NaN fails)
+        bits |= 1
+    if not (C > 0) or C != np.floor(C) or np.isinf(C):
+        bits |= 1 << 1
+    if code < 0:
         bits |= 1 << 2
-    for q in range(2, 7):  # the knobs: > 0
-        if not (v[q, i] > 0):
-            bits |= 1 << (q + 1)
+    if not (ifm_kb > 0):  # the knobs: > 0
+        bits |= 1 << 3
+    if not (flt_kb > 0):
+        bits |= 1 << 4
+    if not (ofm_kb > 0):
+        bits |= 1 << 5
+    if not (bw > 0):
+        bits |= 1 << 6
+    if not (clock > 0):
+        bits |= 1 << 7
     return bits
+
+
+def _bad(v: np.ndarray, i: int) -> int:
+    """Bit mask of the design checks design ``i`` of the block ``v`` fails (0: buildable)."""
+    return _checks(v[0, i], v[1, i], v[_CODE, i], v[2, i], v[3, i], v[4, i], v[5, i], v[6, i])
 
 
 def check_bits(block: np.ndarray, i: int) -> int:
@@ -233,6 +256,55 @@ def _energy_j(
     return (e[_E_MAC] * mac + e_i * ifm + e_f * flt + e_o * ofm + e[_E_DRAM] * dram) * 1e-12
 
 
+def _design(
+    R: float,
+    C: float,
+    ifm_kb: float,
+    flt_kb: float,
+    ofm_kb: float,
+    bw: float,
+    clock: float,
+    df: int,
+    lay: np.ndarray,
+    limited: bool,
+    e: np.ndarray,
+    stalls: np.ndarray,
+) -> tuple[float, float, float, float, float, float, float, float, float, float, float, float]:
+    """Whole-workload metrics of one buildable design, in the model's metric order;
+    ``stalls`` is scratch space of one float per layer."""
+    cyc = ird = frd = owr = idr = fdr = odr = macs = 0.0
+    for j in range(lay.shape[0]):
+        c = _layer(df, R, C, ifm_kb, flt_kb, bw, lay, j, limited)
+        inst = lay[j, _INST]
+        cyc += c[0] * inst
+        ird += c[1] * inst
+        frd += c[2] * inst
+        owr += c[3] * inst
+        idr += c[4] * inst
+        fdr += c[5] * inst
+        odr += c[6] * inst
+        macs += c[7] * inst
+        stalls[j] = c[8]
+    stall = pairwise_sum(stalls, 0, lay.shape[0])  # numpy's order: the same floats past 2**53
+    e_i = e[_E_SRAM] * np.sqrt(ifm_kb / 8.0)
+    e_f = e[_E_SRAM] * np.sqrt(flt_kb / 8.0)
+    e_o = e[_E_SRAM] * np.sqrt(ofm_kb / 8.0)
+    return (
+        (cyc + stall) / (clock * 1e6),  # latency_s
+        cyc,
+        stall,
+        macs / (cyc * (R * C)),  # utilization
+        ird + frd,
+        owr,
+        ird,
+        frd,
+        idr + fdr,
+        odr,
+        _energy_j(macs, ird, frd, owr, idr + fdr + odr, e, e_i, e_f, e_o),
+        (R * C * e[_A_PE] + (ifm_kb + flt_kb + ofm_kb) * e[_A_SRAM]) * 1e-6,
+    )
+
+
 def totals(
     block: np.ndarray,
     lay: np.ndarray,
@@ -261,39 +333,73 @@ def totals(
             n_bad += 1
             out[:, i] = np.nan
             continue
-        R, C = v[0, i], v[1, i]
-        ifm_kb, flt_kb, ofm_kb, bw, clock = v[2, i], v[3, i], v[4, i], v[5, i], v[6, i]
-        df = int(v[_CODE, i])
-        cyc = ird = frd = owr = idr = fdr = odr = macs = 0.0
-        for j in range(lay.shape[0]):
-            c = _layer(df, R, C, ifm_kb, flt_kb, bw, lay, j, limited)
-            inst = lay[j, _INST]
-            cyc += c[0] * inst
-            ird += c[1] * inst
-            frd += c[2] * inst
-            owr += c[3] * inst
-            idr += c[4] * inst
-            fdr += c[5] * inst
-            odr += c[6] * inst
-            macs += c[7] * inst
-            stalls[j] = c[8]
-        stall = pairwise_sum(stalls, 0, lay.shape[0])  # numpy's order: the same floats past 2**53
-        e_i = e[_E_SRAM] * np.sqrt(ifm_kb / 8.0)
-        e_f = e[_E_SRAM] * np.sqrt(flt_kb / 8.0)
-        e_o = e[_E_SRAM] * np.sqrt(ofm_kb / 8.0)
-        out[0, i] = (cyc + stall) / (clock * 1e6)  # latency_s
-        out[1, i] = cyc
-        out[2, i] = stall
-        out[3, i] = macs / (cyc * (R * C))  # utilization
-        out[4, i] = ird + frd
-        out[5, i] = owr
-        out[6, i] = ird
-        out[7, i] = frd
-        out[8, i] = idr + fdr
-        out[9, i] = odr
-        out[10, i] = _energy_j(macs, ird, frd, owr, idr + fdr + odr, e, e_i, e_f, e_o)
-        out[11, i] = (R * C * e[_A_PE] + (ifm_kb + flt_kb + ofm_kb) * e[_A_SRAM]) * 1e-6
+        m = _design(
+            v[0, i],
+            v[1, i],
+            v[2, i],
+            v[3, i],
+            v[4, i],
+            v[5, i],
+            v[6, i],
+            int(v[_CODE, i]),
+            lay,
+            limited,
+            e,
+            stalls,
+        )
+        out[0, i], out[1, i], out[2, i], out[3, i] = m[0], m[1], m[2], m[3]
+        out[4, i], out[5, i], out[6, i], out[7, i] = m[4], m[5], m[6], m[7]
+        out[8, i], out[9, i], out[10, i], out[11, i] = m[8], m[9], m[10], m[11]
     return n_bad
+
+
+#: numba signature of :func:`one`, compiled for exactly these types: the design's numbers
+#: arrive as a tuple of Python ints or floats, which the compiled entry reads as float64.
+ONE_SIGNATURE = (
+    "UniTuple(float64, 12)(UniTuple(float64, 7), float64, float64[:, ::1], boolean, float64[::1])"
+)
+
+
+def one(
+    design: tuple[float, float, float, float, float, float, float],
+    code: float,
+    lay: np.ndarray,
+    limited: bool,
+    e: np.ndarray,
+) -> tuple[float, ...]:
+    """:func:`totals` of one design given as numbers (a lone design skips building a design
+    block and output arrays): its 12 metrics in the model's metric order, Python floats run
+    as Python; all NaN for a design that fails a check (the caller words the reasons with
+    :func:`totals` and :func:`check_bits`).
+
+    ``design`` holds rows, cols, ifmap/filter/ofmap SRAM KiB, DRAM words/cycle and clock MHz
+    (as a column of the design block), ``code`` the dataflow index (-1: unknown). They are
+    taken as float64 (``np.float64`` run as Python, the type of the design block's values),
+    so both tiers and :func:`totals` compute the same floats."""
+    R, C = np.float64(design[0]), np.float64(design[1])
+    ifm_kb, flt_kb, ofm_kb = np.float64(design[2]), np.float64(design[3]), np.float64(design[4])
+    bw, clock, df = np.float64(design[5]), np.float64(design[6]), np.float64(code)
+    if _checks(R, C, df, ifm_kb, flt_kb, ofm_kb, bw, clock):
+        x = np.nan
+        return (x, x, x, x, x, x, x, x, x, x, x, x)
+    m = _design(
+        R, C, ifm_kb, flt_kb, ofm_kb, bw, clock, int(df), lay, limited, e, np.empty(lay.shape[0])
+    )
+    # float(): Python floats run as Python too (a no-op compiled)
+    return (
+        float(m[0]),
+        float(m[1]),
+        float(m[2]),
+        float(m[3]),
+        float(m[4]),
+        float(m[5]),
+        float(m[6]),
+        float(m[7]),
+        float(m[8]),
+        float(m[9]),
+        float(m[10]),
+        float(m[11]),
+    )
 
 
 def per_layer(
@@ -344,5 +450,5 @@ def per_layer(
     return out, bad
 
 
-#: The functions the entry points (:func:`totals`, :func:`per_layer`) call, compiled inline.
-HELPERS = (_block_sum, pairwise_sum, fold_cycles, _bad, _layer, _energy_j)
+#: The functions the entry points (:func:`totals`, :func:`one`, :func:`per_layer`) call, compiled inline.
+HELPERS = (_block_sum, pairwise_sum, fold_cycles, _checks, _bad, _layer, _energy_j, _design)

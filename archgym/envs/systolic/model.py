@@ -47,6 +47,7 @@ Not exact (documented approximations):
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -127,6 +128,9 @@ _BLOCK_KEYS: tuple[str, ...] = (*_NUMERIC, "dataflow")
 _LONE_DEFAULTS = tuple(np.array([DEFAULTS[k]]) if k in DEFAULTS else None for k in _BLOCK_KEYS)
 _item: Callable[[Any], Any] = np.ndarray.item
 _DF_CODE: dict[str, int] = {d: i for i, d in enumerate(DATAFLOWS)}
+#: What no caller passes as a workload: the models' last workload before their first call
+#: (``None`` would match a call without one, which must be refused).
+_NO_WORKLOAD = object()
 #: Energy (pJ) and area (um^2) constants as the kernels take them.
 _CONSTANTS = np.array(
     [
@@ -154,6 +158,7 @@ _LAYER_KEYS: tuple[str, ...] = (
     "energy_j",
 )
 _TOTALS = Tiered("archgym.envs.systolic._kernel", "totals")
+_ONE = Tiered("archgym.envs.systolic._kernel", "one", _kernel.ONE_SIGNATURE)
 _PER_LAYER = Tiered("archgym.envs.systolic._kernel", "per_layer")
 
 
@@ -161,6 +166,25 @@ def _layer_table(wl: Workload) -> np.ndarray:
     """The kernels' per-layer table of ``wl`` (built once per workload, see
     :meth:`Workload.derived`)."""
     return _kernel.layer_table(**wl.as_arrays())
+
+
+#: The numeric columns of a design that gives them all, in :func:`_kernel.one`'s order.
+_ALL_NUMERIC = operator.itemgetter(*_NUMERIC)
+
+
+def _lone_numbers(columns: dict[str, np.ndarray]) -> tuple[Any, ...] | None:
+    """The :data:`_NUMERIC` values of a lone design given as 1-element arrays (the env's
+    columns, ``designs_to_columns``') as Python numbers, defaults for the knobs it leaves
+    out; ``None`` for anything else (a batch, list columns, rows or cols left out)."""
+    try:
+        if len(columns) >= len(_BLOCK_KEYS):  # every design column: one C call gets them
+            try:
+                return tuple(map(_item, _ALL_NUMERIC(columns)))
+            except KeyError:
+                pass
+        return tuple(map(_item, map(columns.get, _NUMERIC, _LONE_DEFAULTS)))
+    except (TypeError, ValueError):  # not arrays, not of one element, a required one left out
+        return None
 
 
 def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:
@@ -251,6 +275,9 @@ class SystolicCostModel(CostModel):
     version: ClassVar[str] = "1"
     metrics: ClassVar[tuple[Metric, ...]] = _METRICS
     description: ClassVar[str] = "Closed-form SCALE-Sim 3.0 (os/ws/is) systolic-array model"
+    #: The last :class:`Workload` evaluated and its kernel table (a lone design's call
+    #: skips two lookups).
+    _last_workload: tuple[Any, Any] = (_NO_WORKLOAD, None)
 
     def __init__(self, bandwidth_mode: str = "limited") -> None:
         if bandwidth_mode not in ("ideal", "limited"):
@@ -264,15 +291,40 @@ class SystolicCostModel(CostModel):
         return {**super().describe(), "bandwidth_mode": self.bandwidth_mode}
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
-        """Whole-workload metrics, one row per design (sums over layers)."""
-        wl = as_workload(workload, "systolic-analytical")
-        table = wl.derived("systolic-analytical", _layer_table)
+        """Whole-workload metrics, one row per design (sums over layers).
+
+        A lone design (1-element columns) goes into the kernel as numbers and comes back as
+        a tuple of floats (:func:`_kernel.one`, :meth:`Evaluations.from_floats`); a batch,
+        and a lone design that fails a check, as arrays (:func:`_kernel.totals`). Both run
+        the same arithmetic (``tests/test_kernels.py``, ``tests/test_systolic_kernel.py``)."""
+        last = self._last_workload
+        if last[0] is workload:  # the workload of the last call (an env's, every step)
+            table = last[1]
+        else:
+            table = as_workload(workload, "systolic-analytical").derived(
+                "systolic-analytical", _layer_table
+            )
+            if type(workload) is Workload:  # immutable: its table never changes
+                self._last_workload = (workload, table)
+        limited = self.bandwidth_mode == "limited"  # read at every call, as describe() does
+        nums = _lone_numbers(columns)
+        if nums is not None:
+            try:  # the entry, once compiled: one attribute read instead of a call
+                res = (_ONE.entry or _ONE.exact(len(table)))(
+                    nums, _DF_CODE.get(_item(columns["dataflow"]), -1), table, limited, _CONSTANTS
+                )
+            except (KeyError, TypeError, ValueError):  # no dataflow, a value not a number
+                res = None
+            # NaN: a check failed (a feasible design's latency is a number); the block path
+            # words the reasons (and reads a bytes dataflow)
+            if res is not None and res[0] == res[0]:
+                # a tuple of 12 floats, made by the kernel: unchecked
+                return Evaluations.from_floats(_METRIC_NAMES, res, False)
         vals = _design_block(columns)
         n = vals.shape[0] // _kernel.N_DESIGN
         out = np.empty((_kernel.N_TOTALS, n))
         feasible = np.empty(n, np.bool_)  # positional dtype: a lone call counts 0.03 us
         # every argument is built here, with fixed types: the compiled entry is called as is
-        limited = self.bandwidth_mode == "limited"  # read at every call, as describe() does
         n_bad = _TOTALS.exact(n * len(table))(vals, table, limited, _CONSTANTS, out, feasible)
         reasons = _reasons(columns, vals, feasible) if n_bad else [""] * n
         # `out` and `feasible` were allocated above with the shapes from_block checks
