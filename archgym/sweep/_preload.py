@@ -17,6 +17,12 @@ raise: a preload that raises stops the forkserver, and with it every worker.
 from __future__ import annotations
 
 import contextlib
+import time
+
+#: CPU seconds this process spent here importing numba and making its first compiled call
+#: (``None`` if that failed): the start-up the cost models' first compiled call would
+#: otherwise pay in every worker (benchmarks/sweep.py reports it).
+NUMBA_STARTUP_CPU_S: float | None = None
 
 with contextlib.suppress(Exception):
     import archgym.registry as _registry
@@ -30,8 +36,10 @@ with contextlib.suppress(Exception):
     archgym.store.package_versions()  # importlib.metadata scans (~10-50 ms), cached
 
 with contextlib.suppress(Exception):
+    _t0 = time.process_time()
     import numba
 
     # numba loads its typing and lowering registries (numpy, scipy.linalg...) at the first
     # compiled call of a process, cached code included; do it here, once for all workers
     numba.njit(lambda x: x + 1)(1)
+    NUMBA_STARTUP_CPU_S = time.process_time() - _t0
