@@ -162,6 +162,34 @@ def test_systolic_one_equals_its_column_of_totals_as_python_or_compiled(limited:
         _tuples_equal(py, tuple(out[:, i].tolist()))
 
 
+@pytest.mark.parametrize(
+    ("limited", "overlap", "shared"), [(True, False, False), (False, True, True)]
+)
+def test_accelerator_one_equals_its_column_of_totals_as_python_or_compiled(
+    limited: bool, overlap: bool, shared: bool
+) -> None:
+    from archgym._kernels import COMPILE_AT, Tiered
+
+    cols = accel_designs(np.random.default_rng(10), 150)
+    n = len(cols["rows"])
+    block = accel_model._design_block(cols)
+    table = accel_model._kernel_table(get("resnet18"))
+    e_over = accel.energy_overrides({"rf_w": 0.7, "dram_r": 120.0})
+    rest = (limited, overlap, shared, e_over, *accel_model._CONSTANTS)
+    out, feasible = np.empty((accel.N_TOTALS, n)), np.empty(n, bool)
+    with np.errstate(all="ignore"):
+        accel.totals(block, table, *rest, out, feasible)
+    assert 0 < feasible.sum() < n
+    entry = Tiered("archgym.envs.accelerator._kernel", "one", accel.ONE_SIGNATURE).exact(COMPILE_AT)
+    v = block.reshape(accel.N_DESIGN, n)
+    for i in range(n):
+        design, df, prec = tuple(v[:10, i].tolist()), v[10, i], v[11, i]
+        with np.errstate(all="ignore"):
+            py = accel.one(design, df, prec, table, *rest)
+        _tuples_equal(py, entry(design, int(df), int(prec), table, *rest))
+        _tuples_equal(py, tuple(out[:, i].tolist()))
+
+
 def test_a_signature_entry_reads_ints_as_floats_and_refuses_what_is_not_a_number() -> None:
     # Tiered(signature=...) hands out the one overload's entry at once; the models pass it a
     # lone design's Python ints and floats as they come, and fall back to the block path on
@@ -205,7 +233,7 @@ def _lone_tier(tier: str, module: Any, signature: str) -> _Fixed:
 
 
 @pytest.mark.parametrize("tier", ["python", "compiled"])
-@pytest.mark.parametrize("model_name", ["systolic"])
+@pytest.mark.parametrize("model_name", ["systolic", "accelerator", "accelerator-overlap-energy"])
 def test_lone_designs_through_either_tier_equal_their_batch_rows(
     model_name: str, tier: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -57,6 +57,7 @@ from a peer simulator by :mod:`archgym.envs.accelerator.peers`.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -132,8 +133,12 @@ _CHECK_MESSAGES: tuple[str, ...] = (
     "2*(rows*cols+rows+cols) words; raise gbuf_kb or shrink the array",
 )
 _DF_CODE: dict[str, int] = {x: i for i, x in enumerate(DATAFLOWS)}
+#: What no caller passes as a workload: the model's last workload before its first call
+#: (``None`` would match a call without one, which must be refused).
+_NO_WORKLOAD = object()
 _PREC_CODE: dict[str, int] = {x: i for i, x in enumerate(tb.PRECISIONS)}
 _TOTALS = Tiered("archgym.envs.accelerator._kernel", "totals")
+_ONE = Tiered("archgym.envs.accelerator._kernel", "one", _kernel.ONE_SIGNATURE)
 _CONSTANTS = _kernel.constants()
 
 
@@ -338,6 +343,9 @@ class AcceleratorCostModel(CostModel):
     version: ClassVar[str] = "3"
     metrics: ClassVar[tuple[Metric, ...]] = _METRICS
     description: ClassVar[str] = "Vectorised PE-array/RF/buffer/NoC/DRAM model, energy by level"
+    #: The last :class:`Workload` evaluated by the kernel, as given, and its table (a lone
+    #: design's call skips two lookups).
+    _last_workload: tuple[Any, Any, Any] = (_NO_WORKLOAD, None, None)
 
     def __init__(
         self,
@@ -365,7 +373,14 @@ class AcceleratorCostModel(CostModel):
         reference) the rest, including any wiring field the kernel does not know."""
         plain = replace(self.array, fold_overlap=False, dram_ports="per_operand") == SYSTOLIC
         self._use_kernel = self.bandwidth_mode != "scalesim" and plain
-        self._e_over: np.ndarray | None = None
+        #: The kernels' arguments after the table: modes, wiring, energies and constants.
+        self._kernel_args = (
+            self.bandwidth_mode == "limited",
+            bool(self.array.fold_overlap),
+            self.array.dram_ports == "shared",
+            _kernel.energy_overrides(tb.expand_energy_keys(self.energy_pj)),
+            *_CONSTANTS,
+        )
         self._seen = (self.bandwidth_mode, self.array, dict(self.energy_pj))
 
     def describe(self) -> dict[str, Any]:
@@ -391,35 +406,46 @@ class AcceleratorCostModel(CostModel):
         seen = self._seen
         if seen[1] is not self.array or seen[0] != self.bandwidth_mode or seen[2] != self.energy_pj:
             self._refresh()
-        if self._use_kernel:
-            return self._evaluate_kernel(columns, workload)
-        return self._evaluate_numpy(columns, workload)
+        if not self._use_kernel:
+            return self._evaluate_numpy(columns, workload)
+        last = self._last_workload
+        if last[0] is workload:  # the workload of the last call (an env's, every step)
+            wl, table = last[1], last[2]
+        else:
+            wl = as_workload(workload)
+            table = wl.derived("accelerator-analytical", _kernel_table)
+            if type(workload) is Workload:  # immutable: its table never changes
+                self._last_workload = (workload, wl, table)
+        nums = _lone_numbers(columns)
+        if nums is not None:  # a lone design: numbers in, a tuple of floats out
+            try:  # the entry, once compiled: one attribute read instead of a call
+                res = (_ONE.entry or _ONE.exact(len(table)))(
+                    nums,
+                    _DF_CODE.get(_item(columns.get("dataflow", _LONE_DATAFLOW)), -1),
+                    _PREC_CODE.get(_item(columns.get("precision", _LONE_PRECISION)), -1),
+                    table,
+                    *self._kernel_args,
+                )
+            except (TypeError, ValueError):  # a value that is not a number, not one element
+                res = None
+            # NaN: infeasible (a feasible design's latency is a number, as a rule): the block
+            # path words the reasons (and reads any other spelling of a name)
+            if res is not None and res[0] == res[0]:
+                # a tuple of 16 floats, made by the kernel: unchecked
+                return Evaluations.from_floats(_METRIC_NAMES, res, False)
+        return self._evaluate_kernel(columns, wl, table)
 
-    def _evaluate_kernel(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
-        scalars, ptab, nodes, vdds = _CONSTANTS
-        wl = as_workload(workload)
-        table = wl.derived("accelerator-analytical", _kernel_table)
-        if self._e_over is None:
-            self._e_over = _kernel.energy_overrides(tb.expand_energy_keys(self.energy_pj))
+    def _evaluate_kernel(
+        self, columns: dict[str, np.ndarray], wl: Workload, table: np.ndarray
+    ) -> Evaluations:
+        """:meth:`evaluate_columns` of a batch through :func:`_kernel.totals`."""
+        ptab = _CONSTANTS[1]
         v = _design_block(columns)
         n = v.shape[0] // _kernel.N_DESIGN
         out = np.empty((_kernel.N_TOTALS, n))
         feasible = np.empty(n, np.bool_)  # positional dtype: a lone call counts 0.03 us
         # every argument is built here, with fixed types: the compiled entry is called as is
-        n_bad = _TOTALS.exact(n * len(table))(
-            v,
-            table,
-            self.bandwidth_mode == "limited",
-            bool(self.array.fold_overlap),
-            self.array.dram_ports == "shared",
-            self._e_over,
-            scalars,
-            ptab,
-            nodes,
-            vdds,
-            out,
-            feasible,
-        )
+        n_bad = _TOTALS.exact(n * len(table))(v, table, *self._kernel_args, out, feasible)
         reasons = [""] * n
         if n_bad:
             for i in np.flatnonzero(~feasible).tolist():
@@ -871,6 +897,27 @@ _BLOCK_KEYS = (*NUMERIC_PARAMS, "dataflow", "precision")
 #: 1-element arrays of the defaults (a lone design's row).
 _LONE_DEFAULTS = tuple(np.array([DEFAULTS[k]]) for k in _BLOCK_KEYS)
 _item: Callable[[Any], Any] = np.ndarray.item
+_LONE_DATAFLOW = np.array([DEFAULTS["dataflow"]])
+_LONE_PRECISION = np.array([DEFAULTS["precision"]])
+#: The numeric columns of a design that gives them all, in :func:`_kernel.one`'s order.
+_ALL_NUMERIC = operator.itemgetter(*NUMERIC_PARAMS)
+
+
+def _lone_numbers(columns: dict[str, np.ndarray]) -> tuple[Any, ...] | None:
+    """The :data:`NUMERIC_PARAMS` values of a lone design given as 1-element arrays (the
+    env's columns, ``designs_to_columns``') as Python numbers, defaults for those it leaves
+    out; ``None`` for anything else (a batch, list columns, no columns)."""
+    try:
+        if len(columns) >= len(_BLOCK_KEYS):  # every design column: one C call gets them
+            try:
+                return tuple(map(_item, _ALL_NUMERIC(columns)))
+            except KeyError:
+                pass
+        elif not columns:
+            return None
+        return tuple(map(_item, map(columns.get, NUMERIC_PARAMS, _LONE_DEFAULTS)))
+    except (TypeError, ValueError):  # not arrays, not of one element
+        return None
 
 
 def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:
