@@ -159,7 +159,9 @@ def test_systolic_one_equals_its_column_of_totals_as_python_or_compiled(limited:
         with np.errstate(all="ignore"):
             py = systolic.one(design, v[7, i], table, limited, systolic_model._CONSTANTS)
         _tuples_equal(py, entry(design, int(v[7, i]), table, limited, systolic_model._CONSTANTS))
-        _tuples_equal(py, tuple(out[:, i].tolist()))
+        _tuples_equal(py[:-1], tuple(out[:, i].tolist()))
+        with np.errstate(all="ignore"):
+            assert py[-1] == systolic.check_bits(block, i)  # the status: the check bits
 
 
 @pytest.mark.parametrize(
@@ -182,12 +184,19 @@ def test_accelerator_one_equals_its_column_of_totals_as_python_or_compiled(
     assert 0 < feasible.sum() < n
     entry = Tiered("archgym.envs.accelerator._kernel", "one", accel.ONE_SIGNATURE).exact(COMPILE_AT)
     v = block.reshape(accel.N_DESIGN, n)
+    statuses = set()
     for i in range(n):
         design, df, prec = tuple(v[:10, i].tolist()), v[10, i], v[11, i]
         with np.errstate(all="ignore"):
             py = accel.one(design, df, prec, table, *rest)
         _tuples_equal(py, entry(design, int(df), int(prec), table, *rest))
-        _tuples_equal(py, tuple(out[:, i].tolist()))
+        _tuples_equal(py[:-1], tuple(out[:, i].tolist()))
+        with np.errstate(all="ignore"):
+            bits, j, _, _ = accel.failure(block, table, accel_model._CONSTANTS[1], i)
+        assert py[-1] == (bits if bits else -(j + 1) if j >= 0 else 0.0)  # the status
+        assert (py[-1] == 0.0) == feasible[i]
+        statuses.add(np.sign(py[-1]))
+    assert statuses == {-1.0, 0.0, 1.0}  # failed checks, a register file too small, feasible
 
 
 def test_a_signature_entry_reads_ints_as_floats_and_refuses_what_is_not_a_number() -> None:
@@ -263,6 +272,9 @@ def test_lone_designs_through_either_tier_equal_their_batch_rows(
     fixed.entry = lambda *a: calls.append(1) or fn(*a)
     batch = model.evaluate(cols, "resnet18")
     assert 0 < batch.feasible.sum() < len(batch)
+    if model_name != "systolic":  # both kinds of failure: checks, a register file too small
+        assert any(r.startswith("layer ") for r in batch.reasons)
+        assert any(" (got " in r for r in batch.reasons)
     for i in range(len(batch)):
         row = {k: v[i : i + 1] for k, v in cols.items()}
         ints = {k: v.astype(int) if _whole(v) else v for k, v in row.items()}

@@ -567,7 +567,7 @@ def totals(
 #: numba signature of :func:`one`, compiled for exactly these types: the design's numbers
 #: arrive as a tuple of Python ints or floats, which the compiled entry reads as float64.
 ONE_SIGNATURE = (
-    "UniTuple(float64, 16)(UniTuple(float64, 10), float64, float64, float64[:, ::1], boolean, "
+    "UniTuple(float64, 17)(UniTuple(float64, 10), float64, float64, float64[:, ::1], boolean, "
     "boolean, boolean, float64[::1], float64[::1], float64[:, ::1], float64[::1], float64[::1])"
 )
 
@@ -587,9 +587,10 @@ def one(
     vdds: np.ndarray,
 ) -> tuple[float, ...]:
     """:func:`totals` of one design given as numbers (a lone design skips building a design
-    block and output arrays): its 16 metrics in the model's metric order, Python floats run
-    as Python; all NaN for an infeasible design (the caller words the reasons with
-    :func:`totals` and :func:`failure`).
+    block and output arrays): its 16 metrics in the model's metric order, then a status,
+    Python floats run as Python. The status is 0.0 for a feasible design; for an infeasible
+    one (NaN metrics) its check bits, or ``-(j + 1)`` for the first layer ``j`` its register
+    file cannot hold (the caller words the reason; :func:`failure` gives the figures).
 
     ``design`` holds the values of the model's ``NUMERIC_PARAMS`` (a column of the design
     block), ``df_code`` and ``prec_code`` the dataflow and precision indices (-1: unknown);
@@ -606,10 +607,11 @@ def one(
     psum_bits = np.float64(design[9])
     df, prec = int(np.float64(df_code)), int(np.float64(prec_code))
     x = np.nan
-    if _check_values(
+    bits = _check_values(
         R, C, rf_bytes, gbuf_kb, banks, noc_bw_bytes, bw, tech, clock, psum_bits, df, prec, ptab[0]
-    ):
-        return (x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x)
+    )
+    if bits:
+        return (x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, float(bits))
     short, m = _design(
         R,
         C,
@@ -653,6 +655,7 @@ def one(
         float(m[13]),
         float(m[14]),
         float(m[15]),
+        -(short + 1.0) if short >= 0 else 0.0,
     )
 
 

@@ -419,20 +419,22 @@ class AcceleratorCostModel(CostModel):
         nums = _lone_numbers(columns)
         if nums is not None:  # a lone design: numbers in, a tuple of floats out
             try:  # the entry, once compiled: one attribute read instead of a call
+                df = _item(columns.get("dataflow", _LONE_DATAFLOW))
+                prec = _item(columns.get("precision", _LONE_PRECISION))
+                codes = _DF_CODE.get(df, -1), _PREC_CODE.get(prec, -1)
                 res = (_ONE.entry or _ONE.exact(len(table)))(
-                    nums,
-                    _DF_CODE.get(_item(columns.get("dataflow", _LONE_DATAFLOW)), -1),
-                    _PREC_CODE.get(_item(columns.get("precision", _LONE_PRECISION)), -1),
-                    table,
-                    *self._kernel_args,
+                    nums, *codes, table, *self._kernel_args
                 )
             except (TypeError, ValueError):  # a value that is not a number, not one element
                 res = None
-            # NaN: infeasible (a feasible design's latency is a number, as a rule): the block
-            # path words the reasons (and reads any other spelling of a name)
-            if res is not None and res[0] == res[0]:
-                # a tuple of 16 floats, made by the kernel: unchecked
-                return Evaluations.from_floats(_METRIC_NAMES, res, False)
+            if res is not None:
+                if res[0] == res[0]:  # feasible: its latency is a number (as a rule)
+                    # a tuple of 16 floats, made by the kernel: unchecked
+                    return Evaluations.from_floats(_METRIC_NAMES, res, False)
+                if type(df) is str and type(prec) is str:  # read as the block path reads them
+                    failed = _lone_failure(columns, nums, codes, int(res[16]), wl, table)
+                    if failed is not None:
+                        return failed
         return self._evaluate_kernel(columns, wl, table)
 
     def _evaluate_kernel(
@@ -450,15 +452,8 @@ class AcceleratorCostModel(CostModel):
         if n_bad:
             for i in np.flatnonzero(~feasible).tolist():
                 with np.errstate(all="ignore"):  # NaN and inf sizes, run as Python
-                    bits, j, rf_words, need = _kernel.failure(v, table, ptab, i)
-                if bits:
-                    reasons[i] = "; ".join(
-                        f"{msg} (got {_shown(columns, msg, i)})"
-                        for q, msg in enumerate(_CHECK_MESSAGES)
-                        if bits >> q & 1
-                    )
-                else:
-                    reasons[i] = f"layer {wl.layers[j].name!r}: {_rf_too_small(rf_words, need)}"
+                    failed = _kernel.failure(v, table, ptab, i)
+                reasons[i] = _failure_reason(columns, i, wl, *failed)
         # `out` and `feasible` were allocated above with the shapes from_block checks
         return Evaluations.from_block(_METRIC_NAMES, out, feasible, reasons, False)  # unchecked
 
@@ -918,6 +913,52 @@ def _lone_numbers(columns: dict[str, np.ndarray]) -> tuple[Any, ...] | None:
         return tuple(map(_item, map(columns.get, NUMERIC_PARAMS, _LONE_DEFAULTS)))
     except (TypeError, ValueError):  # not arrays, not of one element
         return None
+
+
+def _failure_reason(
+    columns: dict[str, np.ndarray],
+    i: int,
+    wl: Workload,
+    bits: int,
+    j: int,
+    rf_words: float,
+    need: float,
+) -> str:
+    """Why design ``i`` is infeasible, from :func:`_kernel.failure`'s ``(bits, j, rf_words,
+    need)``; ``""`` if it found nothing."""
+    if bits:
+        return "; ".join(
+            f"{msg} (got {_shown(columns, msg, i)})"
+            for q, msg in enumerate(_CHECK_MESSAGES)
+            if bits >> q & 1
+        )
+    return f"layer {wl.layers[j].name!r}: {_rf_too_small(rf_words, need)}" if j >= 0 else ""
+
+
+def _lone_failure(
+    columns: dict[str, np.ndarray],
+    nums: tuple[Any, ...],
+    codes: tuple[int, int],
+    status: int,
+    wl: Workload,
+    table: np.ndarray,
+) -> Evaluations | None:
+    """The result of a lone design for which :func:`_kernel.one` returned NaN and
+    ``status``, with the reason the block path gives it (no kernel call); ``None`` if it
+    passes every check and fits every layer (a NaN from elsewhere: the block path decides)."""
+    if status > 0:  # the check bits
+        reason = _failure_reason(columns, 0, wl, status, -1, 0.0, 0.0)
+    elif status < 0:  # a layer its register file cannot hold: failure() gives the figures
+        block = np.array([*nums, *codes], dtype=float)  # as _design_block builds it
+        with np.errstate(all="ignore"):  # NaN and inf sizes, run as Python
+            failed = _kernel.failure(block, table, _CONSTANTS[1], 0)
+        reason = _failure_reason(columns, 0, wl, *failed)
+    else:
+        return None
+    if not reason:
+        return None
+    out = np.full((_kernel.N_TOTALS, 1), np.nan)
+    return Evaluations.from_block(_METRIC_NAMES, out, np.zeros(1, np.bool_), [reason], False)
 
 
 def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:

@@ -356,7 +356,7 @@ def totals(
 #: numba signature of :func:`one`, compiled for exactly these types: the design's numbers
 #: arrive as a tuple of Python ints or floats, which the compiled entry reads as float64.
 ONE_SIGNATURE = (
-    "UniTuple(float64, 12)(UniTuple(float64, 7), float64, float64[:, ::1], boolean, float64[::1])"
+    "UniTuple(float64, 13)(UniTuple(float64, 7), float64, float64[:, ::1], boolean, float64[::1])"
 )
 
 
@@ -368,9 +368,9 @@ def one(
     e: np.ndarray,
 ) -> tuple[float, ...]:
     """:func:`totals` of one design given as numbers (a lone design skips building a design
-    block and output arrays): its 12 metrics in the model's metric order, Python floats run
-    as Python; all NaN for a design that fails a check (the caller words the reasons with
-    :func:`totals` and :func:`check_bits`).
+    block and output arrays): its 12 metrics in the model's metric order, then its check
+    bits (0.0: buildable), Python floats run as Python. A design that fails a check has NaN
+    metrics (the caller words the reasons from the bits).
 
     ``design`` holds rows, cols, ifmap/filter/ofmap SRAM KiB, DRAM words/cycle and clock MHz
     (as a column of the design block), ``code`` the dataflow index (-1: unknown). They are
@@ -379,9 +379,10 @@ def one(
     R, C = np.float64(design[0]), np.float64(design[1])
     ifm_kb, flt_kb, ofm_kb = np.float64(design[2]), np.float64(design[3]), np.float64(design[4])
     bw, clock, df = np.float64(design[5]), np.float64(design[6]), np.float64(code)
-    if _checks(R, C, df, ifm_kb, flt_kb, ofm_kb, bw, clock):
+    bits = _checks(R, C, df, ifm_kb, flt_kb, ofm_kb, bw, clock)
+    if bits:
         x = np.nan
-        return (x, x, x, x, x, x, x, x, x, x, x, x)
+        return (x, x, x, x, x, x, x, x, x, x, x, x, float(bits))
     m = _design(
         R, C, ifm_kb, flt_kb, ofm_kb, bw, clock, int(df), lay, limited, e, np.empty(lay.shape[0])
     )
@@ -399,6 +400,7 @@ def one(
         float(m[9]),
         float(m[10]),
         float(m[11]),
+        0.0,
     )
 
 

@@ -187,6 +187,14 @@ def _lone_numbers(columns: dict[str, np.ndarray]) -> tuple[Any, ...] | None:
         return None
 
 
+def _lone_failure(columns: dict[str, np.ndarray], bits: int) -> Evaluations:
+    """The result of a lone design that fails the checks ``bits`` (as :func:`_kernel.one`
+    returned them), with the reasons the block path gives it."""
+    out = np.full((_kernel.N_TOTALS, 1), np.nan)
+    reasons = [_words(columns, bits, 0)]
+    return Evaluations.from_block(_METRIC_NAMES, out, np.zeros(1, np.bool_), reasons, False)
+
+
 def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:
     """The kernels' design block ``(8, n)``, flattened, of the design columns: the
     :data:`_NUMERIC` values (defaults fill the knobs a design leaves out), then the dataflow
@@ -234,12 +242,15 @@ def _reasons(columns: dict[str, np.ndarray], block: np.ndarray, feasible: np.nda
     for i in np.flatnonzero(~feasible).tolist():
         with np.errstate(all="ignore"):  # NaN and inf sizes, run as Python
             bits = _kernel.check_bits(block, i)
-        reasons[i] = "; ".join(
-            f"{msg} (got {_value(columns, msg, i)})"
-            for q, msg in enumerate(_CHECKS)
-            if bits >> q & 1
-        )
+        reasons[i] = _words(columns, bits, i)
     return reasons
+
+
+def _words(columns: dict[str, np.ndarray], bits: int, i: int) -> str:
+    """The reason of design ``i``, which fails the checks ``bits``."""
+    return "; ".join(
+        f"{msg} (got {_value(columns, msg, i)})" for q, msg in enumerate(_CHECKS) if bits >> q & 1
+    )
 
 
 def _column(columns: dict[str, np.ndarray], key: str, n: int) -> np.ndarray:
@@ -310,16 +321,17 @@ class SystolicCostModel(CostModel):
         nums = _lone_numbers(columns)
         if nums is not None:
             try:  # the entry, once compiled: one attribute read instead of a call
-                res = (_ONE.entry or _ONE.exact(len(table)))(
-                    nums, _DF_CODE.get(_item(columns["dataflow"]), -1), table, limited, _CONSTANTS
-                )
+                df = _item(columns["dataflow"])
+                code = _DF_CODE.get(df, -1)
+                res = (_ONE.entry or _ONE.exact(len(table)))(nums, code, table, limited, _CONSTANTS)
             except (KeyError, TypeError, ValueError):  # no dataflow, a value not a number
                 res = None
-            # NaN: a check failed (a feasible design's latency is a number); the block path
-            # words the reasons (and reads a bytes dataflow)
-            if res is not None and res[0] == res[0]:
-                # a tuple of 12 floats, made by the kernel: unchecked
-                return Evaluations.from_floats(_METRIC_NAMES, res, False)
+            if res is not None:
+                if res[0] == res[0]:  # feasible: its latency is a number
+                    # a tuple of 12 floats, made by the kernel: unchecked
+                    return Evaluations.from_floats(_METRIC_NAMES, res, False)
+                if type(df) is str and res[12] > 0:  # check bits; a str dataflow, not bytes
+                    return _lone_failure(columns, int(res[12]))
         vals = _design_block(columns)
         n = vals.shape[0] // _kernel.N_DESIGN
         out = np.empty((_kernel.N_TOTALS, n))
