@@ -61,6 +61,7 @@ from archgym._records import (
     loads,
     loads_lines,
     make_records,
+    record_of_one,
 )
 from archgym.errors import StoreError
 from archgym.results import Results
@@ -444,8 +445,9 @@ class RunStore:
         self.durable = durable
         self._parts: list[Part] = []  # buffered batches whose records are not built yet
         self._n_parts = 0  # records in them
+        self._fresh: list[dict[str, Any]] = []  # buffered records built, not yet encoded
         self._pending: list[bytes] = []  # encoded records not yet written
-        self._n_pending = 0  # records not yet on disk (in _parts or _pending)
+        self._n_pending = 0  # records not yet on disk (in _parts, _fresh or _pending)
         self._next_batch = (records[-1]["batch"] + 1) if records else 0
         self._manifest_on_disk = True
         self._fd: int | None = None
@@ -585,10 +587,12 @@ class RunStore:
         """Append one batch of evaluations as records (read them from :attr:`records`).
 
         Unbuffered, the batch is written at once, in one ``os.write``. Buffered, its records
-        are built and written with the others of the store's next write (a status change,
-        :meth:`close`, or every :data:`FLUSH_RECORDS` records), so ``results`` must not be
-        modified afterwards (its designs are copied; the arrays are kept as they are, and
-        :class:`~archgym.env.DSEEnv` makes new ones for every batch).
+        are written with the others of the store's next write (a status change,
+        :meth:`close`, or every :data:`FLUSH_RECORDS` records); a crash before then loses
+        them (a sweep task reruns its experiment whole). The record of a batch of one
+        design is built at once; larger batches are built when written, so their
+        ``results`` must not be modified afterwards (designs are copied; the arrays are
+        kept as they are, and :class:`~archgym.env.DSEEnv` makes new ones for every batch).
 
         Raises:
             StoreError: The store is closed, or the records cannot be written (the file is
@@ -601,17 +605,24 @@ class RunStore:
             return
         start = len(self._records) + self._n_parts
         if self.buffered:
-            kept = Results(
-                [dict(d) for d in results.designs],
-                results.evals,
-                results.values,
-                results.violations,
-                results.reward,
-                results.eval_time_s,
-            )
-            self._parts.append((kept, start, self._next_batch, elapsed_s))
+            if n == 1:  # one design: its record now, from its own values (see record_of_one)
+                if self._parts:
+                    self._build()  # the batches before it first
+                rec = record_of_one(results, start, self._next_batch, elapsed_s)
+                self._records.append(rec)
+                self._fresh.append(rec)
+            else:
+                kept = Results(
+                    [dict(d) for d in results.designs],
+                    results.evals,
+                    results.values,
+                    results.violations,
+                    results.reward,
+                    results.eval_time_s,
+                )
+                self._parts.append((kept, start, self._next_batch, elapsed_s))
+                self._n_parts += n
             self._next_batch += 1
-            self._n_parts += n
             self._n_pending += n
             if self._n_pending >= FLUSH_RECORDS:
                 self._flush()
@@ -622,7 +633,13 @@ class RunStore:
         self._next_batch += 1
 
     def _build(self) -> None:
-        """Build and encode the buffered batches' records (column by column, all at once)."""
+        """Encode the buffered records already built (batches of one), then build and encode
+        the other buffered batches' records (column by column, all at once)."""
+        if self._fresh:
+            self._pending.append(encode_records(self._fresh))
+            self._fresh = []
+        if not self._parts:
+            return
         parts, self._parts, self._n_parts = self._parts, [], 0
         new = build_records(parts)
         self._pending.append(encode_records(new))
@@ -647,7 +664,7 @@ class RunStore:
             ) from None
 
     def _flush(self) -> None:
-        if self._parts:
+        if self._parts or self._fresh:
             self._build()
         if self._pending and self._fd is not None:
             blob, self._pending = b"".join(self._pending), []

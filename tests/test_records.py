@@ -182,6 +182,43 @@ def test_batches_with_different_metrics_are_built_one_by_one() -> None:
     )
 
 
+def _one_odd(seed):
+    """A batch of one design whose every number is drawn from finite, NaN and +-inf values,
+    with float64, float32, int and object metric columns, 0-2 constraints."""
+    rng = np.random.default_rng(seed)
+    pool = np.array([0.0, 1.5, -2.25, 1e-300, 3e38, np.nan, np.inf, -np.inf])
+    pick = lambda k: rng.choice(pool, size=k)  # noqa: E731
+    feasible = np.array([bool(rng.integers(2))])
+    evals = Evaluations(
+        metrics={"latency_s": pick(1), "energy_j": pick(1)}, feasible=feasible, reasons=["why"]
+    )
+    evals.metrics["count"] = rng.integers(-5, 5, 1)
+    evals.metrics["half"] = pick(1).astype(np.float32)
+    evals.metrics["obj"] = np.array([np.float64(pick(1)[0])], dtype=object)
+    designs = [{"rows": np.int64(8), "clock": float(pick(1)[0]), "flow": "ws"}]
+    c = int(rng.integers(3))
+    violations = np.where(rng.random((1, c)) < 0.5, 0.0, pick(c).reshape(1, c))
+    reward = pick(1) if seed % 2 else rng.integers(-3, 3, 1)
+    return Results(designs, evals, pick(2).reshape(1, 2), violations, reward, eval_time_s=0.1)
+
+
+def test_record_of_one_design_equals_the_format_value_by_value() -> None:
+    # the row-wise record of a batch of one (what a sweep task and `archgym run` write for
+    # every evaluation) against the format, value and type: NaN/inf in every field, int and
+    # object columns kept as _column keeps them
+    for seed in range(200):
+        res = _one_odd(seed)
+        (got,) = make_records(res, 5, 2, 0.5)
+        (want,) = _reference(res, 5, 2, 0.5)
+        assert got == want, seed
+        types = lambda r: {  # noqa: E731
+            k: [type(x) for x in v.values()] if isinstance(v, dict) else type(v)
+            for k, v in r.items()
+        }
+        assert types(got) == types(want), seed
+        assert got == build_records([(res, 5, 2, 0.5), (res, 6, 3, 0.5)])[0]  # by columns
+
+
 def _append_all(store, env, sizes):
     for i, n in enumerate(sizes):
         store.append(env.evaluate(env.space.sample(np.random.default_rng(i), n)), 0.25 * i)
