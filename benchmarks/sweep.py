@@ -294,6 +294,16 @@ def _stats(xs: list[float], nd: int = 4) -> dict[str, float]:
     return {"min": round(min(xs), nd), "median": round(statistics.median(xs), nd)}
 
 
+_PER_RUN = (
+    "tree_cpu_s",
+    "in_situ_overhead_without_timers_fraction",
+    "in_situ_overhead_numba_as_work_fraction",
+    "in_situ_overhead_us_per_evaluation",
+    "in_situ_inside_tasks_without_timers_fraction",
+    "cpu_s_outside_tasks",
+)
+
+
 def _merge(runs: list[dict[str, Any]], budget: int) -> dict[str, Any]:
     """One report from the child processes' raw figures: min/median per figure."""
     out: dict[str, Any] = {k: v for k, v in runs[0].items() if k != "executors"}
@@ -318,6 +328,11 @@ def _merge(runs: list[dict[str, Any]], budget: int) -> dict[str, Any]:
                 else:
                     out.setdefault("worker_start_method", {})[kind] = vals
         rep = {key: _stats(vals, 2 if key.endswith("_s") else 5) for key, vals in raw.items()}
+        # each run's own figures too (the min and median above are per figure, not per run)
+        rep["runs"] = [
+            {k: round(raw[k][i], 4) for k in _PER_RUN if k in raw}
+            for i in range(len(raw["tree_cpu_s"]))
+        ]
         med = statistics.median
         rep["target_overhead_le_0.10"] = (
             "met" if med(raw["overhead_fraction"]) <= 0.1 else "NOT met"
