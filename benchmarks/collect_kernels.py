@@ -64,10 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gpu-key", default="", help="--grid: GPU name for the gpu column")
     ap.add_argument("--stride", type=int, default=1, help="--grid: keep every STRIDE-th point")
     ap.add_argument(
+        "--shapes",
+        default="grid",
+        help="--grid: 'grid' (GRID_SHAPES), 'decode' (DECODE_SHAPES) or LAYER@TOKENS,...",
+    )
+    ap.add_argument(
         "--near",
         default="",
         metavar="DATA",
-        help="plan_near on this measured dataset: neighbours of each group's fastest configs",
+        help="plan_near on this measured dataset (or several, comma-separated, read as one): "
+        "neighbours of each group's fastest configs",
     )
     ap.add_argument("--near-top", type=int, default=6, help="--near: fastest configs per group")
     ap.add_argument("--near-per-group", type=int, default=40, help="--near: points per group")
@@ -132,10 +138,12 @@ def grid_main(args: argparse.Namespace) -> int:
 
     t0 = time.process_time(), time.perf_counter()
     if args.near:
+        import pandas as pd
+
         from archgym.envs.kernel.dataset import load_dataset
         from archgym.envs.kernel.measure.grid import plan_near
 
-        data = load_dataset(args.near)
+        data = pd.concat([load_dataset(p) for p in args.near.split(",") if p], ignore_index=True)
         if args.retime_outliers:
             points = outlier_points(data, args.retime_outliers)
         elif args.retime_top:
@@ -143,7 +151,9 @@ def grid_main(args: argparse.Namespace) -> int:
         else:
             points = plan_near(data, args.near_top, args.near_per_group)
     else:
-        plan = plan_grid(args.seed, args.configs, phases=args.phases.split(","))
+        plan = plan_grid(
+            args.seed, args.configs, shapes=grid_shapes(args.shapes), phases=args.phases.split(",")
+        )
         points = [p for _, p in plan][:: args.stride]
     if args.limit:
         points = points[: args.limit]
@@ -237,6 +247,16 @@ def outlier_points(frame: object, ratio: float) -> list[dict]:
             if near and lat[cfg] > ratio * min(near):
                 out.append(row)
     return out
+
+
+def grid_shapes(text: str) -> tuple[tuple[str, int], ...]:
+    """``--shapes``: ``"grid"``, ``"decode"`` or comma-separated ``LAYER@TOKENS``."""
+    from archgym.envs.kernel.measure.grid import DECODE_SHAPES, GRID_SHAPES
+
+    named = {"grid": GRID_SHAPES, "decode": DECODE_SHAPES}
+    if text in named:
+        return named[text]
+    return tuple(parse_shape(s) for s in text.split(",") if s)
 
 
 def parse_shape(text: str) -> tuple[str, int]:

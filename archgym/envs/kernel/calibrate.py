@@ -12,6 +12,7 @@ held-out ones. ``archgym measure calibrate DATA --gpu NAME`` and
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,10 +31,48 @@ __all__ = [
     "predict_rows",
     "heldout_errors",
     "write_calibration",
+    "OVERHEADS_FILE",
+    "fit_reduction",
+    "reduction_constants",
 ]
 
 ROW_COLUMNS = tuple(c for c in WORKLOAD_COLUMNS if c != "shape") + DESIGN_COLUMNS
 _PATH_BOUNDS = (0.01, 20.0)
+OVERHEADS_FILE = CALIBRATION_FILE.parent / "kernels_h200_overheads.csv"
+"""Launch and split-K reduction times measured on the H200 as their own metric
+(``benchmarks/measure_kernel_overheads.py``; ``data/README.md``)."""
+_OVERHEADS_HBM_TBPS = 4.8  # the H200 that measured OVERHEADS_FILE (datasheet)
+
+
+def fit_reduction(frame: Any) -> dict[str, tuple[float, float]]:
+    """``seconds = fixed + bytes / bandwidth`` fitted per output type to measured reductions.
+
+    Args:
+        frame: Rows of ``benchmarks/measure_kernel_overheads.py`` (``kind``, ``out_dtype``,
+            ``bytes``, ``seconds``); only ``kind == "splitk_reduce"`` rows are used.
+
+    Returns:
+        ``out_dtype -> (fixed seconds, bytes per second)``, by least squares on the relative
+        error (every timing weighs the same, whatever its size).
+    """
+    red = frame[frame["kind"] == "splitk_reduce"]
+    out = {}
+    for out_dtype, grp in red.groupby("out_dtype", sort=True):
+        t = grp["seconds"].to_numpy(float)
+        a = np.column_stack([np.ones(len(grp)), grp["bytes"].to_numpy(float)]) / t[:, None]
+        (fixed, per_byte), *_ = np.linalg.lstsq(a, np.ones(len(grp)), rcond=None)
+        out[str(out_dtype)] = (float(fixed), float(1.0 / per_byte))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def reduction_constants() -> dict[str, tuple[float, float]]:
+    """:func:`fit_reduction` of the shipped measurement, the bandwidth as a fraction of the
+    measuring GPU's datasheet HBM bandwidth: ``out_dtype -> (fixed seconds, fraction)``."""
+    import pandas as pd
+
+    fitted = fit_reduction(pd.read_csv(OVERHEADS_FILE))
+    return {k: (f, bw / (_OVERHEADS_HBM_TBPS * 1e12)) for k, (f, bw) in fitted.items()}
 
 
 def _columns(frame: Any) -> dict[str, np.ndarray]:

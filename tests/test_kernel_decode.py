@@ -1,0 +1,119 @@
+"""The H200 decode/skinny supplement (``DECODE_SHAPES``) and the measured launch and split-K
+reduction costs: real measured points (H200, 2026-12-02, third session) and their checks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from archgym.envs.kernel.dataset import DATA_DIR, DATASETS, load_dataset
+from archgym.envs.kernel.measure.grid import DECODE_SHAPES, GRID_SHAPES, TILE_NAMES, plan_grid
+from archgym.envs.kernel.space import named_workload
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+OVERHEADS = DATA_DIR / "kernels_h200_overheads.csv"
+
+
+@pytest.fixture(scope="module")
+def h200():
+    return load_dataset(DATASETS["H200-SXM"], "H200-SXM")
+
+
+def _problem(layer: str, tokens: int) -> tuple[int, int, int, int]:
+    wl = named_workload(layer, tokens)
+    return (wl.m, wl.n, wl.k, wl.groups)
+
+
+def test_decode_shapes_are_new_problems_of_at_most_32_tokens():
+    # the same (M, N, K, G) under two names would sit in two folds of the grouped K-fold
+    problems = [_problem(*s) for s in DECODE_SHAPES]
+    assert len(set(problems)) == len(problems) == 18
+    assert not set(problems) & {_problem(*s) for s in GRID_SHAPES}
+    assert all(t in (16, 32) for _, t in DECODE_SHAPES)
+    # every dimension a multiple of 16: all five precisions are planned on every shape
+    plan = plan_grid(shapes=DECODE_SHAPES, phases=("int8", "int4", "fp8", "fp16", "bf16"))
+    per = pd.DataFrame([p for _, p in plan]).groupby(["shape", "precision"]).size()
+    assert len(per) == 18 * 5 and (per == 200).all()
+
+
+def test_collect_kernels_shape_lists():
+    sys.path.insert(0, str(BENCH))
+    from collect_kernels import grid_shapes
+
+    assert grid_shapes("decode") == DECODE_SHAPES
+    assert grid_shapes("grid") == GRID_SHAPES
+    assert grid_shapes("llama-7b.qkv@32,bert-base.qkv@16") == (
+        ("llama-7b.qkv", 32),
+        ("bert-base.qkv", 16),
+    )
+    with pytest.raises(SystemExit, match="LAYER@TOKENS"):
+        grid_shapes("llama-7b.qkv")
+
+
+@pytest.mark.parametrize(
+    ("shape", "prec", "rows", "timed", "best_cfg", "best_us", "worst_us"),
+    [
+        # llama-70b.qkv@16 (M=10240, N=16, K=8192) int8: 64x16x256, GROUP_M 8, 2 warps, 5 stages
+        ("llama-70b.qkv@16", "int8", 287, 255, [64, 16, 256, 8, 2, 5, 1], 33.12, 2710.21),
+        # mixtral.expert_down@32 (8 experts of M=4096, N=32, K=14336) int4: the best uses split-K 4
+        ("mixtral.expert_down@32", "int4", 319, 282, [64, 32, 128, 16, 4, 3, 4], 189.568, 117828.0),
+        ("llama-7b.ffn_up@32", "fp8", 307, 275, [64, 16, 256, 1, 4, 3, 1], 27.264, 2596.13),
+    ],
+)
+def test_decode_groups_are_the_measured_points(h200, shape, prec, rows, timed, best_cfg, best_us, worst_us):  # fmt: skip
+    grp = h200[(h200["shape"] == shape) & (h200["precision"] == prec)]
+    grp = grp[grp["backend"] == "triton"]
+    assert (len(grp), int(grp["feasible"].sum())) == (rows, timed)
+    ok = grp[grp["feasible"]]
+    best = ok.nsmallest(1, "latency_s").iloc[0]
+    assert [int(best[t]) for t in TILE_NAMES] == best_cfg
+    assert best["latency_s"] * 1e6 == pytest.approx(best_us, rel=1e-3)
+    assert ok["latency_s"].max() * 1e6 == pytest.approx(worst_us, rel=1e-3)
+    # every failure is a shared-memory overflow the rules reject (the grid's fifth of rejected
+    # configs), none a wrong result
+    assert grp.loc[~grp["feasible"], "reason"].str.contains("shared memory").all()
+
+
+def test_repeat_file_covers_the_decode_groups(h200):
+    # the 8 fastest configs of each of the 90 new groups timed a second time: 720 more points
+    # (2,560 in all); short decode kernels are noisier (median |second/first - 1| 1.6 %, p90
+    # 5.1 %) than the first 230 groups (0.74 %)
+    again = pd.read_parquet(DATA_DIR / "kernels_h200_repeat.parquet")
+    new = again[again["shape"].isin({f"{layer}@{t}" for layer, t in DECODE_SHAPES})]
+    assert len(again) == 2560 and len(new) == 720
+    key = ["shape", "op", "precision", "sparsity", *TILE_NAMES]
+    first = h200[h200["feasible"]].drop_duplicates(key).set_index(key)["latency_s"]
+    ratio = new.set_index(key)["latency_s"] / first.reindex(new.set_index(key).index)
+    dev = (ratio - 1).abs()
+    assert dev.median() == pytest.approx(0.0158, abs=0.002)
+    assert dev.max() < 0.2
+
+
+def test_measured_launch_and_split_k_reduction():
+    d = pd.read_csv(OVERHEADS)
+    # an empty Triton kernel: 3.20 us per launch on the H200 (median of 200)
+    assert d.loc[d["kind"] == "launch", "seconds"].item() * 1e6 == pytest.approx(3.20, rel=0.01)
+    red = d[d["kind"] == "splitk_reduce"]
+    assert len(red) == (len(GRID_SHAPES) + len(DECODE_SHAPES)) * 2 * 3
+    # llama-70b.qkv@16: sum + cast of the fp32 partials 8.29 / 8.83 / 9.55 us at split-K 2/4/8;
+    # of int32 partials (summed in int64) 17.17 / 18.02 / 21.12 us
+    one = red[red["shape"] == "llama-70b.qkv@16"].sort_values(["out_dtype", "split_k"])
+    us = (one["seconds"] * 1e6).tolist()
+    assert us == pytest.approx([8.288, 8.832, 9.552, 17.168, 18.016, 21.12], rel=1e-3)
+    # two kernels per reduction: never below two launches
+    assert (red["seconds"] > 2 * 3.2e-6).all()
+
+
+def test_reduction_fit_of_the_shipped_file(capsys):
+    sys.path.insert(0, str(BENCH))
+    from measure_kernel_overheads import fit
+
+    assert fit(str(OVERHEADS)) == 0
+    out = capsys.readouterr().out
+    assert "launch 3.20 us" in out
+    assert "to fp16: 7.75 us + bytes / 3.63 TB/s" in out
+    assert "to int32: 13.65 us + bytes / 1.39 TB/s" in out
+
