@@ -117,6 +117,20 @@ def test_single_layer_workload() -> None:
     _assert_same(model.evaluate_columns(cols, layer), model._evaluate_numpy(cols, layer))
 
 
+def test_a_batch_of_columns_the_model_does_not_read_gives_one_row_per_design() -> None:
+    # Columns it does not read still count designs (every read column a default). Catches the
+    # lone-design path taking such a batch for one design: evaluate() then raised BackendError
+    # ("returned 1 rows for 3 designs").
+    model = AcceleratorCostModel()
+    ev = model.evaluate({"note": np.arange(3.0)}, "resnet18")
+    lone = model.evaluate({"note": [0.0]}, "resnet18")
+    assert len(ev) == 3
+    for i in range(3):
+        assert ev.floats(i) == lone.floats(0)
+    mixed = model.evaluate({"rows": np.array([8, 16]), "note": ["a", "b"]}, "resnet18")
+    assert len(mixed) == 2 and mixed.floats(0) != mixed.floats(1)
+
+
 def test_no_columns_or_empty_columns_give_no_rows_and_a_lone_design_equals_its_batch_row() -> None:
     # The lone-design fast path fills left-out columns with defaults; catches it turning an
     # empty column dict (every column a default) into one design, and a lone design of list

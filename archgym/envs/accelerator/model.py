@@ -910,6 +910,7 @@ def _lone_numbers(columns: dict[str, np.ndarray]) -> tuple[Any, ...] | None:
                 pass
         elif not columns:
             return None
+        _item(next(iter(columns.values())))  # columns it does not read may make a batch
         return tuple(map(_item, map(columns.get, NUMERIC_PARAMS, _LONE_DEFAULTS)))
     except (TypeError, ValueError):  # not arrays, not of one element
         return None
@@ -966,7 +967,10 @@ def _design_block(columns: dict[str, np.ndarray]) -> np.ndarray:
     :data:`NUMERIC_PARAMS` values (defaults for the columns left out), then the dataflow and
     the precision codes (-1 for an unknown name)."""
     try:  # a lone design of 1-element arrays (the env's, designs_to_columns'): one numpy call
-        vals = list(map(_item, map(columns.get, _BLOCK_KEYS, _LONE_DEFAULTS))) if columns else None
+        vals = None
+        if columns:
+            _item(next(iter(columns.values())))  # columns it does not read may make a batch
+            vals = list(map(_item, map(columns.get, _BLOCK_KEYS, _LONE_DEFAULTS)))
     except (TypeError, ValueError):  # list columns, a batch
         pass
     else:
