@@ -204,7 +204,14 @@ def throughput(gpu: str, dataset: str, n: int = 100_000) -> dict[str, tuple[floa
     return out
 
 
-def report(gpu: str, dataset: str, folds: int, objective: str, max_iter: int = 300) -> None:
+def report(
+    gpu: str,
+    dataset: str,
+    folds: int,
+    objective: str,
+    max_iter: int = 300,
+    groups_out: str = "",
+) -> None:
     frame = load_dataset(dataset, gpu)
     df, fit_s = heldout_predictions(frame, gpu, folds, objective, max_iter=max_iter)
     print(f"\n=== {gpu}: {len(df)} trusted timed rows, {df['shape'].nunique()} shapes, "
@@ -213,6 +220,8 @@ def report(gpu: str, dataset: str, folds: int, objective: str, max_iter: int = 3
     print("\n|error| on held-out shapes (ana = analytical, lrn = learned):")
     print(error_table(df).to_string())
     r = ranking(df)
+    if groups_out:
+        r.to_csv(groups_out.replace("{gpu}", gpu), index=False)
     print(f"\nTriton tile ranking, {len(r)} held-out groups of >= 20 configs:")
     for name, label in (("lrn", "learned"), ("ana", "analytical")):
         reg = r[f"{name}_regret"] * 100
@@ -254,6 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--objective", default="residual", choices=("residual", "weighted", "ranked"))
     ap.add_argument("--throughput-only", action="store_true", help="skip the K-fold figures")
     ap.add_argument("--max-iter", type=int, default=300, help="boosting iterations")
+    ap.add_argument(
+        "--groups-out",
+        default="",
+        metavar="CSV",
+        help="write the per-group ranking table ({gpu} in the name becomes the GPU)",
+    )
     args = ap.parse_args(argv)
     for gpu in args.gpu or sorted(DATASETS):
         data = args.dataset or str(DATASETS[gpu])
@@ -262,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{gpu} prediction throughput {name}: {best:,.0f} designs/s best wall, "
                       f"{med:,.0f} median wall, {cpu:,.0f} median CPU (100,000 designs, 3 repeats)")  # fmt: skip
             continue
-        report(gpu, data, args.folds, args.objective, args.max_iter)
+        report(gpu, data, args.folds, args.objective, args.max_iter, args.groups_out)
     return 0
 
 

@@ -2,6 +2,7 @@
 
     python benchmarks/kernel_pick_rules.py --gaps-only     # sampling floor of each GPU's data
     python benchmarks/kernel_pick_rules.py --gpu H200-SXM  # inner CV of the pick rules
+    python benchmarks/kernel_pick_rules.py --gpu H200-SXM --without-reduction  # v4's features
 
 Development protocol (the outer held-out folds of ``bench_kernel_fidelity.py`` are never looked
 at): take the training shapes of outer fold 0 (5-fold grouped by shape), run a grouped 4-fold
@@ -9,11 +10,17 @@ CV on them, fit per inner fold the calibration and four boosters on the log resi
 ``log(measured / analytical)`` -- squared error, and quantile 0.25 / 0.5 / 0.75 -- and score
 each pick rule by the regret of its argmin per held-out group (the benchmark's definition):
 
-* ``mean``: the shipped model (squared error);
+* ``mean``: the squared-error booster alone (``pick="mean"``);
 * ``q50``: the median booster (robust to outlying timings);
 * ``q75``, ``mean+0.5spread``, ``mean+spread``: risk-averse picks that avoid configs predicted
   fast with a wide inter-quantile spread;
-* ``avg(mean,q50)``, ``max(mean,q50)``: two-model blends.
+* ``avg(mean,q50)``, ``max(mean,q50)``: two-model blends; ``max(mean,q50)`` is the shipped
+  pick (kernel-learned v5, ``pick="max-median"``) on the Triton rows, whose regret is scored
+  (the shipped model keeps ``mean`` on the vendor rows, so their |error| printed here differs).
+
+The features are the shipped ones (v5: with the measured split-K reduction,
+:func:`archgym.envs.kernel.learned.splitk_reduce_s`); ``--without-reduction`` drops those two
+columns (v4's features), the comparison that chose v5.
 
 Printed first is the **sampling floor**: per Triton group, the gap between the fastest and the
 second-fastest timed config. A pick that is not the measured best costs at least that gap, so
@@ -58,7 +65,9 @@ def sampling_floor(frame: pd.DataFrame) -> str:
     )
 
 
-def inner_cv(frame: pd.DataFrame, gpu: str, seed: int = 0) -> pd.DataFrame:
+def inner_cv(
+    frame: pd.DataFrame, gpu: str, seed: int = 0, without_reduction: bool = False
+) -> pd.DataFrame:
     """Inner 4-fold predictions of every booster on outer fold 0's training shapes."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.model_selection import GroupKFold
@@ -79,6 +88,8 @@ def inner_cv(frame: pd.DataFrame, gpu: str, seed: int = 0) -> pd.DataFrame:
         ftr = features({k: train[k].to_numpy() for k in ROW_COLUMNS}, spec, calib)
         fte = features({k: test[k].to_numpy() for k in ROW_COLUMNS}, spec, calib)
         y = np.log(train["latency_s"].to_numpy()) - np.log(ftr["ana"])
+        if without_reduction:  # the last two columns: the split-K reduction's share
+            ftr["x"], fte["x"] = ftr["x"][:, :-2], fte["x"][:, :-2]
         with threadpool_limits(1):
             boosters = {"mean": HistGradientBoostingRegressor(**kw)}
             for q in QUANTILES:
@@ -132,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gpu", action="append", default=[], help="GPU key (repeatable)")
     ap.add_argument("--gaps-only", action="store_true", help="print the sampling floor only")
+    ap.add_argument(
+        "--without-reduction", action="store_true", help="v4's features (no split-K reduction)"
+    )
     args = ap.parse_args(argv)
     for gpu in args.gpu or sorted(DATASETS):
         frame = trusted_rows(load_dataset(DATASETS[gpu], gpu))
@@ -139,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.gaps_only:
             continue
         t0, c0 = time.perf_counter(), time.process_time()
-        df = inner_cv(frame, gpu)
+        df = inner_cv(frame, gpu, without_reduction=args.without_reduction)
         print(f"{gpu} inner 4-fold CV on outer fold 0's training shapes "
               f"({time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU):")  # fmt: skip
         print("\n".join(score_rules(df)), flush=True)

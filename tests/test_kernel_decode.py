@@ -117,3 +117,23 @@ def test_reduction_fit_of_the_shipped_file(capsys):
     assert "to fp16: 7.75 us + bytes / 3.63 TB/s" in out
     assert "to int32: 13.65 us + bytes / 1.39 TB/s" in out
 
+
+def test_split_k_reduction_term_by_hand_against_the_measurement():
+    from archgym.envs.kernel.gpus import get_gpu
+    from archgym.envs.kernel.learned import splitk_reduce_s
+
+    # llama-70b.qkv@16 (G=1, M=10240, N=16), split-K 2. int8: partials 2 x 4 B, int64 sum
+    # written and read 2 x 8 B, int32 output 4 B -> 10240*16*28 = 4,587,520 B;
+    # 13.65 us + 4,587,520 B / (0.2899 x 4.8 TB/s) = 16.95 us (measured 17.17 us).
+    # fp16: 10240*16*(8 + 8 + 2) = 2,949,120 B; 7.755 us + 2,949,120 / (0.757 x 4.8e12) = 8.57 us
+    # (measured 8.29 us). Split-K 1 and the vendor paths: no reduction.
+    rows = {"backend": ["triton", "triton", "triton", "torch"],
+            "precision": ["int8", "fp16", "fp16", "fp16"], "split_k": [2, 2, 1, 2],
+            "groups": [1] * 4, "m": [10240] * 4, "n": [16] * 4}  # fmt: skip
+    got = splitk_reduce_s(rows, get_gpu("H200-SXM")) * 1e6
+    assert got[:2] == pytest.approx([16.95, 8.57], rel=2e-3)
+    assert list(got[2:]) == [0.0, 0.0]
+    assert got[:2] == pytest.approx([17.168, 8.288], rel=0.05)
+    # another GPU's reduction streams at its own HBM bandwidth (H100: 3.35 TB/s)
+    h100 = splitk_reduce_s(rows, get_gpu("H100-SXM")) * 1e6
+    assert h100[0] == pytest.approx(13.65 + 4587520 / (0.2899 * 3.35e12) * 1e6, rel=2e-3)

@@ -151,3 +151,20 @@ def test_shipped_models_of_both_gpus():
     for gpu in ("H100-SXM", "H200-SXM"):
         lat = KernelLearnedCostModel(gpu).evaluate([d], wl).metrics["latency_s"][0]
         assert 10e-6 < lat < 1e-3, gpu
+
+
+def test_max_median_pick_is_the_slower_booster_on_triton_rows_only(small):
+    # pick="max-median" (the default): a Triton config's latency is the slower of the
+    # squared-error and the median booster; a vendor path keeps the squared-error booster
+    both = fit_kernel_model(small, H200, seed=0, max_iter=40)
+    mean = fit_kernel_model(small, H200, seed=0, max_iter=40, pick="mean")
+    assert both.median is not None and mean.median is None
+    rows = {c: small[c].to_numpy() for c in ROWS}
+    a, b = predict_latency(both, rows, H200), predict_latency(mean, rows, H200)
+    tri = small["backend"].to_numpy() == "triton"
+    assert np.array_equal(a[~tri], b[~tri])
+    assert (a[tri] >= b[tri]).all() and (a[tri] > b[tri]).mean() > 0.2
+    with pytest.raises(ConfigError, match="pick must be one of"):
+        fit_kernel_model(small, H200, pick="q75")
+    with pytest.raises(ConfigError, match="max-median"):
+        KernelLearnedCostModel("H200-SXM", pick="min")

@@ -338,7 +338,7 @@ class KernelAnalyticalCostModel(CostModel):
     """
 
     name = "kernel-analytical"
-    version = "4"
+    version = "5"
     metrics = KERNEL_METRICS
     description = "GPU matmul/SpMM/SDDMM roofline with tile, wave, occupancy and sparsity terms"
 

@@ -42,6 +42,25 @@ hold 20 timed configs, and in 49 % of them the second-fastest is over 10 % slowe
 fastest (H200, 288 configs: 1 %), so a p90 regret of 10 % there needs a top-1 hit in nearly
 every such group (v4: 61 % top-1).
 
+v5 (third pass, 2026-12-02; the H200 data with 18 decode shapes of 16-32 tokens, 68 shapes):
+the features add the split-K reduction's share of the analytical latency
+(:func:`splitk_reduce_s`, measured as its own metric on the H200), and a Triton config's
+latency is the slower of the squared-error and a median (quantile 0.5) booster
+(``pick="max-median"``). Chosen by the same inner CV (``benchmarks/kernel_pick_rules.py``, with
+and without ``--without-reduction``; H200 / H100 regret median, p90, worst): v4 3.89, 14.88,
+46.9 % / 0.00, 24.18, 90.1 %; reduction features alone 3.59, 14.85, 70.6 % / 0.00, 18.69,
+86.5 %; max(mean, median) alone 3.61, 14.44, 46.0 % / 0.00, 20.99, 81.6 %; both (v5) 3.47,
+12.76, 49.8 % / 0.00, 20.56, 77.3 % -- the only variant with a lower median and p90 on both
+GPUs. Not adopted: **a joint model** of both GPUs (``benchmarks/kernel_joint_cv.py``: one
+booster on the H100 and H200 rows, each with its own GPU's calibration and spec features
+:func:`gpu_columns`, folds grouped by shape name over both GPUs so no held-out shape is seen
+through the other GPU): p90 21.8 % (H100) and 16.8 % (H200) against 17.6 / 14.9 % for the
+per-GPU models in the same CV; weighting the GPUs equally 21.9 / 20.0 %; one (H200)
+calibration for both 18.9 / 16.1 % with a 1,158 % worst case on H100. The H100's 20 configs
+per group gained nothing from the H200's dense grids by this measure (why was not analysed
+further). A booster on the reduction as part of the base (``analytical + reduction``) was
+worse (H200 p90 17.3 %).
+
 Storage choice (no pickle): nothing trained is shipped. At first use the model is fitted
 deterministically (fixed ``random_state``, no early stopping, one thread) on the GPU's
 shipped dataset (open Parquet files in ``archgym/envs/kernel/data/``) or a user's file, and
@@ -74,14 +93,20 @@ from archgym.registry import register_cost_model
 
 __all__ = [
     "OBJECTIVES",
+    "PICKS",
     "BOOSTER_PARAMS",
     "features",
+    "gpu_columns",
+    "splitk_reduce_s",
     "fit_kernel_model",
     "predict_latency",
     "KernelLearnedCostModel",
 ]
 
 OBJECTIVES = ("residual", "weighted", "ranked")
+PICKS = ("max-median", "mean")
+"""How a Triton tile config's latency is predicted: the slower of the squared-error and the
+median booster (default), or the squared-error booster alone."""
 #: The booster's settings besides ``max_iter`` and ``random_state`` (fixed: no early stopping).
 BOOSTER_PARAMS: dict[str, Any] = {
     "learning_rate": 0.1,
@@ -173,6 +198,8 @@ def features(
         log(num("groups")),
     ]
     cols += _memory_features(rows, gpu, t, tri, n)
+    share = splitk_reduce_s(rows, gpu) / t["latency_s"]
+    cols += [share, np.log1p(share)]
     x = np.nan_to_num(np.column_stack(cols), nan=0.0, posinf=0.0, neginf=0.0)
     return {"x": x, "ana": t["latency_s"], "ref": ref["latency_s"]}
 
@@ -258,6 +285,55 @@ def _memory_features(
     ]
 
 
+def splitk_reduce_s(rows: Mapping[str, Any], gpu: GPUSpec) -> np.ndarray:
+    """Seconds of the reduction a Triton split-K GEMM runs after its kernel (0 without split-K).
+
+    The measured cost (:func:`archgym.envs.kernel.calibrate.reduction_constants`, fitted to
+    ``data/kernels_h200_overheads.csv``): two kernels (the sum of the ``S`` fp32 partials, the
+    cast), ``fixed + bytes / (fraction * HBM bandwidth)`` with ``bytes = G*M*N*(4*S + 2*s + o)``
+    -- the partials read, the sum (``s`` = 4 bytes; int8's int32 partials are summed in int64,
+    8) written and read back, the output (``o`` = 2; int8: 4) written. The constants are the
+    H200's; another GPU's bandwidth scales by its datasheet HBM bandwidth.
+    """
+    from archgym.envs.kernel.calibrate import reduction_constants
+
+    n = len(np.asarray(rows["backend"]))
+
+    def num(col: str) -> np.ndarray:
+        return np.broadcast_to(np.asarray(rows[col], dtype=float), (n,))
+
+    tri = np.broadcast_to(np.asarray(rows["backend"]).astype(str), (n,)) == "triton"
+    i8 = np.broadcast_to(np.asarray(rows["precision"]).astype(str), (n,)) == "int8"
+    split = num("split_k")
+    nbytes = (
+        num("groups")
+        * num("m")
+        * num("n")
+        * (4 * split + np.where(i8, 16.0, 8.0) + np.where(i8, 4.0, 2.0))
+    )
+    const = reduction_constants()
+    fixed = np.where(i8, const["int32"][0], const["fp16"][0])
+    bw = np.where(i8, const["int32"][1], const["fp16"][1]) * gpu.hbm_tbps * 1e12
+    return np.where(tri & (split > 1), fixed + nbytes / bw, 0.0)
+
+
+def gpu_columns(gpu: GPUSpec, n: int) -> list[np.ndarray]:
+    """The GPU's spec as ``n``-row feature columns, for a model trained on several GPUs.
+
+    Log of: SMs x clock (GHz), HBM bandwidth (TB/s), L2 (MB), shared memory per SM (KiB), the
+    fp16 and the int8 tensor-core peaks (TFLOP/s, TOP/s; 0 where missing).
+    """
+    vals = (
+        gpu.sms * gpu.clock_ghz,
+        gpu.hbm_tbps,
+        gpu.l2_mb,
+        gpu.smem_per_sm_kb,
+        gpu.peak_tflops.get("fp16", 0.0),
+        gpu.peak_tflops.get("int8", 0.0),
+    )
+    return [np.full(n, np.log(max(v, 1e-9))) for v in vals]
+
+
 def _fill(size: np.ndarray, tile: np.ndarray) -> np.ndarray:
     """Fraction of ``ceil(size / tile)`` tiles of ``tile`` that lies inside ``size``."""
     t = np.maximum(tile, 1)
@@ -290,20 +366,26 @@ def fit_kernel_model(
     seed: int = 0,
     max_iter: int = 300,
     calib: Mapping[str, float] | None = None,
+    pick: str = "max-median",
 ) -> Any:
-    """Fit the booster on the trusted timed rows of ``frame``; deterministic under ``seed``.
+    """Fit the booster(s) on the trusted timed rows of ``frame``; deterministic under ``seed``.
 
-    Returns a :class:`_Fitted` (booster, objective, calibration). Runs single-threaded
+    ``pick="max-median"`` (default) fits a second booster, the median (quantile 0.5) of the
+    same target, and a Triton tile config's predicted latency is the slower of the two
+    predictions (module docstring); ``"mean"`` fits the squared-error booster alone.
+    Returns a :class:`_Fitted` (boosters, objective, calibration). Runs single-threaded
     (OpenMP threads oversubscribe busy machines badly).
 
     Raises:
-        ConfigError: Unknown objective, or fewer than 20 timed rows.
+        ConfigError: Unknown objective or pick, or fewer than 20 timed rows.
     """
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
     if objective not in OBJECTIVES:
         raise ConfigError(f"objective must be one of {OBJECTIVES}, but got {objective!r}")
+    if pick not in PICKS:
+        raise ConfigError(f"pick must be one of {PICKS}, but got {pick!r}")
     spec = get_gpu(gpu)
     c = dict(calib) if calib is not None else load_calibration(spec.name)
     frame = trusted_rows(frame)
@@ -311,17 +393,25 @@ def fit_kernel_model(
         raise ConfigError(f"the kernel dataset has only {len(frame)} timed rows; need >= 20")
     feats = features({k: frame[k].to_numpy() for k in ROW_COLUMNS}, spec, c)
     y, w = _targets(frame, feats, objective)
-    model = HistGradientBoostingRegressor(max_iter=max_iter, random_state=seed, **BOOSTER_PARAMS)
+    kw = {"max_iter": max_iter, "random_state": seed, **BOOSTER_PARAMS}
+    model = HistGradientBoostingRegressor(**kw)
+    median = None
     with threadpool_limits(1):
         model.fit(feats["x"], y, sample_weight=w)
-    return _Fitted(model, objective, c)
+        if pick == "max-median":
+            median = HistGradientBoostingRegressor(loss="quantile", quantile=0.5, **kw)
+            median.fit(feats["x"], y, sample_weight=w)
+    return _Fitted(model, objective, c, median)
 
 
 class _Fitted:
-    """A fitted booster with the objective and calibration its features used."""
+    """Fitted booster(s) with the objective and calibration their features used."""
 
-    def __init__(self, booster: Any, objective: str, calib: Mapping[str, float]) -> None:
+    def __init__(
+        self, booster: Any, objective: str, calib: Mapping[str, float], median: Any = None
+    ) -> None:
         self.booster, self.objective, self.calib = booster, objective, dict(calib)
+        self.median = median
 
 
 def predict_latency(fitted: Any, rows: Mapping[str, Any], gpu: GPUSpec) -> np.ndarray:
@@ -331,13 +421,16 @@ def predict_latency(fitted: Any, rows: Mapping[str, Any], gpu: GPUSpec) -> np.nd
     feats = features(rows, gpu, fitted.calib)
     with threadpool_limits(1):
         z = np.asarray(fitted.booster.predict(feats["x"]))
+        if fitted.median is not None:
+            tri = np.broadcast_to(np.asarray(rows["backend"]).astype(str), z.shape) == "triton"
+            z = np.where(tri, np.maximum(z, fitted.median.predict(feats["x"])), z)
     base = feats["ref"] if fitted.objective == "ranked" else feats["ana"]
     return base * np.exp(z)
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_model(path: str, mtime: float, gpu: str, seed: int, objective: str) -> Any:
-    return fit_kernel_model(load_dataset(path, gpu), gpu, objective, seed)
+def _cached_model(path: str, mtime: float, gpu: str, seed: int, objective: str, pick: str) -> Any:
+    return fit_kernel_model(load_dataset(path, gpu), gpu, objective, seed, pick=pick)
 
 
 class KernelLearnedCostModel(CostModel):
@@ -349,13 +442,14 @@ class KernelLearnedCostModel(CostModel):
             ``archgym measure kernels --gpu --out mygpu.csv.gz``.
         seed: Booster seed.
         objective: ``"residual"`` (default), ``"weighted"`` or ``"ranked"`` (module docstring).
+        pick: ``"max-median"`` (default) or ``"mean"`` (:data:`PICKS`, module docstring).
 
     Raises:
         ConfigError: No dataset for ``gpu``, or a dataset of another GPU.
     """
 
     name = "kernel-learned"
-    version = "4"
+    version = "5"
     metrics = KERNEL_METRICS
     description = "gradient-boosted kernel model trained per GPU on measured timings"
 
@@ -365,13 +459,17 @@ class KernelLearnedCostModel(CostModel):
         dataset: str | Path | None = None,
         seed: int = 0,
         objective: str = "residual",
+        pick: str = "max-median",
     ) -> None:
         self.gpu = get_gpu(gpu)
         self.dataset = Path(dataset) if dataset is not None else dataset_for(self.gpu.name)
         if objective not in OBJECTIVES:
             raise ConfigError(f"objective must be one of {OBJECTIVES}, but got {objective!r}")
+        if pick not in PICKS:
+            raise ConfigError(f"pick must be one of {PICKS}, but got {pick!r}")
         self.seed = seed
         self.objective = objective
+        self.pick = pick
 
     @property
     def model(self) -> Any:
@@ -383,7 +481,9 @@ class KernelLearnedCostModel(CostModel):
                 f"kernel dataset {self.dataset} is missing ({exc}); give the path of a file "
                 "written by `archgym measure kernels --gpu --out FILE.csv.gz`"
             ) from None
-        return _cached_model(str(self.dataset), mtime, self.gpu.name, self.seed, self.objective)
+        return _cached_model(
+            str(self.dataset), mtime, self.gpu.name, self.seed, self.objective, self.pick
+        )
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         wl = as_kernel_workload(workload, "kernel-learned")
@@ -402,6 +502,7 @@ class KernelLearnedCostModel(CostModel):
             "dataset": self.dataset.name,
             "seed": self.seed,
             "objective": self.objective,
+            "pick": self.pick,
         }
 
 
