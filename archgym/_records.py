@@ -225,13 +225,15 @@ def build_records(parts: Sequence[Part]) -> list[dict[str, Any]]:
 
 
 def _stored_row(a: np.ndarray) -> list[Any]:
-    """A 1-D array as a stored row: :func:`_rows` for one row."""
+    """The first row of ``a`` (a 1-D or ``(1, k)`` array) as stored: :func:`_rows` for one row."""
     out = a.tolist()
+    if a.ndim == 2:
+        out = out[0]
     kind = a.dtype.kind
     if kind == "f":
-        for j, x in enumerate(out):
-            if x != x or x == _INF or x == -_INF:
-                out[j] = json_float(x)
+        total = sum(out)
+        if total - total != 0:  # some NaN or inf (or a sum beyond the float range)
+            out = [json_float(x) for x in out]
     elif kind not in "biu":
         out = [json_float(x) for x in out]
     return out
@@ -244,18 +246,20 @@ def record_of_one(
     the design's own values (a few Python operations) instead of columns (a dozen numpy
     calls, which cost more than the record for one row)."""
     ev = results.evals
-    metrics = {}
-    for name, col in ev.metrics.items():
-        x = col[0]
-        if type(x) is _FLOAT64:  # the usual case: a float64 column
-            x = float(x)
-            if x != x or x == _INF or x == -_INF:
-                x = json_float(x)
-        else:  # int, bool or object columns: as _column stores them
-            x = json_float(col[:1].tolist()[0])
-        metrics[name] = x
+    cols = ev.metrics
+    first = [col.item() for col in cols.values()]  # Python scalars, as tolist() gives them
+    if all(type(x) is float for x in first):  # the usual case: float columns
+        total = sum(first)
+        if total - total != 0:  # some NaN or inf (or a sum beyond the float range)
+            first = [json_float(x) for x in first]
+        metrics = dict(zip(cols, first))  # noqa: B905 - one value per column
+    else:  # int, bool or object columns too: each as _column stores it
+        metrics = {
+            name: x if col.dtype.kind in "biu" else json_float(x)
+            for (name, col), x in zip(cols.items(), first)  # noqa: B905
+        }
     feasible = bool(ev.feasible[0])
-    violations = results.violations[0]
+    violation = _stored_row(results.violations)
     return {
         "eval_id": eval_id,
         "batch": batch,
@@ -264,10 +268,10 @@ def record_of_one(
         "metrics": metrics,
         "feasible": feasible,
         "reason": ev.reasons[0],
-        "objective": _stored_row(results.values[0]),
-        "violation": _stored_row(violations),
-        "admissible": feasible and all(v == 0 for v in violations.tolist()),
-        "reward": _stored_row(results.reward[:1])[0],
+        "objective": _stored_row(results.values),
+        "violation": violation,
+        "admissible": feasible and all(v == 0 for v in violation),
+        "reward": _stored_row(results.reward)[0],
         "eval_s": results.eval_time_s / 1,
         "t_s": round(float(elapsed_s), 6),
     }
