@@ -51,7 +51,11 @@ and without ``--without-reduction``; H200 / H100 regret median, p90, worst): v4 
 46.9 % / 0.00, 24.18, 90.1 %; reduction features alone 3.59, 14.85, 70.6 % / 0.00, 18.69,
 86.5 %; max(mean, median) alone 3.61, 14.44, 46.0 % / 0.00, 20.99, 81.6 %; both (v5) 3.47,
 12.76, 49.8 % / 0.00, 20.56, 77.3 % -- the only variant with a lower median and p90 on both
-GPUs. Not adopted: **a joint model** of both GPUs (``benchmarks/kernel_joint_cv.py``: one
+GPUs. On the outer held-out folds (``bench_kernel_fidelity.py``, looked at only after the
+choice) v5 gives H200 3.5 / 12.3 / 32.5 % (v4 on the same data 3.8 / 14.5 / 46.6 %) but H100
+0.0 / 18.0 / 120 % (v4 0.0 / 14.1 / 86.5 %): on groups of 20 configs the p90 and the worst
+case rest on a handful of groups, and the inner CV's gain there did not carry over. Not
+adopted: **a joint model** of both GPUs (``benchmarks/kernel_joint_cv.py``: one
 booster on the H100 and H200 rows, each with its own GPU's calibration and spec features
 :func:`gpu_columns`, folds grouped by shape name over both GPUs so no held-out shape is seen
 through the other GPU): p90 21.8 % (H100) and 16.8 % (H200) against 17.6 / 14.9 % for the
