@@ -63,6 +63,7 @@ def test_workers_are_forked_only_while_the_sweep_process_runs_one_thread() -> No
 
 def test_a_loaded_fork_unsafe_library_means_no_fork(monkeypatch) -> None:
     # torch's OpenMP and CUDA state does not survive a fork: its presence must rule it out
-    assert fork_is_safe() == sys.platform.startswith("linux")
+    # (that a fresh single-threaded process does fork is checked above, in a subprocess:
+    # this one may hold other tests' threads)
     monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))
     assert not fork_is_safe()
