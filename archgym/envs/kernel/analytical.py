@@ -338,7 +338,7 @@ class KernelAnalyticalCostModel(CostModel):
     """
 
     name = "kernel-analytical"
-    version = "5"
+    version = "6"
     metrics = KERNEL_METRICS
     description = "GPU matmul/SpMM/SDDMM roofline with tile, wave, occupancy and sparsity terms"
 

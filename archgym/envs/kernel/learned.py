@@ -70,10 +70,15 @@ per group gained nothing from the H200's dense grids by this measure (why was no
 further). A booster on the reduction as part of the base (``analytical + reduction``) was
 worse (H200 p90 17.3 %).
 
-Storage choice (no pickle): nothing trained is shipped. At first use the model is fitted
-deterministically (fixed ``random_state``, no early stopping, one thread) on the GPU's
-shipped dataset (open Parquet files in ``archgym/envs/kernel/data/``) or a user's file, and
-cached in memory for the process. The same data and seed give the same model.
+Storage (no pickle): the model is fitted deterministically (fixed ``random_state``, no early
+stopping, one thread) on the GPU's shipped dataset (open Parquet files in
+``archgym/envs/kernel/data/``) or a user's file, and cached in memory for the process. The
+same data and seed give the same model. For the shipped GPUs with the default seed, objective
+and pick, the fitted boosters are also shipped as tree arrays (:mod:`archgym.envs.kernel.stored`,
+``data/learned_<gpu>.npz``, rewritten by ``benchmarks/store_kernel_models.py``) and predicted
+by the proxy's compiled tree walk, bit-identical to the fitted boosters; they are used only
+when their key (version, dataset bytes, seed, objective, pick, booster settings, calibration,
+reduction constants) matches, else the model is fitted at first use.
 """
 
 from __future__ import annotations
@@ -94,7 +99,7 @@ from archgym.envs.kernel.analytical import (
 )
 from archgym.envs.kernel.calibrate import ROW_COLUMNS
 from archgym.envs.kernel.constraints import check_designs, triton_smem_bytes
-from archgym.envs.kernel.dataset import dataset_for, load_dataset, trusted_rows
+from archgym.envs.kernel.dataset import DATASETS, dataset_for, load_dataset, trusted_rows
 from archgym.envs.kernel.gpus import GPUSpec, get_gpu
 from archgym.envs.kernel.space import OPS, PRECISIONS, SPARSITIES, as_kernel_workload
 from archgym.errors import ConfigError
@@ -437,9 +442,29 @@ def predict_latency(fitted: Any, rows: Mapping[str, Any], gpu: GPUSpec) -> np.nd
     return base * np.exp(z)
 
 
+#: ``max_iter`` of the model a :class:`KernelLearnedCostModel` fits.
+MAX_ITER = 300
+
+
+def stored_key(dataset: str | Path, gpu: str, seed: int, objective: str, pick: str) -> str:
+    """The key (:func:`archgym.envs.kernel.stored.model_key`) of the model fitted on
+    ``dataset`` with these settings, the shipped calibration and this module's version."""
+    from archgym.envs.kernel.stored import model_key
+
+    version = KernelLearnedCostModel.version
+    calib = load_calibration(gpu)
+    return model_key(version, dataset, gpu, seed, objective, pick, MAX_ITER, BOOSTER_PARAMS, calib)
+
+
 @functools.lru_cache(maxsize=4)
 def _cached_model(path: str, mtime: float, gpu: str, seed: int, objective: str, pick: str) -> Any:
-    return fit_kernel_model(load_dataset(path, gpu), gpu, objective, seed, pick=pick)
+    from archgym.envs.kernel.stored import load_fitted, stored_path
+
+    if gpu in DATASETS:  # a shipped GPU: its model may be stored as arrays under this key
+        stored = load_fitted(stored_path(gpu), stored_key(path, gpu, seed, objective, pick))
+        if stored is not None:
+            return _Fitted(stored[0], objective, load_calibration(gpu), stored[1])
+    return fit_kernel_model(load_dataset(path, gpu), gpu, objective, seed, MAX_ITER, pick=pick)
 
 
 class KernelLearnedCostModel(CostModel):
@@ -458,7 +483,7 @@ class KernelLearnedCostModel(CostModel):
     """
 
     name = "kernel-learned"
-    version = "5"
+    version = "6"
     metrics = KERNEL_METRICS
     description = "gradient-boosted kernel model trained per GPU on measured timings"
 

@@ -1,0 +1,124 @@
+"""The learned kernel model of each shipped GPU, fitted once and shipped as plain arrays.
+
+Fitting the boosters of :mod:`archgym.envs.kernel.learned` on a shipped dataset costs tens of
+seconds of CPU (H200: ~45 s); the result depends only on what :func:`model_key` hashes. So the
+fitted boosters of the shipped GPUs are stored in ``data/learned_<gpu>.npz``: every tree's node
+arrays as exported by :func:`archgym.proxy._estimators.export` (no pickle; read with
+``allow_pickle=False``) and predicted by the proxy's tree walk
+(:class:`archgym.proxy._estimators.Predictor`, bit-identical to scikit-learn's ``predict``).
+
+The key hashes the model version, the dataset file's bytes, the GPU, seed, objective, pick,
+``max_iter``, the booster settings, the GPU's calibration and the split-K reduction constants
+(both are features). A model asked for with any other key (a user's dataset, another seed or
+objective, arrays left stale by a data or calibration change) is fitted at first use, as
+before. ``python benchmarks/store_kernel_models.py`` rewrites the arrays.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archgym.envs.kernel.dataset import DATA_DIR
+
+__all__ = ["STORE_FORMAT", "stored_path", "model_key", "save_fitted", "load_fitted"]
+
+#: Layout version of the ``.npz`` files (part of the key).
+STORE_FORMAT = 1
+_TREE_FIELDS = (
+    "tree_sizes",
+    "value",
+    "feature",
+    "threshold",
+    "missing_left",
+    "left",
+    "right",
+    "is_leaf",
+)
+
+
+def stored_path(gpu: str) -> Path:
+    """Where the stored model of ``gpu`` lives (``data/learned_h200-sxm.npz``)."""
+    return DATA_DIR / f"learned_{gpu.lower()}.npz"
+
+
+def model_key(
+    version: str,
+    dataset: str | Path,
+    gpu: str,
+    seed: int,
+    objective: str,
+    pick: str,
+    max_iter: int,
+    booster_params: Mapping[str, Any],
+    calib: Mapping[str, float],
+) -> str:
+    """SHA-256 (hex) of everything a fitted model depends on; reads ``dataset``'s bytes."""
+    from archgym.envs.kernel.calibrate import reduction_constants
+
+    data = hashlib.sha256(Path(dataset).read_bytes()).hexdigest()
+    spec = {
+        "format": STORE_FORMAT,
+        "version": str(version),
+        "data_sha256": data,
+        "gpu": gpu,
+        "seed": int(seed),
+        "objective": objective,
+        "pick": pick,
+        "max_iter": int(max_iter),
+        "booster": {k: booster_params[k] for k in sorted(booster_params)},
+        "calibration": {k: float(calib[k]) for k in sorted(calib)},
+        "reduction": {k: [float(x) for x in v] for k, v in sorted(reduction_constants().items())},
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+def save_fitted(path: str | Path, fitted: Any, key: str) -> None:
+    """Write the boosters of ``fitted`` (a ``learned._Fitted``) and ``key`` to ``path``."""
+    from archgym.proxy._estimators import export, unpack
+
+    arrays: dict[str, np.ndarray] = {
+        "key": np.array(key),
+        "objective": np.array(fitted.objective),
+    }
+    for name, est in (("mean", fitted.booster), ("median", fitted.median)):
+        if est is None:
+            continue
+        d = export("hist-gbm", est)
+        arrays[f"{name}.baseline"] = np.array(float(d["baseline"]))
+        for f in _TREE_FIELDS:
+            arrays[f"{name}.{f}"] = unpack(d[f])
+    # every array is numeric or fixed-width text: nothing is pickled (load refuses pickle);
+    # numpy's stubs read the first keyword as ``allow_pickle``, a keyword older numpy lacks
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+
+
+def _as_export(z: Any, name: str) -> dict[str, Any]:
+    """The exported-model dict of booster ``name`` (arrays as uncompressed base64)."""
+    d: dict[str, Any] = {"family": "hist-gbm", "baseline": float(z[f"{name}.baseline"])}
+    for f in _TREE_FIELDS:
+        a = np.ascontiguousarray(z[f"{name}.{f}"])
+        d[f] = {"dtype": a.dtype.str, "shape": list(a.shape), "b64": base64.b64encode(a.tobytes())}
+    return d
+
+
+def load_fitted(path: str | Path, key: str) -> tuple[Any, Any] | None:
+    """``(mean, median)`` predictors stored at ``path`` under ``key`` (``median`` is None for
+    ``pick="mean"``), or None when the file is missing or holds another key."""
+    from archgym.proxy._estimators import Predictor
+
+    p = Path(path)
+    if not p.is_file():
+        return None
+    with np.load(p, allow_pickle=False) as z:
+        if str(z["key"]) != key:
+            return None
+        mean = Predictor(_as_export(z, "mean"))
+        median = Predictor(_as_export(z, "median")) if "median.baseline" in z.files else None
+    return mean, median

@@ -1,0 +1,94 @@
+"""The learned kernel models shipped as arrays: current with the shipped data, predicting
+exactly what the fitted model predicts, used only under their key."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from archgym.envs.kernel.calibrate import ROW_COLUMNS
+from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
+from archgym.envs.kernel.gpus import get_gpu
+from archgym.envs.kernel.learned import (
+    MAX_ITER,
+    KernelLearnedCostModel,
+    _Fitted,
+    fit_kernel_model,
+    predict_latency,
+    stored_key,
+)
+from archgym.envs.kernel.stored import load_fitted, stored_path
+from archgym.proxy._estimators import Predictor
+
+DEFAULTS = (0, "residual", "max-median")  # seed, objective, pick of KernelLearnedCostModel
+
+
+@pytest.mark.parametrize("gpu", sorted(DATASETS))
+def test_stored_arrays_are_current(gpu):
+    # fails when a shipped dataset, the calibration, the reduction constants or the learned
+    # model's version changed and the arrays were not rewritten
+    with np.load(stored_path(gpu), allow_pickle=False) as z:
+        key = str(z["key"])
+    assert key == stored_key(DATASETS[gpu], gpu, *DEFAULTS), (
+        f"{stored_path(gpu).name} is stale: run python benchmarks/store_kernel_models.py"
+    )
+
+
+def _stored_equals_fitted(gpu: str) -> None:
+    frame = load_dataset(DATASETS[gpu], gpu)
+    fitted = fit_kernel_model(frame, gpu, "residual", 0, MAX_ITER, pick="max-median")
+    mean, median = load_fitted(stored_path(gpu), stored_key(DATASETS[gpu], gpu, *DEFAULTS))
+    stored = _Fitted(mean, "residual", fitted.calib, median)
+    rows = trusted_rows(frame)
+    cols = {c: rows[c].to_numpy() for c in ROW_COLUMNS}
+    spec = get_gpu(gpu)
+    # the proxy's tree walk adds the same leaf values in scikit-learn's order: bit-equal
+    np.testing.assert_array_equal(
+        predict_latency(stored, cols, spec), predict_latency(fitted, cols, spec)
+    )
+
+
+def test_stored_h100_model_predicts_as_the_fitted_one():
+    _stored_equals_fitted("H100-SXM")  # 4,192 shipped timed rows, every path
+
+
+@pytest.mark.slow
+def test_stored_h200_model_predicts_as_the_fitted_one():
+    _stored_equals_fitted("H200-SXM")  # ~93,000 rows; the fit takes ~45 s of CPU
+
+
+def test_default_model_loads_the_arrays_and_a_copy_of_the_file_too(tmp_path):
+    model = KernelLearnedCostModel("H100-SXM")
+    assert isinstance(model.model.booster, Predictor)
+    assert isinstance(model.model.median, Predictor)
+    # the key hashes the file's bytes, not its name: an identical copy uses the arrays
+    copy = tmp_path / "mine.parquet"
+    shutil.copyfile(DATASETS["H100-SXM"], copy)
+    assert isinstance(KernelLearnedCostModel("H100-SXM", dataset=copy).model.booster, Predictor)
+
+
+def test_changed_data_or_settings_change_the_key(tmp_path):
+    base = stored_key(DATASETS["H100-SXM"], "H100-SXM", *DEFAULTS)
+    frame = pd.read_parquet(DATASETS["H100-SXM"])
+    frame.loc[frame.index[0], "latency_s"] *= 1.01  # one re-timed point
+    changed = tmp_path / "changed.parquet"
+    frame.to_parquet(changed, index=False)
+    assert stored_key(changed, "H100-SXM", *DEFAULTS) != base
+    assert stored_key(DATASETS["H100-SXM"], "H100-SXM", 1, "residual", "max-median") != base
+    assert stored_key(DATASETS["H100-SXM"], "H100-SXM", 0, "weighted", "max-median") != base
+    assert stored_key(DATASETS["H100-SXM"], "H100-SXM", 0, "residual", "mean") != base
+    # no model is stored under another key; a missing file is no model either
+    assert load_fitted(stored_path("H100-SXM"), "0" * 64) is None
+    assert load_fitted(tmp_path / "none.npz", base) is None
+
+
+def test_a_user_dataset_is_fitted_at_first_use(tmp_path):
+    h200 = load_dataset(DATASETS["H200-SXM"], "H200-SXM")
+    small = h200[h200["shape"].isin(["llama-7b.ffn_up@512", "bert-base.ffn_up@4096"])]
+    path = tmp_path / "mygpu.csv.gz"
+    small.to_csv(path, index=False, compression="gzip")
+    fitted = KernelLearnedCostModel("H200-SXM", dataset=path).model
+    assert not isinstance(fitted.booster, Predictor)  # a scikit-learn booster, fitted now
