@@ -224,6 +224,7 @@ def run_experiment(
     env: Any = None,
     store_options: Mapping[str, Any] | None = None,
     summary: str = "full",
+    described: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Run ``exp``, recording every evaluation under ``out``.
 
@@ -240,6 +241,9 @@ def run_experiment(
             summary the manifest stores); ``pareto_rows`` is empty and ``hypervolume`` and
             ``outcomes`` are ``None``, for a caller that keeps only the best, like a sweep
             task (``archgym show`` and :func:`load_runs` read the rest from the records).
+        described: ``env.describe()`` of the ``env`` passed, when the caller already has it
+            (a sweep task reusing one env for several experiments computes it once); the
+            manifest's ``env`` identity. Must be that env's; ``None`` calls ``describe()``.
 
     Raises:
         ConfigError / RegistryError / DesignError: Bad experiment (before anything runs).
@@ -249,8 +253,11 @@ def run_experiment(
     t0 = time.perf_counter()
     if summary not in ("full", "best"):
         raise ConfigError(f"summary must be 'full' or 'best', but got {summary!r}")
+    if described is not None and env is None:
+        raise ConfigError("described= is the describe() of the env= passed; pass the env too")
     env, agent = _build(exp, env)
-    described = env.describe()
+    if described is None:
+        described = env.describe()
     manifest = {
         "env_id": exp.env,
         "env": described,

@@ -276,7 +276,7 @@ def test_task_store_writes_its_manifest_with_its_records(bowl_env, tmp_path) -> 
     # change) or that counts records not yet written
     store = RunStore.create(tmp_path / "a", {"env_id": "e"}, buffered=True, durable=False)
     _append_all(store, bowl_env, [2])
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [".lock", "records.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["records.jsonl"]
     store.set_status("complete")
     assert read_manifest(tmp_path / "a")["n_evaluations"] == 2
     store.close()

@@ -156,3 +156,71 @@ def test_record_missing_a_field_is_corrupt(bowl_env, tmp_path) -> None:
     path.write_text("".join(lines))
     with pytest.raises(StoreError, match=r"line 1 is corrupt \(missing field\(s\) \['metrics'\]\)"):
         read_records(tmp_path)
+
+
+def test_the_lock_is_the_run_directory_itself(bowl_env, tmp_path) -> None:
+    # a run needs no lock file (a file creation costs 0.1-0.8 ms of CPU on some file
+    # systems, a sweep makes one run per experiment); catches a lock that is not held (a
+    # second writer let in, is_live false while writing) or that outlives the store
+    from archgym.store import is_live
+
+    run = tmp_path / "r"
+    with RunStore.create(run, {"env_id": "e"}) as store:
+        store.append(_results(bowl_env, 2))
+        assert is_live(run) is True
+        with pytest.raises(StoreError, match="being written by another archgym process"):
+            RunStore.open(run)
+        store.set_status("complete")
+    assert sorted(p.name for p in run.iterdir()) == ["manifest.json", "records.jsonl"]
+    assert is_live(run) is False
+    RunStore.open(run).close()
+
+
+def test_a_lock_file_held_by_an_earlier_writer_is_respected(bowl_env, tmp_path) -> None:
+    # runs written before the directory lock (and on file systems without it) are locked by
+    # their .lock file: such a writer must still keep others out and count as live
+    import fcntl
+
+    from archgym.store import is_live
+
+    run = tmp_path / "r"
+    with RunStore.create(run, {"env_id": "e"}) as store:
+        store.append(_results(bowl_env, 1))
+        store.set_status("running")
+    fd = os.open(run / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the earlier archgym writing it
+        assert is_live(run) is True
+        with pytest.raises(StoreError, match="being written by another archgym process"):
+            RunStore.open(run)
+    finally:
+        os.close(fd)
+    assert is_live(run) is False
+    RunStore.open(run).close()
+
+
+def test_without_directory_locks_the_lock_is_a_file(bowl_env, tmp_path, monkeypatch) -> None:
+    # a file system that refuses flock on a directory (NFS emulates flock with fcntl locks,
+    # which need a file open for writing): the store falls back to the .lock file, and
+    # is_live and a second writer see it
+    import fcntl
+
+    import archgym.store as store_mod
+
+    real_flock = fcntl.flock
+
+    def flock(fd, op):
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            raise OSError(9, "Bad file descriptor")
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    run = tmp_path / "r"
+    with RunStore.create(run, {"env_id": "e"}) as store:
+        assert (run / ".lock").read_text() == str(os.getpid())
+        assert store_mod.is_live(run) is True
+        with pytest.raises(StoreError, match="being written by another archgym process"):
+            RunStore.open(run)
+        store.append(_results(bowl_env, 1))
+        store.set_status("complete")
+    assert store_mod.is_live(run) is False

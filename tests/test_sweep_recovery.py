@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from archgym.errors import StoreError
+from archgym.errors import ConfigError, StoreError
 from archgym.runner import Experiment, run_experiment
 from archgym.store import read_records
 from archgym.sweep import SweepFileError, load_sweep, run_item, run_sweep
@@ -211,3 +211,50 @@ def test_store_error_for_another_sweeps_directory_still_stands(tmp_path: Path) -
     run_sweep(spec, tmp_path, LocalPool(1), progress=None)
     with pytest.raises(StoreError, match="already holds a sweep"):
         run_sweep(spec, tmp_path, LocalPool(1), progress=None)
+
+
+def test_a_retried_task_waits_for_the_run_lock_of_an_orphan(tmp_path: Path) -> None:
+    # an orphan worker of a killed sweep may still be writing the run a retried task takes
+    # over: the take-over waits for its lock (the run directory's own), then proceeds
+    from archgym.store import RunStore
+    from archgym.sweep._driver import _wait_run_lock
+
+    run_dir = tmp_path / "r"
+    store = RunStore.create(run_dir, {"env_id": "e"}, buffered=True, durable=False)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(StoreError, match="still being written by another process"):
+            _wait_run_lock(run_dir, timeout_s=0.3)
+        assert time.monotonic() - t0 >= 0.3
+    finally:
+        store.close()
+    _wait_run_lock(run_dir, timeout_s=0.0)  # released: no wait
+
+
+def test_a_task_describes_each_env_once_and_records_it_as_is(tmp_path: Path, monkeypatch) -> None:
+    # experiments of one task that share an env share its describe() (computed once per
+    # task); catches a manifest whose env identity is not the env's own
+    from archgym.env import DSEEnv
+    from archgym.sweep._driver import run_items
+
+    spec = _spec(seeds=3)
+    items = [it.to_dict() for it in spec.items[:3]]
+    assert len({json.dumps(it["experiment"]["env"]) for it in items}) == 1
+    calls = []
+    describe = DSEEnv.describe
+
+    def counted(self: Any) -> Any:
+        calls.append(self)
+        return describe(self)
+
+    monkeypatch.setattr(DSEEnv, "describe", counted)
+    out = run_items(items, [str(tmp_path / it["id"]) for it in items])
+    assert [o["status"] for o in out] == ["complete"] * 3
+    assert len(calls) == 1
+    monkeypatch.setattr(DSEEnv, "describe", describe)
+    run_experiment(Experiment(**items[0]["experiment"]), out=tmp_path / "alone")  # its own env
+    alone = json.loads((tmp_path / "alone" / "manifest.json").read_text())["env"]
+    for it in items:
+        assert json.loads((tmp_path / it["id"] / "manifest.json").read_text())["env"] == alone
+    with pytest.raises(ConfigError, match="pass the env too"):
+        run_experiment(Experiment(**items[0]["experiment"]), described=alone)

@@ -105,9 +105,10 @@ def run_item(
     Args:
         item: :meth:`SweepItem.to_dict`.
         run_dir: The run directory.
-        envs: Envs built by earlier experiments of the same task, by :func:`_env_key`; the
-            env is reused when the key matches (an env keeps no state between experiments:
-            agents that drive it reset it with their seed) and added otherwise.
+        envs: Envs built by earlier experiments of the same task, with their
+            ``describe()``, by :func:`_env_key`; the env (and its description) is reused
+            when the key matches (an env keeps no state between experiments: agents that
+            drive it reset it with their seed) and added otherwise.
 
     Returns:
         ``{"id", "status", "wall_s", "n_evaluations", "best_objective"}`` and, on failure,
@@ -124,12 +125,13 @@ def run_item(
             out.update(done)
             out["wall_s"] = time.perf_counter() - t0
             return out
-        env = None
+        env = described = None
         if envs is not None:
             key = _env_key(item["experiment"])
-            env = envs.get(key)
-            if env is None:
-                env = envs[key] = exp.make_env()
+            if key not in envs:
+                built = exp.make_env()
+                envs[key] = (built, built.describe())
+            env, described = envs[key]
         # a task that does not complete is deleted and rerun whole on resume, so its records
         # need no per-batch durability: write them in one piece, without fsync
         res = run_experiment(
@@ -138,6 +140,7 @@ def run_item(
             env=env,
             store_options={"buffered": True, "durable": False},
             summary="best",  # the task reports the best; show reads the rest from the records
+            described=described,  # the env's identity, computed once per task
         )
         out.update(
             status=res.status,
@@ -235,28 +238,18 @@ class _SweepLock:
 
 
 def _wait_run_lock(run_dir: Path, timeout_s: float = 30.0) -> None:
-    """Wait until no process (an orphan worker of a killed sweep) holds ``run_dir``'s lock."""
-    import fcntl
+    """Wait until no process (an orphan worker of a killed sweep) holds ``run_dir``'s lock
+    (the directory's, or an earlier archgym's ``.lock`` file: :func:`archgym.store.is_live`)."""
+    from archgym.store import is_live
 
-    lock = run_dir / ".lock"
-    if not lock.exists():
-        return
-    fd = os.open(lock, os.O_RDWR)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise StoreError(
-                        f"{run_dir} is still being written by another process after "
-                        f"{timeout_s:g} s; stop it, then resume"
-                    ) from None
-                time.sleep(0.1)
-    finally:
-        os.close(fd)
+    deadline = time.monotonic() + timeout_s
+    while is_live(run_dir):
+        if time.monotonic() > deadline:
+            raise StoreError(
+                f"{run_dir} is still being written by another process after "
+                f"{timeout_s:g} s; stop it, then resume"
+            )
+        time.sleep(0.1)
 
 
 def _prepare(spec: SweepSpec, out: Path, resume: bool) -> list[SweepItem]:
