@@ -70,6 +70,11 @@ per group gained nothing from the H200's dense grids by this measure (why was no
 further). A booster on the reduction as part of the base (``analytical + reduction``) was
 worse (H200 p90 17.3 %).
 
+v6 (fourth pass): the same features and pick; the H200 calibration (a feature) refitted on the
+data with the decode shapes' vendor rows (100,024 records). Outer held-out folds, H200: regret
+3.5 / 13.7 / 44.4 % (v5 3.5 / 12.3 / 32.5 %; the pick changed in 232 of 346 groups, the
+booster's variance under a small change of its features, as above); H100 unchanged.
+
 Storage (no pickle): the model is fitted deterministically (fixed ``random_state``, no early
 stopping, one thread) on the GPU's shipped dataset (open Parquet files in
 ``archgym/envs/kernel/data/``) or a user's file, and cached in memory for the process. The
