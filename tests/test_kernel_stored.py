@@ -4,14 +4,16 @@ exactly what the fitted model predicts, used only under their key."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from archgym.envs.kernel.analytical import KernelAnalyticalCostModel
 from archgym.envs.kernel.calibrate import ROW_COLUMNS
 from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
-from archgym.envs.kernel.gpus import get_gpu
+from archgym.envs.kernel.gpus import GPUS, get_gpu
 from archgym.envs.kernel.learned import (
     MAX_ITER,
     KernelLearnedCostModel,
@@ -28,8 +30,8 @@ DEFAULTS = (0, "residual", "max-median")  # seed, objective, pick of KernelLearn
 
 @pytest.mark.parametrize("gpu", sorted(DATASETS))
 def test_stored_arrays_are_current(gpu):
-    # fails when a shipped dataset, the calibration, the reduction constants or the learned
-    # model's version changed and the arrays were not rewritten
+    # fails when a shipped dataset, the calibration, the reduction constants, the GPU's spec
+    # or the learned or analytical model's version changed and the arrays were not rewritten
     with np.load(stored_path(gpu), allow_pickle=False) as z:
         key = str(z["key"])
     assert key == stored_key(DATASETS[gpu], gpu, *DEFAULTS), (
@@ -70,7 +72,7 @@ def test_default_model_loads_the_arrays_and_a_copy_of_the_file_too(tmp_path):
     assert isinstance(KernelLearnedCostModel("H100-SXM", dataset=copy).model.booster, Predictor)
 
 
-def test_changed_data_or_settings_change_the_key(tmp_path):
+def test_changed_data_or_settings_change_the_key(tmp_path, monkeypatch):
     base = stored_key(DATASETS["H100-SXM"], "H100-SXM", *DEFAULTS)
     frame = pd.read_parquet(DATASETS["H100-SXM"])
     frame.loc[frame.index[0], "latency_s"] *= 1.01  # one re-timed point
@@ -80,6 +82,15 @@ def test_changed_data_or_settings_change_the_key(tmp_path):
     assert stored_key(DATASETS["H100-SXM"], "H100-SXM", 1, "residual", "max-median") != base
     assert stored_key(DATASETS["H100-SXM"], "H100-SXM", 0, "weighted", "max-median") != base
     assert stored_key(DATASETS["H100-SXM"], "H100-SXM", 0, "residual", "mean") != base
+    # the GPU's spec is a feature: a spec replaced by the user must not load the shipped arrays
+    # (catches a key of the GPU's name only, which used them for any H100-SXM spec)
+    spec = get_gpu("H100-SXM")
+    monkeypatch.setitem(GPUS, "H100-SXM", replace(spec, l2_mb=spec.l2_mb / 2))
+    assert stored_key(DATASETS["H100-SXM"], "H100-SXM", *DEFAULTS) != base
+    monkeypatch.setitem(GPUS, "H100-SXM", spec)
+    # ...and so is the analytical model's latency: its version is in the key
+    monkeypatch.setattr(KernelAnalyticalCostModel, "version", "0")
+    assert stored_key(DATASETS["H100-SXM"], "H100-SXM", *DEFAULTS) != base
     # no model is stored under another key; a missing file is no model either
     assert load_fitted(stored_path("H100-SXM"), "0" * 64) is None
     assert load_fitted(tmp_path / "none.npz", base) is None

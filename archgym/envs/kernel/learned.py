@@ -82,8 +82,9 @@ same data and seed give the same model. For the shipped GPUs with the default se
 and pick, the fitted boosters are also shipped as tree arrays (:mod:`archgym.envs.kernel.stored`,
 ``data/learned_<gpu>.npz``, rewritten by ``benchmarks/store_kernel_models.py``) and predicted
 by the proxy's compiled tree walk, bit-identical to the fitted boosters; they are used only
-when their key (version, dataset bytes, seed, objective, pick, booster settings, calibration,
-reduction constants) matches, else the model is fitted at first use.
+when their key (version, dataset bytes, GPU spec, seed, objective, pick, booster settings,
+calibration, reduction constants, analytical version) matches, else the model is fitted at
+first use.
 """
 
 from __future__ import annotations

@@ -1,22 +1,25 @@
 """The learned kernel model of each shipped GPU, fitted once and shipped as plain arrays.
 
 Fitting the boosters of :mod:`archgym.envs.kernel.learned` on a shipped dataset costs tens of
-seconds of CPU (H200: ~45 s); the result depends only on what :func:`model_key` hashes. So the
+seconds of CPU (H200: ~40 s); the result depends only on what :func:`model_key` hashes. So the
 fitted boosters of the shipped GPUs are stored in ``data/learned_<gpu>.npz``: every tree's node
 arrays as exported by :func:`archgym.proxy._estimators.export` (no pickle; read with
 ``allow_pickle=False``) and predicted by the proxy's tree walk
 (:class:`archgym.proxy._estimators.Predictor`, bit-identical to scikit-learn's ``predict``).
 
-The key hashes the model version, the dataset file's bytes, the GPU, seed, objective, pick,
-``max_iter``, the booster settings, the GPU's calibration and the split-K reduction constants
-(both are features). A model asked for with any other key (a user's dataset, another seed or
-objective, arrays left stale by a data or calibration change) is fitted at first use, as
-before. ``python benchmarks/store_kernel_models.py`` rewrites the arrays.
+The key hashes the model version, the dataset file's bytes, the GPU's name and spec, seed,
+objective, pick, ``max_iter``, the booster settings, the GPU's calibration, the split-K
+reduction constants and the analytical model's version (the spec, calibration, constants and
+analytical latencies are all features). A model asked for with any other key (a user's
+dataset, another seed or objective, a GPU spec replaced with ``register_gpu(...,
+overwrite=True)``, arrays left stale by a data or calibration change) is fitted at first use,
+as before. ``python benchmarks/store_kernel_models.py`` rewrites the arrays.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -59,15 +62,20 @@ def model_key(
     booster_params: Mapping[str, Any],
     calib: Mapping[str, float],
 ) -> str:
-    """SHA-256 (hex) of everything a fitted model depends on; reads ``dataset``'s bytes."""
+    """SHA-256 (hex) of everything a fitted model depends on; reads ``dataset``'s bytes and
+    looks ``gpu``'s spec up (:func:`archgym.envs.kernel.gpus.get_gpu`)."""
+    from archgym.envs.kernel.analytical import KernelAnalyticalCostModel
     from archgym.envs.kernel.calibrate import reduction_constants
+    from archgym.envs.kernel.gpus import get_gpu
 
     data = hashlib.sha256(Path(dataset).read_bytes()).hexdigest()
     spec = {
         "format": STORE_FORMAT,
         "version": str(version),
+        "analytical_version": str(KernelAnalyticalCostModel.version),
         "data_sha256": data,
         "gpu": gpu,
+        "gpu_spec": dataclasses.asdict(get_gpu(gpu)),
         "seed": int(seed),
         "objective": objective,
         "pick": pick,
