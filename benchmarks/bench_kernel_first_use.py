@@ -24,6 +24,10 @@ import tempfile
 
 import numpy as np
 
+from archgym.envs.kernel.dataset import DATASETS
+
+MODES = ("stored", "stored-cold", "fit")
+
 _CHILD = r"""
 import json, sys, time
 c0, w0 = time.process_time(), time.perf_counter()
@@ -76,12 +80,23 @@ def one(gpu: str, mode: str) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--gpu", action="append", default=[], help="GPU key (repeatable)")
-    ap.add_argument("--modes", default="stored,stored-cold,fit")
+    ap.add_argument(
+        "--gpu",
+        action="append",
+        default=[],
+        choices=sorted(DATASETS),
+        help="shipped GPU (repeatable)",
+    )
+    ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {MODES}")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
+    bad = [m for m in args.modes.split(",") if m not in MODES]
+    if bad:
+        ap.error(f"--modes must name some of {MODES}, but got {bad}")
+    if args.repeats < 1:
+        ap.error(f"--repeats must be >= 1, but got {args.repeats}")
     print(f"load average {os.getloadavg()[0]:.2f} (2-core machine shared with other work)")
-    for gpu in args.gpu or ["H100-SXM", "H200-SXM"]:
+    for gpu in args.gpu or sorted(DATASETS):
         for mode in args.modes.split(","):
             runs = [one(gpu, mode) for _ in range(args.repeats)]
 

@@ -3,10 +3,11 @@
     python benchmarks/store_kernel_models.py                 # both shipped GPUs
     python benchmarks/store_kernel_models.py --gpu H200-SXM
 
-Run after a change of a shipped dataset, the calibration, the reduction constants or the
-learned model (its version): ``tests/test_kernel_stored.py`` fails while the stored key is
-stale. For each GPU: fits the model as ``KernelLearnedCostModel`` does at first use (default
-seed, objective and pick), writes ``archgym/envs/kernel/data/learned_<gpu>.npz``
+Run after a change of a shipped dataset, the calibration, the reduction constants, a shipped
+GPU's spec, or the learned or analytical model (their versions): ``tests/test_kernel_stored.py``
+fails while the stored key is stale. For each GPU: fits the model as
+``KernelLearnedCostModel`` does at first use (default seed, objective and pick), writes
+``archgym/envs/kernel/data/learned_<gpu>.npz``
 (:mod:`archgym.envs.kernel.stored`), then checks that the stored model predicts every trusted
 row of the dataset exactly as the fitted one did, and prints the fit's CPU and wall time and
 the file size.
@@ -62,7 +63,13 @@ def store(gpu: str, seed: int = 0, objective: str = "residual", pick: str = "max
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--gpu", action="append", default=[], help="GPU key (repeatable)")
+    ap.add_argument(
+        "--gpu",
+        action="append",
+        default=[],
+        choices=sorted(DATASETS),
+        help="shipped GPU (repeatable)",
+    )
     args = ap.parse_args(argv)
     bad = sum(store(g) for g in args.gpu or sorted(DATASETS))
     return 1 if bad else 0
