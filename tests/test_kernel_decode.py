@@ -137,3 +137,13 @@ def test_split_k_reduction_term_by_hand_against_the_measurement():
     # another GPU's reduction streams at its own HBM bandwidth (H100: 3.35 TB/s)
     h100 = splitk_reduce_s(rows, get_gpu("H100-SXM")) * 1e6
     assert h100[0] == pytest.approx(13.65 + 4587520 / (0.2899 * 3.35e12) * 1e6, rel=2e-3)
+
+
+def test_reduction_constants_are_a_fresh_dict_per_call():
+    # the fitted constants are cached per process; catches a caller's edit of the returned
+    # dict changing every later split-K feature (and the stored models' key)
+    from archgym.envs.kernel.calibrate import reduction_constants
+
+    first = reduction_constants()
+    first["fp16"] = (0.0, 1.0)
+    assert reduction_constants()["fp16"][0] == pytest.approx(7.75e-6, rel=1e-3)

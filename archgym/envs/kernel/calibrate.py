@@ -65,10 +65,15 @@ def fit_reduction(frame: Any) -> dict[str, tuple[float, float]]:
     return out
 
 
-@functools.lru_cache(maxsize=1)
 def reduction_constants() -> dict[str, tuple[float, float]]:
     """:func:`fit_reduction` of the shipped measurement, the bandwidth as a fraction of the
-    measuring GPU's datasheet HBM bandwidth: ``out_dtype -> (fixed seconds, fraction)``."""
+    measuring GPU's datasheet HBM bandwidth: ``out_dtype -> (fixed seconds, fraction)``.
+    Fitted once per process; each call returns its own dict."""
+    return dict(_reduction_constants())
+
+
+@functools.lru_cache(maxsize=1)
+def _reduction_constants() -> dict[str, tuple[float, float]]:
     import pandas as pd
 
     fitted = fit_reduction(pd.read_csv(OVERHEADS_FILE))
