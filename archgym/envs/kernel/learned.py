@@ -513,7 +513,8 @@ class KernelLearnedCostModel(CostModel):
 
     @property
     def model(self) -> Any:
-        """The fitted model (fitted at first use, cached per process)."""
+        """The fitted model, cached per process: the stored arrays of a shipped GPU whose key
+        matches (:mod:`archgym.envs.kernel.stored`), else fitted at first use."""
         try:
             mtime = self.dataset.stat().st_mtime
         except OSError as exc:
