@@ -6,14 +6,15 @@ entry points with ``numba.njit(cache=True)`` (machine code cached on disk like a
 the helpers it calls inline (``numba.extending.register_jitable``).
 
 Compiled code is 100-1000x faster, but numba costs about 0.2 s of CPU to import and about
-0.3-0.5 s more at the first compiled call of a process, even from its on-disk cache (it loads
-its implementation registries, which import ``scipy.linalg``), and about 3-8 s the first
-time ever (an empty cache; ``benchmarks/bench_compile.py``). So :class:`Tiered` runs an
-entry point as Python while the work is small (a CLI run of a few hundred evaluations pays
-nothing for numba) and compiles it once the work done in the process, or asked in one call,
-would outweigh that start-up, or at once where numba is already imported (a sweep worker's preload, the proxy's tree walk). Python and
-compiled code run the same source with IEEE float arithmetic, so they give the same floats;
-``tests/test_kernels.py`` checks it on every kernel.
+0.3-0.5 s more at the first compiled call of a process, even from its on-disk cache (it
+loads its implementation registries, which import ``scipy.linalg``), and about 3-8 s the
+first time ever (an empty cache; ``benchmarks/bench_compile.py``). So :class:`Tiered` runs
+an entry point as Python while the work is small (a CLI run of a few hundred evaluations
+pays nothing for numba) and compiles it once the work done in the process, or asked in one
+call, would outweigh that start-up, or at once where numba is already imported (a sweep
+worker's preload, the proxy's tree walk). Python and compiled code run the same source with
+IEEE float arithmetic, so they give the same floats; ``tests/test_kernels.py`` checks it on
+every kernel.
 
 The work counter is per process (module state): it only decides when to compile, never what
 is computed.
