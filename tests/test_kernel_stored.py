@@ -23,6 +23,7 @@ from archgym.envs.kernel.learned import (
     stored_key,
 )
 from archgym.envs.kernel.stored import load_fitted, stored_path
+from archgym.errors import ConfigError
 from archgym.proxy._estimators import Predictor
 
 DEFAULTS = (0, "residual", "max-median")  # seed, objective, pick of KernelLearnedCostModel
@@ -94,6 +95,20 @@ def test_changed_data_or_settings_change_the_key(tmp_path, monkeypatch):
     # no model is stored under another key; a missing file is no model either
     assert load_fitted(stored_path("H100-SXM"), "0" * 64) is None
     assert load_fitted(tmp_path / "none.npz", base) is None
+
+
+def test_an_unreadable_store_is_refused_naming_the_file_and_the_fix(tmp_path):
+    # numpy's own error for a Git LFS pointer says the file holds pickled data and suggests
+    # allow_pickle=True; catches that message (or a BadZipFile traceback) reaching the user
+    base = stored_key(DATASETS["H100-SXM"], "H100-SXM", *DEFAULTS)
+    pointer = tmp_path / "learned_h100-sxm.npz"
+    pointer.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 1\n")
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(stored_path("H100-SXM").read_bytes()[:1000])
+    for bad in (pointer, truncated):
+        with pytest.raises(ConfigError, match=f"{bad.name}.*store_kernel_models.py") as err:
+            load_fitted(bad, base)
+        assert "allow_pickle" not in str(err.value)
 
 
 def test_a_user_dataset_is_fitted_at_first_use(tmp_path):

@@ -22,6 +22,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from archgym.envs.kernel.dataset import DATA_DIR
+from archgym.errors import ConfigError
 
 __all__ = ["STORE_FORMAT", "stored_path", "model_key", "save_fitted", "load_fitted"]
 
@@ -118,15 +120,30 @@ def _as_export(z: Any, name: str) -> dict[str, Any]:
 
 def load_fitted(path: str | Path, key: str) -> tuple[Any, Any] | None:
     """``(mean, median)`` predictors stored at ``path`` under ``key`` (``median`` is None for
-    ``pick="mean"``), or None when the file is missing or holds another key."""
+    ``pick="mean"``), or None when the file is missing or holds another key.
+
+    Raises:
+        ConfigError: The file is not a readable store (truncated, a Git LFS pointer, arrays
+            missing): numpy's own message would suggest loading it with pickle.
+    """
     from archgym.proxy._estimators import Predictor
 
     p = Path(path)
     if not p.is_file():
         return None
-    with np.load(p, allow_pickle=False) as z:
-        if str(z["key"]) != key:
-            return None
-        mean = Predictor(_as_export(z, "mean"))
-        median = Predictor(_as_export(z, "median")) if "median.baseline" in z.files else None
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            if str(z["key"]) != key:
+                return None
+            mean = Predictor(_as_export(z, "mean"))
+            median = Predictor(_as_export(z, "median")) if "median.baseline" in z.files else None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        # numpy takes any file that is not a zip for a pickle and suggests loading it so
+        why = "not a zip of arrays" if "pickle" in str(exc) else f"{type(exc).__name__}: {exc}"
+        raise ConfigError(
+            f"stored kernel model {p} is not a readable .npz of tree arrays "
+            f"({why}); reinstall archgym, or in a checkout rewrite it with "
+            "`python benchmarks/store_kernel_models.py` (deleting it makes the model fit at "
+            "first use)"
+        ) from None
     return mean, median
