@@ -37,6 +37,7 @@ from archgym.envs.kernel.analytical import KernelAnalyticalCostModel, path_keys
 from archgym.envs.kernel.calibrate import fit_calibration, predict_rows
 from archgym.envs.kernel.constraints import check_designs
 from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
+from archgym.envs.kernel.env import _gpu_from_spec
 from archgym.envs.kernel.gpus import get_gpu
 from archgym.envs.kernel.learned import KernelLearnedCostModel, fit_kernel_model, predict_latency
 from archgym.envs.kernel.measure.plan import point_workload
@@ -269,7 +270,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="CSV",
         help="write the per-group ranking table ({gpu} in the name becomes the GPU)",
     )
+    ap.add_argument(
+        "--gpu-spec",
+        default="",
+        metavar="FILE.json",
+        help="GPUSpec fields of a GPU missing from the spec table (registered for this run)",
+    )
     args = ap.parse_args(argv)
+    if args.gpu_spec:
+        _gpu_from_spec(args.gpu_spec)
+    unknown = [g for g in args.gpu if g not in DATASETS]
+    if unknown and not args.dataset:
+        ap.error(f"--gpu {unknown} ships no data ({sorted(DATASETS)} do); give --dataset FILE")
     for gpu in args.gpu or sorted(DATASETS):
         data = args.dataset or str(DATASETS[gpu])
         if args.throughput_only:

@@ -140,3 +140,25 @@ def test_gpu_spec_file_registers_the_gpu(tmp_path):
     d = {**env.space.sample(np.random.default_rng(0), 1)[0], "precision": "fp8"}
     row = next(iter(env.evaluate([d]).evals.rows()))
     assert not row["feasible"] and "no fp8" in row["reason"]
+
+
+def test_measure_calibrate_takes_a_gpu_spec_file(tmp_path):
+    # the README's new-GPU flow calibrates a GPU missing from the spec table from the CLI;
+    # catches `archgym measure calibrate --gpu MY-GPU` having no way to describe it (it
+    # failed with "unknown GPU" and pointed at --env-opt, which the command does not take)
+    import json
+
+    from archgym.cli import main
+    from archgym.envs.kernel.dataset import DATASETS, load_dataset
+
+    spec = {"name": "MY-GPU3", "sms": 132, "clock_ghz": 1.98, "hbm_tbps": 3.35, "l2_mb": 50.0,
+            "peak_tflops": {"fp16": 989.4, "bf16": 989.4, "fp8": 1978.9, "int8": 1978.9},
+            "smem_per_sm_kb": 228.0, "smem_per_block_kb": 227.0}  # fmt: skip
+    (tmp_path / "g.json").write_text(json.dumps(spec))
+    rows = load_dataset(DATASETS["H100-SXM"])
+    rows = rows[rows["shape"].isin(sorted(rows["shape"].unique())[:4])].assign(gpu="MY-GPU3")
+    rows.to_csv(tmp_path / "g.csv.gz", index=False, compression="gzip")
+    out = tmp_path / "cal.json"
+    args = ["measure", "calibrate", str(tmp_path / "g.csv.gz"), "--gpu", "MY-GPU3", "--folds", "2"]
+    assert main([*args, "--gpu-spec", str(tmp_path / "g.json"), "--out", str(out)]) == 0
+    assert "MY-GPU3" in json.loads(out.read_text())

@@ -61,6 +61,12 @@ def add_parser(subparsers: Any) -> None:
     c.add_argument("data", help="records file from `archgym measure kernels --gpu`")
     c.add_argument("--gpu", required=True, help="GPU name (a key of the spec table)")
     c.add_argument(
+        "--gpu-spec",
+        default="",
+        metavar="FILE.json",
+        help="GPUSpec fields of a GPU missing from the spec table (registered for this run)",
+    )
+    c.add_argument(
         "--folds", type=count(2, 1000), default=5, help="grouped K-fold by shape for the report"
     )
     c.add_argument(
@@ -72,7 +78,10 @@ def add_parser(subparsers: Any) -> None:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Report held-out-shape errors, fit on all shapes, write the constants."""
     from archgym.envs.kernel.calibrate import calibrate
+    from archgym.envs.kernel.env import _gpu_from_spec
 
+    if args.gpu_spec:
+        _gpu_from_spec(args.gpu_spec)
     return calibrate(args.gpu, args.data, args.folds, True, args.out or None)
 
 

@@ -147,7 +147,8 @@ def get_gpu(name: str | GPUSpec) -> GPUSpec:
         f"unknown GPU {name!r}; known GPUs: {', '.join(sorted(GPUS))}. Describe yours "
         "(SMs, clock, HBM TB/s, L2, peak TFLOP/s per precision, shared memory) with "
         "archgym.envs.kernel.gpus.register_gpu({...GPUSpec fields...}), or on the CLI with "
-        "--env-opt gpu_spec=FILE.json holding those fields."
+        "--env-opt gpu_spec=FILE.json holding those fields (`archgym measure calibrate`: "
+        "--gpu-spec FILE.json)."
     )
 
 
