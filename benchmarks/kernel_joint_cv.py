@@ -23,6 +23,7 @@ definition, ``bench_kernel_fidelity.ranking``), Spearman and |error|.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -120,7 +121,9 @@ def score(df: pd.DataFrame) -> list[str]:
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    # no options: --help prints the docstring's first line, any argument is refused (exit 2)
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     frame = pd.concat([trusted_rows(load_dataset(DATASETS[g], g)) for g in GPUS], ignore_index=True)
     t0, c0 = time.perf_counter(), time.process_time()
     df = inner_cv(frame)

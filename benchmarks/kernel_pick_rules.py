@@ -141,7 +141,13 @@ def score_rules(df: pd.DataFrame) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--gpu", action="append", default=[], help="GPU key (repeatable)")
+    ap.add_argument(
+        "--gpu",
+        action="append",
+        default=[],
+        choices=sorted(DATASETS),
+        help="shipped GPU (repeatable)",
+    )
     ap.add_argument("--gaps-only", action="store_true", help="print the sampling floor only")
     ap.add_argument(
         "--without-reduction", action="store_true", help="v4's features (no split-K reduction)"
