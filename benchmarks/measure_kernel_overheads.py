@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", default="", metavar="FILE", help="fit a written file (CPU only)")
     args = ap.parse_args(argv)
     if args.fit:
+        if not os.path.isfile(args.fit):
+            ap.error(f"--fit needs a file this script wrote, but {args.fit!r} is not a file")
         return fit(args.fit)
 
     import triton
