@@ -82,7 +82,8 @@ class Evaluations:
 
     Attributes:
         metrics: Metric name -> float array of shape ``(n,)``; NaN where infeasible.
-        feasible: Bool array of shape ``(n,)``.
+        feasible: Bool array of shape ``(n,)``; read-only in a lone design's result of
+            :meth:`from_floats` (shared by all of them): build a new result to change it.
         reasons: ``n`` strings; ``""`` for a feasible design, else why it is not.
         extras: Optional per-design JSON-serialisable details (e.g. a simulator's raw report).
     """
