@@ -401,7 +401,11 @@ class AcceleratorCostModel(CostModel):
         A lone design costs about as much as a few in a batch: one kernel
         (:mod:`archgym.envs.accelerator._kernel`, compiled by numba once the work pays for
         it, see :mod:`archgym._kernels`) loops over designs x layers for both, over a
-        per-workload table built once. The ``"scalesim"`` mode and wired arrays run the numpy
+        per-workload table built once. A lone design (1-element columns) goes in as numbers
+        and comes back as a tuple of floats (:func:`_kernel.one`,
+        :meth:`Evaluations.from_floats`); a batch, and a lone design the kernel cannot word
+        the failure of, through :func:`_kernel.totals` (the same arithmetic,
+        ``tests/test_kernels.py``). The ``"scalesim"`` mode and wired arrays run the numpy
         :func:`layer_costs`, which the kernel is tested against."""
         seen = self._seen
         if seen[1] is not self.array or seen[0] != self.bandwidth_mode or seen[2] != self.energy_pj:
