@@ -382,19 +382,9 @@ def _acquire_lock(path: Path) -> int:
     Raises:
         StoreError: Another process holds the lock, or the directory cannot be opened.
     """
-    import fcntl
-
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as exc:
-        raise StoreError(f"cannot write the run directory {path}: {exc.strerror or exc}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise StoreError(_BUSY.format(path=path)) from None
+        fd = _open_locked(path, path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:  # no flock on directories here (NFS emulates it with fcntl locks)
-        os.close(fd)
         return _acquire_lock_file(path)
     if _lock_file_held(path):  # a writer of an earlier archgym, which locks the file
         os.close(fd)
@@ -407,10 +397,30 @@ _BUSY = "{path} is being written by another archgym process; wait for it or choo
 
 def _acquire_lock_file(path: Path) -> int:
     """The lock as the file :data:`LOCK` (see :func:`_acquire_lock`)."""
+    fd = _open_locked(path, path / LOCK, os.O_RDWR | os.O_CREAT)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+    except OSError:  # a full disk: the lock is held all the same
+        pass
+    return fd
+
+
+def _open_locked(path: Path, target: Path, flags: int) -> int:
+    """Open ``target`` (the run directory ``path`` or its :data:`LOCK` file) with ``flags``
+    and take its exclusive ``flock`` without waiting.
+
+    Returns:
+        The descriptor holding the lock.
+
+    Raises:
+        StoreError: ``target`` cannot be opened, or another process holds its lock.
+        OSError: The file system has no ``flock`` for ``target`` (the descriptor is closed).
+    """
     import fcntl
 
     try:
-        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(target, flags, 0o644)
     except OSError as exc:
         raise StoreError(f"cannot write the run directory {path}: {exc.strerror or exc}") from None
     try:
@@ -418,11 +428,9 @@ def _acquire_lock_file(path: Path) -> int:
     except BlockingIOError:
         os.close(fd)
         raise StoreError(_BUSY.format(path=path)) from None
-    try:
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-    except OSError:  # a full disk: the lock is held all the same
-        pass
+    except OSError:
+        os.close(fd)
+        raise
     return fd
 
 
