@@ -79,43 +79,26 @@ _SMALL = 32
 
 
 def _column(arrays: list[np.ndarray]) -> list[Any]:
-    """The concatenated 1-D columns as stored values (see :func:`json_float`)."""
+    """The concatenated 1-D columns, or ``(n, k)`` matrices as lists of rows, as stored
+    values (see :func:`json_float`)."""
     a = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
     out = a.tolist()
-    kind = a.dtype.kind
-    if kind == "f":
-        if len(out) <= _SMALL:
-            for i, x in enumerate(out):
-                if x != x or x == _INF or x == -_INF:
-                    out[i] = json_float(x)
-        else:
-            bad = ~np.isfinite(a)
-            if bad.any():
-                for i in np.flatnonzero(bad).tolist():
-                    out[i] = json_float(out[i])
-    elif kind not in "biu":  # object columns: value by value
-        out = [json_float(x) for x in out]
-    return out
-
-
-def _rows(arrays: list[np.ndarray]) -> list[list[Any]]:
-    """The concatenated ``(n, k)`` matrices as lists of stored rows."""
-    a = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-    out = a.tolist()
+    rows = out if a.ndim == 2 else [out]
     kind = a.dtype.kind
     if kind == "f":
         if a.size <= _SMALL:
-            for row in out:
+            for row in rows:
                 for j, x in enumerate(row):
                     if x != x or x == _INF or x == -_INF:
                         row[j] = json_float(x)
         else:
             bad = ~np.isfinite(a)
             if bad.any():
-                for i, j in zip(*np.nonzero(bad), strict=True):
-                    out[i][j] = json_float(out[i][j])
-    elif kind not in "biu":
-        out = [[json_float(x) for x in row] for row in out]
+                for i, j in zip(*np.nonzero(bad.reshape(len(rows), -1)), strict=True):
+                    rows[i][j] = json_float(rows[i][j])
+    elif kind not in "biu":  # object columns: value by value
+        for row in rows:
+            row[:] = [json_float(x) for x in row]
     return out
 
 
@@ -180,9 +163,9 @@ def build_records(parts: Sequence[Part]) -> list[dict[str, Any]]:
         t_s.extend([round(float(elapsed), 6)] * n)
     cols = [_column([r.evals.metrics[m] for r in results]) for m in names]
     metric_rows = zip(*cols, strict=True) if cols else iter([()] * len(ids))
-    values = _rows([r.values for r in results])
+    values = _column([r.values for r in results])
     violation_arrays = [r.violations for r in results]
-    violations = _rows(violation_arrays)
+    violations = _column(violation_arrays)
     rewards = _column([r.reward for r in results])
     feasible_arrays = [r.feasible for r in results]
     feasible = _column(feasible_arrays)
@@ -225,7 +208,7 @@ def build_records(parts: Sequence[Part]) -> list[dict[str, Any]]:
 
 
 def _stored_row(a: np.ndarray) -> list[Any]:
-    """The first row of ``a`` (a 1-D or ``(1, k)`` array) as stored: :func:`_rows` for one row."""
+    """The first row of ``a`` (a 1-D or ``(1, k)`` array) as stored: :func:`_column` for one row."""
     out = a.tolist()
     if a.ndim == 2:
         out = out[0]
