@@ -99,25 +99,13 @@ def inner_cv(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 def score(df: pd.DataFrame) -> list[str]:
     sys.path.insert(0, "benchmarks")
-    from bench_kernel_fidelity import ranking
+    from kernel_pick_rules import score_line
 
     out = []
     for g in GPUS:
         part = df[df["gpu"] == g]
-        tri = part["backend"] == "triton"
         for name in ("own", "joint", "joint-eq", "joint-h200cal"):
-            d = part.copy()
-            d["lrn"] = d[name]
-            d["ana"] = d[name]
-            r = ranking(d)
-            reg = 100 * r["lrn_regret"]
-            err = 100 * (d["lrn"] / d["latency_s"] - 1).abs()
-            out.append(
-                f"  {g} {name:14s} Spearman {r['lrn_rho'].median():.3f}; regret median "
-                f"{reg.median():.2f} %, p90 {reg.quantile(0.9):.2f} %, worst {reg.max():.1f} %; "
-                f"top-1 {100 * r['lrn_top1'].mean():.0f} %; |error| Triton "
-                f"{err[tri].median():.1f} %, vendor {err[~tri].median():.1f} % ({len(r)} groups)"
-            )
+            out.append(score_line(f"{g} {name:14s}", part, part[name]))
     return out
 
 

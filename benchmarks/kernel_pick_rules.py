@@ -107,10 +107,7 @@ def inner_cv(
 
 
 def score_rules(df: pd.DataFrame) -> list[str]:
-    """One line per pick rule: Spearman, regret median / p90 / worst, top-1, |error|."""
-    sys.path.insert(0, "benchmarks")
-    from bench_kernel_fidelity import ranking
-
+    """One line per pick rule (:func:`score_line`)."""
     lm, l25, l50, l75 = (np.log(df[c]) for c in ("mean", "q0.25", "q0.5", "q0.75"))
     rules = {
         "mean": lm,
@@ -121,22 +118,28 @@ def score_rules(df: pd.DataFrame) -> list[str]:
         "avg(mean,q50)": (lm + l50) / 2,
         "max(mean,q50)": np.maximum(lm, l50),
     }
-    out = []
-    tri = df["backend"] == "triton"
-    for name, v in rules.items():
-        d = df.copy()
-        d["lrn"] = np.exp(v)
-        d["ana"] = d["lrn"]  # ranking() scores both columns; only lrn is printed
-        r = ranking(d)
-        reg = 100 * r["lrn_regret"]
-        err = 100 * (d["lrn"] / d["latency_s"] - 1).abs()
-        out.append(
-            f"  {name:15s} Spearman {r['lrn_rho'].median():.3f}; regret median "
-            f"{reg.median():.2f} %, p90 {reg.quantile(0.9):.2f} %, worst {reg.max():.1f} %; "
-            f"top-1 {100 * r['lrn_top1'].mean():.0f} %; |error| Triton "
-            f"{err[tri].median():.1f} %, vendor {err[~tri].median():.1f} % ({len(r)} groups)"
-        )
-    return out
+    return [score_line(f"{name:15s}", df, np.exp(v)) for name, v in rules.items()]
+
+
+def score_line(label: str, df: pd.DataFrame, pred: pd.Series | np.ndarray) -> str:
+    """One scored line of predicted latencies ``pred`` of ``df``'s rows: Spearman, regret
+    median / p90 / worst, top-1, median |error| of Triton and vendor rows."""
+    sys.path.insert(0, "benchmarks")
+    from bench_kernel_fidelity import ranking
+
+    d = df.copy()
+    d["lrn"] = pred
+    d["ana"] = d["lrn"]  # ranking() scores both columns; only lrn is printed
+    r = ranking(d)
+    reg = 100 * r["lrn_regret"]
+    err = 100 * (d["lrn"] / d["latency_s"] - 1).abs()
+    tri = d["backend"] == "triton"
+    return (
+        f"  {label} Spearman {r['lrn_rho'].median():.3f}; regret median "
+        f"{reg.median():.2f} %, p90 {reg.quantile(0.9):.2f} %, worst {reg.max():.1f} %; "
+        f"top-1 {100 * r['lrn_top1'].mean():.0f} %; |error| Triton "
+        f"{err[tri].median():.1f} %, vendor {err[~tri].median():.1f} % ({len(r)} groups)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
