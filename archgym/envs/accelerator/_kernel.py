@@ -231,7 +231,7 @@ def _rf_need(fw: float, rs_conv: bool) -> float:
     """Register-file words a PE needs for a layer: a 1-D convolution row (``rs``) needs
     ``2*fw + 1``, every other dataflow 3 (one stationary value, one streamed, the partial
     sum)."""
-    return 2 * fw + 1 if rs_conv else _max(1.0 + 2, 3.0)
+    return 2 * fw + 1 if rs_conv else 3.0  # layer_costs' max(rt + 2, 3): rt is 1 unwired
 
 
 def failure(
