@@ -29,14 +29,15 @@ from __future__ import annotations
 
 import functools
 import importlib
+import operator
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Tiered", "compiled", "njit_cached", "PYTHON_BUDGET", "COMPILE_AT"]
+__all__ = ["Tiered", "compiled", "njit_cached", "lone_reader", "PYTHON_BUDGET", "COMPILE_AT"]
 
 #: Work units (design x layer evaluations) a process runs as Python, in all, before compiling.
 PYTHON_BUDGET = 25_000
@@ -170,3 +171,40 @@ class Tiered:
             return out
         self.entry = fn.overloads[tuple(fn.typeof_pyval(a) for a in args)].entry_point
         return out
+
+
+_item: Callable[[Any], Any] = np.ndarray.item
+
+
+def lone_reader(
+    keys: Sequence[str], defaults: Sequence[Any], n_columns: int
+) -> Callable[[dict[str, Any]], tuple[Any, ...] | None]:
+    """The reader of a lone design for a kernel's scalar entry point: it gives the values of
+    ``keys`` of a design whose columns are 1-element arrays (the env's columns,
+    ``designs_to_columns``') as Python numbers, ``defaults[i]`` (a 1-element array) for a key
+    left out, in ``keys``' order; ``None`` for anything else: no columns, a batch (columns the
+    model does not read count too), list columns, a key left out whose default is ``None``.
+
+    Args:
+        keys: The numeric design columns, in the entry point's order.
+        defaults: One per key (items beyond are ignored).
+        n_columns: How many columns a design that gives every design column has: then one
+            C call reads them.
+    """
+    all_keys = operator.itemgetter(*keys)
+
+    def numbers(columns: dict[str, Any]) -> tuple[Any, ...] | None:
+        try:
+            if len(columns) >= n_columns:
+                try:
+                    return tuple(map(_item, all_keys(columns)))
+                except KeyError:
+                    pass
+            elif not columns:
+                return None
+            _item(next(iter(columns.values())))  # a batch of columns the model does not read
+            return tuple(map(_item, map(columns.get, keys, defaults)))
+        except (TypeError, ValueError):  # not arrays, not of one element, no default
+            return None
+
+    return numbers

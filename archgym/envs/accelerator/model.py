@@ -57,14 +57,13 @@ from a peer simulator by :mod:`archgym.envs.accelerator.peers`.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
 
-from archgym._kernels import Tiered
+from archgym._kernels import Tiered, lone_reader
 from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.envs.accelerator import _kernel
 from archgym.envs.accelerator import tables as tb
@@ -898,26 +897,9 @@ _LONE_DEFAULTS = tuple(np.array([DEFAULTS[k]]) for k in _BLOCK_KEYS)
 _item: Callable[[Any], Any] = np.ndarray.item
 _LONE_DATAFLOW = np.array([DEFAULTS["dataflow"]])
 _LONE_PRECISION = np.array([DEFAULTS["precision"]])
-#: The numeric columns of a design that gives them all, in :func:`_kernel.one`'s order.
-_ALL_NUMERIC = operator.itemgetter(*NUMERIC_PARAMS)
-
-
-def _lone_numbers(columns: dict[str, np.ndarray]) -> tuple[Any, ...] | None:
-    """The :data:`NUMERIC_PARAMS` values of a lone design given as 1-element arrays (the
-    env's columns, ``designs_to_columns``') as Python numbers, defaults for those it leaves
-    out; ``None`` for anything else (a batch, list columns, no columns)."""
-    try:
-        if len(columns) >= len(_BLOCK_KEYS):  # every design column: one C call gets them
-            try:
-                return tuple(map(_item, _ALL_NUMERIC(columns)))
-            except KeyError:
-                pass
-        elif not columns:
-            return None
-        _item(next(iter(columns.values())))  # columns it does not read may make a batch
-        return tuple(map(_item, map(columns.get, NUMERIC_PARAMS, _LONE_DEFAULTS)))
-    except (TypeError, ValueError):  # not arrays, not of one element
-        return None
+#: A lone design's :data:`NUMERIC_PARAMS` values as Python numbers (defaults for those it
+#: leaves out), or ``None`` (a batch, list columns, no columns): :func:`_kernel.one`'s.
+_lone_numbers = lone_reader(NUMERIC_PARAMS, _LONE_DEFAULTS, len(_BLOCK_KEYS))
 
 
 def _failure_reason(

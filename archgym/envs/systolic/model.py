@@ -47,13 +47,12 @@ Not exact (documented approximations):
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 
-from archgym._kernels import Tiered
+from archgym._kernels import Tiered, lone_reader
 from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.envs.systolic import _kernel
 from archgym.errors import ConfigError
@@ -168,23 +167,9 @@ def _layer_table(wl: Workload) -> np.ndarray:
     return _kernel.layer_table(**wl.as_arrays())
 
 
-#: The numeric columns of a design that gives them all, in :func:`_kernel.one`'s order.
-_ALL_NUMERIC = operator.itemgetter(*_NUMERIC)
-
-
-def _lone_numbers(columns: dict[str, np.ndarray]) -> tuple[Any, ...] | None:
-    """The :data:`_NUMERIC` values of a lone design given as 1-element arrays (the env's
-    columns, ``designs_to_columns``') as Python numbers, defaults for the knobs it leaves
-    out; ``None`` for anything else (a batch, list columns, rows or cols left out)."""
-    try:
-        if len(columns) >= len(_BLOCK_KEYS):  # every design column: one C call gets them
-            try:
-                return tuple(map(_item, _ALL_NUMERIC(columns)))
-            except KeyError:
-                pass
-        return tuple(map(_item, map(columns.get, _NUMERIC, _LONE_DEFAULTS)))
-    except (TypeError, ValueError):  # not arrays, not of one element, a required one left out
-        return None
+#: A lone design's :data:`_NUMERIC` values as Python numbers (defaults for the knobs it leaves
+#: out), or ``None`` (a batch, list columns, rows or cols left out): :func:`_kernel.one`'s.
+_lone_numbers = lone_reader(_NUMERIC, _LONE_DEFAULTS, len(_BLOCK_KEYS))
 
 
 def _lone_failure(columns: dict[str, np.ndarray], bits: int) -> Evaluations:
