@@ -73,6 +73,11 @@ def test_arrays_are_compressed_exact_and_size_checked() -> None:
         est.unpack({**packed, "shape": [10_001]})
     legacy = {"dtype": "<f8", "shape": [2], "b64": "AAAAAAAA8D8AAAAAAAAAQA=="}
     np.testing.assert_array_equal(est.unpack(legacy), [1.0, 2.0])
+    # an array (a stored kernel model's, read from its .npz) is taken as it is, if numeric;
+    # catches a text array reaching the tree walk
+    assert est.unpack(a) is a
+    with pytest.raises(ValueError, match="numeric"):
+        est.unpack(np.array(["1.0"]))
 
 
 def test_tree_walk_matches_sklearn_with_missing_values() -> None:

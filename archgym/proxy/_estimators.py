@@ -86,9 +86,14 @@ def pack(a: np.ndarray) -> dict[str, Any]:
     }
 
 
-def unpack(d: Mapping[str, Any]) -> np.ndarray:
-    """Inverse of :func:`pack` (also reads uncompressed ``"b64"``); only plain numeric dtypes
-    are accepted, and the bytes must fill the shape exactly."""
+def unpack(d: Mapping[str, Any] | np.ndarray) -> np.ndarray:
+    """Inverse of :func:`pack` (also reads uncompressed ``"b64"``, and takes an array as it
+    is, such as one read from an ``.npz``); only plain numeric dtypes are accepted, and the
+    bytes must fill the shape exactly."""
+    if isinstance(d, np.ndarray):
+        if d.dtype.kind not in "biuf":
+            raise ValueError(f"array dtype must be numeric, got {d.dtype}")
+        return d
     dtype = np.dtype(str(d["dtype"]))
     if dtype.kind not in "biuf":
         raise ValueError(f"array dtype must be numeric, got {dtype}")

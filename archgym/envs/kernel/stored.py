@@ -18,7 +18,6 @@ as before. ``python benchmarks/store_kernel_models.py`` rewrites the arrays.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
 import json
@@ -110,11 +109,11 @@ def save_fitted(path: str | Path, fitted: Any, key: str) -> None:
 
 
 def _as_export(z: Any, name: str) -> dict[str, Any]:
-    """The exported-model dict of booster ``name`` (arrays as uncompressed base64)."""
+    """The exported-model dict of booster ``name``, its tree arrays as read (``unpack`` takes
+    arrays as they are)."""
     d: dict[str, Any] = {"family": "hist-gbm", "baseline": float(z[f"{name}.baseline"])}
     for f in _TREE_FIELDS:
-        a = np.ascontiguousarray(z[f"{name}.{f}"])
-        d[f] = {"dtype": a.dtype.str, "shape": list(a.shape), "b64": base64.b64encode(a.tobytes())}
+        d[f] = z[f"{name}.{f}"]
     return d
 
 
