@@ -55,13 +55,17 @@ def fit_reduction(frame: Any) -> dict[str, tuple[float, float]]:
         ``out_dtype -> (fixed seconds, bytes per second)``, by least squares on the relative
         error (every timing weighs the same, whatever its size).
     """
-    red = frame[frame["kind"] == "splitk_reduce"]
+    red = np.asarray(frame["kind"]) == "splitk_reduce"
+    dtypes = np.asarray(frame["out_dtype"])[red].astype(str)
+    seconds = np.asarray(frame["seconds"], dtype=float)[red]
+    nbytes = np.asarray(frame["bytes"], dtype=float)[red]
     out = {}
-    for out_dtype, grp in red.groupby("out_dtype", sort=True):
-        t = grp["seconds"].to_numpy(float)
-        a = np.column_stack([np.ones(len(grp)), grp["bytes"].to_numpy(float)]) / t[:, None]
-        (fixed, per_byte), *_ = np.linalg.lstsq(a, np.ones(len(grp)), rcond=None)
-        out[str(out_dtype)] = (float(fixed), float(1.0 / per_byte))
+    for out_dtype in sorted(set(dtypes.tolist())):
+        rows = dtypes == out_dtype
+        t = seconds[rows]
+        a = np.column_stack([np.ones(len(t)), nbytes[rows]]) / t[:, None]
+        (fixed, per_byte), *_ = np.linalg.lstsq(a, np.ones(len(t)), rcond=None)
+        out[out_dtype] = (float(fixed), float(1.0 / per_byte))
     return out
 
 
@@ -74,9 +78,14 @@ def reduction_constants() -> dict[str, tuple[float, float]]:
 
 @functools.lru_cache(maxsize=1)
 def _reduction_constants() -> dict[str, tuple[float, float]]:
-    import pandas as pd
+    import csv
 
-    fitted = fit_reduction(pd.read_csv(OVERHEADS_FILE))
+    # the standard library's reader: pandas is not needed at a stored model's first use
+    with OVERHEADS_FILE.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    fitted = fit_reduction(
+        {k: [r[k] for r in rows] for k in ("kind", "out_dtype", "bytes", "seconds")}
+    )
     return {k: (f, bw / (_OVERHEADS_HBM_TBPS * 1e12)) for k, (f, bw) in fitted.items()}
 
 
