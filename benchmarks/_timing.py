@@ -117,6 +117,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def shipped_gpu_option(ap: argparse.ArgumentParser) -> None:
+    """Add the kernel benchmarks' ``--gpu NAME``: a GPU with a shipped dataset, repeatable;
+    the caller takes every shipped GPU when none is given."""
+    from archgym.envs.kernel.dataset import DATASETS
+
+    ap.add_argument(
+        "--gpu",
+        action="append",
+        default=[],
+        choices=sorted(DATASETS),
+        help="shipped GPU (repeatable)",
+    )
+
+
 def check_interpreter(path: str, option: str = "--sim-python") -> None:
     """Exit with a clear error unless ``path`` runs as a Python interpreter."""
     try:

@@ -24,6 +24,7 @@ import sys
 import tempfile
 
 import numpy as np
+from _timing import shipped_gpu_option
 
 from archgym.envs.kernel.dataset import DATASETS
 
@@ -82,13 +83,7 @@ def one(gpu: str, mode: str) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--gpu",
-        action="append",
-        default=[],
-        choices=sorted(DATASETS),
-        help="shipped GPU (repeatable)",
-    )
+    shipped_gpu_option(ap)
     ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {MODES}")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)

@@ -36,6 +36,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from _timing import shipped_gpu_option
 
 from archgym.envs.kernel.analytical import path_keys
 from archgym.envs.kernel.calibrate import ROW_COLUMNS, fit_calibration
@@ -144,13 +145,7 @@ def score_line(label: str, df: pd.DataFrame, pred: pd.Series | np.ndarray) -> st
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--gpu",
-        action="append",
-        default=[],
-        choices=sorted(DATASETS),
-        help="shipped GPU (repeatable)",
-    )
+    shipped_gpu_option(ap)
     ap.add_argument("--gaps-only", action="store_true", help="print the sampling floor only")
     ap.add_argument(
         "--without-reduction", action="store_true", help="v4's features (no split-K reduction)"

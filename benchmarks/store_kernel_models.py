@@ -20,6 +20,7 @@ import sys
 import time
 
 import numpy as np
+from _timing import shipped_gpu_option
 
 from archgym.envs.kernel.calibrate import ROW_COLUMNS
 from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
@@ -63,13 +64,7 @@ def store(gpu: str, seed: int = 0, objective: str = "residual", pick: str = "max
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--gpu",
-        action="append",
-        default=[],
-        choices=sorted(DATASETS),
-        help="shipped GPU (repeatable)",
-    )
+    shipped_gpu_option(ap)
     args = ap.parse_args(argv)
     bad = sum(store(g) for g in args.gpu or sorted(DATASETS))
     return 1 if bad else 0
