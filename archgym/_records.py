@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -229,18 +229,16 @@ def record_of_one(
     the design's own values (a few Python operations) instead of columns (a dozen numpy
     calls, which cost more than the record for one row)."""
     ev = results.evals
-    cols = ev.metrics
-    first = [col.item() for col in cols.values()]  # Python scalars, as tolist() gives them
-    if all(type(x) is float for x in first):  # the usual case: float columns
+    lone = ev.__dict__.get("_floats")  # a model's lone-design floats (Evaluations.from_floats)
+    if lone is not None:
+        names = ev.__dict__["_names"]
+        first = list(lone[: len(names)])  # checked floats: no per-column numpy call
         total = sum(first)
-        if total - total != 0:  # some NaN or inf (or a sum beyond the float range)
+        if total - total != 0:
             first = [json_float(x) for x in first]
-        metrics = dict(zip(cols, first))  # noqa: B905 - one value per column
-    else:  # int, bool or object columns too: each as _column stores it
-        metrics = {
-            name: x if col.dtype.kind in "biu" else json_float(x)
-            for (name, col), x in zip(cols.items(), first)  # noqa: B905
-        }
+        metrics = dict(zip(names, first))  # noqa: B905 - one value per name
+    else:
+        metrics = _metrics_of_one(ev.metrics)
     feasible = bool(ev.feasible[0])
     violation = _stored_row(results.violations)
     return {
@@ -258,6 +256,23 @@ def record_of_one(
         "eval_s": results.eval_time_s / 1,
         "t_s": round(float(elapsed_s), 6),
     }
+
+
+def _metrics_of_one(cols: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The stored metrics of a one-design batch's ``(1,)`` columns, as :func:`_column`
+    stores them."""
+    first = [col.item() for col in cols.values()]  # Python scalars, as tolist() gives them
+    if all(type(x) is float for x in first):  # the usual case: float columns
+        total = sum(first)
+        if total - total != 0:  # some NaN or inf (or a sum beyond the float range)
+            first = [json_float(x) for x in first]
+        metrics = dict(zip(cols, first))  # noqa: B905 - one value per column
+    else:  # int, bool or object columns too: each as _column stores it
+        metrics = {
+            name: x if col.dtype.kind in "biu" else json_float(x)
+            for (name, col), x in zip(cols.items(), first)  # noqa: B905
+        }
+    return metrics
 
 
 def _dumps_one(record: dict[str, Any]) -> bytes:

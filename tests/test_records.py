@@ -219,6 +219,30 @@ def test_record_of_one_design_equals_the_format_value_by_value() -> None:
         assert got == build_records([(res, 5, 2, 0.5), (res, 6, 3, 0.5)])[0]  # by columns
 
 
+def test_record_of_one_reads_a_models_lone_floats_as_the_format_stores_them() -> None:
+    # a model's lone design (Evaluations.from_floats: Python floats, the metrics dict not
+    # built) is recorded from its floats: NaN and +-inf must still become null / "inf", the
+    # status float beyond the names must not be stored, and the record must equal the
+    # column-wise one value by value and type
+    pool = [0.0, 1.5, -2.25, 1e-300, 3e38, math.nan, math.inf, -math.inf]
+    names = ["latency_s", "energy_j", "area_mm2"]
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        floats = tuple(float(rng.choice(pool)) for _ in range(4))  # 3 metrics + a status
+        evals = Evaluations.from_floats(names, floats)
+        res = Results(
+            [{"rows": 8}], evals, np.array([[floats[0]]]), np.zeros((1, 0)), np.array([-1.0]), 0.1
+        )
+        (got,) = make_records(res, 7, 3, 0.5)
+        assert "metrics" not in evals.__dict__  # read from the floats, not the columns
+        assert list(got["metrics"]) == names, seed
+        (want,) = _reference(res, 7, 3, 0.5)
+        assert got == want, seed
+        assert [type(x) for x in got["metrics"].values()] == [
+            type(x) for x in want["metrics"].values()
+        ], seed
+
+
 def _append_all(store, env, sizes):
     for i, n in enumerate(sizes):
         store.append(env.evaluate(env.space.sample(np.random.default_rng(i), n)), 0.25 * i)
