@@ -23,6 +23,16 @@ fastest predictions; ``blend`` orders by the mean of the two within-group ranks.
 the benchmark's (``bench_kernel_fidelity.ranking``): median Spearman, regret median / p90 /
 worst of the pick, top-1.
 
+Each ranker is also blended per design, ``log(v6 latency) - w * score`` for each weight ``w`` of
+:data:`BLEND_WEIGHTS` (``lin<w>``; a group's offset of the score changes no pick, so the blend
+is a property of one design, unlike the rank mean). Result (2026-12-02, the 16-core device, 104
+jobs in 155 s; H100 148 / H200 279 held-out groups; regret median / p90 / worst): v6 0.00 /
+18.69 / 84.5 ; 3.29 / 15.41 / 53.4 %. ``lr-2%x20 lin0.02`` 0.00 / 10.53 / 84.5 ; 1.80 / 10.78 /
+50.9 % -- adopted as kernel-learned@7's ``pick="ranked"``. Every lambdarank ranker at ``w =
+0.02`` lowers the H200 median and both GPUs' p90 without a worse worst case, but for the 1 %
+grading (H100 worst 107 %); the rankers alone, top-k and larger weights lose on H100 (the module
+docstring of :mod:`archgym.envs.kernel.learned` lists them).
+
 The folds are independent jobs (``--fold``, ``--save``: one ``.npz`` of predictions per GPU
 and fold, no pickle), so a machine with many cores can run them at once; ``--score`` reads them.
 """

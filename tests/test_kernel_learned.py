@@ -10,8 +10,10 @@ from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
 from archgym.envs.kernel.gpus import get_gpu
 from archgym.envs.kernel.learned import (
     KernelLearnedCostModel,
+    _predict,
     fit_kernel_model,
     predict_latency,
+    relevance_grades,
 )
 from archgym.envs.kernel.space import KernelWorkload
 from archgym.errors import ConfigError
@@ -154,9 +156,9 @@ def test_shipped_models_of_both_gpus():
 
 
 def test_max_median_pick_is_the_slower_booster_on_triton_rows_only(small):
-    # pick="max-median" (the default): a Triton config's latency is the slower of the
+    # pick="max-median" (kernel-learned@6's default, the latency of "ranked"): a Triton config's latency is the slower of the
     # squared-error and the median booster; a vendor path keeps the squared-error booster
-    both = fit_kernel_model(small, H200, seed=0, max_iter=40)
+    both = fit_kernel_model(small, H200, seed=0, max_iter=40, pick="max-median")
     mean = fit_kernel_model(small, H200, seed=0, max_iter=40, pick="mean")
     assert both.median is not None and mean.median is None
     rows = {c: small[c].to_numpy() for c in ROWS}
@@ -168,3 +170,47 @@ def test_max_median_pick_is_the_slower_booster_on_triton_rows_only(small):
         fit_kernel_model(small, H200, pick="q75")
     with pytest.raises(ConfigError, match="max-median"):
         KernelLearnedCostModel("H200-SXM", pick="min")
+
+
+def test_relevance_grades_hand_computed():
+    # 20 grades of 2 %: the best gets 20; 2 % slower 19; 3 % slower (1.49 steps) 18;
+    # 50 % slower (20.5 steps) 0; grades are relative to each group's own best
+    lat = np.array([1.0, 1.02, 1.03, 1.5, 2e-6, 2.04e-6])
+    assert relevance_grades(lat, np.array([4, 2])).tolist() == [20, 19, 18, 0, 20, 19]
+
+
+def test_ranked_pick_keeps_the_latency_and_reranks_triton_configs(small):
+    # pick="ranked" (default): latency_s is the max-median boosters' (its |error| unchanged);
+    # pick_s = latency_s * exp(-0.02 * ranker score) on Triton rows, = latency_s on vendor rows
+    ranked = fit_kernel_model(small, H200, seed=0, max_iter=40)
+    plain = fit_kernel_model(small, H200, seed=0, max_iter=40, pick="max-median")
+    assert ranked.ranker is not None and plain.ranker is None
+    rows = {c: small[c].to_numpy() for c in ROWS}
+    lat, key = _predict(ranked, rows, H200)
+    assert np.array_equal(lat, predict_latency(plain, rows, H200))
+    tri = small["backend"].to_numpy() == "triton"
+    assert np.array_equal(key[~tri], lat[~tri])
+    assert (key[tri] != lat[tri]).mean() > 0.9
+    again = fit_kernel_model(small, H200, seed=0, max_iter=40)
+    assert np.array_equal(_predict(again, rows, H200)[1], key)  # deterministic
+
+
+def test_ranked_pick_on_a_held_out_shape(small):
+    # as test_ranking_on_a_held_out_shape, picking by pick_s
+    train = small[small["shape"] != SHAPE]
+    fitted = fit_kernel_model(train, H200, seed=0, max_iter=80)
+    grp = trusted_rows(small)
+    grp = grp[(grp["shape"] == SHAPE) & (grp["backend"] == "triton") & (grp["op"] == "gemm")]
+    grp = grp[grp["precision"] == "fp16"]
+    key = _predict(fitted, {c: grp[c].to_numpy() for c in ROWS}, H200)[1]
+    meas = grp["latency_s"].to_numpy()
+    assert meas[np.argmin(key)] / meas.min() - 1 < 0.3
+    assert meas[np.argmin(key)] < np.median(meas) / 1.5
+
+
+def test_learned_env_optimises_the_ranking_key():
+    import archgym
+
+    env = archgym.make("archgym/Kernel-v1", cost_model="learned", gpu="H100-SXM")
+    assert env.objective.labels == ("min:pick_s",)
+    assert archgym.make("archgym/Kernel-v1").objective.labels == ("min:latency_s",)

@@ -4,6 +4,7 @@ exactly what the fitted model predicts, used only under their key."""
 from __future__ import annotations
 
 import shutil
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -16,17 +17,19 @@ from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
 from archgym.envs.kernel.gpus import GPUS, get_gpu
 from archgym.envs.kernel.learned import (
     MAX_ITER,
+    RANKER_PARAMS,
     KernelLearnedCostModel,
     _Fitted,
     fit_kernel_model,
     predict_latency,
+    predict_pick,
     stored_key,
 )
 from archgym.envs.kernel.stored import load_fitted, stored_path
 from archgym.errors import ConfigError
 from archgym.proxy._estimators import Predictor
 
-DEFAULTS = (0, "residual", "max-median")  # seed, objective, pick of KernelLearnedCostModel
+DEFAULTS = (0, "residual", "ranked")  # seed, objective, pick of KernelLearnedCostModel
 
 
 @pytest.mark.parametrize("gpu", sorted(DATASETS))
@@ -42,15 +45,19 @@ def test_stored_arrays_are_current(gpu):
 
 def _stored_equals_fitted(gpu: str) -> None:
     frame = load_dataset(DATASETS[gpu], gpu)
-    fitted = fit_kernel_model(frame, gpu, "residual", 0, MAX_ITER, pick="max-median")
-    mean, median = load_fitted(stored_path(gpu), stored_key(DATASETS[gpu], gpu, *DEFAULTS))
-    stored = _Fitted(mean, "residual", fitted.calib, median)
+    fitted = fit_kernel_model(frame, gpu, "residual", 0, MAX_ITER, pick="ranked")
+    mean, median, ranker = load_fitted(stored_path(gpu), stored_key(DATASETS[gpu], gpu, *DEFAULTS))
+    stored = _Fitted(mean, "residual", fitted.calib, median, ranker)
     rows = trusted_rows(frame)
     cols = {c: rows[c].to_numpy() for c in ROW_COLUMNS}
     spec = get_gpu(gpu)
     # the proxy's tree walk adds the same leaf values in scikit-learn's order: bit-equal
     np.testing.assert_array_equal(
         predict_latency(stored, cols, spec), predict_latency(fitted, cols, spec)
+    )
+    # LightGBM's text model keeps every threshold and leaf value: the ranking key too
+    np.testing.assert_array_equal(
+        predict_pick(stored, cols, spec), predict_pick(fitted, cols, spec)
     )
 
 
@@ -67,6 +74,7 @@ def test_default_model_loads_the_arrays_and_a_copy_of_the_file_too(tmp_path):
     model = KernelLearnedCostModel("H100-SXM")
     assert isinstance(model.model.booster, Predictor)
     assert isinstance(model.model.median, Predictor)
+    assert type(model.model.ranker).__name__ == "Booster"  # lightgbm's, from its text model
     # the key hashes the file's bytes, not its name: an identical copy uses the arrays
     copy = tmp_path / "mine.parquet"
     shutil.copyfile(DATASETS["H100-SXM"], copy)
@@ -83,6 +91,11 @@ def test_changed_data_or_settings_change_the_key(tmp_path, monkeypatch):
     assert stored_key(DATASETS["H100-SXM"], "H100-SXM", 1, "residual", "max-median") != base
     assert stored_key(DATASETS["H100-SXM"], "H100-SXM", 0, "weighted", "max-median") != base
     assert stored_key(DATASETS["H100-SXM"], "H100-SXM", 0, "residual", "mean") != base
+    assert stored_key(DATASETS["H100-SXM"], "H100-SXM", 0, "residual", "max-median") != base
+    # the ranker's settings are in the key (catches a key of the boosters' settings only)
+    monkeypatch.setitem(RANKER_PARAMS, "weight", 0.05)
+    assert stored_key(DATASETS["H100-SXM"], "H100-SXM", *DEFAULTS) != base
+    monkeypatch.setitem(RANKER_PARAMS, "weight", 0.02)
     # the GPU's spec is a feature: a spec replaced by the user must not load the shipped arrays
     # (catches a key of the GPU's name only, which used them for any H100-SXM spec)
     spec = get_gpu("H100-SXM")
@@ -118,3 +131,13 @@ def test_a_user_dataset_is_fitted_at_first_use(tmp_path):
     small.to_csv(path, index=False, compression="gzip")
     fitted = KernelLearnedCostModel("H200-SXM", dataset=path).model
     assert not isinstance(fitted.booster, Predictor)  # a scikit-learn booster, fitted now
+
+
+def test_without_lightgbm_the_ranked_model_names_the_fix(monkeypatch):
+    # catches a bare ModuleNotFoundError from loading the stored ranker (lightgbm is needed
+    # only by pick="ranked")
+    monkeypatch.setitem(sys.modules, "lightgbm", None)
+    with pytest.raises(ConfigError, match="pip install lightgbm.*max-median"):
+        load_fitted(
+            stored_path("H100-SXM"), stored_key(DATASETS["H100-SXM"], "H100-SXM", *DEFAULTS)
+        )

@@ -190,7 +190,7 @@ def make_kernel_env(
     op: str | None = None,
     gpu: str = "H100-SXM",
     cost_model: CostModel | str = "analytical",
-    objective: Any = "latency_s",
+    objective: Any = None,
     constraints: Sequence[str] = (),
     mode: str = "one-step",
     backend: str = "triton",
@@ -206,7 +206,9 @@ def make_kernel_env(
         op: Override the op (``"spmm"`` to search sparse implementations of a layer).
         gpu: A GPU of :data:`~archgym.envs.kernel.gpus.GPUS` (analytical/learned).
         cost_model: ``"analytical"``, ``"learned"``, ``"measure"`` or a CostModel.
-        objective: Objective spec; default minimise latency.
+        objective: Objective spec; default the cost model's first metric: ``latency_s``
+            (analytical, measure), ``pick_s`` (learned: the key it ranks configs by, whose
+            argmin is its pick; its ``latency_s`` is the predicted time).
         constraints: E.g. ``["energy_j <= 0.01"]``.
         mode: ``"one-step"`` or ``"sequential"``.
         backend: ``"triton"`` (default), ``"torch"`` or ``"any"`` (see :func:`kernel_space`).

@@ -5,10 +5,12 @@ seconds of CPU (H200: ~40 s); the result depends only on what :func:`model_key` 
 fitted boosters of the shipped GPUs are stored in ``data/learned_<gpu>.npz``: every tree's node
 arrays as exported by :func:`archgym.proxy._estimators.export` (no pickle; read with
 ``allow_pickle=False``) and predicted by the proxy's tree walk
-(:class:`archgym.proxy._estimators.Predictor`, bit-identical to scikit-learn's ``predict``).
+(:class:`archgym.proxy._estimators.Predictor`, bit-identical to scikit-learn's ``predict``);
+the LightGBM ranker of ``pick="ranked"`` as LightGBM's own text model (its bytes as a
+``uint8`` array, read back with ``lightgbm.Booster(model_str=...)``: text, not pickle).
 
 The key hashes the model version, the dataset file's bytes, the GPU's name and spec, seed,
-objective, pick, ``max_iter``, the booster settings, the GPU's calibration, the split-K
+objective, pick, ``max_iter``, the booster and ranker settings, the GPU's calibration, the split-K
 reduction constants and the analytical model's version (the spec, calibration, constants and
 analytical latencies are all features). A model asked for with any other key (a user's
 dataset, another seed or objective, a GPU spec replaced with ``register_gpu(...,
@@ -34,7 +36,7 @@ from archgym.errors import ConfigError
 __all__ = ["STORE_FORMAT", "stored_path", "model_key", "save_fitted", "load_fitted"]
 
 #: Layout version of the ``.npz`` files (part of the key).
-STORE_FORMAT = 1
+STORE_FORMAT = 2
 _TREE_FIELDS = (
     "tree_sizes",
     "value",
@@ -103,6 +105,9 @@ def save_fitted(path: str | Path, fitted: Any, key: str) -> None:
         arrays[f"{name}.baseline"] = np.array(float(d["baseline"]))
         for f in _TREE_FIELDS:
             arrays[f"{name}.{f}"] = unpack(d[f])
+    if getattr(fitted, "ranker", None) is not None:
+        text = fitted.ranker.model_to_string(num_iteration=-1)
+        arrays["ranker.model"] = np.frombuffer(text.encode(), dtype=np.uint8)
     # every array is numeric or fixed-width text: nothing is pickled (load refuses pickle);
     # numpy's stubs read the first keyword as ``allow_pickle``, a keyword older numpy lacks
     np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
@@ -117,9 +122,10 @@ def _as_export(z: Any, name: str) -> dict[str, Any]:
     return d
 
 
-def load_fitted(path: str | Path, key: str) -> tuple[Any, Any] | None:
-    """``(mean, median)`` predictors stored at ``path`` under ``key`` (``median`` is None for
-    ``pick="mean"``), or None when the file is missing or holds another key.
+def load_fitted(path: str | Path, key: str) -> tuple[Any, Any, Any] | None:
+    """``(mean, median, ranker)`` predictors stored at ``path`` under ``key`` (``median`` is
+    None for ``pick="mean"``, ``ranker`` unless ``pick="ranked"``), or None when the file is
+    missing or holds another key.
 
     Raises:
         ConfigError: The file is not a readable store (truncated, a Git LFS pointer, arrays
@@ -136,6 +142,7 @@ def load_fitted(path: str | Path, key: str) -> tuple[Any, Any] | None:
                 return None
             mean = Predictor(_as_export(z, "mean"))
             median = Predictor(_as_export(z, "median")) if "median.baseline" in z.files else None
+            text = z["ranker.model"].tobytes().decode() if "ranker.model" in z.files else None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         # numpy takes any file that is not a zip for a pickle and suggests loading it so
         why = "not a zip of arrays" if "pickle" in str(exc) else f"{type(exc).__name__}: {exc}"
@@ -145,4 +152,21 @@ def load_fitted(path: str | Path, key: str) -> tuple[Any, Any] | None:
             "`python benchmarks/store_kernel_models.py` (deleting it makes the model fit at "
             "first use)"
         ) from None
-    return mean, median
+    ranker = lightgbm().Booster(model_str=text) if text is not None else None
+    return mean, median, ranker
+
+
+def lightgbm() -> Any:
+    """The ``lightgbm`` module, which ``pick="ranked"`` needs.
+
+    Raises:
+        ConfigError: LightGBM is not installed (names both fixes).
+    """
+    try:
+        import lightgbm as lgb
+    except ImportError:
+        raise ConfigError(
+            "the learned kernel model's default pick='ranked' needs LightGBM: "
+            "`pip install lightgbm`, or use pick='max-median' (kernel-learned@6's pick)"
+        ) from None
+    return lgb
