@@ -3,6 +3,7 @@
     archgym measure kernels --plan-only                    # any machine: what would run
     archgym measure kernels --gpu --out my_gpu.csv.gz      # a CUDA machine: measure
     archgym measure calibrate my_gpu.csv.gz --gpu MY-GPU   # any machine: fit the roofline
+                                                           # into ./calibration.json
 
 The records (gzip CSV in the format of ``archgym.envs.kernel.measure.plan.RECORD_COLUMNS``)
 and a ``.meta.json`` with the GPU, driver, CUDA, torch and triton versions land at ``--out``;
@@ -70,7 +71,11 @@ def add_parser(subparsers: Any) -> None:
         "--folds", type=count(2, 1000), default=5, help="grouped K-fold by shape for the report"
     )
     c.add_argument(
-        "--out", default="", help="calibration JSON to update (default: the shipped one)"
+        "--out",
+        default="calibration.json",
+        help="calibration JSON to write, or to add this GPU to (default: calibration.json in "
+        "the current directory; the installed package's own file is never written). Use it "
+        "with --env-opt calibration=FILE",
     )
     c.set_defaults(func=cmd_calibrate)
 
@@ -82,7 +87,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     if args.gpu_spec:
         _gpu_from_spec(args.gpu_spec)
-    return calibrate(args.gpu, args.data, args.folds, True, args.out or None)
+    return calibrate(args.gpu, args.data, args.folds, True, args.out)
 
 
 def cmd_kernels(args: argparse.Namespace) -> int:

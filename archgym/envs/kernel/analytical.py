@@ -54,6 +54,7 @@ from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.envs.kernel.constraints import A_BYTES, B_BYTES, check_designs
 from archgym.envs.kernel.gpus import GPUSpec, get_gpu
 from archgym.envs.kernel.space import KernelWorkload, as_kernel_workload, effective_density
+from archgym.errors import ConfigError
 from archgym.registry import register_cost_model
 
 __all__ = [
@@ -129,12 +130,26 @@ def load_calibration(gpu: str, path: str | Path = CALIBRATION_FILE) -> dict[str,
     """The fitted constants of ``gpu`` (or of :data:`FALLBACK_CALIBRATION`): name -> value.
 
     Global constants are named as in :data:`GLOBAL_PARAMS`, path efficiencies
-    ``"path:<backend>/<family>/<precision>"``.
+    ``"path:<backend>/<family>/<precision>"``. ``path``: a calibration JSON, the shipped one
+    by default, or one written by ``archgym measure calibrate DATA --gpu GPU --out PATH``.
+
+    Raises:
+        ConfigError: ``path`` is not a readable calibration JSON, or holds neither ``gpu``
+            nor the fallback GPU.
     """
     p = Path(path)
-    table = _calibration_file(str(p), p.stat().st_mtime)
-    entry = table.get(gpu) or table[FALLBACK_CALIBRATION]
-    return dict(entry["params"])
+    try:
+        table = _calibration_file(str(p), p.stat().st_mtime)
+        entry = table.get(gpu) or table.get(FALLBACK_CALIBRATION)
+        if entry is None:
+            raise KeyError(gpu)
+        return dict(entry["params"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        why = f"no entry for {gpu!r}" if isinstance(exc, KeyError) else f"{exc}"
+        raise ConfigError(
+            f"calibration file {p} is not a calibration of {gpu} ({why}); write one with "
+            f"`archgym measure calibrate DATA --gpu {gpu} --out {p.name}`"
+        ) from None
 
 
 def _col(columns: Mapping[str, Any], name: str, n: int, default: Any) -> np.ndarray:
@@ -331,7 +346,8 @@ class KernelAnalyticalCostModel(CostModel):
 
     Args:
         gpu: A name in :data:`~archgym.envs.kernel.gpus.GPUS` or a ``GPUSpec``.
-        calibration: Fitted constants (default: the shipped calibration of ``gpu``).
+        calibration: Fitted constants, or the path of a calibration JSON written by
+            ``archgym measure calibrate`` (default: the shipped calibration of ``gpu``).
 
     Raises:
         ConfigError: Unknown GPU (lists the known ones).
@@ -343,12 +359,16 @@ class KernelAnalyticalCostModel(CostModel):
     description = "GPU matmul/SpMM/SDDMM roofline with tile, wave, occupancy and sparsity terms"
 
     def __init__(
-        self, gpu: str | GPUSpec = "H100-SXM", calibration: Mapping[str, float] | None = None
+        self,
+        gpu: str | GPUSpec = "H100-SXM",
+        calibration: Mapping[str, float] | str | Path | None = None,
     ) -> None:
         self.gpu = get_gpu(gpu)
-        self.calibration = (
-            dict(calibration) if calibration is not None else load_calibration(self.gpu.name)
-        )
+        if calibration is None or isinstance(calibration, (str, Path)):
+            path = CALIBRATION_FILE if calibration is None else calibration
+            self.calibration = load_calibration(self.gpu.name, path)
+        else:
+            self.calibration = dict(calibration)
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
         wl = as_kernel_workload(workload, "kernel-analytical")

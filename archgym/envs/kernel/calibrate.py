@@ -209,7 +209,9 @@ def calibrate(
 ) -> int:
     """Print held-out-shape errors (grouped K-fold), fit on all shapes, write; returns 0.
 
-    The report of ``archgym measure calibrate`` and ``benchmarks/calibrate_kernels.py``.
+    The report of ``archgym measure calibrate`` (``out``: its ``--out``, by default
+    ``calibration.json`` in the current directory) and ``benchmarks/calibrate_kernels.py``
+    (``out=None``: the package's shipped calibration, which that script maintains).
     """
     import time
 
@@ -239,5 +241,11 @@ def calibrate(
             "fitted_with": f"python benchmarks/calibrate_kernels.py --gpu {gpu}",
         }
         kw = {} if out is None else {"path": out}
-        print(f"wrote {write_calibration(gpu, params, info, **kw)}")
+        path = write_calibration(gpu, params, info, **kw)
+        print(f"wrote {gpu}'s constants to {path}")
+        if out is not None:
+            print(
+                f"use them with --env-opt calibration={out} (archgym run) or "
+                f"calibration={str(out)!r} (archgym.make, the kernel cost models)"
+            )
     return 0

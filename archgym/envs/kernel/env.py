@@ -146,19 +146,32 @@ def kernel_workload(
 
 
 def kernel_cost_model(
-    name: str = "analytical", gpu: str = "H100-SXM", dataset: str | None = None
+    name: str = "analytical",
+    gpu: str = "H100-SXM",
+    dataset: str | None = None,
+    calibration: str | None = None,
 ) -> CostModel:
     """``"analytical"``, ``"learned"`` (trained on ``dataset``, default the GPU's shipped
-    data) or ``"measure"`` -> the cost model."""
+    data) or ``"measure"`` -> the cost model; ``calibration``: a calibration JSON from
+    ``archgym measure calibrate`` for the first two (default: the shipped one).
+
+    Raises:
+        ConfigError: Unknown name, or a calibration file for ``"measure"``.
+    """
     if name in ("analytical", "kernel-analytical"):
         from archgym.envs.kernel.analytical import KernelAnalyticalCostModel
 
-        return KernelAnalyticalCostModel(gpu)
+        return KernelAnalyticalCostModel(gpu, calibration=calibration)
     if name in ("learned", "kernel-learned"):
         from archgym.envs.kernel.learned import KernelLearnedCostModel
 
-        return KernelLearnedCostModel(gpu, dataset=dataset)
+        return KernelLearnedCostModel(gpu, dataset=dataset, calibration=calibration)
     if name in ("measure", "kernel-measure"):
+        if calibration is not None:
+            raise ConfigError(
+                f"calibration={calibration!r} applies to the analytical and learned models; "
+                "cost_model='measure' times kernels and fits nothing: drop the option"
+            )
         from archgym.envs.kernel.measure.live import KernelMeasureCostModel
 
         return KernelMeasureCostModel()
@@ -196,6 +209,7 @@ def make_kernel_env(
     backend: str = "triton",
     dataset: str | None = None,
     gpu_spec: str | None = None,
+    calibration: str | None = None,
     **kwargs: Any,
 ) -> DSEEnv:
     """Build Kernel-v1.
@@ -215,13 +229,26 @@ def make_kernel_env(
         dataset: Records the learned model trains on (default: the GPU's shipped data).
         gpu_spec: A JSON file of :class:`~archgym.envs.kernel.gpus.GPUSpec` fields for a GPU
             missing from the spec table; it is registered and becomes ``gpu``.
+        calibration: A calibration JSON written by ``archgym measure calibrate`` (by default
+            ``calibration.json`` in the directory it ran in) for the analytical or learned
+            model (default: the shipped one).
+
+    Raises:
+        ConfigError: ``calibration`` with a cost model given as an object (pass it to the
+            model), or a file without ``gpu``'s constants.
     """
     if gpu_spec is not None:
         gpu = _gpu_from_spec(gpu_spec)
     wl = kernel_workload(workload, op)
-    model = (
-        kernel_cost_model(cost_model, gpu, dataset) if isinstance(cost_model, str) else cost_model
-    )
+    if isinstance(cost_model, str):
+        model = kernel_cost_model(cost_model, gpu, dataset, calibration)
+    elif calibration is not None:
+        raise ConfigError(
+            f"calibration={calibration!r} is an option of the cost model built by name; a "
+            "CostModel object takes its own (e.g. KernelLearnedCostModel(..., calibration=...))"
+        )
+    else:
+        model = cost_model
     return DSEEnv(
         kernel_space(wl.op, backend), model, wl, objective, constraints, mode=mode, **kwargs
     )

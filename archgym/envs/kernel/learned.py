@@ -127,6 +127,7 @@ import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
 from archgym.envs.kernel.analytical import (
+    CALIBRATION_FILE,
     KERNEL_METRICS,
     kernel_evaluations,
     load_calibration,
@@ -577,26 +578,46 @@ def _predict(
 MAX_ITER = 300
 
 
-def stored_key(dataset: str | Path, gpu: str, seed: int, objective: str, pick: str) -> str:
+def stored_key(
+    dataset: str | Path,
+    gpu: str,
+    seed: int,
+    objective: str,
+    pick: str,
+    calibration: str | Path = CALIBRATION_FILE,
+) -> str:
     """The key (:func:`archgym.envs.kernel.stored.model_key`) of the model fitted on
-    ``dataset`` with these settings, the shipped calibration and this module's version."""
+    ``dataset`` with these settings, ``gpu``'s constants in the calibration file (default the
+    shipped one) and this module's version."""
     from archgym.envs.kernel.stored import model_key
 
     version = KernelLearnedCostModel.version
-    calib = load_calibration(gpu)
+    calib = load_calibration(gpu, calibration)
     params = {**BOOSTER_PARAMS, "ranker": RANKER_PARAMS if pick == "ranked" else None}
     return model_key(version, dataset, gpu, seed, objective, pick, MAX_ITER, params, calib)
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_model(path: str, mtime: float, gpu: str, seed: int, objective: str, pick: str) -> Any:
+def _cached_model(
+    path: str,
+    mtime: float,
+    gpu: str,
+    seed: int,
+    objective: str,
+    pick: str,
+    calibration: str = str(CALIBRATION_FILE),
+    calib_mtime: float = 0.0,
+) -> Any:
     from archgym.envs.kernel.stored import load_fitted, stored_path
 
+    calib = load_calibration(gpu, calibration)
     if gpu in DATASETS:  # a shipped GPU: its model may be stored as arrays under this key
-        stored = load_fitted(stored_path(gpu), stored_key(path, gpu, seed, objective, pick))
+        key = stored_key(path, gpu, seed, objective, pick, calibration)
+        stored = load_fitted(stored_path(gpu), key)
         if stored is not None:
-            return _Fitted(stored[0], objective, load_calibration(gpu), stored[1], stored[2])
-    return fit_kernel_model(load_dataset(path, gpu), gpu, objective, seed, MAX_ITER, pick=pick)
+            return _Fitted(stored[0], objective, calib, stored[1], stored[2])
+    frame = load_dataset(path, gpu)
+    return fit_kernel_model(frame, gpu, objective, seed, MAX_ITER, calib=calib, pick=pick)
 
 
 class KernelLearnedCostModel(CostModel):
@@ -611,9 +632,12 @@ class KernelLearnedCostModel(CostModel):
         pick: ``"ranked"`` (default), ``"max-median"`` or ``"mean"`` (:data:`PICKS`, module
             docstring). The first metric, ``pick_s``, is the key the model ranks tile configs
             by (an env's default objective); ``latency_s`` is the predicted time.
+        calibration: A calibration JSON written by ``archgym measure calibrate`` (default:
+            the shipped one); its constants of ``gpu`` are the analytical features.
 
     Raises:
-        ConfigError: No dataset for ``gpu``, or a dataset of another GPU.
+        ConfigError: No dataset for ``gpu``, a dataset of another GPU, or a calibration
+            file without ``gpu``.
     """
 
     name = "kernel-learned"
@@ -628,9 +652,12 @@ class KernelLearnedCostModel(CostModel):
         seed: int = 0,
         objective: str = "residual",
         pick: str = "ranked",
+        calibration: str | Path | None = None,
     ) -> None:
         self.gpu = get_gpu(gpu)
         self.dataset = Path(dataset) if dataset is not None else dataset_for(self.gpu.name)
+        self.calibration = Path(calibration) if calibration is not None else CALIBRATION_FILE
+        load_calibration(self.gpu.name, self.calibration)  # a clear error now, not at first use
         if objective not in OBJECTIVES:
             raise ConfigError(f"objective must be one of {OBJECTIVES}, but got {objective!r}")
         if pick not in PICKS:
@@ -650,8 +677,16 @@ class KernelLearnedCostModel(CostModel):
                 f"kernel dataset {self.dataset} is missing ({exc}); give the path of a file "
                 "written by `archgym measure kernels --gpu --out FILE.csv.gz`"
             ) from None
+        calib_mtime = self.calibration.stat().st_mtime
         return _cached_model(
-            str(self.dataset), mtime, self.gpu.name, self.seed, self.objective, self.pick
+            str(self.dataset),
+            mtime,
+            self.gpu.name,
+            self.seed,
+            self.objective,
+            self.pick,
+            str(self.calibration),
+            calib_mtime,
         )
 
     def evaluate_columns(self, columns: dict[str, np.ndarray], workload: Any) -> Evaluations:
@@ -674,6 +709,7 @@ class KernelLearnedCostModel(CostModel):
             "seed": self.seed,
             "objective": self.objective,
             "pick": self.pick,
+            "calibration": self.calibration.name,
         }
 
 
