@@ -25,7 +25,7 @@ from archgym.envs.kernel.learned import (
     predict_pick,
     stored_key,
 )
-from archgym.envs.kernel.stored import load_fitted, stored_path
+from archgym.envs.kernel.stored import lightgbm_export, load_fitted, stored_path
 from archgym.errors import ConfigError
 from archgym.proxy._estimators import Predictor
 
@@ -55,7 +55,7 @@ def _stored_equals_fitted(gpu: str) -> None:
     np.testing.assert_array_equal(
         predict_latency(stored, cols, spec), predict_latency(fitted, cols, spec)
     )
-    # LightGBM's text model keeps every threshold and leaf value: the ranking key too
+    # the ranker's arrays (from LightGBM's text model, 17 digits) walk as LightGBM predicts
     np.testing.assert_array_equal(
         predict_pick(stored, cols, spec), predict_pick(fitted, cols, spec)
     )
@@ -74,7 +74,7 @@ def test_default_model_loads_the_arrays_and_a_copy_of_the_file_too(tmp_path):
     model = KernelLearnedCostModel("H100-SXM")
     assert isinstance(model.model.booster, Predictor)
     assert isinstance(model.model.median, Predictor)
-    assert type(model.model.ranker).__name__ == "Booster"  # lightgbm's, from its text model
+    assert isinstance(model.model.ranker, Predictor)  # tree arrays, no LightGBM import
     # the key hashes the file's bytes, not its name: an identical copy uses the arrays
     copy = tmp_path / "mine.parquet"
     shutil.copyfile(DATASETS["H100-SXM"], copy)
@@ -133,11 +133,31 @@ def test_a_user_dataset_is_fitted_at_first_use(tmp_path):
     assert not isinstance(fitted.booster, Predictor)  # a scikit-learn booster, fitted now
 
 
-def test_without_lightgbm_the_ranked_model_names_the_fix(monkeypatch):
-    # catches a bare ModuleNotFoundError from loading the stored ranker (lightgbm is needed
-    # only by pick="ranked")
+def test_stored_ranker_needs_no_lightgbm_and_a_fit_names_the_fix(monkeypatch):
+    # the stored ranker is tree arrays (its import costs over a second of first use); fitting
+    # pick="ranked" without LightGBM fails at once naming the fix, not as a bare
+    # ModuleNotFoundError after the boosters' fit
     monkeypatch.setitem(sys.modules, "lightgbm", None)
+    key = stored_key(DATASETS["H100-SXM"], "H100-SXM", *DEFAULTS)
+    assert isinstance(load_fitted(stored_path("H100-SXM"), key)[2], Predictor)
     with pytest.raises(ConfigError, match="pip install lightgbm.*max-median"):
-        load_fitted(
-            stored_path("H100-SXM"), stored_key(DATASETS["H100-SXM"], "H100-SXM", *DEFAULTS)
-        )
+        fit_kernel_model(load_dataset(DATASETS["H100-SXM"]), "H100-SXM")
+
+
+def test_lightgbm_text_model_as_tree_arrays_hand_built():
+    # two trees, LightGBM's text layout (child ~j is leaf j); the walk goes left on x <= t
+    # and adds the trees from 0: x0 = 0.5 -> 1.0 + 0.25; x0 = 2 and x1 = 9 -> -1.0 + 0.25;
+    # x1 = 3 -> 0.5 + 0.25 (tree 2 is a single leaf)
+    text = (
+        "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\n\n"
+        "Tree=0\nnum_leaves=3\nnum_cat=0\nsplit_feature=0 1\nthreshold=1 5\n"
+        "decision_type=2 2\nleft_child=-1 -2\nright_child=1 -3\nleaf_value=1 0.5 -1\n"
+        "is_linear=0\nshrinkage=1\n\n\n"
+        "Tree=1\nnum_leaves=1\nnum_cat=0\nleaf_value=0.25\nis_linear=0\nshrinkage=1\n\n\n"
+        "end of trees\n"
+    )
+    x = np.array([[0.5, 9.0], [2.0, 9.0], [2.0, 3.0], [1.0, 5.0]])
+    got = Predictor(lightgbm_export(text)).predict(x)
+    assert got.tolist() == [1.25, -0.75, 0.75, 1.25]
+    with pytest.raises(ConfigError, match="missing-value rule"):
+        lightgbm_export(text.replace("decision_type=2 2", "decision_type=2 8"))

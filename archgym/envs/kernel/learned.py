@@ -107,11 +107,11 @@ Storage (no pickle): the model is fitted deterministically (fixed ``random_state
 stopping, one thread) on the GPU's shipped dataset (open Parquet files in
 ``archgym/envs/kernel/data/``) or a user's file, and cached in memory for the process. The
 same data and seed give the same model. For the shipped GPUs with the default seed, objective
-and pick, the fitted boosters are also shipped as tree arrays, the ranker as LightGBM's text
-model (:mod:`archgym.envs.kernel.stored`, ``data/learned_<gpu>.npz``, rewritten by
-``benchmarks/store_kernel_models.py``); the boosters are predicted by the proxy's compiled
-tree walk, bit-identical to the fitted boosters, the ranker by LightGBM from its text model,
-equal to the fitted ranker; they are used only when their key (version, dataset bytes, GPU
+and pick, the fitted boosters and the ranker are also shipped as tree arrays
+(:mod:`archgym.envs.kernel.stored`, ``data/learned_<gpu>.npz``, rewritten by
+``benchmarks/store_kernel_models.py``; the ranker converted from LightGBM's text model) and
+predicted by the proxy's compiled tree walk, bit-identical to the fitted boosters and ranker
+(loading needs no LightGBM); they are used only when their key (version, dataset bytes, GPU
 spec, seed, objective, pick, booster and ranker settings, calibration, reduction constants,
 analytical version) matches, else the model is fitted at first use.
 """
@@ -473,6 +473,10 @@ def fit_kernel_model(
         raise ConfigError(f"objective must be one of {OBJECTIVES}, but got {objective!r}")
     if pick not in PICKS:
         raise ConfigError(f"pick must be one of {PICKS}, but got {pick!r}")
+    if pick == "ranked":  # fail before minutes of fitting, not after
+        from archgym.envs.kernel.stored import lightgbm
+
+        lightgbm()
     spec = get_gpu(gpu)
     c = dict(calib) if calib is not None else load_calibration(spec.name)
     frame = trusted_rows(frame)
@@ -570,7 +574,9 @@ def _predict(
     if not ranked or ranker is None or not tri.any():
         return lat, lat
     score = np.zeros(lat.shape)
-    score[tri] = ranker.predict(feats["x"][tri], num_threads=1)
+    # a fitted lightgbm.Booster (one thread), or the stored arrays' tree walk
+    kw = {"num_threads": 1} if hasattr(ranker, "model_to_string") else {}
+    score[tri] = ranker.predict(feats["x"][tri], **kw)
     return lat, lat * np.exp(-RANKER_PARAMS["weight"] * score)
 
 
