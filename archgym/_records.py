@@ -207,6 +207,15 @@ def build_records(parts: Sequence[Part]) -> list[dict[str, Any]]:
     ]
 
 
+def _stored_floats(xs: list[float]) -> list[Any]:
+    """Python floats as stored (:func:`json_float`): ``xs`` itself when every one is finite
+    (one ``sum``, the usual case), else a converted copy."""
+    total = sum(xs)
+    if total - total != 0:  # some NaN or inf (or a sum beyond the float range)
+        return [json_float(x) for x in xs]
+    return xs
+
+
 def _stored_row(a: np.ndarray) -> list[Any]:
     """The first row of ``a`` (a 1-D or ``(1, k)`` array) as stored: :func:`_column` for one row."""
     out = a.tolist()
@@ -214,9 +223,7 @@ def _stored_row(a: np.ndarray) -> list[Any]:
         out = out[0]
     kind = a.dtype.kind
     if kind == "f":
-        total = sum(out)
-        if total - total != 0:  # some NaN or inf (or a sum beyond the float range)
-            out = [json_float(x) for x in out]
+        out = _stored_floats(out)
     elif kind not in "biu":
         out = [json_float(x) for x in out]
     return out
@@ -232,11 +239,8 @@ def record_of_one(
     lone = ev.__dict__.get("_floats")  # a model's lone-design floats (Evaluations.from_floats)
     if lone is not None:
         names = ev.__dict__["_names"]
-        first = list(lone[: len(names)])  # checked floats: no per-column numpy call
-        total = sum(first)
-        if total - total != 0:
-            first = [json_float(x) for x in first]
-        metrics = dict(zip(names, first))  # noqa: B905 - one value per name
+        # checked floats: no per-column numpy call
+        metrics = dict(zip(names, _stored_floats(list(lone[: len(names)]))))  # noqa: B905
     else:
         metrics = _metrics_of_one(ev.metrics)
     feasible = bool(ev.feasible[0])
@@ -263,10 +267,7 @@ def _metrics_of_one(cols: Mapping[str, np.ndarray]) -> dict[str, Any]:
     stores them."""
     first = [col.item() for col in cols.values()]  # Python scalars, as tolist() gives them
     if all(type(x) is float for x in first):  # the usual case: float columns
-        total = sum(first)
-        if total - total != 0:  # some NaN or inf (or a sum beyond the float range)
-            first = [json_float(x) for x in first]
-        metrics = dict(zip(cols, first))  # noqa: B905 - one value per column
+        metrics = dict(zip(cols, _stored_floats(first)))  # noqa: B905 - one value per column
     else:  # int, bool or object columns too: each as _column stores it
         metrics = {
             name: x if col.dtype.kind in "biu" else json_float(x)
