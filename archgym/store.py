@@ -434,46 +434,40 @@ def _open_locked(path: Path, target: Path, flags: int) -> int:
     return fd
 
 
-def _lock_file_held(run_dir: Path) -> bool:
-    """Whether a process holds the file :data:`LOCK` of ``run_dir`` (there is none unless
-    an earlier archgym, or a file system without directory locks, wrote the run)."""
+def _probe_lock(path: Path, flags: int) -> bool | None:
+    """Whether another process holds the ``flock`` of ``path`` (opened with ``flags``):
+    ``True`` or ``False``; ``None`` when it cannot tell (``path`` cannot be opened, or the
+    file system refuses ``flock`` on it)."""
     import fcntl
 
     try:
-        fd = os.open(run_dir / LOCK, os.O_RDONLY)
+        fd = os.open(path, flags)
     except OSError:
-        return False
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
     except OSError:
-        return False
+        return None
     finally:
         os.close(fd)
     return False
+
+
+def _lock_file_held(run_dir: Path) -> bool:
+    """Whether a process holds the file :data:`LOCK` of ``run_dir`` (there is none unless
+    an earlier archgym, or a file system without directory locks, wrote the run)."""
+    return _probe_lock(run_dir / LOCK, os.O_RDONLY) is True
 
 
 def is_live(run_dir: str | os.PathLike[str]) -> bool:
     """Whether a process holds the run's lock now (a ``running`` manifest without one is a
     run that was stopped: ``--resume`` continues it). The lock is the directory's (or the
     file :data:`LOCK`'s, see :func:`_acquire_lock`)."""
-    import fcntl
-
     p = Path(run_dir)
-    try:
-        fd = os.open(p, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        pass  # no directory locks here: the writer holds the file
-    finally:
-        os.close(fd)
-    return _lock_file_held(p)
+    # a free directory (or one without directory locks) may still be held by its LOCK file
+    return _probe_lock(p, os.O_RDONLY | os.O_DIRECTORY) is True or _lock_file_held(p)
 
 
 def _describe_contents(path: Path) -> str:
