@@ -115,18 +115,11 @@ TASK_STORE = {"buffered": True, "durable": False}
 
 def _pure(exp: Any, env: Any = None) -> None:
     """The bare work of one experiment, as a hand-written script runs it: build the env
-    (unless given) and the agent, then ``ask -> evaluate -> tell`` for the budget."""
-    from archgym.registry import make_agent
+    (unless given) and the agent as the runner builds them, then ``ask -> evaluate ->
+    tell`` for the budget."""
+    from archgym.runner import _build
 
-    env = exp.make_env() if env is None else env
-    agent = make_agent(
-        exp.agent,
-        env.space,
-        seed=exp.seed,
-        n_objectives=env.objective.n_objectives,
-        n_constraints=len(env.objective.constraints),
-        **exp.agent_kwargs,
-    )
+    env, agent = _build(exp, env)
     done = 0
     while done < exp.budget:
         designs = agent.ask(1)
