@@ -53,7 +53,7 @@ from archgym.envs.kernel.analytical import path_keys
 from archgym.envs.kernel.calibrate import ROW_COLUMNS, fit_calibration
 from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
 from archgym.envs.kernel.gpus import get_gpu
-from archgym.envs.kernel.learned import BOOSTER_PARAMS, features
+from archgym.envs.kernel.learned import BOOSTER_PARAMS, RANKER_PARAMS, features
 
 GROUP = ["shape", "op", "precision", "sparsity"]
 #: name -> (objective, grade step, G, learning rate, leaves, start): ``start="ana"`` starts the
@@ -73,15 +73,12 @@ RANKERS: dict[str, tuple[str, float, int, float, int, str | None]] = {
     "lr-2%x20-ana": ("lambdarank", 0.02, 20, 0.05, 63, "ana"),
     "xe-5%x10-ana": ("rank_xendcg", 0.05, 10, 0.05, 63, "ana"),
 }
-#: LightGBM settings of every ranker besides objective and learning rate (deterministic).
+#: LightGBM settings of every ranker besides what its entry in :data:`RANKERS` sets
+#: (deterministic): those of the shipped ranker, ``RANKER_PARAMS``.
 RANK_PARAMS: dict[str, Any] = {
-    "n_estimators": 300,
-    "min_child_samples": 10,
-    "reg_lambda": 1e-3,
-    "deterministic": True,
-    "force_row_wise": True,
-    "num_threads": 1,
-    "verbose": -1,
+    k: v
+    for k, v in RANKER_PARAMS.items()
+    if k not in ("objective", "learning_rate", "num_leaves", "grade_step", "grade_top", "weight")
 }
 TOPK = (3, 5, 10)
 BLEND_WEIGHTS = (0.02, 0.05, 0.1, 0.2)
