@@ -186,7 +186,14 @@ def test_measure_calibrate_writes_into_the_current_directory(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     assert main(["measure", "calibrate", str(data), "--gpu", "H100-SXM", "--folds", "2"]) == 0
     assert CALIBRATION_FILE.read_bytes() == shipped
-    assert "H100-SXM" in json.loads((tmp_path / "calibration.json").read_text())
+    written = json.loads((tmp_path / "calibration.json").read_text())
+    assert "H100-SXM" in written
+    # its provenance is the command that wrote it, not the maintainers' script
+    fitted_with = written["H100-SXM"]["fitted_with"]
+    assert (
+        fitted_with.startswith("archgym measure calibrate ")
+        and "--out calibration.json" in fitted_with
+    )
     assert "--env-opt calibration=calibration.json" in capsys.readouterr().out
 
 

@@ -238,7 +238,11 @@ def calibrate(
             "rows": int(len(frame)),
             "shapes": int(frame["shape"].nunique()),
             "heldout_median_abs_err": round(float(err.median()), 4),
-            "fitted_with": f"python benchmarks/calibrate_kernels.py --gpu {gpu}",
+            "fitted_with": (
+                f"python benchmarks/calibrate_kernels.py --gpu {gpu}"
+                if out is None
+                else f"archgym measure calibrate {dataset} --gpu {gpu} --out {out}"
+            ),
         }
         kw = {} if out is None else {"path": out}
         path = write_calibration(gpu, params, info, **kw)
