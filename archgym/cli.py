@@ -492,10 +492,15 @@ def _refuse_sweep_dir(path: str) -> None:
     """A sweep directory is not a run: point to ``archgym report`` and its runs."""
     from pathlib import Path
 
+    from archgym.store import _find_runs
+
     p = Path(path)
     if (p / "results.jsonl").exists() and not (p / "manifest.json").exists():
-        runs = sorted(q.name for q in p.iterdir() if (q / "manifest.json").exists())[:3]
-        example = f"; or show one of its runs: archgym show {p / runs[0]}" if runs else ""
+        try:
+            runs = _find_runs([p])[:1]
+        except ArchGymError:  # no run yet, or an unreadable shard: no example then
+            runs = []
+        example = f"; or show one of its runs: archgym show {runs[0]}" if runs else ""
         raise ConfigError(
             f"{path} is a sweep directory, not a run: summarise it with "
             f"`archgym report {path} --out {p / 'report'}`{example}"

@@ -39,7 +39,7 @@ from archgym.limits import MAX_BATCH_SIZE, MAX_BUDGET, MAX_SEED, check_count, ch
 from archgym.pareto import hypervolume, pareto_mask
 from archgym.registry import make, make_agent
 from archgym.results import Results
-from archgym.store import RunStore, make_records
+from archgym.store import RunStore, ShardRunStore, make_records
 
 __all__ = [
     "Experiment",
@@ -235,7 +235,10 @@ def run_experiment(
         progress: Called as ``progress(done, budget, infeasible)`` after each batch.
         env: A pre-built env to use instead of ``exp.make_env()`` (tests, custom envs).
         store_options: Keyword arguments of :class:`~archgym.store.RunStore` (e.g.
-            ``{"buffered": True, "durable": False}`` for sweep tasks that are rerun whole).
+            ``{"buffered": True, "durable": False}`` for a run that is rerun whole if it
+            stops), or ``{"shard": True}``: the run is written into its sweep's shards by a
+            :class:`~archgym.store.ShardRunStore` (a sweep task), ``out`` being its address
+            ``<sweep dir>/<experiment id>``; no ``resume``.
         summary: ``"full"``: the result has the best design, the Pareto front, the
             hypervolume and the outcome counts. ``"best"``: only the best design (the one
             summary the manifest stores); ``pareto_rows`` is empty and ``hypervolume`` and
@@ -268,11 +271,18 @@ def run_experiment(
         "batch_size": exp.batch_size,
         "experiment": exp.to_dict(),
     }
-    store: RunStore | None = None
+    store: RunStore | ShardRunStore | None = None
     records: list[dict[str, Any]] = []
     if out is not None:
         options = dict(store_options or {})
-        if resume and (Path(out) / "manifest.json").exists():
+        if options.pop("shard", False):
+            if resume or options:
+                raise ConfigError(
+                    "a run written into shards takes no resume and no other store option, but "
+                    f"got resume={resume}, {options}; a sweep reruns what did not complete"
+                )
+            store = ShardRunStore.create(out, manifest)
+        elif resume and (Path(out) / "manifest.json").exists():
 
             def accept(old: dict[str, Any], recorded: list[dict[str, Any]]) -> None:
                 # everything that can refuse the resume runs before the store touches a file

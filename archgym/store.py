@@ -35,6 +35,10 @@ the manifest says ``failed`` if it can still be written, else stays as last writ
 (``running``, which ``archgym show`` reports as stopped once no process holds the lock, see
 :func:`is_live`), and ``--resume`` continues from the whole batches on disk.
 
+A sweep stores its runs in shards instead (:mod:`archgym._shards`, written by
+:class:`ShardRunStore`): a run is addressed by the path its directory would have, and every
+reader here finds it there when no such directory exists.
+
 Records are plain JSON (never pickle); :func:`load_runs` turns one or many runs into a
 pandas DataFrame with one row per evaluation.
 """
@@ -56,6 +60,7 @@ from typing import Any
 
 import numpy as np
 
+from archgym import _shards
 from archgym._records import (
     Part,
     build_records,
@@ -71,6 +76,8 @@ from archgym.results import Results
 
 __all__ = [
     "RunStore",
+    "ShardRunStore",
+    "is_run",
     "load_runs",
     "make_records",
     "read_manifest",
@@ -151,18 +158,16 @@ def _atomic_write_json(path: Path, data: dict[str, Any], sync: bool = False) -> 
 
 
 def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a run's manifest.
+    """Read a run's manifest (of a run directory, or of a run in its sweep's shards).
 
     Raises:
-        StoreError: The directory holds no manifest, or it is not valid JSON.
+        StoreError: There is no such run, or its manifest is not valid JSON.
     """
     path = Path(run_dir) / MANIFEST
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise StoreError(
-            f"{run_dir} is not an archgym run directory: {MANIFEST} not found"
-        ) from None
+        return _sharded_manifest(Path(run_dir))
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc}") from None
     try:
@@ -174,6 +179,28 @@ def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict) or "env_id" not in data:
         raise StoreError(f"{path} is not an archgym manifest (no 'env_id' field)")
     return data
+
+
+def _sharded_manifest(run_dir: Path) -> dict[str, Any]:
+    """The manifest of the run addressed as ``run_dir`` in its sweep's shards."""
+    block = None if (run_dir / RECORDS).exists() else _shards.find(run_dir)
+    if block is None:
+        raise StoreError(
+            f"{run_dir} is not an archgym run directory: {MANIFEST} not found (nor a run of "
+            f"that name in {run_dir.parent / _shards.SHARDS})"
+        )
+    if "env_id" not in block.manifest:
+        raise StoreError(
+            f"the run {run_dir.name} in {block.file} has no archgym manifest (no 'env_id' field)"
+        )
+    return json.loads(json.dumps(block.manifest))  # the caller's own copy
+
+
+def is_run(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a run: a run directory (with its manifest), or a run of that name
+    in its sweep's shards."""
+    p = Path(path)
+    return (p / MANIFEST).exists() or (not p.exists() and _shards.find(p) is not None)
 
 
 _NUMBER_STRINGS = ("inf", "-inf")
@@ -317,12 +344,31 @@ def read_records(
             and the rule, and says how to recover.
     """
     path = Path(run_dir) / RECORDS
+    where, fix = (
+        str(path),
+        (
+            "Keep only those (head -n {n} records.jsonl > fixed && mv fixed records.jsonl) and "
+            "--resume, or rerun into a new --out"
+        ),
+    )
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        data = b""
+        block = None if (Path(run_dir) / MANIFEST).exists() else _shards.find(run_dir)
+        data = b"" if block is None else _shards.read_block(block)
+        if block is not None:
+            where = f"{block.file} (run {Path(run_dir).name}, from byte {block.offset})"
+            fix = "Move the shard file away and resume the sweep, which runs them again"
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return _parse_records(data, where, fix, manifest)
+
+
+def _parse_records(
+    data: bytes, where: str, fix: str, manifest: Mapping[str, Any] | None
+) -> tuple[list[dict[str, Any]], int]:
+    """:func:`read_records` of the bytes ``data``, read from ``where`` (named in errors with
+    ``fix``, whose ``{n}`` is the number of intact lines)."""
     checker = _RecordChecker(_n_objectives(manifest))
     fast, _ = _parse_lines(data)
     records: list[dict[str, Any]] = []
@@ -349,9 +395,8 @@ def read_records(
             if not data[end + 1 :].strip() and problem.startswith("not valid JSON"):
                 break  # a corrupt final line counts as torn
             raise StoreError(
-                f"{path} line {lineno} is corrupt ({problem}); the {len(records)} records before "
-                f"it are intact. Keep only those (head -n {lineno - 1} {RECORDS} > fixed && mv "
-                "fixed records.jsonl) and --resume, or rerun into a new --out"
+                f"{where} line {lineno} is corrupt ({problem}); the {len(records)} records "
+                f"before it are intact. {fix.format(n=lineno - 1)}"
             )
         records.append(rec)
         prev_batch = rec["batch"]
@@ -361,7 +406,7 @@ def read_records(
         counted = manifest.get("n_evaluations")
         if isinstance(counted, int) and counted != len(records):
             raise StoreError(
-                f"{path} holds {len(records)} records, but the manifest of this complete run "
+                f"{where} holds {len(records)} records, but the manifest of this complete run "
                 f"counts {counted}: records were lost or another run's records were added; "
                 "restore the run from a copy or rerun it into a new --out"
             )
@@ -557,15 +602,7 @@ class RunStore:
                     "known run and a new run would be mixed into them; move them away, or choose "
                     "another --out"
                 )
-            full = {
-                "schema": SCHEMA,
-                "status": "running",
-                "created": _now(),
-                "updated": _now(),
-                "n_evaluations": 0,
-                "packages": package_versions(),
-                **manifest,
-            }
+            full = _new_manifest(manifest)
             store = cls(p, full, [], _lock_fd=lock_fd, **kw)
             if store.durable or not store.buffered:
                 _atomic_write_json(p / MANIFEST, full)
@@ -793,6 +830,108 @@ class RunStore:
         self.close()
 
 
+def _new_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A new run's manifest: the store's fields, then the caller's."""
+    now = _now()
+    return {
+        "schema": SCHEMA,
+        "status": "running",
+        "created": now,
+        "updated": now,
+        "n_evaluations": 0,
+        "packages": package_versions(),
+        **manifest,
+    }
+
+
+class ShardRunStore:
+    """Writer of one run of a sweep into the sweep's shards (see :mod:`archgym._shards`).
+
+    The run is addressed as ``path`` (``<sweep dir>/<experiment id>``), as a run directory
+    would be, but nothing is created there: records are kept in memory and written, with the
+    manifest, as one block of this process's shard file when the store closes. A run that
+    does not close (a killed worker) leaves nothing, or a torn block that readers skip; a
+    sweep reruns it whole. Same interface as :class:`RunStore` for
+    :func:`~archgym.runner.run_experiment`; there is no resume (a sweep reruns what did not
+    complete).
+
+    Attributes:
+        path: The run's address.
+        manifest: The manifest.
+        records: Records so far.
+    """
+
+    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._records: list[dict[str, Any]] = []
+        self._next_batch = 0
+        self._writer: _shards.ShardWriter | None = _shards.ShardWriter.for_sweep(path.parent)
+
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], manifest: dict[str, Any]) -> ShardRunStore:
+        """Start a new run addressed as ``path``.
+
+        Raises:
+            StoreError: ``path`` is a run directory already (shards never shadow one).
+        """
+        p = Path(path)
+        if (p / MANIFEST).exists():
+            raise StoreError(
+                f"{p} already holds a run directory; a sweep will not shadow it with a run in "
+                f"{p.parent / _shards.SHARDS}: move it away, then resume the sweep"
+            )
+        return cls(p, _new_manifest(manifest))
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """Every record so far, in order; the same list object throughout."""
+        return self._records
+
+    def append(self, results: Results, elapsed_s: float = 0.0) -> None:
+        """Add one batch of evaluations as records (kept until :meth:`close`).
+
+        Raises:
+            StoreError: The store is closed.
+        """
+        if self._writer is None:
+            raise StoreError(f"run store {self.path} is closed")
+        n = len(results)
+        if not n:
+            return
+        start = len(self._records)
+        if n == 1:
+            self._records.append(record_of_one(results, start, self._next_batch, elapsed_s))
+        else:
+            self._records.extend(make_records(results, start, self._next_batch, elapsed_s))
+        self._next_batch += 1
+
+    def set_status(self, status: str, sync: bool = False, **extra: Any) -> None:
+        """Set the run's status and summary fields, written at :meth:`close` (``sync`` is
+        accepted for :class:`RunStore`'s interface; a shard is never fsynced)."""
+        self.manifest["status"] = status
+        self.manifest.update(extra)
+
+    def close(self) -> None:
+        """Write the run (manifest and records) as one block; once only.
+
+        Raises:
+            StoreError: It cannot be written (nothing of it is left in the shard).
+        """
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        self.manifest["updated"] = _now()
+        self.manifest["n_evaluations"] = len(self._records)
+        writer.write_run(self.path.name, self.manifest, encode_records(self._records))
+
+    def __enter__(self) -> ShardRunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _remove_new_run(p: Path, made: bool) -> None:
     """Undo a failed :meth:`RunStore.create`: the empty record file, the lock, and the
     directory if the create made it."""
@@ -832,18 +971,26 @@ def _byte_offset_of_batch(path: Path, batch: int) -> int:
 
 
 def _find_runs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The runs at or below each path: run directories, and the runs in sweeps' shards
+    (addressed as ``<sweep dir>/<experiment id>``), each once, by path."""
     found: list[Path] = []
     for raw in paths:
         p = Path(raw)
-        if not p.exists():
-            raise StoreError(f"no such run directory: {p}")
-        if (p / MANIFEST).exists():
+        if (p / MANIFEST).exists() or (not p.exists() and _shards.find(p) is not None):
             found.append(p)
             continue
-        subs = sorted(m.parent for m in p.rglob(MANIFEST))
+        if not p.exists():
+            raise StoreError(f"no such run directory: {p}")
+        subs = {m.parent for m in p.rglob(MANIFEST)}
+        for shard_dir in [p / _shards.SHARDS, *p.rglob(f"*/{_shards.SHARDS}")]:
+            if shard_dir.is_dir():
+                subs.update(shard_dir.parent / run for run in _shards.runs_in(shard_dir.parent))
         if not subs:
-            raise StoreError(f"{p} contains no archgym runs ({MANIFEST} not found below it)")
-        found.extend(subs)
+            raise StoreError(
+                f"{p} contains no archgym runs ({MANIFEST} not found below it, nor "
+                f"{_shards.SHARDS}/ of a sweep)"
+            )
+        found.extend(sorted(subs))
     return found
 
 

@@ -108,9 +108,9 @@ name = "random"
 """
 SETTINGS = 8 + 6 + 5 + 1
 KINDS = ("local", "dask", "dask-running")
-#: The run store of a sweep task (archgym.sweep._driver.run_item): buffered, not fsynced
-#: (and the task keeps the best design only: ``summary="best"``).
-TASK_STORE = {"buffered": True, "durable": False}
+#: The run store of a sweep task (archgym.sweep._driver.run_item): the run written into the
+#: sweep's shards when it ends (and the task keeps the best design only: ``summary="best"``).
+TASK_STORE = {"shard": True}
 
 
 def _pure(exp: Any, env: Any = None) -> None:
@@ -166,7 +166,7 @@ def _install_paired_replay() -> Any:
 
     run_items = driver.run_items
 
-    def accounted_run_items(items: Any, run_dirs: Any) -> Any:
+    def accounted_run_items(items: Any, run_dirs: Any, retry: bool = False) -> Any:
         clock = time.process_time
         _PAIRS[0] += 1
         bare_first = _PAIRS[0] % 2 == 0
@@ -176,7 +176,7 @@ def _install_paired_replay() -> Any:
             _bare_task(items)
             work = clock() - c
         c = clock()
-        out = run_items(items, run_dirs)
+        out = run_items(items, run_dirs, retry)
         task = clock() - c
         if not bare_first:
             c = clock()

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from archgym.errors import StoreError
-from archgym.sweep import SweepFileError, load_sweep, open_executor, run_sweep
+from archgym.store import read_manifest, read_records
+from archgym.sweep import SweepFileError, is_complete, load_sweep, open_executor, run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -142,8 +143,9 @@ def test_local_sweep_records_everything(tmp_path: Path) -> None:
     lines = [json.loads(x) for x in (tmp_path / "s" / "results.jsonl").read_text().splitlines()]
     assert sorted(r["id"] for r in lines) == sorted(i.id for i in spec.items)
     for it in spec.items:
-        m = json.loads((tmp_path / "s" / it.id / "manifest.json").read_text())
+        m = read_manifest(tmp_path / "s" / it.id)  # a run in the sweep's shards
         assert m["status"] == "complete" and m["n_evaluations"] == 12
+        assert not (tmp_path / "s" / it.id).exists()  # no directory per run
     # a second run without --resume is refused; with it, nothing is redone
     with open_executor("local", workers=1) as ex:
         with pytest.raises(StoreError, match="already holds a sweep"):
@@ -198,9 +200,8 @@ def test_tasks_of_several_experiments_give_the_same_runs(tmp_path: Path) -> None
 
 
 def _records(run_dir: Path) -> list[dict[str, object]]:
-    lines = (run_dir / "records.jsonl").read_text().splitlines()
     timing = {"eval_s", "t_s"}
-    return [{k: v for k, v in json.loads(x).items() if k not in timing} for x in lines]
+    return [{k: v for k, v in r.items() if k not in timing} for r in read_records(run_dir)[0]]
 
 
 def test_bad_chunk_is_refused_before_anything_is_written(tmp_path: Path) -> None:
@@ -288,11 +289,7 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     proc.wait()
     spec = load_sweep(str(f))
     n = len(spec.items)
-    done_before = sum(
-        (out / i.id / "manifest.json").exists()
-        and json.loads((out / i.id / "manifest.json").read_text())["status"] == "complete"
-        for i in spec.items
-    )
+    done_before = sum(is_complete(out / i.id, 150) for i in spec.items)
     assert 0 < done_before < n, "the kill should land mid-sweep"
     r = subprocess.run(
         _cli("sweep", str(f), "--out", str(out), "--workers", "2", "--resume", "--quiet"),
@@ -309,11 +306,10 @@ def test_kill_and_resume(tmp_path: Path) -> None:
     # orphaned by the kill may still finish the experiment it was running, so `skipped` can
     # exceed `done_before`.
     assert done_before <= skipped <= n and completed == n - skipped and failed == 0
-    dirs = sorted(p.name for p in out.iterdir() if p.is_dir())
-    assert dirs == sorted(i.id for i in spec.items)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["shards"]
     for it in spec.items:
-        m = json.loads((out / it.id / "manifest.json").read_text())
-        recs = [json.loads(x) for x in (out / it.id / "records.jsonl").read_text().splitlines()]
+        m = read_manifest(out / it.id)
+        recs, _ = read_records(out / it.id, m)
         assert m["status"] == "complete" and m["n_evaluations"] == 150
         assert [r["eval_id"] for r in recs] == list(range(150))  # one set, no duplicates
 

@@ -20,7 +20,7 @@ import pytest
 
 from archgym.errors import ConfigError, StoreError
 from archgym.runner import Experiment, run_experiment
-from archgym.store import read_records
+from archgym.store import read_manifest, read_records
 from archgym.sweep import SweepFileError, load_sweep, run_item, run_sweep
 from archgym.sweep._driver import MAX_LOST_RETRIES
 from archgym.sweep._executors import LocalPool
@@ -55,7 +55,7 @@ def test_a_killed_local_worker_is_replaced_and_its_experiment_rerun(tmp_path: Pa
     def killer() -> None:  # kill -9 a worker once an experiment is under way
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            started = [p for p in out.glob("*/records.jsonl") if p.stat().st_size > 0]
+            started = [p for p in out.glob("shards/*.jsonl") if p.stat().st_size > 0]
             procs = list(getattr(pool._pool, "_processes", {}) or {})
             if started and procs:
                 os.kill(procs[0], signal.SIGKILL)
@@ -78,19 +78,26 @@ def test_a_killed_local_worker_is_replaced_and_its_experiment_rerun(tmp_path: Pa
         assert [r["eval_id"] for r in recs] == list(range(40))
 
 
-class _AlwaysLost(Executor):
-    """An executor whose every task loses its worker after starting the run directory."""
+class _Lost(Executor):
+    """An executor whose tasks lose their worker: after noting their start in the shards (as
+    a task does first) when ``started``, else before; from call ``run_from`` on, tasks run."""
 
-    def __init__(self, out: Path) -> None:
-        self.out = out
+    def __init__(self, started: bool, run_from: int = 10**9) -> None:
+        self.started = started
+        self.run_from = run_from
         self.rebuilds = 0
         self.calls = 0
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        from archgym._shards import ShardWriter
+
         self.calls += 1
-        for d in args[1]:
-            Path(d).mkdir(parents=True, exist_ok=True)
         fut: Future[Any] = Future()
+        if self.calls >= self.run_from:
+            fut.set_result(fn(*args, **kwargs))
+            return fut
+        if self.started:
+            ShardWriter.for_sweep(Path(args[1][0]).parent).write_started([Path(args[1][0]).name])
         fut.set_exception(BrokenProcessPool("a child process terminated abruptly"))
         return fut
 
@@ -100,12 +107,23 @@ class _AlwaysLost(Executor):
 
 def test_retries_of_a_lost_task_are_bounded_then_recorded_as_failed(tmp_path: Path) -> None:
     spec = _spec(seeds=1)
-    ex = _AlwaysLost(tmp_path)
+    ex = _Lost(started=True)
     res = run_sweep(spec, tmp_path, ex, progress=None, chunk=1)
     assert res.n_failed == 1 and "retries exhausted" in res.failures[0][1]
     assert ex.calls == MAX_LOST_RETRIES + 1
     rec = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])
     assert rec["status"] == "failed" and "was lost" in rec["error"]
+
+
+def test_a_lost_task_that_never_started_keeps_its_retries(tmp_path: Path) -> None:
+    # a task lost with its pool before it started (no start line in the shards) is not
+    # charged a retry: it runs once the pool works, however often that took; counting every
+    # loss would fail it after MAX_LOST_RETRIES + 1 calls
+    spec = _spec(seeds=1)
+    ex = _Lost(started=False, run_from=MAX_LOST_RETRIES + 3)
+    res = run_sweep(spec, tmp_path, ex, progress=None, chunk=1)
+    assert (res.n_complete, res.n_failed) == (1, 0), res.failures
+    assert ex.calls == MAX_LOST_RETRIES + 3
 
 
 def _item(spec: Any) -> dict[str, Any]:
@@ -128,15 +146,32 @@ def test_a_retried_task_takes_over_its_partial_run(tmp_path: Path) -> None:
     assert [r["eval_id"] for r in read_records(run_dir)[0]] == list(range(8))
 
 
+def _shard_bytes(sweep_dir: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted((sweep_dir / "shards").glob("*.jsonl")))
+
+
 def test_a_retried_task_keeps_a_run_it_had_completed(tmp_path: Path) -> None:
     spec = _spec()
     item = _item(spec)
     run_dir = tmp_path / item["id"]
     first = run_item(item, str(run_dir))
+    before = _shard_bytes(tmp_path)
+    assert before and not run_dir.exists()  # the run is in the shards
+    again = run_item(item, str(run_dir), retry=True)
+    assert again["status"] == "complete" and again["best_objective"] == first["best_objective"]
+    assert _shard_bytes(tmp_path) == before  # kept, not run again
+
+
+def test_a_run_of_a_legacy_run_directory_is_kept_by_a_retry(tmp_path: Path) -> None:
+    # a sweep written before the shards: its complete run directory is the run
+    spec = _spec()
+    item = _item(spec)
+    run_dir = tmp_path / item["id"]
+    res = run_experiment(Experiment(**item["experiment"]), out=run_dir)
     before = (run_dir / "records.jsonl").read_bytes()
     again = run_item(item, str(run_dir))
-    assert again["status"] == "complete" and again["best_objective"] == first["best_objective"]
-    assert (run_dir / "records.jsonl").read_bytes() == before
+    assert again["status"] == "complete" and again["best_objective"] == res.best["objective"]
+    assert (run_dir / "records.jsonl").read_bytes() == before and not (tmp_path / "shards").exists()
 
 
 def test_a_retried_task_never_overwrites_another_experiment(tmp_path: Path) -> None:
@@ -255,6 +290,6 @@ def test_a_task_describes_each_env_once_and_records_it_as_is(tmp_path: Path, mon
     run_experiment(Experiment(**items[0]["experiment"]), out=tmp_path / "alone")  # its own env
     alone = json.loads((tmp_path / "alone" / "manifest.json").read_text())["env"]
     for it in items:
-        assert json.loads((tmp_path / it["id"] / "manifest.json").read_text())["env"] == alone
+        assert read_manifest(tmp_path / it["id"])["env"] == alone
     with pytest.raises(ConfigError, match="pass the env too"):
         run_experiment(Experiment(**items[0]["experiment"]), described=alone)

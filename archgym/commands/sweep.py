@@ -28,7 +28,10 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser("sweep", help="run a sweep of experiments from a TOML file")
     p.add_argument("file", help="experiment file, e.g. experiments/quickstart.toml")
     p.add_argument(
-        "--out", required=True, help="sweep directory (one run directory per experiment)"
+        "--out",
+        required=True,
+        help="sweep directory; its runs are kept in OUT/shards, one file per worker process, "
+        "and each is addressed as OUT/<experiment id> (archgym show, archgym.load_runs)",
     )
     p.add_argument(
         "--workers",
@@ -118,5 +121,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if res.n_failed:
         print(f"  errors are in {res.out}/results.jsonl; rerun with --resume to retry them")
         return 1
+    if spec.items:
+        print(
+            f"runs: archgym show {args.out}/{spec.items[0].id}  (archgym.load_runs('{args.out}'))"
+        )
     print(f"report: archgym report {args.out} --out {args.out}/report")
     return 0

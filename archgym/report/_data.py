@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from archgym.errors import StoreError
-from archgym.store import read_manifest, read_records
+from archgym.store import _find_runs, is_run, read_manifest, read_records
 
 __all__ = ["SweepData", "load_sweep_data"]
 
@@ -72,15 +72,19 @@ def _entries(root: Path) -> list[dict[str, Any]]:
             for it in data["items"]
         ]
     out = []
-    for m in sorted(root.rglob("manifest.json")):
-        man = read_manifest(m.parent)
+    try:
+        runs = _find_runs([root])
+    except StoreError:
+        runs = []
+    for run in runs:
+        man = read_manifest(run)
         exp = man.get("experiment", {})
         wl = exp.get("env_kwargs", {}).get("workload", "")
         hp = exp.get("agent_kwargs", {})
         out.append(
             {
-                "id": str(m.parent.relative_to(root)),
-                "dir": m.parent,
+                "id": str(run.relative_to(root)),
+                "dir": run,
                 "env": f"{man['env_id'].split('/')[-1]}-{wl}".strip("-"),
                 "agent": man["agent"],
                 "setting": json.dumps(hp, sort_keys=True),
@@ -89,7 +93,9 @@ def _entries(root: Path) -> list[dict[str, Any]]:
             }
         )
     if not out:
-        raise StoreError(f"{root} holds no sweep.json and no runs (manifest.json) below it")
+        raise StoreError(
+            f"{root} holds no sweep.json and no runs (manifest.json, or a sweep's shards/) below it"
+        )
     return out
 
 
@@ -164,7 +170,7 @@ def load_sweep_data(root: str | Path) -> SweepData:
         row = {k: e[k] for k in ("id", "env", "agent", "setting", "seed")}
         row["hparams"] = json.dumps(e["hparams"], sort_keys=True)
         row["wall_s"] = walls.get(e["id"], math.nan)
-        if not (e["dir"] / "manifest.json").exists():
+        if not is_run(e["dir"]):
             row.update(status="missing", n_evaluations=0, budget=math.nan, multi=False)
             rows.append(row)
             continue

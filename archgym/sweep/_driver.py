@@ -11,19 +11,24 @@ Layout of a sweep directory::
       sweep.json       the resolved sweep: file text, every experiment with its id (written once)
       results.jsonl    one line per finished task, appended as tasks finish (status, best, error)
       .sweep.lock      flock held by the sweep process: a second sweep on the directory is refused
-      <experiment-id>/ a run directory (manifest.json + records.jsonl, see archgym.store)
+      shards/          the runs, in one file per worker process (see archgym._shards); a run
+                       is addressed as <sweep dir>/<experiment-id>, as archgym show takes it
+      <experiment-id>/ a run directory (manifest.json + records.jsonl, see archgym.store), in
+                       sweeps written before the shards (still read and resumed)
 
 **A lost worker.** When a worker dies mid-task (``kill -9``, the OOM killer, a lost node),
-the local pool (:class:`~archgym.sweep.LocalPool`) is rebuilt and the lost tasks are
-submitted again, at most :data:`MAX_LOST_RETRIES` times each, then recorded as failed. A
-retried task, also one Dask retries by itself, takes over its run directory: a run it had
-completed is kept, its partial run is removed once no process holds the lock, and another
-experiment's run is never touched.
+the local pool (:class:`~archgym.sweep.LocalPool`) is rebuilt and the lost tasks that had
+started (a task appends a start line to its shard first) are submitted again, at most
+:data:`MAX_LOST_RETRIES` times each, then recorded as failed. A retried task keeps the runs
+it had completed and reruns the others. A run is written when its experiment ends, whole,
+so a lost worker leaves no partial run; a task Dask retries by itself may write a second
+complete run of an experiment, and readers take one (:mod:`archgym._shards`).
 
 **Resume.** An experiment is finished when its manifest says ``complete`` with all of its
-budget recorded. ``resume=True`` skips those, deletes the directory of every other one (a
-partial or failed run) and runs it again from scratch, so the sweep ends with exactly one
-complete record set per experiment however it was stopped (Ctrl-C, ``kill -9``, a lost node).
+budget recorded. ``resume=True`` skips those and runs every other one again from scratch
+(deleting its run directory in a sweep written before the shards; a failed run's block stays
+in its shard, superseded by the new run), so the sweep ends with exactly one complete record
+set per experiment however it was stopped (Ctrl-C, ``kill -9``, a lost node).
 """
 
 from __future__ import annotations
@@ -90,21 +95,51 @@ def _env_key(experiment: dict[str, Any]) -> str:
     return json.dumps([experiment.get(f) for f in fields], sort_keys=True, default=repr)
 
 
-def run_items(items: list[dict[str, Any]], run_dirs: list[str]) -> list[dict[str, Any]]:
-    """The task: run several experiments in turn (see :func:`run_item`), building each
-    distinct env once; never raises for a failed experiment."""
+def run_items(
+    items: list[dict[str, Any]], run_dirs: list[str], retry: bool = False
+) -> list[dict[str, Any]]:
+    """The task: note its start in the shard of this process, then run several experiments
+    in turn (see :func:`run_item`), building each distinct env once; never raises for a
+    failed experiment (one whose start cannot be noted is failed).
+
+    Args:
+        items: :meth:`SweepItem.to_dict` of each.
+        run_dirs: Their run addresses, ``<sweep dir>/<id>``.
+        retry: The task is run again (its worker was lost): keep the runs it completed.
+    """
+    from archgym._shards import ShardWriter
+
+    try:
+        for sweep_dir in sorted({str(Path(d).parent) for d in run_dirs}):
+            ShardWriter.for_sweep(sweep_dir).write_started([Path(d).name for d in run_dirs])
+    except StoreError as exc:
+        return [_failed_item(it, exc) for it in items]
     envs: dict[str, Any] = {}
-    return [run_item(it, d, envs) for it, d in zip(items, run_dirs, strict=True)]
+    return [run_item(it, d, envs, retry) for it, d in zip(items, run_dirs, strict=True)]
+
+
+def _failed_item(item: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    return {
+        "id": item["id"],
+        "pid": os.getpid(),
+        "status": "failed",
+        "wall_s": 0.0,
+        "error": f"{type(exc).__name__}: {exc}",
+        "traceback": traceback.format_exc(limit=20),
+    }
 
 
 def run_item(
-    item: dict[str, Any], run_dir: str, envs: dict[str, Any] | None = None
+    item: dict[str, Any], run_dir: str, envs: dict[str, Any] | None = None, retry: bool = False
 ) -> dict[str, Any]:
-    """Run one experiment into ``run_dir``; never raises for a failed experiment.
+    """Run one experiment into its sweep's shards, addressed as ``run_dir``; never raises
+    for a failed experiment.
 
     Args:
         item: :meth:`SweepItem.to_dict`.
-        run_dir: The run directory.
+        run_dir: The run's address, ``<sweep dir>/<id>``.
+        retry: A retried task: a complete run of this experiment already in the shards (or
+            in a run directory) is kept and reported instead of run again.
         envs: Envs built by earlier experiments of the same task, with their
             ``describe()``, by :func:`_env_key`; the env (and its description) is reused
             when the key matches (an env keeps no state between experiments: agents that
@@ -120,7 +155,7 @@ def run_item(
     out: dict[str, Any] = {"id": item["id"], "pid": os.getpid()}
     try:
         exp = Experiment(**item["experiment"])
-        done = _take_over(Path(run_dir), item["experiment"])
+        done = _take_over(Path(run_dir), item["experiment"], retry)
         if done is not None:  # a retry of a task that had finished this one
             out.update(done)
             out["wall_s"] = time.perf_counter() - t0
@@ -132,13 +167,13 @@ def run_item(
                 built = exp.make_env()
                 envs[key] = (built, built.describe())
             env, described = envs[key]
-        # a task that does not complete is deleted and rerun whole on resume, so its records
-        # need no per-batch durability: write them in one piece, without fsync
+        # an experiment that does not complete is rerun whole, so its records need no
+        # per-batch durability: written with its manifest as one block of the shard
         res = run_experiment(
             exp,
             out=run_dir,
             env=env,
-            store_options={"buffered": True, "durable": False},
+            store_options={"shard": True},
             summary="best",  # the task reports the best; show reads the rest from the records
             described=described,  # the env's identity, computed once per task
         )
@@ -157,16 +192,26 @@ def run_item(
     return out
 
 
-def _take_over(run_dir: Path, experiment: dict[str, Any]) -> dict[str, Any] | None:
-    """Make ``run_dir`` ready for this experiment when a task is retried (a lost worker, a
-    Dask retry): a complete run of it is kept and reported (``{"status", ...}``); a partial
-    one is removed once no process holds its lock. Anything else is refused.
+def _take_over(run_dir: Path, experiment: dict[str, Any], retry: bool) -> dict[str, Any] | None:
+    """Make ``run_dir`` ready for this experiment: a complete run of it is kept and reported
+    (``{"status", ...}``) when the task is a retry (checked in the shards) or a run directory
+    is there (a sweep written before the shards, or a task an older archgym started); a
+    partial run directory is removed once no process holds its lock. Anything else is
+    refused.
 
     Raises:
         StoreError: The directory holds another experiment's run, or files that are not a
             run, or is still being written after the lock wait.
     """
     if not run_dir.exists():
+        if retry and is_complete(run_dir, int(experiment["budget"])):
+            m = _read_manifest(run_dir)
+            best = m.get("best") or {}
+            return {
+                "status": "complete",
+                "n_evaluations": m["n_evaluations"],
+                "best_objective": best.get("objective"),
+            }
         return None
     _wait_run_lock(run_dir)
     manifest_path = run_dir / "manifest.json"
@@ -207,11 +252,18 @@ def _is_run_file(name: str) -> bool:
     return name in _RUN_FILES or (name.startswith(".manifest.json.") and name.endswith(".tmp"))
 
 
+def _read_manifest(run_dir: Path) -> dict[str, Any]:
+    from archgym.store import read_manifest
+
+    return read_manifest(run_dir)
+
+
 def is_complete(run_dir: Path, budget: int) -> bool:
-    """Whether ``run_dir`` holds a complete run of ``budget`` evaluations."""
+    """Whether ``run_dir`` is a complete run of ``budget`` evaluations (a run directory, or
+    a run of that name in its sweep's shards)."""
     try:
-        m = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        m = _read_manifest(run_dir)
+    except StoreError:
         return False
     return m.get("status") == "complete" and int(m.get("n_evaluations", -1)) == budget
 
@@ -275,6 +327,9 @@ def _prepare(spec: SweepSpec, out: Path, resume: bool) -> list[SweepItem]:
         tmp = out / f".{SWEEP_FILE}.tmp"
         tmp.write_text(json.dumps(spec.to_dict(), indent=1, default=str) + "\n", encoding="utf-8")
         os.replace(tmp, sweep_file)
+    from archgym._shards import runs_in
+
+    sharded = runs_in(out)  # a corrupt shard stops the resume here, with its fix
     todo = []
     for it in spec.items:
         run_dir = out / it.id
@@ -283,8 +338,23 @@ def _prepare(spec: SweepSpec, out: Path, resume: bool) -> list[SweepItem]:
                 continue
             _wait_run_lock(run_dir)
             shutil.rmtree(run_dir)
+        elif it.id in sharded and is_complete(run_dir, it.experiment.budget):
+            continue
         todo.append(it)
     return todo
+
+
+def _started(out: Path) -> set[str]:
+    """Experiments a task has started: noted in the shards, or with a run directory (an
+    older archgym's worker). A shard that cannot be read counts none."""
+    from archgym._shards import started_ids
+
+    try:
+        ids = started_ids(out)
+    except StoreError:
+        ids = set()
+    with os.scandir(out) as it:
+        return ids | {e.name for e in it if e.is_dir() and e.name != "shards"}
 
 
 ProgressFn = Callable[[int, int, int], None]  # (done, total, failed)
@@ -408,9 +478,12 @@ def run_sweep(
         futures: dict[Future[Any], list[SweepItem]] = {}
         lost: dict[tuple[str, ...], int] = {}  # times each task's worker was lost
 
-        def submit(part: list[SweepItem]) -> None:
+        def submit(part: list[SweepItem], retry: bool = False) -> None:
             fut = executor.submit(
-                run_items, [it.to_dict() for it in part], [str(out_p / it.id) for it in part]
+                run_items,
+                [it.to_dict() for it in part],
+                [str(out_p / it.id) for it in part],
+                retry,
             )
             futures[fut] = part
 
@@ -448,15 +521,16 @@ def run_sweep(
                         retry = []
                     else:
                         rebuild()
+                started = _started(out_p) if retry else set()
                 for part in retry:
                     key = tuple(it.id for it in part)
-                    if any((out_p / it.id).exists() for it in part):  # it had started
+                    if any(it.id in started for it in part):  # it had started
                         lost[key] = lost.get(key, 0) + 1
                     if lost.get(key, 0) > MAX_LOST_RETRIES:
                         why = f"{_LOST} ({lost[key]} times; retries exhausted)"
                         ready.append((part, [_failed(it, why) for it in part]))
                     else:
-                        submit(part)
+                        submit(part, retry=True)
                 recs = [(it, rec) for part, rs in ready for it, rec in zip(part, rs, strict=True)]
                 for it, rec in recs:
                     rec["t_s"] = round(time.perf_counter() - t0, 4)
