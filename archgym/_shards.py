@@ -112,7 +112,10 @@ class ShardWriter:
             for old in mine[: max(0, len(mine) - cls.MAX_OPEN)]:
                 cls._open.pop(old).close()
             for other in [k for k in cls._open if k[0] != key[0]]:
-                cls._open.pop(other)  # a forked parent's: its descriptor is the parent's
+                inherited = cls._open.pop(other)._fd  # a forked parent's writer: the
+                if inherited is not None:  # parent goes on with its file, this copy is closed
+                    with contextlib.suppress(OSError):
+                        os.close(inherited)
             return w
 
     def _fd_for_write(self) -> int:

@@ -62,14 +62,18 @@ def test_a_sharded_run_reads_back_as_its_run_directory_would(bowl_env, tmp_path)
         read_manifest(tmp_path / "sweep" / "e2")
 
 
-def test_a_torn_last_block_is_skipped_and_the_runs_before_it_kept(bowl_env, tmp_path) -> None:
-    # a worker killed mid-write leaves a torn block at the end of its file: that run is
-    # missing (the sweep reruns it), the ones before it intact
-    sweep = tmp_path / "s"
+def _two_runs(bowl_env: Any, sweep: Path) -> tuple[Path, Path, bytes]:
+    """Runs ``a`` and ``b`` in ``sweep``'s one shard file: the sweep, the file, its bytes."""
     _run(bowl_env, sweep / "a", shard=True)
     _run(bowl_env, sweep / "b", shard=True, seed=5)
     (f,) = _shard_files(sweep)
-    data = f.read_bytes()
+    return sweep, f, f.read_bytes()
+
+
+def test_a_torn_last_block_is_skipped_and_the_runs_before_it_kept(bowl_env, tmp_path) -> None:
+    # a worker killed mid-write leaves a torn block at the end of its file: that run is
+    # missing (the sweep reruns it), the ones before it intact
+    sweep, f, data = _two_runs(bowl_env, tmp_path / "s")
     for cut in (len(data) - 7, data.rindex(b'{"manifest"') + 20):  # in the records; the header
         f.write_bytes(data[:cut])
         assert is_complete(sweep / "a", 12) and not is_complete(sweep / "b", 12)
@@ -77,11 +81,7 @@ def test_a_torn_last_block_is_skipped_and_the_runs_before_it_kept(bowl_env, tmp_
 
 
 def test_damage_before_the_end_of_a_shard_is_an_error_with_its_fix(bowl_env, tmp_path) -> None:
-    sweep = tmp_path / "s"
-    _run(bowl_env, sweep / "a", shard=True)
-    _run(bowl_env, sweep / "b", shard=True, seed=5)
-    (f,) = _shard_files(sweep)
-    data = f.read_bytes()
+    sweep, f, data = _two_runs(bowl_env, tmp_path / "s")
     f.write_bytes(b"garbage" + data[7:])
     with pytest.raises(StoreError, match=r"corrupt at byte 0 .*Move the file away"):
         read_manifest(sweep / "b")
