@@ -3,6 +3,9 @@
     python benchmarks/kernel_rank_cv.py                          # both GPUs, every variant
     python benchmarks/kernel_rank_cv.py --gpu H100-SXM --fold 2 --save DIR   # one inner fold
     python benchmarks/kernel_rank_cv.py --score DIR              # score the saved folds
+    python benchmarks/kernel_rank_cv.py --gpu H200-SXM --fold 0 --variant ff7@0-3 --save DIR
+    python benchmarks/kernel_rank_cv.py --gpu H200-SXM --data H200-SXM=MERGED.parquet \
+        --score DIR --only-shapes-of archgym/envs/kernel/data/kernels_h200.parquet
 
 Development protocol (the outer held-out folds of ``bench_kernel_fidelity.py`` are never looked
 at), as ``kernel_pick_rules.py``: outer fold 0's training shapes (5-fold grouped by shape), a
@@ -33,8 +36,37 @@ jobs in 155 s; H100 148 / H200 279 held-out groups; regret median / p90 / worst)
 grading (H100 worst 107 %); the rankers alone, top-k and larger weights lose on H100 (the module
 docstring of :mod:`archgym.envs.kernel.learned` lists them).
 
+**Variance reduction, tried for kernel-learned@8 and not adopted** (2026-12-02, the 16-core
+device: 152 jobs in 240 s; scored here; 22 candidates on this one CV, so the best of them is
+optimistic). :data:`ENSEMBLES`: 8 seeds each of the shipped ranker with LightGBM's bagging
+(``bag8``: rows 0.8 + features 0.8; ``bag5``: rows 0.5 + features 0.8; ``ff7``: features 0.7;
+``bagq7``: whole queries 0.7 + features 0.8), scored as the mean of the first 3, 5 or 8 members'
+scores (``ENS xK``); ``v6mf``: the two boosters averaged over 4 seeds with ``max_features`` 0.8,
+alone and under the rankers. The single members show the seed variance of one ranker (p90 over 8
+seeds: H100 10.5-16.2 %, H200 10.8-13.8 %) but no variant moved the worst case below v7's: every
+ensemble kept H200 at 50.9 % (``bag5`` 53.4 %) and H100 at 84.5 % (``bag8``, ``bagq7``: 106.6
+%); H200 medians 1.9-2.2 % against 1.80, p90 10.6-12.7 % against 10.78 (``bagq7 x3`` 10.64 but
+H100 13.88 against 10.53); ``v6mf x4`` 0.00 / 14.43 / 86.5 ; 3.07 / 13.86 / 50.9 %, under a
+ranker H100 p90 13.9-16.9 %. The worst groups are the same under every seed and variant: they
+are systematic misses, not the booster's variance. The H200's two: ``bert-base.ffn_down@16``
+int4 (the pick, 16x16x256 without split-K on 48 CTAs, predicted 23 % too fast, measured 51 %
+slower than the best, a split-K 8 config) and ``llama-70b.qkv@256`` int8 (44 %: 256x32x128 at
+2 stages fits 3 CTAs per SM, 320 tiles in one wave against two at 3 stages; the best configs
+are predicted 33-44 % too slow, the 3-stage ones 10-17 % too fast).
+
+**More H200 data where the tail lives, not adopted either:** 15 new shapes (48-128 tokens of the
+skinny layers, ``llama-70b.qkv@128``) x int4 / int8 / fp8 x the 200 grid configs, 9,000 records
+(7,485 timed; ``collect_kernels.py --grid --shapes ... --phases int4,int8,fp8``, 255 s), merged
+into a copy of the shipped file (``merge_kernels.py --dataset COPY``) and given with ``--data``.
+On the old shapes' groups (``--only-shapes-of`` the shipped file; 279 groups, 277 of them the
+same as above): v6 3.73 / 13.99 / 46.0 %, v7 2.59 / 11.22 / 46.0 %, ``ff7 x8`` 2.75 / 10.80 /
+46.0 % -- the worst case down from 50.9 % (``ffn_down@16`` int4 51 -> 16 %) but the median and
+p90 up (on the 277 common groups v7 1.77 / 10.65 -> 2.54 / 11.40 %), and
+``llama-70b.qkv@256`` fp8 up from 29 to 46 %.
+
 The folds are independent jobs (``--fold``, ``--save``: one ``.npz`` of predictions per GPU
-and fold, no pickle), so a machine with many cores can run them at once; ``--score`` reads them.
+and fold, no pickle), so a machine with many cores can run them at once; ``--score`` reads them
+(``--groups`` also writes each variant's per-group regret).
 """
 
 from __future__ import annotations
@@ -82,13 +114,35 @@ RANK_PARAMS: dict[str, Any] = {
 }
 TOPK = (3, 5, 10)
 BLEND_WEIGHTS = (0.02, 0.05, 0.1, 0.2)
+#: Variance reduction (kernel-learned@8 candidates): name -> LightGBM settings of
+#: :data:`MEMBERS` rankers that differ only by seed (``random_state``: LightGBM's bagging and
+#: feature-fraction seeds), otherwise the shipped ``lr-2%x20``; an ensemble's score is the mean
+#: of its first ``K`` members' scores (:data:`ENSEMBLE_SIZES`), blended as ``lin0.02``.
+ENSEMBLES: dict[str, dict[str, Any]] = {
+    "bag8": {"subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.8},
+    "bag5": {"subsample": 0.5, "subsample_freq": 1, "colsample_bytree": 0.8},
+    "ff7": {"colsample_bytree": 0.7},
+    "bagq7": {
+        "subsample": 0.7,
+        "subsample_freq": 1,
+        "colsample_bytree": 0.8,
+        "bagging_by_query": True,
+    },
+}
+MEMBERS = 8
+ENSEMBLE_SIZES = (3, 5, 8)
+#: The regression boosters averaged over seeds: scikit-learn's ``max_features`` (a random
+#: 80 % of the features per split) with ``BOOSTER_MEMBERS`` seeds; the latency is
+#: ``max(mean of the squared-error boosters, mean of the median boosters)`` in log space.
+BOOSTER_MAX_FEATURES = 0.8
+BOOSTER_MEMBERS = 4
 
 
-def outer_train(gpu: str) -> pd.DataFrame:
-    """Outer fold 0's training rows of ``gpu``'s shipped data, index reset."""
+def outer_train(gpu: str, data: Path | None = None) -> pd.DataFrame:
+    """Outer fold 0's training rows of ``gpu``'s shipped data (or of ``data``), index reset."""
     from sklearn.model_selection import GroupKFold
 
-    frame = trusted_rows(load_dataset(DATASETS[gpu], gpu))
+    frame = trusted_rows(load_dataset(data or DATASETS[gpu], gpu))
     tr, _ = next(GroupKFold(n_splits=5).split(frame, groups=frame["shape"]))
     return frame.iloc[tr].reset_index(drop=True)
 
@@ -114,15 +168,24 @@ def fit_fold(df: pd.DataFrame, gpu: str, fold: int, names: list[str], seed: int 
     ftr = features({k: train[k].to_numpy() for k in ROW_COLUMNS}, spec, calib)
     fte = features({k: test[k].to_numpy() for k in ROW_COLUMNS}, spec, calib)
     out: dict[str, np.ndarray] = {"index": b}
-    if "v6" in names:
-        y = np.log(train["latency_s"].to_numpy()) - np.log(ftr["ana"])
-        kw = {"max_iter": 300, "random_state": seed, **BOOSTER_PARAMS}
+    y = np.log(train["latency_s"].to_numpy()) - np.log(ftr["ana"])
+    for name in names:
+        if name != "v6" and not name.startswith("v6mf@"):
+            continue
+        s = int(name.split("@")[1]) if "@" in name else seed
+        kw = {"max_iter": 300, "random_state": s, **BOOSTER_PARAMS}
+        if "@" in name:
+            kw["max_features"] = BOOSTER_MAX_FEATURES
         with threadpool_limits(1):
             mean = HistGradientBoostingRegressor(**kw).fit(ftr["x"], y)
             med = HistGradientBoostingRegressor(loss="quantile", quantile=0.5, **kw)
             med.fit(ftr["x"], y)
-            z = np.maximum(mean.predict(fte["x"]), med.predict(fte["x"]))
-        out["v6"] = fte["ana"] * np.exp(z)
+            zm, zq = mean.predict(fte["x"]), med.predict(fte["x"])
+        if name == "v6":
+            out["v6"] = fte["ana"] * np.exp(np.maximum(zm, zq))
+        else:  # the members' log residuals, averaged when scored
+            out[f"{name}.mean"], out[f"{name}.med"] = zm, zq
+        out["ana"] = fte["ana"]
     tri = (train["backend"] == "triton").to_numpy()
     key = train[GROUP].astype(str).agg("|".join, axis=1).to_numpy()[tri]
     order = np.argsort(key, kind="stable")  # LightGBM wants each query's rows contiguous
@@ -131,16 +194,25 @@ def fit_fold(df: pd.DataFrame, gpu: str, fold: int, names: list[str], seed: int 
     lat = train["latency_s"].to_numpy()[tri][order]
     ana_tr = ftr["ana"][tri][order]
     for name in names:
-        if name == "v6":
+        if name.startswith("v6"):
             continue
-        objective, step, top, lr, leaves, start = RANKERS[name]
+        extra: dict[str, Any] = {}
+        s = seed
+        if "@" in name:  # an ensemble member: the shipped ranker with bagging, its own seed
+            ens, s = name.split("@")[0], int(name.split("@")[1])
+            extra = ENSEMBLES[ens]
+            name_ = "lr-2%x20"
+        else:
+            name_ = name
+        objective, step, top, lr, leaves, start = RANKERS[name_]
         label = grades(lat, key[order], step, top)
         model = lgb.LGBMRanker(
             objective=objective,
             learning_rate=lr,
             num_leaves=leaves,
-            random_state=seed,
+            random_state=s,
             **RANK_PARAMS,
+            **extra,
         )
         init = -np.log(ana_tr) if start == "ana" else None
         model.fit(xr, label, group=sizes, init_score=init)
@@ -155,9 +227,6 @@ def _rank_in_group(values: pd.Series, group: pd.Series) -> np.ndarray:
 
 def score(df: pd.DataFrame) -> list[str]:
     """One line per variant (module docstring), on the Triton rows of ``df``."""
-    sys.path.insert(0, "benchmarks")
-    from bench_kernel_fidelity import ranking
-
     df = df[df["backend"] == "triton"].copy()
     grp = df[GROUP].astype(str).agg("|".join, axis=1)
     keys: dict[str, np.ndarray] = {"v6": df["v6"].to_numpy()}
@@ -171,27 +240,87 @@ def score(df: pd.DataFrame) -> list[str]:
         keys[f"{name} blend"] = r6 + rr + 1e-6 * r6
         for w in BLEND_WEIGHTS:  # per design: a group's offset of the score changes no pick
             keys[f"{name} lin{w}"] = np.log(df["v6"].to_numpy()) - w * df[name].to_numpy()
-    lines = []
-    for label, key in keys.items():
-        d = df.copy()
-        d["lrn"] = key
-        d["ana"] = key
-        r = ranking(d)
-        reg = 100 * r["lrn_regret"]
+    return [_line(label, df, key)[0] for label, key in keys.items()]
+
+
+def _line(label: str, df: pd.DataFrame, key: np.ndarray) -> tuple[str, pd.DataFrame]:
+    """The scored line of ranking key ``key`` on ``df``'s Triton rows, and the per-group
+    table of ``bench_kernel_fidelity.ranking``."""
+    sys.path.insert(0, "benchmarks")
+    from bench_kernel_fidelity import ranking
+
+    d = df.copy()
+    d["lrn"] = key
+    d["ana"] = key
+    r = ranking(d)
+    reg = 100 * r["lrn_regret"]
+    line = (
+        f"  {label:18s} Spearman {r['lrn_rho'].median():.3f}; regret median "
+        f"{reg.median():.2f} %, p90 {reg.quantile(0.9):.2f} %, worst {reg.max():.1f} %; "
+        f"top-1 {100 * r['lrn_top1'].mean():.0f} % ({len(r)} groups)"
+    )
+    return line, r
+
+
+def score_ensembles(df: pd.DataFrame, weight: float = 0.02) -> tuple[list[str], pd.DataFrame]:
+    """The variance-reduction variants (:data:`ENSEMBLES`, :data:`BOOSTER_MEMBERS`) on the
+    Triton rows of ``df``: one line per variant, a line per ensemble with the spread of its
+    single members (the seed variance of one ranker), and the per-group regret (%) of every
+    scored variant (columns ``group`` and one per variant)."""
+    df = df[df["backend"] == "triton"].copy()
+    lines: list[str] = []
+    keys: dict[str, np.ndarray] = {}
+    if "v6" not in df:
+        return lines, pd.DataFrame()
+    v6 = np.log(df["v6"].to_numpy())
+    keys["v6"] = v6
+    if "lr-2%x20" in df:
+        keys["v7 (lr-2%x20 lin0.02)"] = v6 - weight * df["lr-2%x20"].to_numpy()
+    for ens in ENSEMBLES:
+        cols = [f"{ens}@{i}" for i in range(MEMBERS) if f"{ens}@{i}" in df]
+        if not cols:
+            continue
+        singles = [_line(c, df, v6 - weight * df[c].to_numpy())[1] for c in cols]
+        p90 = [100 * r["lrn_regret"].quantile(0.9) for r in singles]
+        worst = [100 * r["lrn_regret"].max() for r in singles]
         lines.append(
-            f"  {label:18s} Spearman {r['lrn_rho'].median():.3f}; regret median "
-            f"{reg.median():.2f} %, p90 {reg.quantile(0.9):.2f} %, worst {reg.max():.1f} %; "
-            f"top-1 {100 * r['lrn_top1'].mean():.0f} % ({len(r)} groups)"
+            f"  {ens} single members ({len(cols)} seeds): p90 {min(p90):.2f}-{max(p90):.2f} % "
+            f"(median {np.median(p90):.2f}), worst {min(worst):.1f}-{max(worst):.1f} % "
+            f"(median {np.median(worst):.1f})"
         )
-    return lines
+        for k in ENSEMBLE_SIZES:
+            if len(cols) >= k:
+                score_k = df[cols[:k]].to_numpy().mean(axis=1)
+                keys[f"{ens} x{k}"] = v6 - weight * score_k
+    mf = [f"v6mf@{i}" for i in range(BOOSTER_MEMBERS) if f"v6mf@{i}.mean" in df]
+    if mf:
+        zm = df[[f"{c}.mean" for c in mf]].to_numpy().mean(axis=1)
+        zq = df[[f"{c}.med" for c in mf]].to_numpy().mean(axis=1)
+        base = np.log(df["ana"].to_numpy()) + np.maximum(zm, zq)
+        keys[f"v6mf x{len(mf)}"] = base
+        if "lr-2%x20" in df:
+            keys[f"v6mf x{len(mf)} + v7"] = base - weight * df["lr-2%x20"].to_numpy()
+        for ens in ENSEMBLES:
+            cols = [f"{ens}@{i}" for i in range(MEMBERS) if f"{ens}@{i}" in df]
+            if len(cols) == MEMBERS:
+                score_k = df[cols].to_numpy().mean(axis=1)
+                keys[f"v6mf x{len(mf)} + {ens} x{MEMBERS}"] = base - weight * score_k
+    table = pd.DataFrame()
+    for label, key in keys.items():
+        line, r = _line(label, df, key)
+        lines.append(line)
+        if table.empty:
+            table = r[["group", "configs"]].copy()
+        table[label] = 100 * r["lrn_regret"].to_numpy()
+    return lines, table
 
 
 def _save(path: Path, out: dict) -> None:
     np.savez(path, **{k: np.asarray(v) for k, v in out.items()})
 
 
-def _collect(gpu: str, directory: Path) -> pd.DataFrame:
-    df = outer_train(gpu)
+def _collect(gpu: str, directory: Path, data: Path | None = None) -> pd.DataFrame:
+    df = outer_train(gpu, data)
     df["fold"] = -1
     for f in sorted(directory.glob(f"{gpu}_fold*.npz")):
         with np.load(f, allow_pickle=False) as z:
@@ -209,21 +338,65 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     shipped_gpu_option(ap)
     ap.add_argument("--fold", type=int, choices=range(4), help="one inner fold only")
-    ap.add_argument("--variant", action="append", default=[], help="v6 or a RANKERS name")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="v6, a RANKERS name, or members ENS@A-B of an ENSEMBLES entry or of v6mf (seeds A..B)",
+    )
+    ap.add_argument("--groups", type=Path, help="with --score: write per-group regrets (CSV)")
+    ap.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="GPU=PATH",
+        help="use this dataset of GPU instead of the shipped one (e.g. the shipped file with a "
+        "supplement merged by merge_kernels.py --dataset COPY)",
+    )
+    ap.add_argument(
+        "--only-shapes-of",
+        type=Path,
+        metavar="DATA",
+        help="with --score: score only the groups of shapes in DATA (e.g. the shipped file, "
+        "to compare a supplemented dataset on the same groups)",
+    )
     ap.add_argument("--save", type=Path, help="write each fold's predictions here (.npz)")
     ap.add_argument("--score", type=Path, help="score the folds saved in this folder")
     args = ap.parse_args(argv)
     gpus = args.gpu or sorted(DATASETS)
-    names = args.variant or ["v6", *RANKERS]
-    bad = [v for v in names if v != "v6" and v not in RANKERS]
+    names: list[str] = []
+    for v in args.variant or ["v6", *RANKERS]:
+        base, _, seeds = v.partition("@")
+        if not seeds:
+            names.append(v)
+            continue
+        lo, _, hi = seeds.partition("-")
+        names += [f"{base}@{i}" for i in range(int(lo), int(hi or lo) + 1)]
+    known = ("v6", *RANKERS)
+    bad = [v for v in names if v not in known and v.split("@")[0] not in ("v6mf", *ENSEMBLES)]
     if bad:
-        ap.error(f"unknown --variant {bad}; known: v6, {', '.join(RANKERS)}")
+        ap.error(
+            f"unknown --variant {bad}; known: {', '.join(known)}, and ENS@A-B for ENS in "
+            f"v6mf, {', '.join(ENSEMBLES)}"
+        )
+    data = {g: Path(p) for g, _, p in (d.partition("=") for d in args.data)}
     if args.score is not None:
         for gpu in gpus:
-            df = _collect(gpu, args.score)
+            df = _collect(gpu, args.score, data.get(gpu))
+            if args.only_shapes_of is not None:
+                keep = pd.read_parquet(args.only_shapes_of, columns=["shape"])["shape"].unique()
+                df = df[df["shape"].isin(keep)]
+                print(f"{gpu}: only the shapes of {args.only_shapes_of} ({len(keep)} shapes)")
             print(f"{gpu} inner 4-fold CV on outer fold 0's training shapes "
                   f"({df['fold'].nunique()} folds saved):")  # fmt: skip
             print("\n".join(score(df)), flush=True)
+            lines, table = score_ensembles(df)
+            if lines:
+                print(f"{gpu} variance reduction (blend weight 0.02):")
+                print("\n".join(lines), flush=True)
+            if args.groups is not None and not table.empty:
+                path = args.groups.with_name(f"{args.groups.stem}_{gpu}{args.groups.suffix}")
+                table.to_csv(path, index=False, float_format="%.3f")
         return 0
     directory = args.save
     if directory is None:
@@ -232,16 +405,17 @@ def main(argv: list[str] | None = None) -> int:
         directory = Path(tempfile.mkdtemp(prefix="kernel_rank_cv_"))
     directory.mkdir(parents=True, exist_ok=True)
     for gpu in gpus:
-        df = outer_train(gpu)
+        df = outer_train(gpu, data.get(gpu))
         for fold in [args.fold] if args.fold is not None else range(4):
             t0, c0 = time.perf_counter(), time.process_time()
-            tag = "_".join(n.replace("%", "pc") for n in names) if args.variant else "all"
+            tag = "_".join(v.replace("%", "pc").replace("@", "s") for v in args.variant) or "all"
             out = fit_fold(df, gpu, fold, names)
             _save(directory / f"{gpu}_fold{fold}_{tag}.npz", out)
             print(f"{gpu} fold {fold} ({', '.join(names)}): {time.perf_counter() - t0:.0f} s "
                   f"wall, {time.process_time() - c0:.0f} s CPU", flush=True)  # fmt: skip
     if args.save is None:
-        return main([*sum((["--gpu", g] for g in gpus), []), "--score", str(directory)])
+        again = [*sum((["--gpu", g] for g in gpus), []), "--score", str(directory)]
+        return main(again + sum((["--data", d] for d in args.data), []))
     return 0
 
 
