@@ -37,9 +37,9 @@ grading (H100 worst 107 %); the rankers alone, top-k and larger weights lose on 
 docstring of :mod:`archgym.envs.kernel.learned` lists them).
 
 **Variance reduction, tried for kernel-learned@8 and not adopted** (2026-12-02, the 16-core
-device: 152 jobs in 240 s; scored here; 22 candidates on this one CV, so the best of them is
-optimistic). :data:`ENSEMBLES`: 8 seeds each of the shipped ranker with LightGBM's bagging
-(``bag8``: rows 0.8 + features 0.8; ``bag5``: rows 0.5 + features 0.8; ``ff7``: features 0.7;
+device: 152 jobs in 240 s; scored here; 30 candidates in this session on this one CV, so the
+best of them is optimistic). :data:`ENSEMBLES`: 8 seeds each of the shipped ranker with
+LightGBM's bagging (``bag8``: rows 0.8 + features 0.8; ``bag5``: rows 0.5 + features 0.8; ``ff7``: features 0.7;
 ``bagq7``: whole queries 0.7 + features 0.8), scored as the mean of the first 3, 5 or 8 members'
 scores (``ENS xK``); ``v6mf``: the two boosters averaged over 4 seeds with ``max_features`` 0.8,
 alone and under the rankers. The single members show the seed variance of one ranker (p90 over 8
@@ -63,6 +63,19 @@ same as above): v6 3.73 / 13.99 / 46.0 %, v7 2.59 / 11.22 / 46.0 %, ``ff7 x8`` 2
 46.0 % -- the worst case down from 50.9 % (``ffn_down@16`` int4 51 -> 16 %) but the median and
 p90 up (on the 277 common groups v7 1.77 / 10.65 -> 2.54 / 11.40 %), and
 ``llama-70b.qkv@256`` fp8 up from 29 to 46 %.
+
+**Occupancy from the hardware's limits (``+occ``, :func:`occupancy_features`), not adopted:**
+the shipped occupancy feature uses the fitted register overhead (124 per thread on the H200),
+which puts the 2-stage 256x32 tiles of ``llama-70b.qkv@256`` at 2 CTAs per SM and two waves, like
+the 3-stage ones; Triton's shared memory and 32 registers of overhead give 3 CTAs and one wave.
+The four columns fix that group (int8 44.4 -> 0.0-0.2 % with a ranker) but not the rest (device,
+10:07; H100 ; H200): ``v6+occ`` 0.00 / 24.50 / 86.5 ; 3.46 / 16.38 / 53.4 %, under the v7 ranker
+0.00 / 16.17 / 106.6 ; 1.81 / 10.24 / 50.9 %, with ``+occ`` in both 0.00 / 17.08 / 106.6 ; 2.14 /
+10.15 / 50.9 %, in the ranker only 0.00 / 12.44 / 106.6 ; 1.84 / 10.25 / 50.9 % -- the H100 worse
+in all. With the new H200 data (old shapes' 279 groups): ``v6+occ`` 2.98 / 13.26 / 36.3 %, under
+the v7 ranker 2.29 / 11.57 / 33.3 %, ``+occ`` in both 2.42 / 12.01 / 33.3 %, in the ranker only
+2.72 / 10.41 / 46.0 %: the lowest worst case of the session, but the median and p90 above v7's on
+the shipped data (1.80 / 10.78 %). 30 candidates in all.
 
 The folds are independent jobs (``--fold``, ``--save``: one ``.npz`` of predictions per GPU
 and fold, no pickle), so a machine with many cores can run them at once; ``--score`` reads them
@@ -154,6 +167,55 @@ def grades(latency: np.ndarray, group: np.ndarray, step: float, top: int) -> np.
     return np.maximum(g, 0).astype(int)
 
 
+def occupancy_features(rows: dict[str, np.ndarray], spec: Any) -> np.ndarray:
+    """Occupancy and waves of a Triton config from the hardware's limits alone (``+occ``).
+
+    The shipped features' occupancy (``row_terms``) counts ``stages`` copies of the operand tiles
+    and a fitted per-thread register overhead (124 registers on the H200), which caps a 256x32
+    4-warp tile at 2 CTAs per SM. Here: Triton 3.6's shared memory allocation
+    (:func:`~archgym.envs.kernel.constraints.triton_smem_bytes`) plus the 1 KiB the CUDA runtime
+    reserves per CTA, against the SM's shared memory; accumulator registers plus 32 (the
+    constraints' estimate), allocated per warp in units of 256, against the SM's register file;
+    threads; at most 32 CTAs. Columns (0 on vendor rows): log CTAs per SM, log waves
+    ``ceil(tiles / (SMs * CTAs))``, the share of the waves' CTA slots that hold a tile, and log
+    ``waves * K steps per CTA``.
+    """
+    from archgym.envs.kernel.analytical import row_terms
+    from archgym.envs.kernel.constraints import registers_per_thread, triton_smem_bytes
+
+    tri = np.asarray(rows["backend"]).astype(str) == "triton"
+    bm, bn, bk = (np.maximum(rows[c].astype(float), 1) for c in ("block_m", "block_n", "block_k"))
+    warps = np.maximum(rows["num_warps"].astype(float), 1)
+    stages = np.maximum(rows["num_stages"].astype(float), 1)
+    split = np.maximum(rows["split_k"].astype(float), 1)
+    prec = np.asarray(rows["precision"]).astype(str)
+    smem = triton_smem_bytes(bm, bn, bk, stages, warps, prec) + 1024.0
+    by_smem = np.floor(spec.smem_per_sm_kb * 1024 / smem)
+    regs = np.minimum(registers_per_thread(bm, bn, warps), 255.0)
+    per_warp = np.ceil(regs * 32 / 256) * 256
+    by_regs = np.floor(spec.regs_per_sm / (per_warp * warps))
+    by_thr = np.floor(spec.max_threads_per_sm / (32 * warps))
+    occ = np.clip(np.minimum(np.minimum(by_smem, by_regs), by_thr), 1, 32)
+    with np.errstate(all="ignore"):
+        tiles = np.maximum(row_terms(rows, spec, _ZERO_CALIB)["tiles"], 1)
+    waves = np.ceil(tiles / (spec.sms * occ))
+    ksteps = np.maximum(np.ceil(rows["k"].astype(float) / bk) / split, 1)
+    cols = [np.log(occ), np.log(waves), tiles / (spec.sms * occ * waves), np.log(waves * ksteps)]
+    return np.column_stack([np.where(tri, c, 0.0) for c in cols])
+
+
+#: ``row_terms`` needs a calibration; the tile count does not depend on it.
+_ZERO_CALIB = {
+    "l2_tbps": 1.0,
+    "sync_ratio": 1.0,
+    "stage2": 1.0,
+    "spill": 0.0,
+    "hide0": 1.0,
+    "hbm_eff": 1.0,
+    "launch_s": 0.0,
+}
+
+
 def fit_fold(df: pd.DataFrame, gpu: str, fold: int, names: list[str], seed: int = 0) -> dict:
     """Predictions on inner fold ``fold``'s held-out rows: ``v6`` latency and ranker scores."""
     import lightgbm as lgb
@@ -169,27 +231,32 @@ def fit_fold(df: pd.DataFrame, gpu: str, fold: int, names: list[str], seed: int 
     fte = features({k: test[k].to_numpy() for k in ROW_COLUMNS}, spec, calib)
     out: dict[str, np.ndarray] = {"index": b}
     y = np.log(train["latency_s"].to_numpy()) - np.log(ftr["ana"])
+    xtr, xte = {"": ftr["x"]}, {"": fte["x"]}
+    if any(n.endswith("+occ") for n in names):
+        occ_tr = occupancy_features({k: train[k].to_numpy() for k in ROW_COLUMNS}, spec)
+        occ_te = occupancy_features({k: test[k].to_numpy() for k in ROW_COLUMNS}, spec)
+        xtr["+occ"], xte["+occ"] = np.hstack([ftr["x"], occ_tr]), np.hstack([fte["x"], occ_te])
     for name in names:
-        if name != "v6" and not name.startswith("v6mf@"):
+        if name not in ("v6", "v6+occ") and not name.startswith("v6mf@"):
             continue
+        fs = "+occ" if name.endswith("+occ") else ""
         s = int(name.split("@")[1]) if "@" in name else seed
         kw = {"max_iter": 300, "random_state": s, **BOOSTER_PARAMS}
         if "@" in name:
             kw["max_features"] = BOOSTER_MAX_FEATURES
         with threadpool_limits(1):
-            mean = HistGradientBoostingRegressor(**kw).fit(ftr["x"], y)
+            mean = HistGradientBoostingRegressor(**kw).fit(xtr[fs], y)
             med = HistGradientBoostingRegressor(loss="quantile", quantile=0.5, **kw)
-            med.fit(ftr["x"], y)
-            zm, zq = mean.predict(fte["x"]), med.predict(fte["x"])
-        if name == "v6":
-            out["v6"] = fte["ana"] * np.exp(np.maximum(zm, zq))
+            med.fit(xtr[fs], y)
+            zm, zq = mean.predict(xte[fs]), med.predict(xte[fs])
+        if name in ("v6", "v6+occ"):
+            out[name] = fte["ana"] * np.exp(np.maximum(zm, zq))
         else:  # the members' log residuals, averaged when scored
             out[f"{name}.mean"], out[f"{name}.med"] = zm, zq
         out["ana"] = fte["ana"]
     tri = (train["backend"] == "triton").to_numpy()
     key = train[GROUP].astype(str).agg("|".join, axis=1).to_numpy()[tri]
     order = np.argsort(key, kind="stable")  # LightGBM wants each query's rows contiguous
-    xr = ftr["x"][tri][order]
     _, sizes = np.unique(key[order], return_counts=True)
     lat = train["latency_s"].to_numpy()[tri][order]
     ana_tr = ftr["ana"][tri][order]
@@ -198,12 +265,14 @@ def fit_fold(df: pd.DataFrame, gpu: str, fold: int, names: list[str], seed: int 
             continue
         extra: dict[str, Any] = {}
         s = seed
+        fs = "+occ" if name.endswith("+occ") else ""
+        xr = xtr[fs][tri][order]
         if "@" in name:  # an ensemble member: the shipped ranker with bagging, its own seed
             ens, s = name.split("@")[0], int(name.split("@")[1])
             extra = ENSEMBLES[ens]
             name_ = "lr-2%x20"
         else:
-            name_ = name
+            name_ = name.removesuffix("+occ")
         objective, step, top, lr, leaves, start = RANKERS[name_]
         label = grades(lat, key[order], step, top)
         model = lgb.LGBMRanker(
@@ -216,7 +285,7 @@ def fit_fold(df: pd.DataFrame, gpu: str, fold: int, names: list[str], seed: int 
         )
         init = -np.log(ana_tr) if start == "ana" else None
         model.fit(xr, label, group=sizes, init_score=init)
-        s = model.predict(fte["x"], num_threads=1)
+        s = model.predict(xte[fs], num_threads=1)
         out[name] = s - np.log(fte["ana"]) if start == "ana" else s
     return out
 
@@ -292,6 +361,14 @@ def score_ensembles(df: pd.DataFrame, weight: float = 0.02) -> tuple[list[str], 
             if len(cols) >= k:
                 score_k = df[cols[:k]].to_numpy().mean(axis=1)
                 keys[f"{ens} x{k}"] = v6 - weight * score_k
+    if "v6+occ" in df:
+        occ = np.log(df["v6+occ"].to_numpy())
+        keys["v6+occ"] = occ
+        for r in ("lr-2%x20", "lr-2%x20+occ"):
+            if r in df:
+                keys[f"v6+occ, {r}"] = occ - weight * df[r].to_numpy()
+    if "lr-2%x20+occ" in df:
+        keys["v6, lr-2%x20+occ"] = v6 - weight * df["lr-2%x20+occ"].to_numpy()
     mf = [f"v6mf@{i}" for i in range(BOOSTER_MEMBERS) if f"v6mf@{i}.mean" in df]
     if mf:
         zm = df[[f"{c}.mean" for c in mf]].to_numpy().mean(axis=1)
@@ -372,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         lo, _, hi = seeds.partition("-")
         names += [f"{base}@{i}" for i in range(int(lo), int(hi or lo) + 1)]
-    known = ("v6", *RANKERS)
+    known = ("v6", *RANKERS, "v6+occ", "lr-2%x20+occ")
     bad = [v for v in names if v not in known and v.split("@")[0] not in ("v6mf", *ENSEMBLES)]
     if bad:
         ap.error(

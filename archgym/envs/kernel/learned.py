@@ -108,7 +108,7 @@ target is met on neither GPU; the median (3 %) and p90 (10 %) targets are met on
 H100's p90 is not.
 
 Tried after v7 and not adopted (fifth pass, 2026-12-02; ``benchmarks/kernel_rank_cv.py``, the
-same inner CV; 22 candidates; regret median / p90 / worst, H100 ; H200, v7: 0.00 / 10.53 / 84.5
+same inner CV; 30 candidates; regret median / p90 / worst, H100 ; H200, v7: 0.00 / 10.53 / 84.5
 ; 1.80 / 10.78 / 50.9 %): **variance reduction** -- the mean score of 3, 5 or 8 rankers that
 differ by seed with LightGBM's row, query or feature bagging (H100 p90 11.2-13.9 %, worst 84.5
 or 106.6 %; H200 1.9-2.2 / 10.6-12.7 / 50.9-53.4 %), the two boosters averaged over 4 seeds with
@@ -119,7 +119,11 @@ names them: an int4 decode config without split-K predicted 23 % too fast; on
 ``llama-70b.qkv@256`` int8, 2-stage 256x32 tiles that fit 3 CTAs per SM and one wave predicted
 33-44 % too slow). **More H200 data** where the tail lives (15 skinny shapes of 48-128 tokens x
 int4 / int8 / fp8, 9,000 records, 7,485 timed; not shipped): on the same 277 groups the worst
-case fell 50.9 -> 46.0 % but the median and p90 rose (1.77 / 10.65 -> 2.54 / 11.40 %).
+case fell 50.9 -> 46.0 % but the median and p90 rose (1.77 / 10.65 -> 2.54 / 11.40 %). **Occupancy
+from the hardware's limits** (Triton's shared memory, 32 registers of overhead, not the fitted
+124 that caps 2-stage 256x32 tiles at 2 CTAs per SM): ``llama-70b.qkv@256`` int8 44 -> 0 %, but
+the H100's p90 12.4-24.5 % and worst 86.5-106.6 %; with the new data, H200 2.29 / 11.57 / 33.3 %
+(the lowest worst case, with a higher median and p90 than v7's 1.80 / 10.78 %).
 
 Storage (no pickle): the model is fitted deterministically (fixed ``random_state``, no early
 stopping, one thread) on the GPU's shipped dataset (open Parquet files in
