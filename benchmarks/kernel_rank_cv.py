@@ -39,10 +39,10 @@ docstring of :mod:`archgym.envs.kernel.learned` lists them).
 **Variance reduction, tried for kernel-learned@8 and not adopted** (2026-12-02, the 16-core
 device: 152 jobs in 240 s; scored here; 30 candidates in this session on this one CV, so the
 best of them is optimistic). :data:`ENSEMBLES`: 8 seeds each of the shipped ranker with
-LightGBM's bagging (``bag8``: rows 0.8 + features 0.8; ``bag5``: rows 0.5 + features 0.8; ``ff7``: features 0.7;
-``bagq7``: whole queries 0.7 + features 0.8), scored as the mean of the first 3, 5 or 8 members'
-scores (``ENS xK``); ``v6mf``: the two boosters averaged over 4 seeds with ``max_features`` 0.8,
-alone and under the rankers. The single members show the seed variance of one ranker (p90 over 8
+LightGBM's bagging (``bag8``: rows 0.8 + features 0.8; ``bag5``: rows 0.5 + features 0.8;
+``ff7``: features 0.7; ``bagq7``: whole queries 0.7 + features 0.8), scored as the mean of the
+first 3, 5 or 8 members' scores (``ENS xK``); ``v6mf``: the two boosters averaged over 4 seeds
+with ``max_features`` 0.8, alone and under the rankers. The single members show the seed variance of one ranker (p90 over 8
 seeds: H100 10.5-16.2 %, H200 10.8-13.8 %) but no variant moved the worst case below v7's: every
 ensemble kept H200 at 50.9 % (``bag5`` 53.4 %) and H100 at 84.5 % (``bag8``, ``bagq7``: 106.6
 %); H200 medians 1.9-2.2 % against 1.80, p90 10.6-12.7 % against 10.78 (``bagq7 x3`` 10.64 but
