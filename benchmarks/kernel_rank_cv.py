@@ -42,17 +42,17 @@ best of them is optimistic). :data:`ENSEMBLES`: 8 seeds each of the shipped rank
 LightGBM's bagging (``bag8``: rows 0.8 + features 0.8; ``bag5``: rows 0.5 + features 0.8;
 ``ff7``: features 0.7; ``bagq7``: whole queries 0.7 + features 0.8), scored as the mean of the
 first 3, 5 or 8 members' scores (``ENS xK``); ``v6mf``: the two boosters averaged over 4 seeds
-with ``max_features`` 0.8, alone and under the rankers. The single members show the seed variance of one ranker (p90 over 8
-seeds: H100 10.5-16.2 %, H200 10.8-13.8 %) but no variant moved the worst case below v7's: every
-ensemble kept H200 at 50.9 % (``bag5`` 53.4 %) and H100 at 84.5 % (``bag8``, ``bagq7``: 106.6
-%); H200 medians 1.9-2.2 % against 1.80, p90 10.6-12.7 % against 10.78 (``bagq7 x3`` 10.64 but
-H100 13.88 against 10.53); ``v6mf x4`` 0.00 / 14.43 / 86.5 ; 3.07 / 13.86 / 50.9 %, under a
-ranker H100 p90 13.9-16.9 %. The worst groups are the same under every seed and variant: they
-are systematic misses, not the booster's variance. The H200's two: ``bert-base.ffn_down@16``
-int4 (the pick, 16x16x256 without split-K on 48 CTAs, predicted 23 % too fast, measured 51 %
-slower than the best, a split-K 8 config) and ``llama-70b.qkv@256`` int8 (44 %: 256x32x128 at
-2 stages fits 3 CTAs per SM, 320 tiles in one wave against two at 3 stages; the best configs
-are predicted 33-44 % too slow, the 3-stage ones 10-17 % too fast).
+with ``max_features`` 0.8, alone and under the rankers. The single members show the seed
+variance of one ranker (p90 over 8 seeds: H100 10.5-16.2 %, H200 10.8-13.8 %) but no variant
+moved the worst case below v7's: every ensemble kept H200 at 50.9 % (``bag5`` 53.4 %) and H100
+at 84.5 % (``bag8``, ``bagq7``: 106.6 %); H200 medians 1.9-2.2 % against 1.80, p90 10.6-12.7 %
+against 10.78 (``bagq7 x3`` 10.64 but H100 13.88 against 10.53); ``v6mf x4`` 0.00 / 14.43 / 86.5
+; 3.07 / 13.86 / 50.9 %, under a ranker H100 p90 13.9-16.9 %. The worst groups are the same
+under every seed and variant: they are systematic misses, not the booster's variance. The H200's
+two: ``bert-base.ffn_down@16`` int4 (the pick, 16x16x256 without split-K on 48 CTAs, predicted
+23 % too fast, measured 51 % slower than the best, a split-K 8 config) and ``llama-70b.qkv@256``
+int8 (44 %: 256x32x128 at 2 stages fits 3 CTAs per SM, 320 tiles in one wave against two at 3
+stages; the best configs are predicted 33-44 % too slow, the 3-stage ones 10-17 % too fast).
 
 **More H200 data where the tail lives, not adopted either:** 15 new shapes (48-128 tokens of the
 skinny layers, ``llama-70b.qkv@128``) x int4 / int8 / fp8 x the 200 grid configs, 9,000 records
