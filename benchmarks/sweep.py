@@ -166,7 +166,9 @@ def _install_paired_replay() -> Any:
 
     run_items = driver.run_items
 
-    def accounted_run_items(items: Any, run_dirs: Any, retry: bool = False) -> Any:
+    def accounted_run_items(
+        items: Any, run_dirs: Any, retry: bool = False, layout: str = "shards"
+    ) -> Any:
         clock = time.process_time
         _PAIRS[0] += 1
         bare_first = _PAIRS[0] % 2 == 0
@@ -176,7 +178,7 @@ def _install_paired_replay() -> Any:
             _bare_task(items)
             work = clock() - c
         c = clock()
-        out = run_items(items, run_dirs, retry)
+        out = run_items(items, run_dirs, retry, layout)
         task = clock() - c
         if not bare_first:
             c = clock()

@@ -373,3 +373,30 @@ def test_shipped_experiment_files_validate(name: str) -> None:
             )
             == 21000
         )
+
+
+def test_run_directories_on_request_and_either_layout_resumes_the_other(tmp_path: Path) -> None:
+    # layout="dirs" (`archgym sweep --run-dirs`) writes one run directory per experiment, as
+    # before the shards; a resume in the default layout counts them complete (a reader of one
+    # layout only would rerun them all), and the runs read the same either way
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archgym.errors import ConfigError
+
+    spec = load_sweep("exp.toml", text=BASE.replace("seeds = 2", "seeds = 1"))
+    with ThreadPoolExecutor(2) as ex:
+        with pytest.raises(ConfigError, match="layout must be one of"):
+            run_sweep(spec, tmp_path / "s", ex, progress=None, layout="files")
+        assert not (tmp_path / "s").exists()
+        first = run_sweep(spec, tmp_path / "s", ex, progress=None, layout="dirs")
+        assert first.n_complete == len(spec.items)
+        assert not (tmp_path / "s" / "shards").exists()
+        for it in spec.items:
+            assert (tmp_path / "s" / it.id / "records.jsonl").is_file()
+        again = run_sweep(spec, tmp_path / "s", ex, progress=None, resume=True)
+        assert (again.n_skipped, again.n_complete) == (len(spec.items), 0)
+        other = run_sweep(spec, tmp_path / "t", ex, progress=None)
+    assert _best(tmp_path / "s") == _best(tmp_path / "t")
+    for it in spec.items:
+        assert _records(tmp_path / "s" / it.id) == _records(tmp_path / "t" / it.id), it.id
+    assert other.n_complete == len(spec.items)

@@ -30,8 +30,9 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--out",
         required=True,
-        help="sweep directory; its runs are kept in OUT/shards, one file per worker process, "
-        "and each is addressed as OUT/<experiment id> (archgym show, archgym.load_runs)",
+        help="sweep directory; its runs are kept in OUT/shards, one file per worker process "
+        "(or see --run-dirs), and each is addressed as OUT/<experiment id> (archgym show, "
+        "archgym.load_runs)",
     )
     p.add_argument(
         "--workers",
@@ -77,6 +78,13 @@ def add_parser(subparsers: Any) -> None:
         help="experiments per task, run in turn by one worker with the env built once "
         "(default: up to 8, at least 32 tasks; 1 balances long experiments best)",
     )
+    p.add_argument(
+        "--run-dirs",
+        action="store_true",
+        help="one run directory per experiment (manifest.json + records.jsonl, as `archgym run "
+        "--out` writes) instead of OUT/shards; creates three files per experiment, which costs "
+        "CPU (and time on network file systems)",
+    )
     p.add_argument("--dry-run", action="store_true", help="validate and list, run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_sweep)
@@ -109,7 +117,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     with open_executor(args.executor, args.workers, args.address, args.timeout) as ex:
         res = run_sweep(
-            spec, args.out, ex, resume=args.resume, progress=not args.quiet, chunk=args.chunk
+            spec,
+            args.out,
+            ex,
+            resume=args.resume,
+            progress=not args.quiet,
+            chunk=args.chunk,
+            layout="dirs" if args.run_dirs else "shards",
         )
     rate = (res.n_complete + res.n_failed) / res.wall_s if res.wall_s > 0 else 0.0
     print(

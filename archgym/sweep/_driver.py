@@ -95,27 +95,36 @@ def _env_key(experiment: dict[str, Any]) -> str:
     return json.dumps([experiment.get(f) for f in fields], sort_keys=True, default=repr)
 
 
+#: How a sweep stores its runs: ``"shards"`` (default), one file per worker process holding
+#: whole runs (:mod:`archgym._shards`); ``"dirs"``, one run directory per experiment, as
+#: ``archgym run --out`` writes (three files created per experiment).
+LAYOUTS = ("shards", "dirs")
+
+
 def run_items(
-    items: list[dict[str, Any]], run_dirs: list[str], retry: bool = False
+    items: list[dict[str, Any]], run_dirs: list[str], retry: bool = False, layout: str = "shards"
 ) -> list[dict[str, Any]]:
-    """The task: note its start in the shard of this process, then run several experiments
-    in turn (see :func:`run_item`), building each distinct env once; never raises for a
-    failed experiment (one whose start cannot be noted is failed).
+    """The task: note its start in the shard of this process (a run directory notes it
+    itself), then run several experiments in turn (see :func:`run_item`), building each
+    distinct env once; never raises for a failed experiment (one whose start cannot be
+    noted is failed).
 
     Args:
         items: :meth:`SweepItem.to_dict` of each.
         run_dirs: Their run addresses, ``<sweep dir>/<id>``.
         retry: The task is run again (its worker was lost): keep the runs it completed.
+        layout: One of :data:`LAYOUTS`.
     """
     from archgym._shards import ShardWriter
 
-    try:
-        for sweep_dir in sorted({str(Path(d).parent) for d in run_dirs}):
-            ShardWriter.for_sweep(sweep_dir).write_started([Path(d).name for d in run_dirs])
-    except StoreError as exc:
-        return [_failed_item(it, exc) for it in items]
+    if layout == "shards":
+        try:
+            for sweep_dir in sorted({str(Path(d).parent) for d in run_dirs}):
+                ShardWriter.for_sweep(sweep_dir).write_started([Path(d).name for d in run_dirs])
+        except StoreError as exc:
+            return [_failed_item(it, exc) for it in items]
     envs: dict[str, Any] = {}
-    return [run_item(it, d, envs, retry) for it, d in zip(items, run_dirs, strict=True)]
+    return [run_item(it, d, envs, retry, layout) for it, d in zip(items, run_dirs, strict=True)]
 
 
 def _failed_item(item: dict[str, Any], exc: BaseException) -> dict[str, Any]:
@@ -130,16 +139,21 @@ def _failed_item(item: dict[str, Any], exc: BaseException) -> dict[str, Any]:
 
 
 def run_item(
-    item: dict[str, Any], run_dir: str, envs: dict[str, Any] | None = None, retry: bool = False
+    item: dict[str, Any],
+    run_dir: str,
+    envs: dict[str, Any] | None = None,
+    retry: bool = False,
+    layout: str = "shards",
 ) -> dict[str, Any]:
-    """Run one experiment into its sweep's shards, addressed as ``run_dir``; never raises
-    for a failed experiment.
+    """Run one experiment into its sweep's shards (or, with ``layout="dirs"``, into the run
+    directory ``run_dir``), addressed as ``run_dir``; never raises for a failed experiment.
 
     Args:
         item: :meth:`SweepItem.to_dict`.
         run_dir: The run's address, ``<sweep dir>/<id>``.
         retry: A retried task: a complete run of this experiment already in the shards (or
             in a run directory) is kept and reported instead of run again.
+        layout: One of :data:`LAYOUTS`.
         envs: Envs built by earlier experiments of the same task, with their
             ``describe()``, by :func:`_env_key`; the env (and its description) is reused
             when the key matches (an env keeps no state between experiments: agents that
@@ -168,12 +182,15 @@ def run_item(
                 envs[key] = (built, built.describe())
             env, described = envs[key]
         # an experiment that does not complete is rerun whole, so its records need no
-        # per-batch durability: written with its manifest as one block of the shard
+        # per-batch durability: written with its manifest as one block of the shard (or in
+        # one piece, without fsync, into its run directory)
         res = run_experiment(
             exp,
             out=run_dir,
             env=env,
-            store_options={"shard": True},
+            store_options=(
+                {"shard": True} if layout == "shards" else {"buffered": True, "durable": False}
+            ),
             summary="best",  # the task reports the best; show reads the rest from the records
             described=described,  # the env's identity, computed once per task
         )
@@ -431,6 +448,7 @@ def run_sweep(
     resume: bool = False,
     progress: ProgressFn | bool | None = True,
     chunk: int | None = None,
+    layout: str = "shards",
 ) -> SweepResult:
     """Run every experiment of ``spec`` not yet complete in ``out`` on ``executor``.
 
@@ -443,14 +461,19 @@ def run_sweep(
             or ``None``/``False`` for silence.
         chunk: Experiments per task (of one env each, run in turn by one worker); ``None``:
             :func:`auto_chunk`. ``1`` gives the best balance for long experiments.
+        layout: How the runs are stored (:data:`LAYOUTS`): ``"shards"``, or ``"dirs"`` for
+            one run directory per experiment. Either is read, and resumed, as the other.
 
     Raises:
         StoreError: ``out`` holds another sweep (without ``resume``), a different sweep, or is
             being written by another sweep process right now.
-        ConfigError: ``chunk`` is not a positive integer.
+        ConfigError: ``chunk`` is not a positive integer, or ``layout`` is not one of
+            :data:`LAYOUTS`.
     """
     t0 = time.perf_counter()
     _tasks([], chunk)  # a bad chunk fails before anything is written
+    if layout not in LAYOUTS:
+        raise ConfigError(f"layout must be one of {LAYOUTS}, but got {layout!r}")
     out_p = Path(out)
     try:
         out_p.mkdir(parents=True, exist_ok=True)
@@ -484,6 +507,7 @@ def run_sweep(
                 [it.to_dict() for it in part],
                 [str(out_p / it.id) for it in part],
                 retry,
+                layout,
             )
             futures[fut] = part
 
