@@ -175,3 +175,26 @@ def test_show_reads_a_run_in_the_shards(bowl_env, tmp_path) -> None:
     assert out.returncode == 0, out.stderr
     shown = json.loads(out.stdout)
     assert shown["n_evaluations"] == 6 and shown["status"] == "complete"
+
+
+def test_a_resume_over_a_damaged_shard_stops_with_the_fix(tmp_path) -> None:
+    # a shard damaged before its end must stop the resume with its fix, not be read as "no
+    # runs" (every experiment silently rerun, and the damaged file left to fail later readers)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from archgym.sweep import load_sweep, run_sweep
+
+    text = (
+        '[sweep]\nbudget = 4\nseeds = 2\nobjective = "edp"\n\n[[envs]]\n'
+        'id = "archgym/Systolic-v0"\nlabel = "s"\n\n[[agents]]\nname = "random"\n'
+    )
+    spec = load_sweep("t.toml", text=text, check_build=False)
+    with ThreadPoolExecutor(1) as ex:
+        assert run_sweep(spec, tmp_path, ex, progress=None).n_complete == 2
+        (f,) = _shard_files(tmp_path)
+        f.write_bytes(b"garbage" + f.read_bytes()[7:])
+        with pytest.raises(StoreError, match="corrupt at byte 0 .*Move the file away"):
+            run_sweep(spec, tmp_path, ex, progress=None, resume=True)
+        f.rename(tmp_path / "moved-away.jsonl")
+        again = run_sweep(spec, tmp_path, ex, progress=None, resume=True)
+    assert (again.n_skipped, again.n_complete) == (0, 2)
