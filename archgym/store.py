@@ -970,27 +970,41 @@ def _byte_offset_of_batch(path: Path, batch: int) -> int:
     return pos
 
 
+def _runs_below(root: Path) -> list[Path]:
+    """The runs below the directory ``root``, by path: run directories, and the runs in
+    sweeps' shards (addressed as ``<sweep dir>/<experiment id>``); ``[]`` if none.
+
+    Raises:
+        StoreError: A shard cannot be read or is damaged before its end.
+    """
+    subs = {m.parent for m in root.rglob(MANIFEST)}
+    for shard_dir in [root / _shards.SHARDS, *root.rglob(f"*/{_shards.SHARDS}")]:
+        if shard_dir.is_dir():
+            subs.update(shard_dir.parent / run for run in _shards.runs_in(shard_dir.parent))
+    return sorted(subs)
+
+
 def _find_runs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """The runs at or below each path: run directories, and the runs in sweeps' shards
-    (addressed as ``<sweep dir>/<experiment id>``), each once, by path."""
+    """Each path that is a run (:func:`is_run`), else the runs below it (:func:`_runs_below`).
+
+    Raises:
+        StoreError: A path is missing or holds no runs, or a shard is damaged.
+    """
     found: list[Path] = []
     for raw in paths:
         p = Path(raw)
-        if (p / MANIFEST).exists() or (not p.exists() and _shards.find(p) is not None):
+        if is_run(p):
             found.append(p)
             continue
         if not p.exists():
             raise StoreError(f"no such run directory: {p}")
-        subs = {m.parent for m in p.rglob(MANIFEST)}
-        for shard_dir in [p / _shards.SHARDS, *p.rglob(f"*/{_shards.SHARDS}")]:
-            if shard_dir.is_dir():
-                subs.update(shard_dir.parent / run for run in _shards.runs_in(shard_dir.parent))
+        subs = _runs_below(p)
         if not subs:
             raise StoreError(
                 f"{p} contains no archgym runs ({MANIFEST} not found below it, nor "
                 f"{_shards.SHARDS}/ of a sweep)"
             )
-        found.extend(sorted(subs))
+        found.extend(subs)
     return found
 
 

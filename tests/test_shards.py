@@ -85,6 +85,10 @@ def test_damage_before_the_end_of_a_shard_is_an_error_with_its_fix(bowl_env, tmp
     f.write_bytes(b"garbage" + data[7:])
     with pytest.raises(StoreError, match=r"corrupt at byte 0 .*Move the file away"):
         read_manifest(sweep / "b")
+    from archgym.report._data import load_sweep_data
+
+    with pytest.raises(StoreError, match="corrupt at byte 0"):  # not "holds no runs"
+        load_sweep_data(sweep)
     # a record line damaged inside a block: named with the shard, the run and the line
     head = data.index(b"\n") + 1
     line2 = data.index(b"\n", data.index(b"\n", head) + 1) + 1

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from archgym.errors import StoreError
-from archgym.store import _find_runs, is_run, read_manifest, read_records
+from archgym.store import _runs_below, is_run, read_manifest, read_records
 
 __all__ = ["SweepData", "load_sweep_data"]
 
@@ -72,11 +72,7 @@ def _entries(root: Path) -> list[dict[str, Any]]:
             for it in data["items"]
         ]
     out = []
-    try:
-        runs = _find_runs([root])
-    except StoreError:
-        runs = []
-    for run in runs:
+    for run in _runs_below(root):  # a damaged shard is an error, not "no runs"
         man = read_manifest(run)
         exp = man.get("experiment", {})
         wl = exp.get("env_kwargs", {}).get("workload", "")

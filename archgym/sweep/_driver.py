@@ -221,15 +221,13 @@ def _take_over(run_dir: Path, experiment: dict[str, Any], retry: bool) -> dict[s
             run, or is still being written after the lock wait.
     """
     if not run_dir.exists():
-        if retry and is_complete(run_dir, int(experiment["budget"])):
+        if not retry:
+            return None
+        try:
             m = _read_manifest(run_dir)
-            best = m.get("best") or {}
-            return {
-                "status": "complete",
-                "n_evaluations": m["n_evaluations"],
-                "best_objective": best.get("objective"),
-            }
-        return None
+        except StoreError:  # not in the shards (or unreadable): run it
+            return None
+        return _kept(m) if _says_complete(m, int(experiment["budget"])) else None
     _wait_run_lock(run_dir)
     manifest_path = run_dir / "manifest.json"
     if manifest_path.exists():
@@ -244,12 +242,7 @@ def _take_over(run_dir: Path, experiment: dict[str, Any], retry: bool) -> dict[s
                 "it: move it away, then resume the sweep"
             )
         if is_complete(run_dir, int(experiment["budget"])):
-            best = m.get("best") or {}
-            return {
-                "status": "complete",
-                "n_evaluations": m["n_evaluations"],
-                "best_objective": best.get("objective"),
-            }
+            return _kept(m)
     else:
         stray = [p.name for p in run_dir.iterdir() if not _is_run_file(p.name)]
         if stray:
@@ -275,6 +268,20 @@ def _read_manifest(run_dir: Path) -> dict[str, Any]:
     return read_manifest(run_dir)
 
 
+def _says_complete(manifest: dict[str, Any], budget: int) -> bool:
+    return manifest.get("status") == "complete" and int(manifest.get("n_evaluations", -1)) == budget
+
+
+def _kept(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What a task reports for a complete run it keeps."""
+    best = manifest.get("best") or {}
+    return {
+        "status": "complete",
+        "n_evaluations": manifest["n_evaluations"],
+        "best_objective": best.get("objective"),
+    }
+
+
 def is_complete(run_dir: Path, budget: int) -> bool:
     """Whether ``run_dir`` is a complete run of ``budget`` evaluations (a run directory, or
     a run of that name in its sweep's shards)."""
@@ -282,7 +289,7 @@ def is_complete(run_dir: Path, budget: int) -> bool:
         m = _read_manifest(run_dir)
     except StoreError:
         return False
-    return m.get("status") == "complete" and int(m.get("n_evaluations", -1)) == budget
+    return _says_complete(m, budget)
 
 
 class _SweepLock:
@@ -364,14 +371,14 @@ def _prepare(spec: SweepSpec, out: Path, resume: bool) -> list[SweepItem]:
 def _started(out: Path) -> set[str]:
     """Experiments a task has started: noted in the shards, or with a run directory (an
     older archgym's worker). A shard that cannot be read counts none."""
-    from archgym._shards import started_ids
+    from archgym._shards import SHARDS, started_ids
 
     try:
         ids = started_ids(out)
     except StoreError:
         ids = set()
     with os.scandir(out) as it:
-        return ids | {e.name for e in it if e.is_dir() and e.name != "shards"}
+        return ids | {e.name for e in it if e.is_dir() and e.name != SHARDS}
 
 
 ProgressFn = Callable[[int, int, int], None]  # (done, total, failed)
