@@ -94,7 +94,7 @@ import numpy as np
 import pandas as pd
 from _timing import shipped_gpu_option
 
-from archgym.envs.kernel.analytical import path_keys
+from archgym.envs.kernel.analytical import GLOBAL_PARAMS, LEGACY_REG_OVERHEAD, path_keys
 from archgym.envs.kernel.calibrate import ROW_COLUMNS, fit_calibration
 from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
 from archgym.envs.kernel.gpus import get_gpu
@@ -216,7 +216,28 @@ _ZERO_CALIB = {
 }
 
 
-def fit_fold(df: pd.DataFrame, gpu: str, fold: int, names: list[str], seed: int = 0) -> dict:
+#: ``--registers``: the analytical model's register term whose calibration (fitted per inner
+#: fold) gives the features: ``fitted``, v6's fitted constant overhead (kernel-learned@7's
+#: features); ``physical``, :func:`~archgym.envs.kernel.analytical.thread_registers` with the
+#: allocation granularity and Triton's shared memory (analytical v7).
+REGISTERS: dict[str, dict[str, tuple[float, float, float]]] = {
+    "fitted": {},
+    "physical": dict(GLOBAL_PARAMS),
+}
+for _name, _bounds in GLOBAL_PARAMS.items():  # v6's order: the fit's result depends on it
+    REGISTERS["fitted"][_name] = _bounds
+    if _name == "spill":
+        REGISTERS["fitted"]["reg_overhead"] = LEGACY_REG_OVERHEAD
+
+
+def fit_fold(
+    df: pd.DataFrame,
+    gpu: str,
+    fold: int,
+    names: list[str],
+    seed: int = 0,
+    registers: str = "fitted",
+) -> dict:
     """Predictions on inner fold ``fold``'s held-out rows: ``v6`` latency and ranker scores."""
     import lightgbm as lgb
     from sklearn.ensemble import HistGradientBoostingRegressor
@@ -226,7 +247,7 @@ def fit_fold(df: pd.DataFrame, gpu: str, fold: int, names: list[str], seed: int 
     spec = get_gpu(gpu)
     a, b = list(GroupKFold(n_splits=4).split(df, groups=df["shape"]))[fold]
     train, test = df.iloc[a], df.iloc[b]
-    calib = fit_calibration(train, spec, seed=seed)
+    calib = fit_calibration(train, spec, seed=seed, params=REGISTERS[registers])
     ftr = features({k: train[k].to_numpy() for k in ROW_COLUMNS}, spec, calib)
     fte = features({k: test[k].to_numpy() for k in ROW_COLUMNS}, spec, calib)
     out: dict[str, np.ndarray] = {"index": b}
@@ -437,6 +458,19 @@ def main(argv: list[str] | None = None) -> int:
         help="with --score: score only the groups of shapes in DATA (e.g. the shipped file, "
         "to compare a supplemented dataset on the same groups)",
     )
+    ap.add_argument(
+        "--registers",
+        choices=sorted(REGISTERS),
+        default="fitted",
+        help="the analytical register term behind the features (REGISTERS)",
+    )
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the calibration's row sample and the models (a perturbation: the "
+        "boosters and the ranker use no randomness at the shipped settings)",
+    )
     ap.add_argument("--save", type=Path, help="write each fold's predictions here (.npz)")
     ap.add_argument("--score", type=Path, help="score the folds saved in this folder")
     args = ap.parse_args(argv)
@@ -486,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         for fold in [args.fold] if args.fold is not None else range(4):
             t0, c0 = time.perf_counter(), time.process_time()
             tag = "_".join(v.replace("%", "pc").replace("@", "s") for v in args.variant) or "all"
-            out = fit_fold(df, gpu, fold, names)
+            out = fit_fold(df, gpu, fold, names, seed=args.seed, registers=args.registers)
             _save(directory / f"{gpu}_fold{fold}_{tag}.npz", out)
             print(f"{gpu} fold {fold} ({', '.join(names)}): {time.perf_counter() - t0:.0f} s "
                   f"wall, {time.process_time() - c0:.0f} s CPU", flush=True)  # fmt: skip

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from archgym.cost_model import CostModel, Evaluations, Metric
-from archgym.envs.kernel.constraints import A_BYTES, B_BYTES, check_designs
+from archgym.envs.kernel.constraints import A_BYTES, B_BYTES, check_designs, triton_smem_bytes
 from archgym.envs.kernel.gpus import GPUSpec, get_gpu
 from archgym.envs.kernel.space import KernelWorkload, as_kernel_workload, effective_density
 from archgym.errors import ConfigError
@@ -88,11 +88,38 @@ GLOBAL_PARAMS: dict[str, tuple[float, float, float]] = {
     "stage2": (0.85, 0.2, 1.5),
     "hide0": (0.75, 0.05, 1.0),
     "spill": (1.0, 0.0, 20.0),
-    "reg_overhead": (32.0, 8.0, 128.0),
     "hide_warps": (8.0, 1.0, 64.0),
 }
 """Fitted constants shared by all paths: ``name -> (starting point, lower, upper bound)``.
 The starting points only seed the fit; the model uses the fitted values."""
+LEGACY_REG_OVERHEAD = (32.0, 8.0, 128.0)
+"""Bounds of the per-thread register overhead that analytical v6 fitted to timings
+(``reg_overhead``, 124 on the H200). A calibration that holds ``reg_overhead`` is evaluated the
+v6 way (a constant overhead, no allocation granularity, ``stages`` copies of the tiles in shared
+memory); one without it uses :func:`thread_registers` and :func:`occupancy`."""
+
+#: Registers per thread of the Triton matmul (:mod:`archgym.envs.kernel.measure.triton_matmul`)
+#: on sm_90, :func:`thread_registers`. Form from the kernel's structure; coefficients fitted by
+#: least squares (``benchmarks/kernel_register_model.py``) to ptxas' allocation for 3,382 tile
+#: configs compiled by Triton 3.6 on the H200 (``benchmarks/data/h200_registers.csv.gz``, the
+#: compiler's figures, not timings; the 2,785 that neither spill nor reach 255 registers): median
+#: |error| 8.4 registers, p90 29.9; the CTAs per SM agree with the compiler's in 65.5 % of the
+#: configs (v6's fitted 124-register overhead: 42.4 %, the same shared memory and granularity).
+REGISTER_MODEL: dict[str, float] = {
+    "base": 35.62,  # indices, strides, loop counter, base pointers
+    "operand": 0.595,  # per 4-byte word of the thread's share of one K step's A and B tiles
+    "mma_sync": 0.368,  # extra per accumulator register under mma.sync (no wgmma)
+    "int4": 1.932,  # per packed int4 word of A: unpacking to fp16 in registers
+}
+REGS_PER_THREAD_MAX = 255
+"""The ISA's limit per thread (PTX ISA; CUDA C++ Programming Guide, compute capabilities table)."""
+REG_ALLOC_UNIT = 256
+"""Registers are allocated per warp in units of 256 (CUDA Occupancy Calculator, cc 8.0-9.0)."""
+SMEM_RESERVED_PER_BLOCK = 1024
+"""Shared memory the CUDA runtime reserves per thread block on cc 8.0+ (CUDA C++ Programming
+Guide, 'Shared Memory' of compute capability 8.x/9.0; ``cudaDevAttrReservedSharedMemoryPerBlock``)."""
+MAX_BLOCKS_PER_SM = 32
+"""Resident thread blocks per SM, cc 8.0 and 9.0 (CUDA C++ Programming Guide)."""
 
 # CUDA-core fp32 peak (TFLOP/s), datasheets: H100/H200 SXM 67, A100 19.5
 _CUDA_CORE_TFLOPS = {"H100-SXM": 67.0, "H200-SXM": 67.0, "A100-SXM": 19.5}
@@ -158,7 +185,36 @@ def _col(columns: Mapping[str, Any], name: str, n: int, default: Any) -> np.ndar
     return np.full(n, default)
 
 
-def _occupancy(bm, bn, bk, warps, stages, a_b, b_b, gpu: GPUSpec, reg_overhead):  # type: ignore[no-untyped-def]
+def thread_registers(bm, bn, bk, warps, a_b, b_b, int4, wgmma):  # type: ignore[no-untyped-def]
+    """Registers per thread a Triton tile config needs, before the 255 cap (arrays broadcast).
+
+    ``acc * (1 + mma_sync * [no wgmma]) + base + operand * words + int4 * packed words``
+    (:data:`REGISTER_MODEL`): ``acc = BM*BN / (32*warps)`` fp32/int32 accumulators;
+    ``words = (BM*BK*a_b + BK*BN*b_b) / (4 * 32*warps)``, the thread's share of one K step's
+    operand tiles in 4-byte registers (``a_b``, ``b_b``: bytes per element); int4 packs
+    ``BM*BK/2`` bytes of A. Example: 256x32x128, 4 warps, int8 (wgmma): 64 + 35.62 + 0.595 * 72
+    = 142.5 (ptxas: 168).
+    """
+    c = REGISTER_MODEL
+    acc = bm * bn / (32.0 * warps)
+    words = (bm * bk * a_b + bk * bn * b_b) / (128.0 * warps)
+    packed = np.where(int4, bm * bk * 0.5 / (128.0 * warps), 0.0)
+    sync = np.where(wgmma, 0.0, c["mma_sync"])
+    return acc * (1.0 + sync) + c["base"] + c["operand"] * words + c["int4"] * packed
+
+
+def occupancy(regs, smem, warps, gpu: GPUSpec):  # type: ignore[no-untyped-def]
+    """Thread blocks per SM from registers per thread (allocated per warp in units of
+    :data:`REG_ALLOC_UNIT`, at most :data:`REGS_PER_THREAD_MAX`), shared memory per block
+    (plus :data:`SMEM_RESERVED_PER_BLOCK`), threads, and :data:`MAX_BLOCKS_PER_SM`."""
+    per_warp = np.ceil(np.minimum(regs, REGS_PER_THREAD_MAX) * 32 / REG_ALLOC_UNIT) * REG_ALLOC_UNIT
+    by_regs = np.floor(gpu.regs_per_sm / (per_warp * warps))
+    by_smem = np.floor(gpu.smem_per_sm_kb * 1024 / (smem + SMEM_RESERVED_PER_BLOCK))
+    by_thr = np.floor(gpu.max_threads_per_sm / (32 * warps))
+    return np.clip(np.minimum(np.minimum(by_smem, by_regs), by_thr), 1, MAX_BLOCKS_PER_SM)
+
+
+def _occupancy_v6(bm, bn, bk, warps, stages, a_b, b_b, gpu: GPUSpec, reg_overhead):  # type: ignore[no-untyped-def]
     smem = stages * (bm * bk * a_b + bk * bn * b_b)
     by_smem = np.floor(gpu.smem_per_sm_kb * 1024 / np.maximum(smem, 1))
     regs = np.minimum(bm * bn / (32 * warps) + reg_overhead, 255) * 32 * warps
@@ -200,6 +256,7 @@ def row_terms(
     flop = 2.0 * g * m * nn * k * dens
     is_spmm_block = (sp == "block") & (op == "spmm")
     is_sddmm = op == "sddmm"
+    legacy = "reg_overhead" in calib  # a v6 calibration (LEGACY_REG_OVERHEAD)
 
     def tiled(ix, bm, bn, bk, warps, stages, split, l2=True):  # type: ignore[no-untyped-def]
         """Compute time etc. of rows ``ix`` with the given tile (arrays over those rows);
@@ -215,15 +272,20 @@ def row_terms(
         std = np.sqrt(kt_all * dtile_a * (1 - dtile_a)) / np.sqrt(split)
         kt_max = np.minimum(kt_mean + std * np.sqrt(2 * np.log(np.maximum(tm, 2))), kt_all)
         tiles = tm * tn * g_ * split * dtile_c
-        occ = _occupancy(bm, bn, bk, warps, stages, ab, bb, gpu, calib.get("reg_overhead", 32.0))
-        per_sm = np.ceil(tiles / gpu.sms)
         wgmma = (bm >= 64) & (warps >= 4)
+        if legacy:
+            occ = _occupancy_v6(bm, bn, bk, warps, stages, ab, bb, gpu, calib["reg_overhead"])
+            regs = bm * bn / (32.0 * warps) + calib["reg_overhead"]
+        else:
+            regs = thread_registers(bm, bn, bk, warps, ab, bb, prec[ix] == "int4", wgmma & hopper)
+            smem = triton_smem_bytes(bm, bn, bk, stages, warps, prec[ix])
+            occ = occupancy(regs, smem, warps, gpu)
+        per_sm = np.ceil(tiles / gpu.sms)
         mma = np.where(wgmma | (not hopper), 1.0, calib["sync_ratio"])
         mma = mma * np.where(stages <= 2, calib["stage2"], 1.0) * eff[ix]
         step_c = 2.0 * bm * bn * bk / (pk / gpu.sms * mma)
         step_l = (bm * bk * ab + bk * bn * bb) / l2_sm
         t_step = np.maximum(step_c, step_l) if l2 else step_c
-        regs = bm * bn / (32.0 * warps) + calib.get("reg_overhead", 32.0)
         spill = 1.0 + calib["spill"] * np.maximum(regs / 255.0 - 1.0, 0.0)
         hide_w = calib.get("hide_warps", 8.0)
         hide = np.minimum(1.0, calib["hide0"] + (1 - calib["hide0"]) * occ * warps / hide_w)

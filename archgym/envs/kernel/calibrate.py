@@ -114,13 +114,20 @@ def _sample(frame: Any, per_group: int, seed: int) -> Any:
 
 
 def fit_calibration(
-    frame: Any, gpu: str | GPUSpec, seed: int = 0, per_group: int = 24, max_nfev: int = 30
+    frame: Any,
+    gpu: str | GPUSpec,
+    seed: int = 0,
+    per_group: int = 24,
+    max_nfev: int = 30,
+    params: Mapping[str, tuple[float, float, float]] = GLOBAL_PARAMS,
 ) -> dict[str, float]:
     """Fitted constants for ``gpu`` from the feasible rows of ``frame``; deterministic.
 
+    ``params``: the global constants to fit, ``name -> (start, lower, upper)`` (default
+    :data:`GLOBAL_PARAMS`; adding ``reg_overhead`` fits analytical v6's register overhead).
+
     Returns:
-        name -> value: the :data:`GLOBAL_PARAMS` and ``"path:<key>"`` for every path in
-        ``frame``.
+        name -> value: the ``params`` and ``"path:<key>"`` for every path in ``frame``.
     """
     from scipy.optimize import least_squares
 
@@ -128,12 +135,10 @@ def fit_calibration(
     frame = frame[frame["feasible"].astype(bool) & (frame["latency_s"] > 0)]
     data = _sample(frame, per_group, seed)
     paths = sorted(set(data["_path"]))
-    names = list(GLOBAL_PARAMS) + [f"path:{p}" for p in paths]
-    x0 = np.log([GLOBAL_PARAMS[n][0] for n in GLOBAL_PARAMS] + [1.0] * len(paths))
-    lo = np.log(
-        [max(GLOBAL_PARAMS[n][1], 1e-9) for n in GLOBAL_PARAMS] + [_PATH_BOUNDS[0]] * len(paths)
-    )
-    hi = np.log([GLOBAL_PARAMS[n][2] for n in GLOBAL_PARAMS] + [_PATH_BOUNDS[1]] * len(paths))
+    names = list(params) + [f"path:{p}" for p in paths]
+    x0 = np.log([params[n][0] for n in params] + [1.0] * len(paths))
+    lo = np.log([max(params[n][1], 1e-9) for n in params] + [_PATH_BOUNDS[0]] * len(paths))
+    hi = np.log([params[n][2] for n in params] + [_PATH_BOUNDS[1]] * len(paths))
     cols = _columns(data)
     y = np.log(data["latency_s"].to_numpy(float))
     w = data["_w"].to_numpy(float)
@@ -145,7 +150,7 @@ def fit_calibration(
     path_col = data["_path"].to_numpy()
     for j, p in enumerate(paths):
         sel = path_col == p
-        x0[len(GLOBAL_PARAMS) + j] = float(np.nanmedian(np.log(pred0[sel]) - y[sel]))
+        x0[len(params) + j] = float(np.nanmedian(np.log(pred0[sel]) - y[sel]))
     x0 = np.clip(x0, lo + 1e-6, hi - 1e-6)
 
     def resid(x: np.ndarray) -> np.ndarray:

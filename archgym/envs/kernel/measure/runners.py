@@ -32,6 +32,7 @@ __all__ = [
     "tile_mask",
     "triton_launch_args",
     "warmup_compile",
+    "compile_resources",
 ]
 
 _DEVICE = "cuda"  # tests on CPU (Triton interpreter) set this to "cpu"
@@ -317,6 +318,31 @@ def build_runner(
     return run.fn, run.tile_density
 
 
+def _compile_point(kernel: Any, p: Mapping[str, Any]) -> Any:
+    """Compile point ``p``'s Triton kernel (no launch) and return Triton's compiled kernel."""
+    import torch
+
+    prec = str(p["precision"])
+    a_dt = torch.int8 if prec == "int4" else getattr(torch, _TORCH_DTYPES[prec])
+    b_dt = torch.float16 if prec == "int4" else a_dt
+    ops = {
+        "a": torch.empty(16, device=_DEVICE, dtype=a_dt),
+        "b": torch.empty(16, device=_DEVICE, dtype=b_dt),
+        "scale": torch.empty(16, device=_DEVICE, dtype=torch.float16),
+    }
+    split = int(p["split_k"])
+    acc = torch.int32 if prec == "int8" else torch.float32
+    outd = {"bf16": torch.bfloat16, "int8": torch.int32}.get(prec, torch.float16)
+    out = torch.empty(16, device=_DEVICE, dtype=acc if split > 1 else outd)
+    mode = {"spmm": MODE_BLOCK_A, "sddmm": MODE_SDDMM}.get(str(p["op"]), MODE_DENSE)
+    if p["sparsity"] != "block":
+        mode = MODE_DENSE
+    dummy = torch.zeros(2, device=_DEVICE, dtype=torch.int32)
+    max_kb = 2  # runtime value; 2 keeps Triton's "== 1" specialisation off
+    args, kw = triton_launch_args(p, ops, out, mode, dummy, dummy, dummy, max_kb)
+    return kernel.warmup(*args, grid=(1,), **kw)
+
+
 def warmup_compile(points: list[Mapping[str, Any]]) -> list[str]:
     """Compile the Triton kernels of ``points`` into Triton's on-disk cache (no launch).
 
@@ -324,32 +350,35 @@ def warmup_compile(points: list[Mapping[str, Any]]) -> list[str]:
     point (``""`` when it compiled). Operand tensors are tiny: only their dtypes, alignment
     and the integer arguments (which Triton specialises on) matter for compilation.
     """
-    import torch
-
     kernel = matmul_kernel()
     errors = []
     for p in points:
         try:
-            prec = str(p["precision"])
-            a_dt = torch.int8 if prec == "int4" else getattr(torch, _TORCH_DTYPES[prec])
-            b_dt = torch.float16 if prec == "int4" else a_dt
-            ops = {
-                "a": torch.empty(16, device=_DEVICE, dtype=a_dt),
-                "b": torch.empty(16, device=_DEVICE, dtype=b_dt),
-                "scale": torch.empty(16, device=_DEVICE, dtype=torch.float16),
-            }
-            split = int(p["split_k"])
-            acc = torch.int32 if prec == "int8" else torch.float32
-            outd = {"bf16": torch.bfloat16, "int8": torch.int32}.get(prec, torch.float16)
-            out = torch.empty(16, device=_DEVICE, dtype=acc if split > 1 else outd)
-            mode = {"spmm": MODE_BLOCK_A, "sddmm": MODE_SDDMM}.get(str(p["op"]), MODE_DENSE)
-            if p["sparsity"] != "block":
-                mode = MODE_DENSE
-            dummy = torch.zeros(2, device=_DEVICE, dtype=torch.int32)
-            max_kb = 2  # runtime value; 2 keeps Triton's "== 1" specialisation off
-            args, kw = triton_launch_args(p, ops, out, mode, dummy, dummy, dummy, max_kb)
-            kernel.warmup(*args, grid=(1,), **kw)
+            _compile_point(kernel, p)
             errors.append("")
         except Exception as exc:  # noqa: BLE001 - reported back to the driver
             errors.append(error_text(exc))
     return errors
+
+
+def compile_resources(points: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """What the compiler gave each point's Triton kernel: registers and spills per thread
+    (ptxas, read back when the binary is loaded) and shared memory in bytes.
+
+    Like :func:`warmup_compile` (no launch; run in worker processes). Returns one dict per
+    point: ``n_regs``, ``n_spills``, ``shared_bytes`` (-1 where unknown) and ``error`` (``""``,
+    or why it did not compile or load, e.g. too much shared memory for one block).
+    """
+    kernel = matmul_kernel()
+    out = []
+    for p in points:
+        row: dict[str, Any] = {"n_regs": -1, "n_spills": -1, "shared_bytes": -1, "error": ""}
+        try:
+            compiled = _compile_point(kernel, p)
+            row["shared_bytes"] = int(compiled.metadata.shared)
+            compiled._init_handles()  # loads the cubin: sets n_regs and n_spills
+            row["n_regs"], row["n_spills"] = int(compiled.n_regs), int(compiled.n_spills)
+        except Exception as exc:  # noqa: BLE001 - reported back to the driver
+            row["error"] = error_text(exc)
+        out.append(row)
+    return out
