@@ -302,9 +302,9 @@ def run_experiment(
             store = RunStore.create(out, manifest, **options)
         records = store.records
     status = "running"
+    done = len(records)
+    infeasible = sum(1 for r in records if not r["feasible"])
     try:
-        done = len(records)
-        infeasible = sum(1 for r in records if not r["feasible"])
 
         def record(res: Results) -> None:
             nonlocal done, infeasible
@@ -348,18 +348,19 @@ def run_experiment(
         made: dict[str, Any] | None = None
         if store is not None:
             try:
-                records = store.records  # with the buffered ones built
                 if status != "failed":
-                    made = _summarize(records, env, exp, summary)
+                    made = _store_summary(store, env, exp, summary)
                     store.set_status(status, best=made["best"], sync=True)
             finally:
                 store.close()
+    if store is not None and (made is None or summary == "full"):
+        records = store.records  # with the buffered ones built
     if made is None:
         made = _summarize(records, env, exp, summary)
     identity = _identity(described)
     return RunResult(
         run_dir=Path(out) if out is not None else None,
-        n_evaluations=len(records),
+        n_evaluations=done,
         best=made["best"],
         pareto_rows=made["pareto"],
         pareto_metrics=made["pareto_metrics"],
@@ -567,6 +568,20 @@ def _admissible_best(
     return ok, values, best
 
 
+def _store_summary(
+    store: RunStore | ShardRunStore, env: Any, exp: Experiment, summary: str
+) -> dict[str, Any]:
+    """:func:`_summarize` of the store's records; with ``summary="best"`` and a
+    :class:`ShardRunStore`, from its batches, without building every record."""
+    if summary == "full" or not isinstance(store, ShardRunStore):
+        return _summarize(store.records, env, exp, summary)
+    top = store.best_record()
+    best = None if top is None else _best_fields(top, env.objective)
+    if best is not None:
+        best["design"] = _active_design(env.space, best["design"])
+    return {"best": best, "pareto": [], "pareto_metrics": [], "hypervolume": None}
+
+
 def _summarize(
     records: list[dict[str, Any]], env: Any, exp: Experiment, summary: str
 ) -> dict[str, Any]:
@@ -678,7 +693,11 @@ def _best_record(
         except (TypeError, ValueError):
             score = -np.array([_stored_float(r["reward"]) for r in ok], dtype=float)
     score = np.where(np.isnan(vals).any(axis=1) | np.isnan(score), np.inf, score)
-    top = ok[int(np.argmin(score))]
+    return _best_fields(ok[int(np.argmin(score))], obj)
+
+
+def _best_fields(top: Mapping[str, Any], obj: Any) -> dict[str, Any]:
+    """The summary of the best record ``top`` (the manifest's ``best``)."""
     return {
         "eval_id": top["eval_id"],
         "design": top["design"],

@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from archgym import _shards
+from archgym import _columns, _shards
 from archgym._records import (
     Part,
     build_records,
@@ -848,24 +848,28 @@ class ShardRunStore:
     """Writer of one run of a sweep into the sweep's shards (see :mod:`archgym._shards`).
 
     The run is addressed as ``path`` (``<sweep dir>/<experiment id>``), as a run directory
-    would be, but nothing is created there: records are kept in memory and written, with the
-    manifest, as one block of this process's shard file when the store closes. A run that
-    does not close (a killed worker) leaves nothing, or a torn block that readers skip; a
-    sweep reruns it whole. Same interface as :class:`RunStore` for
-    :func:`~archgym.runner.run_experiment`; there is no resume (a sweep reruns what did not
-    complete).
+    would be, but nothing is created there: the batches are kept in memory and written, with
+    the manifest, as one block of this process's shard file when the store closes, as a
+    columns document (:mod:`archgym._columns`: no record dict is built per evaluation) or,
+    for batches that cannot be written so exactly, as records. A run that does not close (a
+    killed worker) leaves nothing, or a torn block that readers skip; a sweep reruns it
+    whole. Same interface as :class:`RunStore` for :func:`~archgym.runner.run_experiment`,
+    plus :meth:`best_record`; there is no resume (a sweep reruns what did not complete).
 
     Attributes:
         path: The run's address.
         manifest: The manifest.
-        records: Records so far.
     """
 
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self.path = path
         self.manifest = manifest
+        self._parts: list[Part] = []
+        self._designs: list[dict[str, Any]] = []  # copies, taken at append
+        self._n = 0
         self._records: list[dict[str, Any]] = []
-        self._next_batch = 0
+        self._built = 0  # parts built into _records
+        self._stack: tuple[int, _columns.Stacked] | None = None  # for that many parts
         self._writer: _shards.ShardWriter | None = _shards.ShardWriter.for_sweep(path.parent)
 
     @classmethod
@@ -885,11 +889,22 @@ class ShardRunStore:
 
     @property
     def records(self) -> list[dict[str, Any]]:
-        """Every record so far, in order; the same list object throughout."""
+        """Every record so far, in order, built at this call from the batches not built yet;
+        the same list object throughout."""
+        if self._built < len(self._parts):
+            parts = []
+            for res, start, batch, elapsed in self._parts[self._built :]:
+                designs = self._designs[start : start + len(res)]
+                copy = Results(
+                    designs, res.evals, res.values, res.violations, res.reward, res.eval_time_s
+                )
+                parts.append((copy, start, batch, elapsed))
+            self._records.extend(build_records(parts))
+            self._built = len(self._parts)
         return self._records
 
     def append(self, results: Results, elapsed_s: float = 0.0) -> None:
-        """Add one batch of evaluations as records (kept until :meth:`close`).
+        """Add one batch of evaluations (kept until :meth:`close`; its designs are copied).
 
         Raises:
             StoreError: The store is closed.
@@ -899,12 +914,35 @@ class ShardRunStore:
         n = len(results)
         if not n:
             return
-        start = len(self._records)
         if n == 1:
-            self._records.append(record_of_one(results, start, self._next_batch, elapsed_s))
+            self._designs.append(dict(results.designs[0]))
         else:
-            self._records.extend(make_records(results, start, self._next_batch, elapsed_s))
-        self._next_batch += 1
+            self._designs.extend(dict(d) for d in results.designs)
+        self._parts.append((results, self._n, len(self._parts), elapsed_s))
+        self._n += n
+
+    def best_record(self) -> dict[str, Any] | None:
+        """The record of the admissible evaluation with the lowest objective (one objective)
+        or the highest reward (several), the first on ties, as
+        :func:`archgym.runner.summarize_records` picks it; ``None`` if none is admissible.
+        Builds that record only."""
+        i = _columns.best_index(self._stacked()) if self._parts else None
+        if i is None:
+            return None
+        for res, start, batch, elapsed in self._parts:
+            if start <= i < start + len(res):
+                designs = self._designs[start : start + len(res)]
+                copy = Results(
+                    designs, res.evals, res.values, res.violations, res.reward, res.eval_time_s
+                )
+                return build_records([(copy, start, batch, elapsed)])[i - start]
+        return None  # pragma: no cover - i is within the parts
+
+    def _stacked(self) -> _columns.Stacked:
+        """The batches' arrays, concatenated once per number of batches."""
+        if self._stack is None or self._stack[0] != len(self._parts):
+            self._stack = (len(self._parts), _columns.stack([p[0] for p in self._parts]))
+        return self._stack[1]
 
     def set_status(self, status: str, sync: bool = False, **extra: Any) -> None:
         """Set the run's status and summary fields, written at :meth:`close` (``sync`` is
@@ -922,8 +960,16 @@ class ShardRunStore:
         if writer is None:
             return
         self.manifest["updated"] = _now()
-        self.manifest["n_evaluations"] = len(self._records)
-        writer.write_run(self.path.name, self.manifest, encode_records(self._records))
+        self.manifest["n_evaluations"] = self._n
+        doc = (
+            _columns.encode_columns(self._parts, self._designs, self._stacked())
+            if self._parts
+            else None
+        )
+        if doc is None:
+            writer.write_run(self.path.name, self.manifest, encode_records(self.records))
+        else:
+            writer.write_run(self.path.name, self.manifest, doc, columns=self._n)
 
     def __enter__(self) -> ShardRunStore:
         return self

@@ -74,7 +74,7 @@ def test_a_torn_last_block_is_skipped_and_the_runs_before_it_kept(bowl_env, tmp_
     # a worker killed mid-write leaves a torn block at the end of its file: that run is
     # missing (the sweep reruns it), the ones before it intact
     sweep, f, data = _two_runs(bowl_env, tmp_path / "s")
-    for cut in (len(data) - 7, data.rindex(b'{"manifest"') + 20):  # in the records; the header
+    for cut in (len(data) - 7, data.rindex(b'{"run"') + 20):  # in the records; the header
         f.write_bytes(data[:cut])
         assert is_complete(sweep / "a", 12) and not is_complete(sweep / "b", 12)
         assert set(_shards.runs_in(sweep)) == {"a"}
@@ -89,12 +89,13 @@ def test_damage_before_the_end_of_a_shard_is_an_error_with_its_fix(bowl_env, tmp
 
     with pytest.raises(StoreError, match="corrupt at byte 0"):  # not "holds no runs"
         load_sweep_data(sweep)
-    # a record line damaged inside a block: named with the shard, the run and the line
+    # the records of a block damaged (its columns document): named with the shard and the
+    # byte, with the fix; the other run stays readable
     head = data.index(b"\n") + 1
-    line2 = data.index(b"\n", data.index(b"\n", head) + 1) + 1
-    f.write_bytes(data[:line2] + b"{not json" + data[line2 + 9 :])
-    with pytest.raises(StoreError, match=r"\(run a, from byte \d+\) line 3 is corrupt"):
+    f.write_bytes(data[: head + 1] + b"{not json" + data[head + 10 :])
+    with pytest.raises(StoreError, match=r"corrupt at byte \d+ \(its records: .*Move the file"):
         read_records(sweep / "a")
+    assert len(read_records(sweep / "b")[0]) == 12
 
 
 def _manifest(status: str, updated: str, seed: int) -> dict[str, Any]:

@@ -199,6 +199,25 @@ def test_tasks_of_several_experiments_give_the_same_runs(tmp_path: Path) -> None
         assert _records(tmp_path / "one" / it.id) == _records(tmp_path / "four" / it.id), it.id
 
 
+def test_the_default_task_size_follows_the_executors_workers() -> None:
+    # at least 8 tasks per worker, at most 16 experiments per task; a plain executor keeps
+    # the old rule. Catches a chunk that ignores the workers (one task per worker would
+    # leave workers idle at the end) or that is read from the wrong attribute
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from archgym.sweep._driver import _n_workers, auto_chunk
+
+    assert [auto_chunk(n, 2) for n in (5, 200, 1000)] == [1, 12, 16]
+    assert [auto_chunk(n, 64) for n in (200, 100_000)] == [1, 16]
+    assert [auto_chunk(n) for n in (5, 200, 1000)] == [1, 6, 8]
+    assert _n_workers(SimpleNamespace(workers=3)) == 3  # a LocalPool
+    dask_like = SimpleNamespace(_client=SimpleNamespace(nthreads=lambda: {"a": 2, "b": 4}))
+    assert _n_workers(dask_like) == 6
+    with ThreadPoolExecutor(2) as ex:
+        assert _n_workers(ex) is None
+
+
 def _records(run_dir: Path) -> list[dict[str, object]]:
     timing = {"eval_s", "t_s"}
     return [{k: v for k, v in r.items() if k not in timing} for r in read_records(run_dir)[0]]
