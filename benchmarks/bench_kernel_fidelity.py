@@ -36,7 +36,12 @@ import numpy as np
 import pandas as pd
 
 from archgym.envs.kernel.analytical import KernelAnalyticalCostModel, path_keys
-from archgym.envs.kernel.calibrate import fit_calibration, predict_rows
+from archgym.envs.kernel.calibrate import (
+    REGISTER_PARAMS,
+    SHIPPED_REGISTERS,
+    fit_calibration,
+    predict_rows,
+)
 from archgym.envs.kernel.constraints import check_designs
 from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
 from archgym.envs.kernel.env import _gpu_from_spec
@@ -56,6 +61,11 @@ ROWS = (
 )  # fmt: skip
 
 
+def _register_params(gpu: str) -> dict[str, tuple[float, float, float]]:
+    """The constants a fold's calibration fits: those of ``gpu``'s shipped register term."""
+    return REGISTER_PARAMS[SHIPPED_REGISTERS.get(gpu, "physical")]
+
+
 def heldout_predictions(  # type: ignore[no-untyped-def]
     frame, gpu, folds, objective, seed=0, max_iter=300, pick="ranked"
 ):
@@ -70,7 +80,7 @@ def heldout_predictions(  # type: ignore[no-untyped-def]
     for i, (tr, te) in enumerate(GroupKFold(n_splits=folds).split(df, groups=df["shape"])):
         train, test = df.iloc[tr], df.iloc[te]
         t0 = time.perf_counter()
-        calib = fit_calibration(train, spec, seed=seed)
+        calib = fit_calibration(train, spec, seed=seed, params=_register_params(spec.name))
         model = fit_kernel_model(
             train, spec, objective, seed, max_iter=max_iter, calib=calib, pick=pick
         )

@@ -3,6 +3,10 @@
     python benchmarks/calibrate_kernels.py                      # both shipped GPUs
     python benchmarks/calibrate_kernels.py --gpu H200-SXM --dataset mygpu.csv.gz --no-write
 
+The register term (``--registers``) defaults to the GPU's shipped one
+(``archgym.envs.kernel.calibrate.SHIPPED_REGISTERS``: the H200 the compiler-fitted term of
+analytical v7, the H100 v6's fitted constant overhead).
+
 For each GPU: grouped 5-fold by shape (fit on the training shapes, predict the held-out
 ones) and print median/p90 |error| per path; then fit on all shapes and write the constants
 to ``archgym/envs/kernel/data/calibration.json`` (the shipped calibration). The same runs
@@ -14,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from archgym.envs.kernel.calibrate import calibrate
+from archgym.envs.kernel.calibrate import REGISTER_PARAMS, calibrate
 from archgym.envs.kernel.dataset import DATASETS
 
 
@@ -24,9 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dataset", default="", help="records file (default: the shipped one)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--no-write", action="store_true", help="report only")
+    ap.add_argument(
+        "--registers",
+        choices=sorted(REGISTER_PARAMS),
+        help="register term to fit (default: the GPU's shipped one, calibrate.SHIPPED_REGISTERS)",
+    )
     args = ap.parse_args(argv)
     for gpu in args.gpu or sorted(DATASETS):
-        calibrate(gpu, args.dataset or str(DATASETS[gpu]), args.folds, not args.no_write)
+        data = args.dataset or str(DATASETS[gpu])
+        calibrate(gpu, data, args.folds, not args.no_write, registers=args.registers)
     return 0
 
 

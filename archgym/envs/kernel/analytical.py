@@ -12,10 +12,17 @@ For every design, with ``d`` the density of the sparse operand and the GPU from
    ``peak / SMs`` times the path's efficiency; mma.sync (BM < 64 or < 4 warps on Hopper)
    reaches a fitted fraction ``sync_ratio`` of wgmma, two pipeline stages a fraction
    ``stage2``; operand loads stream ``(BM*BK*bytes_A + BK*BN*bytes_B)`` per step from L2 at
-   ``l2_tbps / SMs``. A thread holds ``BM*BN / (32*warps)`` accumulator registers plus
-   ``reg_overhead``; over 255 (the ISA's limit per thread) it spills and time grows by
-   ``spill`` per 100 % over. Low occupancy exposes latency:
-   ``hide = min(1, hide0 + (1 - hide0) * occ * warps / hide_warps)``.
+   ``l2_tbps / SMs``. A thread holds :func:`thread_registers`: ``BM*BN / (32*warps)``
+   accumulators (times 1.37 under mma.sync), its share of one K step's operand tiles and a
+   base, coefficients fitted to ptxas' counts (:data:`REGISTER_MODEL`, not to timings); over 255
+   (the ISA's limit per thread) it spills and time grows by ``spill`` per 100 % over.
+   Occupancy (:func:`occupancy`) follows the CUDA limits: registers allocated per warp in units
+   of 256 from the SM's 64 K, Triton's shared memory plus 1 KiB per block, threads, 32 blocks.
+   Low occupancy exposes latency: ``hide = min(1, hide0 + (1 - hide0) * occ * warps /
+   hide_warps)``. (v6 added a fitted constant ``reg_overhead`` to the accumulators instead --
+   124 registers on the H200, which capped 2-stage 256x32 tiles at 2 CTAs per SM where the
+   compiler's count allows 3; a calibration holding ``reg_overhead``, like the shipped H100 one,
+   is still evaluated that way, :data:`LEGACY_REG_OVERHEAD`.)
 3. **Block sparsity.** A ``BM x BK`` tile of A is computed if any ``sparse_block`` block in it is
    non-zero (:func:`~archgym.envs.kernel.space.effective_density`); rows of tiles hold
    a Binomial number of K tiles, and the busiest SM's tail is the expected maximum (mean +
@@ -416,7 +423,7 @@ class KernelAnalyticalCostModel(CostModel):
     """
 
     name = "kernel-analytical"
-    version = "6"
+    version = "7"
     metrics = KERNEL_METRICS
     description = "GPU matmul/SpMM/SDDMM roofline with tile, wave, occupancy and sparsity terms"
 
