@@ -121,6 +121,7 @@ class ShardWriter:
         self.shard_dir = shard_dir
         self.path: Path | None = None
         self._fd: int | None = None
+        self._size = 0
         self._lock = threading.Lock()
 
     @classmethod
@@ -149,6 +150,7 @@ class ShardWriter:
                 self._fd = os.open(
                     self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644
                 )
+                self._size = 0  # a new file, written by this writer only
             except OSError as exc:
                 raise StoreError(
                     f"cannot write the shards in {self.shard_dir}: {exc.strerror or exc}; free "
@@ -159,10 +161,11 @@ class ShardWriter:
     def _append(self, blob: bytes) -> None:
         with self._lock:
             fd = self._fd_for_write()
-            before = os.fstat(fd).st_size
+            before = self._size  # the file's size: this writer made it and alone writes it
             try:
                 if os.write(fd, blob) != len(blob):
                     raise OSError(errno.ENOSPC, "short write (disk full?)")
+                self._size = before + len(blob)
             except OSError as exc:
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, before)  # no torn block before the next one

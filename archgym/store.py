@@ -935,7 +935,7 @@ class ShardRunStore:
                 copy = Results(
                     designs, res.evals, res.values, res.violations, res.reward, res.eval_time_s
                 )
-                return build_records([(copy, start, batch, elapsed)])[i - start]
+                return make_records(copy, start, batch, elapsed)[i - start]
         return None  # pragma: no cover - i is within the parts
 
     def _stacked(self) -> _columns.Stacked:
