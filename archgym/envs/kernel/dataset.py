@@ -1,10 +1,10 @@
 """The measured kernel datasets: where they are, how to load one, which rows to trust.
 
 Shipped in ``data/``: ``kernels_h100.parquet`` (H100 SXM, 24 shapes, 20 tile configs per
-case) and ``kernels_h200.parquet`` (H200 SXM, 68 shapes -- ``GRID_SHAPES`` and the 16-32-token
-``DECODE_SHAPES`` -- a fixed sample of 200 tile configs per precision on every shape plus, per
-shape and precision, ~100 configs one grid step from the fastest ones,
-:func:`~archgym.envs.kernel.measure.grid.plan_near`). Their ``.meta.json``
+case) and ``kernels_h200.parquet`` (H200 SXM, 83 shapes -- ``GRID_SHAPES``, the 16-32-token
+``DECODE_SHAPES`` and 15 skinny 48-128-token shapes timed in int4/int8/fp8 only -- a fixed sample
+of 200 tile configs per precision on every shape plus, per shape and precision, ~100 configs one
+grid step from the fastest ones, :func:`~archgym.envs.kernel.measure.grid.plan_near`). Their ``.meta.json``
 files say how each was collected. A user's own collection
 (``archgym measure kernels --gpu --out mygpu.csv.gz``) loads the same way.
 """
