@@ -43,8 +43,11 @@ For every design, with ``d`` the density of the sparse operand and the GPU from
 Every constant that is not a datasheet figure is fitted, per GPU, by
 :func:`archgym.envs.kernel.calibrate.fit_calibration` on the training shapes of a measured
 dataset (``archgym measure calibrate DATA --gpu NAME``) and shipped in
-``data/calibration.json``. A GPU without its own calibration borrows the one named by
-:data:`FALLBACK_CALIBRATION`.
+``data/calibration.json``; the register term's coefficients (:data:`REGISTER_MODEL`) are fitted
+once, to the compiler's register counts, by ``benchmarks/kernel_register_model.py``; the CUDA
+limits (:data:`REGS_PER_THREAD_MAX`, :data:`REG_ALLOC_UNIT`, :data:`SMEM_RESERVED_PER_BLOCK`,
+:data:`MAX_BLOCKS_PER_SM`) are documented figures. A GPU without its own calibration borrows
+the one named by :data:`FALLBACK_CALIBRATION`.
 """
 
 from __future__ import annotations
@@ -74,6 +77,10 @@ __all__ = [
     "FALLBACK_CALIBRATION",
     "GLOBAL_PARAMS",
     "KERNEL_METRICS",
+    "thread_registers",
+    "occupancy",
+    "REGISTER_MODEL",
+    "LEGACY_REG_OVERHEAD",
 ]
 
 KERNEL_METRICS = (
