@@ -62,11 +62,13 @@ def _metric_columns(results: list[Results]) -> dict[str, Any] | None:
     """Each metric's values over the batches, as an array (or stored list), or ``None``."""
     names = results[0].evals._metric_names()
     state = [r.evals.__dict__ for r in results]
-    blocks = [d.get("_block") for d in state]
+    blocks: list[np.ndarray] = [
+        b for d in state if (b := d.get("_block")) is not None and b.dtype.char == "d"
+    ]
     first = state[0].get("_names")
     if (
         first is not None
-        and all(b is not None and b.dtype.char == "d" for b in blocks)
+        and len(blocks) == len(state)
         and all(d.get("_names") is first or d.get("_names") == first for d in state)
     ):  # a model's (k, n) blocks (Evaluations.from_block / from_floats): one concatenation
         block = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)

@@ -429,16 +429,21 @@ def _n_workers(executor: Executor) -> int | None:
 
 
 def _tasks(
-    todo: list[SweepItem], chunk: int | None, workers: int | None = None
+    todo: list[SweepItem],
+    chunk: int | None,
+    workers: int | None = None,
+    keys: dict[str, str] | None = None,
 ) -> list[list[SweepItem]]:
-    """``todo`` cut into tasks of up to ``chunk`` experiments, each of one env."""
+    """``todo`` cut into tasks of up to ``chunk`` experiments, each of one env (``keys``:
+    each item's :func:`_env_key` by id, if already computed)."""
     if chunk is None:
         chunk = auto_chunk(len(todo), workers)
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ConfigError(f"chunk must be a positive integer, but got {chunk!r}")
     by_env: dict[str, list[SweepItem]] = {}
     for it in todo:
-        by_env.setdefault(_env_key(it.experiment.to_dict()), []).append(it)
+        key = keys[it.id] if keys is not None else _env_key(it.experiment.to_dict())
+        by_env.setdefault(key, []).append(it)
     return [group[i : i + chunk] for group in by_env.values() for i in range(0, len(group), chunk)]
 
 
@@ -518,7 +523,8 @@ def run_sweep(
         result = SweepResult(out_p, len(spec.items), n_skipped=len(spec.items) - len(todo))
         close: Callable[[], None] | None = None
         update: ProgressFn | None = None
-        eta = EnvWeightedEta(_env_key(it.experiment.to_dict()) for it in todo)
+        keys = {it.id: _env_key(it.experiment.to_dict()) for it in todo}  # once per item
+        eta = EnvWeightedEta(keys.values())
         if progress is True:
             update, close = _default_bar(
                 len(spec.items),
@@ -543,7 +549,7 @@ def run_sweep(
             futures[fut] = part
 
         try:
-            for part in _tasks(todo, chunk, _n_workers(executor)):
+            for part in _tasks(todo, chunk, _n_workers(executor), keys):
                 submit(part)
             done = result.n_skipped
             while futures:
@@ -592,7 +598,7 @@ def run_sweep(
                     os.write(results_fd, (json.dumps(rec, default=str) + "\n").encode())
                     done += 1
                     result.task_s += float(rec.get("wall_s", 0.0))
-                    eta.done(_env_key(it.experiment.to_dict()), float(rec.get("wall_s", 0.0)))
+                    eta.done(keys[it.id], float(rec.get("wall_s", 0.0)))
                     if rec["status"] == "complete":
                         result.n_complete += 1
                     else:
