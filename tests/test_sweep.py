@@ -342,6 +342,18 @@ def test_dask_executor_with_real_local_cluster(tmp_path: Path) -> None:
         json.loads(x)["pid"] for x in (tmp_path / "s" / "results.jsonl").read_text().splitlines()
     }
     assert os.getpid() not in pids
+    # a task submitted twice with the same arguments (a retry) runs twice: Dask's default
+    # (pure) would key both by their arguments and hand back the first one's future
+    with open_executor("dask", workers=1) as ex:
+        first = ex.submit(_append_line, str(tmp_path / "runs.txt"))
+        first.result()
+        ex.submit(_append_line, str(tmp_path / "runs.txt")).result()
+    assert (tmp_path / "runs.txt").read_text() == "ran\nran\n"
+
+
+def _append_line(path: str) -> None:
+    with open(path, "a") as fh:
+        fh.write("ran\n")
 
 
 @pytest.mark.timeout(60)  # a hang guard: timeout_s=2 must end the wait
