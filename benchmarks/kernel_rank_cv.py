@@ -93,6 +93,18 @@ regret median / p90 / worst, seeds 0 / 1 / 2 (H200 on the shipped shapes' 279 gr
 the H100 keeps ``fitted``. Without a ranker (``v6``), ``physical`` lowers the H200's worst case
 on every seed (32.9 / 38.7 / 50.9 % against 53.4 %).
 
+**Split-K and int4-dequantisation features (``+dq``, :func:`decode_features`), not adopted**
+(this machine, 12:01-12:18, load ~2, 20 jobs of 15-94 s; the shipped kernel-learned@8 data: H200
+312 groups, physical register term; H100 148 groups, this machine's library builds, whose v7
+differs from the device's): regret median / p90 / worst, H200 seeds 0 / 1 / 2. v8 1.78 / 10.58 /
+36.4, 2.13 / 9.98 / 35.9, 1.70 / 10.18 / 37.7 %, H100 0.00 / 13.97 / 86.5 %. ``+dq`` under the
+booster with the v8 ranker 1.79 / 10.71 / 37.7, 1.51 / 10.67 / 32.3, 1.80 / 10.68 / 32.9 %, H100
+0.00 / 10.53 / 55.4 % (the H200's p90 higher on every seed); in both 1.64 / 10.67 / 37.7, 1.69 /
+10.40 / 43.9, 1.80 / 10.22 / 59.6 %, H100 0.00 / 12.44 / 55.4 %; in the ranker only 2.05 / 10.71
+/ 36.4, 1.96 / 10.52 / 35.9, 1.62 / 9.95 / 34.8 %, H100 unchanged; in the booster alone (no
+ranker) H200 worse than v8 on every seed. The features lower the H100's worst case (86.5 ->
+55.4 %) but none of the four keeps the H200's p90 and worst case.
+
 The folds are independent jobs (``--fold``, ``--save``: one ``.npz`` of predictions per GPU
 and fold, no pickle), so a machine with many cores can run them at once; ``--score`` reads them
 (``--groups`` also writes each variant's per-group regret).
@@ -220,6 +232,55 @@ def occupancy_features(rows: dict[str, np.ndarray], spec: Any) -> np.ndarray:
     return np.column_stack([np.where(tri, c, 0.0) for c in cols])
 
 
+#: Issue rates per SM and clock, compute capability 9.0 (CUDA C++ Programming Guide, "Arithmetic
+#: Instructions" throughput table): 32-bit integer shifts 64, type conversions to fp16 16.
+INT_SHIFTS_PER_CLK = 64.0
+CONVERSIONS_PER_CLK = 16.0
+
+
+def decode_features(rows: dict[str, np.ndarray], spec: Any, calib: dict[str, float]) -> np.ndarray:
+    """Split-K and int4-dequantisation terms of a Triton config from first principles (``+dq``).
+
+    * **Dequantisation** (int4 only): the kernel unpacks each A byte with three shifts (1.5 per
+      weight) and converts each weight to fp16 (one conversion), on CUDA cores
+      (:data:`INT_SHIFTS_PER_CLK`, :data:`CONVERSIONS_PER_CLK`), for every N tile again. Columns:
+      the busiest SM's dequantisation seconds, ``ceil(tiles / SMs) * K steps per CTA * BM*BK``
+      weights at the boost clock, as the log of its share of the analytical latency; and the
+      ratio of one K step's dequantisation cycles to its MMA cycles (``BM*BN*BK*2`` at the
+      datasheet fp16 peak per SM and clock).
+    * **Split-K**: the CTAs one wave runs with and without the split; columns log of the SMs
+      busy with the split over without it (``min(tiles, SMs) / min(tiles / split, SMs)``), and
+      log of the busiest SM's serial K steps with the split over without it.
+    """
+    from archgym.envs.kernel.analytical import row_terms
+
+    tri = np.asarray(rows["backend"]).astype(str) == "triton"
+    i4 = tri & (np.asarray(rows["precision"]).astype(str) == "int4")
+    bm, bn, bk = (np.maximum(rows[c].astype(float), 1) for c in ("block_m", "block_n", "block_k"))
+    split = np.maximum(rows["split_k"].astype(float), 1)
+    with np.errstate(all="ignore"):
+        t = row_terms(rows, spec, calib)
+    tiles = np.maximum(t["tiles"], 1)
+    ksteps_all = np.maximum(np.ceil(rows["k"].astype(float) / bk), 1)
+    ksteps = np.maximum(ksteps_all / split, 1)
+    per_weight = 1.5 / INT_SHIFTS_PER_CLK + 1.0 / CONVERSIONS_PER_CLK  # cycles per weight
+    busiest = np.ceil(tiles / spec.sms) * ksteps * bm * bk
+    dq_s = busiest * per_weight / (spec.clock_ghz * 1e9)
+    mma_per_clk = spec.peak_tflops.get("fp16", 1.0) * 1e12 / (spec.sms * spec.clock_ghz * 1e9)
+    step_ratio = (bm * bk * per_weight) / (2.0 * bm * bn * bk / mma_per_clk)
+    unsplit = np.maximum(tiles / split, 1)
+    sm_gain = np.minimum(tiles, spec.sms) / np.minimum(unsplit, spec.sms)
+    chain = (np.ceil(tiles / spec.sms) * ksteps) / (np.ceil(unsplit / spec.sms) * ksteps_all)
+    with np.errstate(all="ignore"):
+        cols = [
+            np.where(i4, np.log(dq_s / t["latency_s"]), 0.0),
+            np.where(i4, step_ratio, 0.0),
+            np.where(tri, np.log(sm_gain), 0.0),
+            np.where(tri, np.log(chain), 0.0),
+        ]
+    return np.nan_to_num(np.column_stack(cols), nan=0.0, posinf=0.0, neginf=0.0)
+
+
 #: ``row_terms`` needs a calibration; the tile count does not depend on it.
 _ZERO_CALIB = {
     "l2_tbps": 1.0,
@@ -237,6 +298,11 @@ _ZERO_CALIB = {
 #: features); ``physical``, :func:`~archgym.envs.kernel.analytical.thread_registers` with the
 #: allocation granularity and Triton's shared memory (analytical v7).
 REGISTERS = REGISTER_PARAMS
+
+
+def _suffix(name: str) -> str:
+    """The extra feature set a variant's name ends with (``+occ``, ``+dq``), or ``""``."""
+    return next((f for f in ("+occ", "+dq") if name.endswith(f)), "")
 
 
 def fit_fold(
@@ -266,10 +332,14 @@ def fit_fold(
         occ_tr = occupancy_features({k: train[k].to_numpy() for k in ROW_COLUMNS}, spec)
         occ_te = occupancy_features({k: test[k].to_numpy() for k in ROW_COLUMNS}, spec)
         xtr["+occ"], xte["+occ"] = np.hstack([ftr["x"], occ_tr]), np.hstack([fte["x"], occ_te])
+    if any(n.endswith("+dq") for n in names):
+        dq_tr = decode_features({k: train[k].to_numpy() for k in ROW_COLUMNS}, spec, calib)
+        dq_te = decode_features({k: test[k].to_numpy() for k in ROW_COLUMNS}, spec, calib)
+        xtr["+dq"], xte["+dq"] = np.hstack([ftr["x"], dq_tr]), np.hstack([fte["x"], dq_te])
     for name in names:
-        if name not in ("v6", "v6+occ") and not name.startswith("v6mf@"):
+        if name not in ("v6", "v6+occ", "v6+dq") and not name.startswith("v6mf@"):
             continue
-        fs = "+occ" if name.endswith("+occ") else ""
+        fs = _suffix(name)
         s = int(name.split("@")[1]) if "@" in name else seed
         kw = {"max_iter": 300, "random_state": s, **BOOSTER_PARAMS}
         if "@" in name:
@@ -279,7 +349,7 @@ def fit_fold(
             med = HistGradientBoostingRegressor(loss="quantile", quantile=0.5, **kw)
             med.fit(xtr[fs], y)
             zm, zq = mean.predict(xte[fs]), med.predict(xte[fs])
-        if name in ("v6", "v6+occ"):
+        if name in ("v6", "v6+occ", "v6+dq"):
             out[name] = fte["ana"] * np.exp(np.maximum(zm, zq))
         else:  # the members' log residuals, averaged when scored
             out[f"{name}.mean"], out[f"{name}.med"] = zm, zq
@@ -295,14 +365,14 @@ def fit_fold(
             continue
         extra: dict[str, Any] = {}
         s = seed
-        fs = "+occ" if name.endswith("+occ") else ""
+        fs = _suffix(name)
         xr = xtr[fs][tri][order]
         if "@" in name:  # an ensemble member: the shipped ranker with bagging, its own seed
             ens, s = name.split("@")[0], int(name.split("@")[1])
             extra = ENSEMBLES[ens]
             name_ = "lr-2%x20"
         else:
-            name_ = name.removesuffix("+occ")
+            name_ = name.removesuffix(fs)
         objective, step, top, lr, leaves, start = RANKERS[name_]
         label = grades(lat, key[order], step, top)
         model = lgb.LGBMRanker(
@@ -399,6 +469,14 @@ def score_ensembles(df: pd.DataFrame, weight: float = 0.02) -> tuple[list[str], 
                 keys[f"v6+occ, {r}"] = occ - weight * df[r].to_numpy()
     if "lr-2%x20+occ" in df:
         keys["v6, lr-2%x20+occ"] = v6 - weight * df["lr-2%x20+occ"].to_numpy()
+    if "v6+dq" in df:
+        dq = np.log(df["v6+dq"].to_numpy())
+        keys["v6+dq"] = dq
+        for r in ("lr-2%x20", "lr-2%x20+dq"):
+            if r in df:
+                keys[f"v6+dq, {r}"] = dq - weight * df[r].to_numpy()
+    if "lr-2%x20+dq" in df:
+        keys["v6, lr-2%x20+dq"] = v6 - weight * df["lr-2%x20+dq"].to_numpy()
     mf = [f"v6mf@{i}" for i in range(BOOSTER_MEMBERS) if f"v6mf@{i}.mean" in df]
     if mf:
         zm = df[[f"{c}.mean" for c in mf]].to_numpy().mean(axis=1)
@@ -492,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         lo, _, hi = seeds.partition("-")
         names += [f"{base}@{i}" for i in range(int(lo), int(hi or lo) + 1)]
-    known = ("v6", *RANKERS, "v6+occ", "lr-2%x20+occ")
+    known = ("v6", *RANKERS, "v6+occ", "lr-2%x20+occ", "v6+dq", "lr-2%x20+dq")
     bad = [v for v in names if v not in known and v.split("@")[0] not in ("v6mf", *ENSEMBLES)]
     if bad:
         ap.error(

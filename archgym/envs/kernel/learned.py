@@ -152,7 +152,14 @@ so the folds differ from v7's): 391 groups, regret median / p90 / worst 1.3 / 9.
 Spearman 0.985. The worst case grew: ``bert-base.ffn_down@32`` int4 (72 %; 29 % in the inner CV),
 then ``llama-7b.attn_out@128`` int4 (36 %); the 30 % target is still missed, the median and p90
 targets are met. |error|: Triton 5.6 % (was 6.0), vendor 11.2 % (10.7; int4 17.0 %, was 18.8).
-H100 unchanged (its data, calibration and predictions are v7's).
+H100 unchanged (its data, calibration and predictions are v7's). Tried after v8 and not adopted
+(same inner CV, this machine): split-K and int4-dequantisation features from first principles
+(``kernel_rank_cv.py`` ``+dq``: the busiest SM's dequantisation time at the CUDA cores' issue
+rates, its ratio to the MMA time per K step, the SMs and serial K steps split-K gains), 4
+variants: the H100's worst case 86.5 -> 55.4 %, but the H200's p90 or worst case rises on every
+variant (v8 over seeds 0 / 1 / 2: 1.78 / 10.58 / 36.4, 2.13 / 9.98 / 35.9, 1.70 / 10.18 / 37.7 %;
+the best, the features under the booster: 1.79 / 10.71 / 37.7, 1.51 / 10.67 / 32.3, 1.80 / 10.68
+/ 32.9 %).
 
 Storage (no pickle): the model is fitted deterministically (fixed ``random_state``, no early
 stopping, one thread) on the GPU's shipped dataset (open Parquet files in
