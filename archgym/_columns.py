@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from archgym._records import Part, _column, _design
+from archgym._records import Part, _column, _design, batch_fields, rows_of
 from archgym.results import Results
 
 __all__ = ["encode_columns", "records_of_columns", "best_index", "stack", "Stacked", "FIELDS"]
@@ -148,21 +148,7 @@ def encode_columns(
     metrics = _metric_columns(results)
     if metrics is None:
         return None
-    if len(designs) == len(parts):  # batches of one design (the usual search)
-        ids = [p[1] for p in parts]
-        batches = [p[2] for p in parts]
-        sizes = [1] * len(parts)
-        per_s = [r.eval_time_s / 1 for r in results]
-        t_s = [round(float(p[3]), 6) for p in parts]
-    else:
-        ids, batches, sizes, per_s, t_s = [], [], [], [], []
-        for res, start, batch, elapsed in parts:
-            n = len(res)
-            ids.extend(range(start, start + n))
-            batches.extend([batch] * n)
-            sizes.extend([n] * n)
-            per_s.extend([res.eval_time_s / max(n, 1)] * n)
-            t_s.extend([round(float(elapsed), 6)] * n)
+    ids, batches, sizes, per_s, t_s = batch_fields(parts)
     st = stacked if stacked is not None else stack(results)
     if any(a.dtype.char not in _EXACT for a in (st.values, st.violations, st.reward, st.feasible)):
         return None
@@ -208,39 +194,7 @@ def records_of_columns(doc: Any, n_records: int) -> list[dict[str, Any]]:
         raise ValueError(f"its columns do not all hold {n_records} values")
     names = list(metrics)
     by_row = zip(*metrics.values(), strict=True) if names else iter([()] * n_records)
-    return [
-        {
-            "eval_id": i,
-            "batch": b,
-            "batch_size": n,
-            "design": d,
-            "metrics": dict(zip(names, m, strict=True)),
-            "feasible": f,
-            "reason": why,
-            "objective": v,
-            "violation": vio,
-            "admissible": ok,
-            "reward": rew,
-            "eval_s": per,
-            "t_s": t,
-        }
-        for i, b, n, d, m, f, why, v, vio, ok, rew, per, t in zip(
-            doc["eval_id"],
-            doc["batch"],
-            doc["batch_size"],
-            doc["design"],
-            by_row,
-            doc["feasible"],
-            doc["reason"],
-            doc["objective"],
-            doc["violation"],
-            doc["admissible"],
-            doc["reward"],
-            doc["eval_s"],
-            doc["t_s"],
-            strict=True,
-        )
-    ]
+    return rows_of(*(by_row if f == "metrics" else doc[f] for f in FIELDS), names)
 
 
 def best_index(stacked: Stacked) -> int | None:

@@ -40,6 +40,8 @@ from archgym.results import Results
 __all__ = [
     "make_records",
     "build_records",
+    "batch_fields",
+    "rows_of",
     "record_of_one",
     "encode_records",
     "json_float",
@@ -149,18 +151,7 @@ def build_records(parts: Sequence[Part]) -> list[dict[str, Any]]:
     if len(parts) > 1 and any(list(p[0].evals.metrics) != names for p in parts):
         return [rec for p in parts for rec in build_records([p])]
     results = [p[0] for p in parts]
-    ids: list[int] = []
-    batches: list[int] = []
-    sizes: list[int] = []
-    per_s: list[float] = []
-    t_s: list[float] = []
-    for res, start, batch, elapsed in parts:
-        n = len(res)
-        ids.extend(range(start, start + n))
-        batches.extend([batch] * n)
-        sizes.extend([n] * n)
-        per_s.extend([res.eval_time_s / max(n, 1)] * n)
-        t_s.extend([round(float(elapsed), 6)] * n)
+    ids, batches, sizes, per_s, t_s = batch_fields(parts)
     cols = [_column([r.evals.metrics[m] for r in results]) for m in names]
     metric_rows = zip(*cols, strict=True) if cols else iter([()] * len(ids))
     values = _column([r.values for r in results])
@@ -171,13 +162,64 @@ def build_records(parts: Sequence[Part]) -> list[dict[str, Any]]:
     feasible = _column(feasible_arrays)
     admissible = _admissible(feasible_arrays, violation_arrays)
     reasons = [s for r in results for s in r.evals.reasons]
-    designs = [d for r in results for d in r.designs]
+    designs = [_design(d) for r in results for d in r.designs]
+    return rows_of(
+        ids,
+        batches,
+        sizes,
+        designs,
+        metric_rows,
+        feasible,
+        reasons,
+        values,
+        violations,
+        admissible,
+        rewards,
+        per_s,
+        t_s,
+        names,
+    )
+
+
+def batch_fields(
+    parts: Sequence[Part],
+) -> tuple[list[int], list[int], list[int], list[float], list[float]]:
+    """Per record of the batches: ``eval_id``, ``batch``, ``batch_size``, ``eval_s`` (the
+    batch's model time per design) and ``t_s`` (its elapsed time, to the microsecond)."""
+    ids: list[int] = []
+    batches: list[int] = []
+    sizes: list[int] = []
+    per_s: list[float] = []
+    t_s: list[float] = []
+    if all(len(p[0]) == 1 for p in parts):  # batches of one design (the usual search)
+        ids = [p[1] for p in parts]
+        batches = [p[2] for p in parts]
+        sizes = [1] * len(parts)
+        per_s = [p[0].eval_time_s / 1 for p in parts]
+        t_s = [round(float(p[3]), 6) for p in parts]
+        return ids, batches, sizes, per_s, t_s
+    for res, start, batch, elapsed in parts:
+        n = len(res)
+        ids.extend(range(start, start + n))
+        batches.extend([batch] * n)
+        sizes.extend([n] * n)
+        per_s.extend([res.eval_time_s / max(n, 1)] * n)
+        t_s.extend([round(float(elapsed), 6)] * n)
+    return ids, batches, sizes, per_s, t_s
+
+
+def rows_of(*fields: Any) -> list[dict[str, Any]]:
+    """Records from per-record sequences of their fields, in record order (``metrics`` as
+    rows of values), then the metric names: ``(eval_id, batch, batch_size, design,
+    metrics, feasible, reason, objective, violation, admissible, reward, eval_s, t_s,
+    names)``. Values are taken as they are (already as stored)."""
+    *columns, names = fields
     return [
         {
             "eval_id": i,
             "batch": b,
             "batch_size": n,
-            "design": _design(d),
+            "design": d,
             "metrics": dict(zip(names, m, strict=True)),
             "feasible": f,
             "reason": why,
@@ -188,22 +230,7 @@ def build_records(parts: Sequence[Part]) -> list[dict[str, Any]]:
             "eval_s": per,
             "t_s": t,
         }
-        for i, b, n, d, m, f, why, v, vio, ok, rew, per, t in zip(
-            ids,
-            batches,
-            sizes,
-            designs,
-            metric_rows,
-            feasible,
-            reasons,
-            values,
-            violations,
-            admissible,
-            rewards,
-            per_s,
-            t_s,
-            strict=True,
-        )
+        for i, b, n, d, m, f, why, v, vio, ok, rew, per, t in zip(*columns, strict=True)
     ]
 
 

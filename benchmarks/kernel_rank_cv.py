@@ -461,22 +461,16 @@ def score_ensembles(df: pd.DataFrame, weight: float = 0.02) -> tuple[list[str], 
             if len(cols) >= k:
                 score_k = df[cols[:k]].to_numpy().mean(axis=1)
                 keys[f"{ens} x{k}"] = v6 - weight * score_k
-    if "v6+occ" in df:
-        occ = np.log(df["v6+occ"].to_numpy())
-        keys["v6+occ"] = occ
-        for r in ("lr-2%x20", "lr-2%x20+occ"):
-            if r in df:
-                keys[f"v6+occ, {r}"] = occ - weight * df[r].to_numpy()
-    if "lr-2%x20+occ" in df:
-        keys["v6, lr-2%x20+occ"] = v6 - weight * df["lr-2%x20+occ"].to_numpy()
-    if "v6+dq" in df:
-        dq = np.log(df["v6+dq"].to_numpy())
-        keys["v6+dq"] = dq
-        for r in ("lr-2%x20", "lr-2%x20+dq"):
-            if r in df:
-                keys[f"v6+dq, {r}"] = dq - weight * df[r].to_numpy()
-    if "lr-2%x20+dq" in df:
-        keys["v6, lr-2%x20+dq"] = v6 - weight * df["lr-2%x20+dq"].to_numpy()
+    for extra in ("occ", "dq"):  # the +occ and +dq feature sets, each blended as v6's
+        base, ranker = f"v6+{extra}", f"lr-2%x20+{extra}"
+        if base in df:
+            z = np.log(df[base].to_numpy())
+            keys[base] = z
+            for r in ("lr-2%x20", ranker):
+                if r in df:
+                    keys[f"{base}, {r}"] = z - weight * df[r].to_numpy()
+        if ranker in df:
+            keys[f"v6, {ranker}"] = v6 - weight * df[ranker].to_numpy()
     mf = [f"v6mf@{i}" for i in range(BOOSTER_MEMBERS) if f"v6mf@{i}.mean" in df]
     if mf:
         zm = df[[f"{c}.mean" for c in mf]].to_numpy().mean(axis=1)
