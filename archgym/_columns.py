@@ -62,9 +62,15 @@ def _metric_columns(results: list[Results]) -> dict[str, Any] | None:
     """Each metric's values over the batches, as an array (or stored list), or ``None``."""
     names = results[0].evals._metric_names()
     state = [r.evals.__dict__ for r in results]
-    blocks: list[np.ndarray] = [
-        b for d in state if (b := d.get("_block")) is not None and b.dtype.char == "d"
-    ]
+    k = len(names)
+    blocks: list[np.ndarray] = []
+    for d in state:  # each batch's (k, n) block; a lone design's floats (env.step's) as one
+        b = d.get("_block")
+        if b is None and d.get("_floats") is not None:
+            b = np.array(d["_floats"][:k], dtype=np.float64).reshape(k, 1)
+        if b is None or b.dtype.char != "d":
+            break
+        blocks.append(b)
     first = state[0].get("_names")
     if (
         first is not None

@@ -65,6 +65,33 @@ def test_columns_read_back_as_the_records_of_the_same_batches(seed: int) -> None
     assert _round_trip(parts) == expected
 
 
+def test_lone_floats_without_a_block_read_back_as_their_records() -> None:
+    # env.step's results hold a lone design's floats only (no (k, 1) block until metrics are
+    # read): mixed with a model's blocks they must give the records' values in order
+    names = ["latency_s", "energy_j"]
+    lone = Evaluations.from_floats(names, (2e-3, 0.5, 7.0))  # items beyond the names: ignored
+    assert "_block" not in lone.__dict__
+    one = np.ones((1, 1))
+    a = Results([{"x": 1}], lone, one * 2e-3, np.zeros((1, 0)), -one[0] * 2e-3, 1e-6)
+    block = Evaluations.from_block(
+        names, np.array([[1e-3, 4e-3], [0.25, np.inf]]), np.array([True, True]), ["", ""]
+    )
+    b = Results(
+        [{"x": 2}, {"x": 3}],
+        block,
+        np.array([[1e-3], [4e-3]]),
+        np.zeros((2, 0)),
+        np.array([-1e-3, -4e-3]),
+        2e-6,
+    )
+    lone2 = Evaluations.from_floats(names, (5e-3, 0.75))
+    c = Results([{"x": 4}], lone2, one * 5e-3, np.zeros((1, 0)), -one[0] * 5e-3, 1e-6)
+    parts = _parts_of([a, b, c])
+    got = _round_trip(parts)
+    assert got == _as_read(build_records(parts))
+    assert [r["metrics"]["energy_j"] for r in got] == [0.5, 0.25, "inf", 0.75]
+
+
 def _synthetic(metrics: dict[str, np.ndarray], reward: np.ndarray) -> Results:
     n = len(reward)
     feasible = ~np.isnan(metrics["latency_s"])
