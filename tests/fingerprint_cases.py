@@ -17,6 +17,17 @@ COST_MODEL_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "codesign": ("archgym/CoDesign-v1", {}),
 }
 
+#: Further cases of a cost model, pinned as ``name@version/label``: the kernel models on the
+#: H200, whose calibration, data and stored model differ from the H100 default's.
+EXTRA_CASES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "H200-SXM": ("kernel-analytical", "archgym/Kernel-v1", {"gpu": "H200-SXM"}),
+    "H200-SXM learned": (
+        "kernel-learned",
+        "archgym/Kernel-v1",
+        {"gpu": "H200-SXM", "cost_model": "learned"},
+    ),
+}
+
 #: Registered cost models that cannot run in the default test environment, and why.
 NOT_FINGERPRINTED = {
     "kernel-measure": "times kernels on a CUDA GPU",
@@ -41,5 +52,11 @@ def cases() -> dict[str, Any]:
         model = env.cost_model
         assert model.name == name, f"{env_id} {kwargs} builds {model.name!r}, not {name!r}"
         key = f"{model.name}@{model.version}"
+        out["cost_models"][key] = cost_model_fingerprint(model, env.space, env.workload)
+    for label, (name, env_id, kwargs) in EXTRA_CASES.items():
+        env = make(env_id, **kwargs)
+        model = env.cost_model
+        assert model.name == name, f"{env_id} {kwargs} builds {model.name!r}, not {name!r}"
+        key = f"{model.name}@{model.version}/{label.split()[0]}"
         out["cost_models"][key] = cost_model_fingerprint(model, env.space, env.workload)
     return out
