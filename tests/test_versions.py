@@ -52,3 +52,20 @@ def test_env_results_match_their_id(now: dict[str, dict[str, str]]) -> None:
             f"the results of {env_id} (space, default objective or rewards) changed; register "
             f"it as the next -vN (keep or retire the old id), {FIX}"
         )
+
+
+def test_updating_the_fingerprints_keeps_history_and_refuses_a_silent_change() -> None:
+    # the command test failures point to: it must add new versions without dropping the
+    # pinned ones (a rewrite lost @3-@7), and must not overwrite a pinned version's outputs
+    from tests.update_fingerprints import merged
+
+    pinned = {"cost_models": {"m@1": "aa", "m@2": "bb"}, "envs": {"e-v0": "cc"}}
+    out = merged(pinned, {"cost_models": {"m@2": "bb", "m@3": "dd"}, "envs": {"e-v1": "ee"}})
+    assert out == {
+        "cost_models": {"m@1": "aa", "m@2": "bb", "m@3": "dd"},
+        "envs": {"e-v0": "cc", "e-v1": "ee"},
+    }
+    with pytest.raises(SystemExit, match=r"cost_models: m@2.*bump"):
+        merged(pinned, {"cost_models": {"m@2": "zz"}, "envs": {}})
+    with pytest.raises(SystemExit, match="envs: e-v0"):
+        merged(pinned, {"cost_models": {}, "envs": {"e-v0": "zz"}})
