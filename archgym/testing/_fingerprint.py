@@ -2,8 +2,8 @@
 sample of designs, so that a change of results without a version bump is caught.
 
 ``tests/data/fingerprints.json`` pins one per ``(cost model name, version)`` and per env id;
-``tests/test_versions.py`` recomputes them and ``tests/update_fingerprints.py`` rewrites the
-file after a deliberate, versioned change.
+``tests/test_versions.py`` recomputes them and ``tests/update_fingerprints.py`` adds the new
+versions' to the file after a deliberate, versioned change (earlier versions stay pinned).
 """
 
 from __future__ import annotations
