@@ -892,14 +892,9 @@ class ShardRunStore:
         """Every record so far, in order, built at this call from the batches not built yet;
         the same list object throughout."""
         if self._built < len(self._parts):
-            parts = []
-            for res, start, batch, elapsed in self._parts[self._built :]:
-                designs = self._designs[start : start + len(res)]
-                copy = Results(
-                    designs, res.evals, res.values, res.violations, res.reward, res.eval_time_s
-                )
-                parts.append((copy, start, batch, elapsed))
-            self._records.extend(build_records(parts))
+            self._records.extend(
+                build_records([self._as_recorded(p) for p in self._parts[self._built :]])
+            )
             self._built = len(self._parts)
         return self._records
 
@@ -929,14 +924,18 @@ class ShardRunStore:
         i = _columns.best_index(self._stacked()) if self._parts else None
         if i is None:
             return None
-        for res, start, batch, elapsed in self._parts:
-            if start <= i < start + len(res):
-                designs = self._designs[start : start + len(res)]
-                copy = Results(
-                    designs, res.evals, res.values, res.violations, res.reward, res.eval_time_s
-                )
-                return make_records(copy, start, batch, elapsed)[i - start]
+        for part in self._parts:
+            start = part[1]
+            if start <= i < start + len(part[0]):
+                return make_records(*self._as_recorded(part))[i - start]
         return None  # pragma: no cover - i is within the parts
+
+    def _as_recorded(self, part: Part) -> Part:
+        """``part`` with the copies of its designs taken at :meth:`append`."""
+        res, start, batch, elapsed = part
+        designs = self._designs[start : start + len(res)]
+        copy = Results(designs, res.evals, res.values, res.violations, res.reward, res.eval_time_s)
+        return copy, start, batch, elapsed
 
     def _stacked(self) -> _columns.Stacked:
         """The batches' arrays, concatenated once per number of batches."""
