@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from archgym._records import Part, _column, _design, batch_fields, rows_of
+from archgym._records import Part, _column, _design, admissible_of, batch_fields, rows_of
 from archgym.results import Results
 
 __all__ = ["encode_columns", "records_of_columns", "best_index", "stack", "Stacked", "FIELDS"]
@@ -131,8 +131,7 @@ def stack(results: Sequence[Results]) -> Stacked:
         vio = np.concatenate([r.violations for r in results])
         reward = np.concatenate([r.reward for r in results])
         feasible = np.concatenate([r.feasible for r in results])
-    admissible = feasible & np.all(vio == 0, axis=1) if vio.shape[1] else feasible
-    return Stacked(values, vio, reward, feasible, admissible)
+    return Stacked(values, vio, reward, feasible, admissible_of(feasible, vio))
 
 
 def encode_columns(

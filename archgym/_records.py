@@ -42,6 +42,7 @@ __all__ = [
     "build_records",
     "batch_fields",
     "rows_of",
+    "admissible_of",
     "record_of_one",
     "encode_records",
     "json_float",
@@ -109,10 +110,15 @@ def _admissible(feasible: list[np.ndarray], violations: list[np.ndarray]) -> lis
     every constraint), computed once for all of them."""
     ok = feasible[0] if len(feasible) == 1 else np.concatenate(feasible)
     vio = violations[0] if len(violations) == 1 else np.concatenate(violations)
-    if vio.ndim == 2 and vio.shape[1]:
-        ok = ok & np.all(vio == 0, axis=1)
-    out: list[bool] = ok.tolist()
+    out: list[bool] = admissible_of(ok, vio).tolist()
     return out
+
+
+def admissible_of(feasible: np.ndarray, violations: np.ndarray) -> np.ndarray:
+    """Bool ``(n,)``: ``feasible`` and every constraint's violation (``(n, c)``) zero."""
+    if violations.ndim == 2 and violations.shape[1]:
+        return feasible & np.all(violations == 0, axis=1)
+    return feasible
 
 
 def _design(d: dict[str, Any]) -> dict[str, Any]:

@@ -72,7 +72,7 @@ _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=json_f
 
 
 def _encode_head(head: dict[str, Any]) -> bytes:
-    """A block's header line, by orjson (about 10x the standard library's encoder on a
+    """A block's header line (or a start line), by orjson (about 10x the standard library's encoder on a
     manifest), or by the standard library for what orjson refuses (a big int...)."""
     try:
         return orjson.dumps(head, option=orjson.OPT_SERIALIZE_NUMPY)
@@ -197,7 +197,7 @@ class ShardWriter:
 
     def write_started(self, run_ids: list[str]) -> None:
         """Append a start line: a task is about to run these experiments."""
-        self._append(_encode({"started": run_ids, "size": 0}).encode() + b"\n")
+        self._append(_encode_head({"started": run_ids, "size": 0}) + b"\n")
 
     def close(self) -> None:
         with self._lock:

@@ -562,10 +562,20 @@ def _admissible_best(
     the best of them (see :func:`_best_record`, its design without inactive parameters)."""
     ok = [r for r in records if r.get("admissible")]
     values = _matrix([r["objective"] for r in ok], len(ok[0]["objective"])) if ok else None
-    best = _best_record(ok, env.objective, values)
-    if best is not None:
-        best = {**best, "design": _active_design(env.space, best["design"])}
-    return ok, values, best
+    return ok, values, _shown(_best_record(ok, env.objective, values), env)
+
+
+def _shown(best: dict[str, Any] | None, env: Any) -> dict[str, Any] | None:
+    """The best design's summary (:func:`_best_fields`) with its design's inactive
+    parameters dropped, or ``None``."""
+    if best is None:
+        return None
+    return {**best, "design": _active_design(env.space, best["design"])}
+
+
+def _best_only(best: dict[str, Any] | None) -> dict[str, Any]:
+    """A ``summary="best"`` summary: the best design, no front, no hypervolume."""
+    return {"best": best, "pareto": [], "pareto_metrics": [], "hypervolume": None}
 
 
 def _store_summary(
@@ -576,10 +586,7 @@ def _store_summary(
     if summary == "full" or not isinstance(store, ShardRunStore):
         return _summarize(store.records, env, exp, summary)
     top = store.best_record()
-    best = None if top is None else _best_fields(top, env.objective)
-    if best is not None:
-        best["design"] = _active_design(env.space, best["design"])
-    return {"best": best, "pareto": [], "pareto_metrics": [], "hypervolume": None}
+    return _best_only(_shown(None if top is None else _best_fields(top, env.objective), env))
 
 
 def _summarize(
@@ -589,12 +596,7 @@ def _summarize(
     front, no hypervolume)."""
     if summary == "full":
         return summarize_records(records, env, hv_reference=exp.hv_reference)
-    return {
-        "best": _admissible_best(records, env)[2],
-        "pareto": [],
-        "pareto_metrics": [],
-        "hypervolume": None,
-    }
+    return _best_only(_admissible_best(records, env)[2])
 
 
 def _active_design(space: Any, design: Mapping[str, Any]) -> dict[str, Any]:
