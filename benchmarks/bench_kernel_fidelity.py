@@ -61,37 +61,69 @@ ROWS = (
 )  # fmt: skip
 
 
-def _register_params(gpu: str) -> dict[str, tuple[float, float, float]]:
-    """The constants a fold's calibration fits: those of ``gpu``'s shipped register term."""
-    return REGISTER_PARAMS[SHIPPED_REGISTERS.get(gpu, "physical")]
+def _register_params(
+    gpu: str, registers: str = "", int4_rate: bool = False
+) -> dict[str, tuple[float, float, float]]:
+    """The constants a fold's calibration fits: those of the register term ``registers``
+    (default ``gpu``'s shipped one), with ``int4_rate`` held at 1 if ``int4_rate``."""
+    params = REGISTER_PARAMS[registers or SHIPPED_REGISTERS.get(gpu, "physical")]
+    return {**params, **({"int4_rate": (1.0, 1.0, 1.0)} if int4_rate else {})}
 
 
 def heldout_predictions(  # type: ignore[no-untyped-def]
-    frame, gpu, folds, objective, seed=0, max_iter=300, pick="ranked"
+    frame,
+    gpu,
+    folds,
+    objective,
+    seed=0,
+    max_iter=300,
+    pick="ranked",
+    registers="",
+    int4_rate=False,
+    jobs=1,
 ):
     """Trusted timed rows with held-out ``ana`` and ``lrn`` predictions, the learned model's
-    ranking key ``pick`` and a ``fold``."""
+    ranking key ``pick`` and a ``fold``; ``jobs`` folds fitted at once (processes)."""
     from sklearn.model_selection import GroupKFold
 
     spec = get_gpu(gpu)
     df = trusted_rows(frame).copy()
     df["ana"], df["lrn"], df["pick"], df["fold"] = np.nan, np.nan, np.nan, -1
+    params = _register_params(spec.name, registers, int4_rate)
+    splits = list(GroupKFold(n_splits=folds).split(df, groups=df["shape"]))
+    tasks = [
+        (df.iloc[tr], df.iloc[te], spec, objective, seed, max_iter, pick, params)
+        for tr, te in splits
+    ]
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, folds)) as pool:
+            results = list(pool.map(_fold, tasks))
+    else:
+        results = [_fold(t) for t in tasks]
     fit_s = []
-    for i, (tr, te) in enumerate(GroupKFold(n_splits=folds).split(df, groups=df["shape"])):
-        train, test = df.iloc[tr], df.iloc[te]
-        t0 = time.perf_counter()
-        calib = fit_calibration(train, spec, seed=seed, params=_register_params(spec.name))
-        model = fit_kernel_model(
-            train, spec, objective, seed, max_iter=max_iter, calib=calib, pick=pick
-        )
-        fit_s.append(time.perf_counter() - t0)
-        rows = {c: test[c].to_numpy() for c in ROWS}
-        df.loc[test.index, "ana"] = predict_rows(test, spec, calib)
-        lat, key = _predict(model, rows, spec)
-        df.loc[test.index, "lrn"], df.loc[test.index, "pick"] = lat, key
-        df.loc[test.index, "fold"] = i
+    for i, ((_, te), (ana, lat, key, fit)) in enumerate(zip(splits, results, strict=True)):
+        index = df.index[te]
+        df.loc[index, "ana"], df.loc[index, "lrn"], df.loc[index, "pick"] = ana, lat, key
+        df.loc[index, "fold"] = i
+        fit_s.append(fit)
     df["path"] = path_keys(df["backend"], df["sparsity"], df["precision"], df["op"])
     return df, fit_s
+
+
+def _fold(task: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """One fold: calibration and learned model fitted on ``train``; ``test``'s analytical and
+    learned latency, ranking key, and the fit's wall seconds."""
+    train, test, spec, objective, seed, max_iter, pick, params = task
+    t0 = time.perf_counter()
+    calib = fit_calibration(train, spec, seed=seed, params=params)
+    model = fit_kernel_model(
+        train, spec, objective, seed, max_iter=max_iter, calib=calib, pick=pick
+    )
+    fit = time.perf_counter() - t0
+    lat, key = _predict(model, {c: test[c].to_numpy() for c in ROWS}, spec)
+    return predict_rows(test, spec, calib), lat, key, fit
 
 
 def error_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -237,11 +269,18 @@ def report(
     max_iter: int = 300,
     groups_out: str = "",
     pick: str = "ranked",
+    registers: str = "",
+    int4_rate: bool = False,
+    jobs: int = 1,
 ) -> None:
     frame = load_dataset(dataset, gpu)
-    df, fit_s = heldout_predictions(frame, gpu, folds, objective, max_iter=max_iter, pick=pick)
+    df, fit_s = heldout_predictions(
+        frame, gpu, folds, objective, 0, max_iter, pick, registers, int4_rate, jobs
+    )
+    reg = registers or SHIPPED_REGISTERS.get(gpu, "physical")
     print(f"\n=== {gpu}: {len(df)} trusted timed rows, {df['shape'].nunique()} shapes, "
-          f"{folds}-fold by shape, learned objective {objective!r}, pick {pick!r} "
+          f"{folds}-fold by shape, learned objective {objective!r}, pick {pick!r}, "
+          f"register term {reg!r}{', int4 rate' if int4_rate else ''} "
           f"(fit per fold: {np.median(fit_s):.1f} s wall)")  # fmt: skip
     print("\n|error| on held-out shapes (ana = analytical, lrn = learned):")
     print(error_table(df).to_string())
@@ -288,6 +327,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--objective", default="residual", choices=("residual", "weighted", "ranked"))
     ap.add_argument("--pick", default="ranked", choices=PICKS, help="the learned model's pick")
+    ap.add_argument(
+        "--registers",
+        default="",
+        choices=("", *REGISTER_PARAMS),
+        help="the register term of each fold's calibration (default: the GPU's shipped one)",
+    )
+    ap.add_argument(
+        "--int4-rate",
+        action="store_true",
+        help="each fold's calibration with the vendor int4 path as a constant rate",
+    )
+    ap.add_argument("--jobs", type=int, default=1, help="folds fitted at once (processes)")
     ap.add_argument("--throughput-only", action="store_true", help="skip the K-fold figures")
     ap.add_argument("--max-iter", type=int, default=300, help="boosting iterations")
     ap.add_argument(
@@ -315,7 +366,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{gpu} prediction throughput {name}: {best:,.0f} designs/s best wall, "
                       f"{med:,.0f} median wall, {cpu:,.0f} median CPU (100,000 designs, 3 repeats)")  # fmt: skip
             continue
-        report(gpu, data, args.folds, args.objective, args.max_iter, args.groups_out, args.pick)
+        report(
+            gpu,
+            data,
+            args.folds,
+            args.objective,
+            args.max_iter,
+            args.groups_out,
+            args.pick,
+            args.registers,
+            args.int4_rate,
+            args.jobs,
+        )
     return 0
 
 

@@ -105,6 +105,17 @@ booster with the v8 ranker 1.79 / 10.71 / 37.7, 1.51 / 10.67 / 32.3, 1.80 / 10.6
 ranker) H200 worse than v8 on every seed. The features lower the H100's worst case (86.5 ->
 55.4 %) but none of the four keeps the H200's p90 and worst case.
 
+**ptxas' counts as a lookup table (``--registers measured``) and the vendor int4 path as a
+rate (``--int4-rate``), not adopted** (the 16-core device, 2026-12-02, 48 + 12 jobs in 171 + 96
+s, scikit-learn 1.9.1 and LightGBM 4.7.0 carried; v8 pick, regret median / p90 / worst, seeds
+0 / 1 / 2; H200 312 groups, H100 148): H200 ``physical`` (v8) 1.99 / 11.66 / 33.4, 2.05 / 9.60 /
+35.9, 1.69 / 10.07 / 37.0 %; ``measured`` 1.63 / 10.02 / 71.8, 2.08 / 9.67 / 37.7, 1.92 / 10.53
+/ 37.7 %; ``physical --int4-rate`` 1.76 / 11.09 / 37.7, 1.99 / 11.04 / 37.7, 2.20 / 10.50 / 37.0
+%. H100 ``fitted`` (v8) 0.00 / 10.53 / 84.5 %, ``measured`` 0.00 / 14.43 / 86.5 % (every seed
+alike). The table lowers the H200's mean median and p90 (1.88 / 10.07 against 1.91 / 10.44 %)
+but raises its worst case (``bert-base.ffn_down@32`` int4 on seed 0: a 16x16x128 config without
+split-K, 72 % slower than the best) and the H100's p90.
+
 The folds are independent jobs (``--fold``, ``--save``: one ``.npz`` of predictions per GPU
 and fold, no pickle), so a machine with many cores can run them at once; ``--score`` reads them
 (``--groups`` also writes each variant's per-group regret).
@@ -298,6 +309,9 @@ _ZERO_CALIB = {
 #: features); ``physical``, :func:`~archgym.envs.kernel.analytical.thread_registers` with the
 #: allocation granularity and Triton's shared memory (analytical v7).
 REGISTERS = REGISTER_PARAMS
+#: ``--int4-rate``: the analytical model's vendor int4 path (tinygemm) as a constant rate, no
+#: tile or wave quantisation (a constant held at 1, not fitted; the path's efficiency is).
+INT4_RATE = {"int4_rate": (1.0, 1.0, 1.0)}
 
 
 def _suffix(name: str) -> str:
@@ -312,6 +326,7 @@ def fit_fold(
     names: list[str],
     seed: int = 0,
     registers: str = "fitted",
+    int4_rate: bool = False,
 ) -> dict:
     """Predictions on inner fold ``fold``'s held-out rows: ``v6`` latency and ranker scores."""
     import lightgbm as lgb
@@ -322,7 +337,8 @@ def fit_fold(
     spec = get_gpu(gpu)
     a, b = list(GroupKFold(n_splits=4).split(df, groups=df["shape"]))[fold]
     train, test = df.iloc[a], df.iloc[b]
-    calib = fit_calibration(train, spec, seed=seed, params=REGISTERS[registers])
+    params = {**REGISTERS[registers], **(INT4_RATE if int4_rate else {})}
+    calib = fit_calibration(train, spec, seed=seed, params=params)
     ftr = features({k: train[k].to_numpy() for k in ROW_COLUMNS}, spec, calib)
     fte = features({k: test[k].to_numpy() for k in ROW_COLUMNS}, spec, calib)
     out: dict[str, np.ndarray] = {"index": b}
@@ -546,6 +562,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the analytical register term behind the features (REGISTERS)",
     )
     ap.add_argument(
+        "--int4-rate",
+        action="store_true",
+        help="the vendor int4 path as a constant rate (INT4_RATE) in the features' calibration",
+    )
+    ap.add_argument(
         "--seed",
         type=int,
         default=0,
@@ -601,7 +622,9 @@ def main(argv: list[str] | None = None) -> int:
         for fold in [args.fold] if args.fold is not None else range(4):
             t0, c0 = time.perf_counter(), time.process_time()
             tag = "_".join(v.replace("%", "pc").replace("@", "s") for v in args.variant) or "all"
-            out = fit_fold(df, gpu, fold, names, seed=args.seed, registers=args.registers)
+            out = fit_fold(
+                df, gpu, fold, names, args.seed, args.registers, int4_rate=args.int4_rate
+            )
             _save(directory / f"{gpu}_fold{fold}_{tag}.npz", out)
             print(f"{gpu} fold {fold} ({', '.join(names)}): {time.perf_counter() - t0:.0f} s "
                   f"wall, {time.process_time() - c0:.0f} s CPU", flush=True)  # fmt: skip

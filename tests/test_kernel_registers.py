@@ -97,3 +97,62 @@ def test_shipped_calibrations_hold_their_register_terms_constants() -> None:
         calib = load_calibration(gpu)
         globals_ = {k for k in calib if not k.startswith("path:")}
         assert globals_ == set(REGISTER_PARAMS[term]), gpu
+
+
+def test_compiled_resources_table_is_the_compilers_counts() -> None:
+    from archgym.envs.kernel.analytical import COMPILED_RESOURCES_FILE, compiled_resources
+
+    src = pd.read_csv(BENCH / "data" / "h200_registers.csv.gz")
+    src = src[src["n_regs"] > 0]
+    table = pd.read_csv(COMPILED_RESOURCES_FILE)
+    assert len(table) == len(src) == 3382
+    tile = ["block_m", "block_n", "block_k", "num_warps", "num_stages", "precision"]
+    got = compiled_resources(*(src[c].to_numpy() for c in tile))
+    for col, values in zip(("n_regs", "n_spills", "shared_bytes"), got, strict=True):
+        assert np.array_equal(values, src[col].to_numpy(float)), col
+    # llama-70b.qkv@256's tile (int8): 168 registers, no spill, 69632 B; one not compiled: NaN
+    regs, spills, smem = compiled_resources(
+        np.array([256, 48]), 32, 128, 4, 2, np.array(["int8", "int8"])
+    )
+    assert (regs[0], spills[0], smem[0]) == (168.0, 0.0, 69632.0)
+    assert np.isnan(regs[1]) and np.isnan(smem[1])
+
+
+def test_reg_table_calibration_uses_the_compilers_counts() -> None:
+    from archgym.envs.kernel.analytical import compiled_resources
+
+    calib = {k: v for k, v in load_calibration("H200-SXM").items() if k != "reg_overhead"}
+    assert float(_rows({**calib, "reg_table": 1.0})["occupancy"][0]) == 3  # 168 regs, 69632 B
+    # 16x256x256, 2 warps, 2 stages fp16 spills (ptxas: 255 registers, 62 spilled words): the
+    # spill term counts both
+    regs, spills, _ = compiled_resources(16, 256, 256, 2, 2, np.array(["fp16"]))
+    assert (regs[0], spills[0]) == (255.0, 62.0)
+    rows = {
+        "backend": np.array(["triton"]),
+        "precision": np.array(["fp16"]),
+        "sparsity": np.array(["dense"]),
+        "op": "gemm",
+        "m": 4096,
+        "n": 4096,
+        "k": 4096,
+        "groups": 1,
+        "split_k": np.array([1]),
+        "group_m": np.array([8]),
+        **{k: np.array([v]) for k, v in (("block_m", 16), ("block_n", 256), ("block_k", 256))},
+        "num_warps": np.array([2]),
+        "num_stages": np.array([2]),
+    }
+    with np.errstate(all="ignore"):
+        got = row_terms(rows, get_gpu("H200-SXM"), {**calib, "reg_table": 1.0})["spill"]
+    want = 1 + calib["spill"] * ((regs[0] + spills[0]) / 255 - 1)
+    assert float(got[0]) == pytest.approx(want)
+
+
+def test_fixed_constants_are_held_not_fitted() -> None:
+    from archgym.envs.kernel.calibrate import REGISTER_PARAMS, fit_calibration
+    from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
+
+    frame = trusted_rows(load_dataset(DATASETS["H200-SXM"], "H200-SXM"))
+    frame = frame[frame["shape"] == frame["shape"].iloc[0]]
+    calib = fit_calibration(frame, "H200-SXM", params=REGISTER_PARAMS["measured"], max_nfev=2)
+    assert calib["reg_table"] == 1.0

@@ -22,7 +22,11 @@ For every design, with ``d`` the density of the sparse operand and the GPU from
    hide_warps)``. (v6 added a fitted constant ``reg_overhead`` to the accumulators instead --
    124 registers on the H200, which capped 2-stage 256x32 tiles at 2 CTAs per SM where the
    compiler's count allows 3; a calibration holding ``reg_overhead``, like the shipped H100 one,
-   is still evaluated that way, :data:`LEGACY_REG_OVERHEAD`.)
+   is still evaluated that way, :data:`LEGACY_REG_OVERHEAD`.) A calibration holding
+   ``reg_table = 1`` (``calibrate.REGISTER_PARAMS["measured"]``, not a shipped one) takes a
+   Triton config's registers, spilled words and shared memory from what ptxas gave it on sm_90
+   (:func:`compiled_resources`), the fitted term for a config the table lacks; by the learned
+   model's inner CV it did not pick better (``benchmarks/kernel_rank_cv.py``).
 3. **Block sparsity.** A ``BM x BK`` tile of A is computed if any ``sparse_block`` block in it is
    non-zero (:func:`~archgym.envs.kernel.space.effective_density`); rows of tiles hold
    a Binomial number of K tiles, and the busiest SM's tail is the expected maximum (mean +
@@ -35,7 +39,10 @@ For every design, with ``d`` the density of the sparse operand and the GPU from
    of a few standard tile shapes (CUTLASS/cuBLAS's 128x256, 128x128, 64x128, 64x64, 128x64),
    without the L2 operand bound (Hopper libraries multicast operands across clusters);
    2:4 halves the MMA work (the pattern's definition); cuSPARSE CSR runs on CUDA cores at the
-   datasheet fp32 rate. Each (backend, pattern, precision) path has a fitted efficiency.
+   datasheet fp32 rate. Each (backend, pattern, precision) path has a fitted efficiency. A
+   calibration holding ``int4_rate = 1`` (not a shipped one) runs torch's int4 weight-only
+   path (tinygemm) at a constant rate, ``flop / (fp16 peak * efficiency)``, without the vendor
+   tiles' quantisation: measured 25-29 TFLOP/s on the H200 from 16 to 16,384 tokens.
 6. **Energy** (``energy_j``): a linear utilisation power model, ``P = P_idle + (TDP - P_idle) * u``
    with ``u`` the larger of compute and bandwidth utilisation, times latency (Hong & Kim,
    ISCA 2010); TDP and idle power come from the spec table.
@@ -81,6 +88,8 @@ __all__ = [
     "occupancy",
     "REGISTER_MODEL",
     "LEGACY_REG_OVERHEAD",
+    "COMPILED_RESOURCES_FILE",
+    "compiled_resources",
 ]
 
 KERNEL_METRICS = (
@@ -134,6 +143,12 @@ SMEM_RESERVED_PER_BLOCK = 1024
 Guide, 'Shared Memory' of compute capability 8.x/9.0; ``cudaDevAttrReservedSharedMemoryPerBlock``)."""
 MAX_BLOCKS_PER_SM = 32
 """Resident thread blocks per SM, cc 8.0 and 9.0 (CUDA C++ Programming Guide)."""
+COMPILED_RESOURCES_FILE = Path(__file__).resolve().parent / "data" / "triton_sm90_resources.csv"
+"""What ptxas allocated to each of 3,382 Triton tile configs compiled for sm_90 (Triton 3.6 on
+the H200; the H100 is sm_90 too): registers and spilled 4-byte words per thread, shared memory
+per block (``benchmarks/kernel_registers.py``; the loaded rows of
+``benchmarks/data/h200_registers.csv.gz``). Used by :func:`compiled_resources` where a
+calibration holds ``reg_table``."""
 
 # CUDA-core fp32 peak (TFLOP/s), datasheets: H100/H200 SXM 67, A100 19.5
 _CUDA_CORE_TFLOPS = {"H100-SXM": 67.0, "H200-SXM": 67.0, "A100-SXM": 19.5}
@@ -217,6 +232,57 @@ def thread_registers(bm, bn, bk, warps, a_b, b_b, int4, wgmma):  # type: ignore[
     return acc * (1.0 + sync) + c["base"] + c["operand"] * words + c["int4"] * packed
 
 
+_TABLE_PRECISIONS = ("fp16", "bf16", "fp8", "int8", "int4")
+
+
+def _config_code(bm, bn, bk, warps, stages, prec_code):  # type: ignore[no-untyped-def]
+    """One int64 per tile config: tile sizes below 4096, warps and stages below 64, the
+    precision's index below 64 (52 bits); -1 where a field is not an integer in its range."""
+    fields = [np.asarray(v, dtype=float) for v in (bm, bn, bk, warps, stages, prec_code)]
+    code = np.zeros(np.broadcast(*fields).shape, dtype=np.int64)
+    bad = np.zeros(code.shape, dtype=bool)
+    for v, size in zip(fields, (4096, 4096, 4096, 64, 64, 64), strict=True):
+        r = np.rint(v)
+        bad |= (r != v) | (r < 0) | (r >= size)
+        code = code * size + np.where(bad, 0, r).astype(np.int64)
+    return np.where(bad, -1, code)
+
+
+@functools.lru_cache(maxsize=1)
+def _resource_table() -> tuple[np.ndarray, np.ndarray]:
+    import csv
+
+    # the standard library's reader: pandas is not needed at a stored model's first use
+    with COMPILED_RESOURCES_FILE.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+
+    def col(name: str) -> np.ndarray:
+        return np.array([float(r[name]) for r in rows])
+
+    prec = np.array([_TABLE_PRECISIONS.index(r["precision"]) for r in rows], dtype=float)
+    codes = _config_code(
+        col("block_m"), col("block_n"), col("block_k"), col("num_warps"), col("num_stages"), prec
+    )
+    vals = np.column_stack([col("n_regs"), col("n_spills"), col("shared_bytes")])
+    order = np.argsort(codes)
+    return codes[order], vals[order]
+
+
+def compiled_resources(bm, bn, bk, warps, stages, precision):  # type: ignore[no-untyped-def]
+    """``(registers, spilled words, shared bytes)`` per thread / block that ptxas gave each
+    Triton tile config on sm_90 (:data:`COMPILED_RESOURCES_FILE`); NaN for a config not in
+    the table (arrays broadcast; ``precision`` an array of names)."""
+    codes, vals = _resource_table()
+    names, inv = np.unique(np.asarray(precision).astype(str), return_inverse=True)
+    known = {p: float(i) for i, p in enumerate(_TABLE_PRECISIONS)}
+    pc = np.array([known.get(p, 64.0) for p in names.tolist()])[inv.reshape(-1)]
+    key = _config_code(bm, bn, bk, warps, stages, pc.reshape(np.shape(precision)))
+    at = np.clip(np.searchsorted(codes, key), 0, len(codes) - 1)
+    found = (codes[at] == key) & (key >= 0)
+    out = np.where(found[..., None], vals[at], np.nan)
+    return out[..., 0], out[..., 1], out[..., 2]
+
+
 def occupancy(regs, smem, warps, gpu: GPUSpec):  # type: ignore[no-untyped-def]
     """Thread blocks per SM from registers per thread (allocated per warp in units of
     :data:`REG_ALLOC_UNIT`, at most :data:`REGS_PER_THREAD_MAX`), shared memory per block
@@ -271,6 +337,7 @@ def row_terms(
     is_spmm_block = (sp == "block") & (op == "spmm")
     is_sddmm = op == "sddmm"
     legacy = "reg_overhead" in calib  # a v6 calibration (LEGACY_REG_OVERHEAD)
+    table = calib.get("reg_table", 0.0) > 0 and hopper  # ptxas' counts on sm_90
 
     def tiled(ix, bm, bn, bk, warps, stages, split, l2=True):  # type: ignore[no-untyped-def]
         """Compute time etc. of rows ``ix`` with the given tile (arrays over those rows);
@@ -293,7 +360,14 @@ def row_terms(
         else:
             regs = thread_registers(bm, bn, bk, warps, ab, bb, prec[ix] == "int4", wgmma & hopper)
             smem = triton_smem_bytes(bm, bn, bk, stages, warps, prec[ix])
-            occ = occupancy(regs, smem, warps, gpu)
+            alloc = regs
+            if table and l2:  # a Triton config the compiler's table holds (not a vendor tile)
+                c_regs, c_spills, c_smem = compiled_resources(bm, bn, bk, warps, stages, prec[ix])
+                found = ~np.isnan(c_regs)
+                alloc = np.where(found, c_regs, regs)
+                regs = np.where(found, c_regs + c_spills, regs)  # the need: spills count
+                smem = np.where(found, c_smem, smem)
+            occ = occupancy(alloc, smem, warps, gpu)
         per_sm = np.ceil(tiles / gpu.sms)
         mma = np.where(wgmma | (not hopper), 1.0, calib["sync_ratio"])
         mma = mma * np.where(stages <= 2, calib["stage2"], 1.0) * eff[ix]
@@ -329,6 +403,11 @@ def row_terms(
         csr = np.isin(sp[vi], ["unstructured", "nm"]) | is_sddmm[vi]
         cc = _CUDA_CORE_TFLOPS.get(gpu.name, gpu.peak_tflops.get("fp16", 100.0) / 15) * 1e12
         best = np.where(csr, flop[vi] / (cc * eff[vi]), best)
+        if calib.get("int4_rate", 0.0) > 0:
+            # torch's int4 weight-only path (tinygemm's m16n8k16 chunk kernel): a constant
+            # rate, 25-29 TFLOP/s on 50 of the H200's 57 shapes from 16 to 16,384 tokens
+            # (data/README.md), with no tile or wave quantisation of the vendor tiles
+            best = np.where(prec[vi] == "int4", flop[vi] / (peak[vi] * eff[vi]), best)
         compute = compute.copy()
         compute[vi] = best
     a_elems = g * m * k

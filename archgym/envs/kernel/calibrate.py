@@ -46,11 +46,15 @@ __all__ = [
 
 REGISTER_PARAMS: dict[str, dict[str, tuple[float, float, float]]] = {
     "physical": dict(GLOBAL_PARAMS),
+    "measured": {**GLOBAL_PARAMS, "reg_table": (1.0, 1.0, 1.0)},
     "fitted": {},
 }
 """The global constants a calibration fits, by register term: ``"physical"`` (analytical v7,
-:func:`~archgym.envs.kernel.analytical.thread_registers`) or ``"fitted"`` (v6's constant
-``reg_overhead``, fitted in v6's parameter order, on which the least-squares result depends)."""
+:func:`~archgym.envs.kernel.analytical.thread_registers`), ``"measured"`` (the same, but on
+sm_90 the registers, spills and shared memory ptxas gave each Triton config in
+:data:`~archgym.envs.kernel.analytical.COMPILED_RESOURCES_FILE`, held by the constant
+``reg_table = 1``, not fitted) or ``"fitted"`` (v6's constant ``reg_overhead``, fitted in v6's
+parameter order, on which the least-squares result depends)."""
 for _name, _bounds in GLOBAL_PARAMS.items():
     REGISTER_PARAMS["fitted"][_name] = _bounds
     if _name == "spill":
@@ -149,7 +153,8 @@ def fit_calibration(
     """Fitted constants for ``gpu`` from the feasible rows of ``frame``; deterministic.
 
     ``params``: the global constants to fit, ``name -> (start, lower, upper)`` (default
-    :data:`GLOBAL_PARAMS`; adding ``reg_overhead`` fits analytical v6's register overhead).
+    :data:`GLOBAL_PARAMS`; adding ``reg_overhead`` fits analytical v6's register overhead); a
+    constant whose bounds are equal is held at that value, not fitted (``reg_table``).
 
     Returns:
         name -> value: the ``params`` and ``"path:<key>"`` for every path in ``frame``.
@@ -160,6 +165,8 @@ def fit_calibration(
     frame = frame[frame["feasible"].astype(bool) & (frame["latency_s"] > 0)]
     data = _sample(frame, per_group, seed)
     paths = sorted(set(data["_path"]))
+    fixed = {n: float(b[0]) for n, b in params.items() if b[1] == b[2]}
+    params = {n: b for n, b in params.items() if n not in fixed}
     names = list(params) + [f"path:{p}" for p in paths]
     x0 = np.log([params[n][0] for n in params] + [1.0] * len(paths))
     lo = np.log([max(params[n][1], 1e-9) for n in params] + [_PATH_BOUNDS[0]] * len(paths))
@@ -169,7 +176,7 @@ def fit_calibration(
     w = data["_w"].to_numpy(float)
     # start each path's efficiency where its median log error is zero (compute-bound rows
     # scale with 1/efficiency), with the globals at their starting points
-    start = dict(zip(names, np.exp(x0), strict=True))
+    start = {**fixed, **dict(zip(names, np.exp(x0), strict=True))}
     with np.errstate(all="ignore"):
         pred0 = row_terms(cols, spec, start)["latency_s"]
     path_col = data["_path"].to_numpy()
@@ -179,7 +186,7 @@ def fit_calibration(
     x0 = np.clip(x0, lo + 1e-6, hi - 1e-6)
 
     def resid(x: np.ndarray) -> np.ndarray:
-        calib = dict(zip(names, np.exp(x), strict=True))
+        calib = {**fixed, **dict(zip(names, np.exp(x), strict=True))}
         with np.errstate(all="ignore"):
             pred = row_terms(cols, spec, calib)["latency_s"]
         r = w * (np.log(pred) - y)
@@ -188,7 +195,7 @@ def fit_calibration(
     sol = least_squares(
         resid, x0, bounds=(lo, hi), loss="soft_l1", f_scale=0.2, max_nfev=max_nfev, x_scale=1.0
     )
-    return {n: float(v) for n, v in zip(names, np.exp(sol.x), strict=True)}
+    return {**fixed, **{n: float(v) for n, v in zip(names, np.exp(sol.x), strict=True)}}
 
 
 def heldout_errors(

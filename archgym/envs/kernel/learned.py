@@ -161,6 +161,32 @@ variant (v8 over seeds 0 / 1 / 2: 1.78 / 10.58 / 36.4, 2.13 / 9.98 / 35.9, 1.70 
 the best, the features under the booster: 1.79 / 10.71 / 37.7, 1.51 / 10.67 / 32.3, 1.80 / 10.68
 / 32.9 %).
 
+Tried after v8 and not adopted (seventh pass, 2026-12-02; ``kernel_rank_cv.py`` on the 16-core
+device, scikit-learn 1.9.1 and LightGBM 4.7.0 carried, every figure of a variant next to its
+baseline from the same run; regret median / p90 / worst, seeds 0 / 1 / 2): **ptxas' registers,
+spills and shared memory per config as a lookup table** (``--registers measured``: analytical
+``reg_table``, the 3,382 configs compiled for sm_90, the fitted term elsewhere). H200 v8
+(``physical``) 1.99 / 11.66 / 33.4, 2.05 / 9.60 / 35.9, 1.69 / 10.07 / 37.0 % (mean 1.91 /
+10.44 / 35.4), the table 1.63 / 10.02 / 71.8, 2.08 / 9.67 / 37.7, 1.92 / 10.53 / 37.7 % (mean
+1.88 / 10.07 / 49.1): the worst case higher on every seed; H100 (``fitted``) 0.00 / 10.53 / 84.5
+%, the table 0.00 / 14.43 / 86.5 % (every seed alike). On this machine too (H200 mean 1.74 /
+10.03 / 38.1 against v8's 1.87 / 10.25 / 36.7 %; H100 p90 16.24 against 13.97 %). **The vendor
+int4 path as a constant rate** (``--int4-rate``: analytical ``int4_rate``; tinygemm runs at
+25-29 TFLOP/s from 16 to 16,384 tokens, where the vendor tiles' wave quantisation made the
+analytical flat at decode sizes): H200 1.76 / 11.09 / 37.7, 1.99 / 11.04 / 37.7, 2.20 / 10.50 /
+37.0 % (mean 1.98 / 10.88 / 37.5), worse than v8 on the mean of every figure; the H100 has no
+trusted vendor int4 rows, unchanged. Outer held-out folds (looked at after the choice, device):
+held-out int4 vendor |error| analytical 51.6 -> 3.0 %, learned 15.4 -> 6.6 % (the vendor
+target, 15 %, met), regret 1.6 / 10.7 / 36.4 -> 1.4 / 9.7 / 37.0 %. Why the worst groups are
+missed (outer fold 1 on this machine, 15 of its 80 groups over 10 % regret): all are decode or
+skinny shapes (16-128 tokens); no pick spills, every pick's wave count equals the one from the
+compiler's registers and shared memory (14 of 15 run one wave), so neither the register term nor
+occupancy decides them; the measured best is predicted 5-64 % too slow (the pick -24 to +9 %);
+in 12 of the 15 the best has a taller weight tile (larger BLOCK_M, fewer CTAs) than the pick,
+and its analytical latency is higher than the pick's in 9 (equal in 4): the per-SM compute
+term charges fewer CTAs for the SMs left idle, where the time is set by the serial K loop and
+fixed costs (launch, split-K reduction) that are flat across configs.
+
 Storage (no pickle): the model is fitted deterministically (fixed ``random_state``, no early
 stopping, one thread) on the GPU's shipped dataset (open Parquet files in
 ``archgym/envs/kernel/data/``) or a user's file, and cached in memory for the process. The
