@@ -24,6 +24,7 @@ refuses); the caller then writes records (:func:`~archgym._records.encode_record
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,10 +32,27 @@ from typing import Any
 import numpy as np
 import orjson
 
-from archgym._records import Part, _column, _design, admissible_of, batch_fields, rows_of
+from archgym._records import (
+    Part,
+    _column,
+    _design,
+    admissible_of,
+    batch_columns,
+    batch_fields,
+    rows_of,
+)
+from archgym.cost_model import Evaluations
 from archgym.results import Results
 
-__all__ = ["encode_columns", "records_of_columns", "best_index", "stack", "Stacked", "FIELDS"]
+__all__ = [
+    "ColumnBuffer",
+    "encode_columns",
+    "records_of_columns",
+    "best_index",
+    "stack",
+    "Stacked",
+    "FIELDS",
+]
 
 #: The fields of a columns document, in record order.
 FIELDS = (
@@ -77,10 +95,9 @@ def _metric_columns(results: list[Results]) -> dict[str, Any] | None:
         and len(blocks) == len(state)
         and all(d.get("_names") is first or d.get("_names") == first for d in state)
     ):  # a model's (k, n) blocks (Evaluations.from_block / from_floats): one concatenation
-        block = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
-        if np.isinf(block).any():
-            return {m: _stored(block[j]) for j, m in enumerate(names)}
-        return dict(zip(names, np.ascontiguousarray(block), strict=True))
+        return _block_columns(
+            names, blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
+        )
     if any(list(r.evals.metrics) != names for r in results):
         return None
     out: dict[str, Any] = {}
@@ -91,6 +108,13 @@ def _metric_columns(results: list[Results]) -> dict[str, Any] | None:
             return None  # object, float32...: written as records
         out[m] = _stored(col)
     return out
+
+
+def _block_columns(names: Sequence[str], block: np.ndarray) -> dict[str, Any]:
+    """Each metric's column of a float ``(len(names), n)`` block, as written."""
+    if np.isinf(block).any():
+        return {m: _stored(block[j]) for j, m in enumerate(names)}
+    return dict(zip(names, np.ascontiguousarray(block), strict=True))
 
 
 def _stored(a: np.ndarray) -> Any:
@@ -153,17 +177,29 @@ def encode_columns(
     metrics = _metric_columns(results)
     if metrics is None:
         return None
-    ids, batches, sizes, per_s, t_s = batch_fields(parts)
     st = stacked if stacked is not None else stack(results)
+    reasons = [s for r in results for s in r.evals.reasons]
+    return _encode(designs, batch_fields(parts), metrics, st, reasons)
+
+
+def _encode(
+    designs: list[dict[str, Any]],
+    fields: tuple[list[int], list[int], list[int], list[float], list[float]],
+    metrics: dict[str, Any],
+    st: Stacked,
+    reasons: list[str],
+) -> bytes | None:
+    """The columns document of a run's fields (see :func:`encode_columns`)."""
     if any(a.dtype.char not in _EXACT for a in (st.values, st.violations, st.reward, st.feasible)):
         return None
+    ids, batches, sizes, per_s, t_s = fields
     doc = {
         "eval_id": ids,
         "batch": batches,
         "batch_size": sizes,
         "metrics": metrics,
         "feasible": st.feasible,
-        "reason": [s for r in results for s in r.evals.reasons],
+        "reason": reasons,
         "objective": _stored(st.values),
         "violation": _stored(st.violations),
         "admissible": st.admissible,
@@ -217,3 +253,186 @@ def best_index(stacked: Stacked) -> int | None:
         score = -stacked.reward[ok].astype(float)
     score = np.where(np.isnan(values).any(axis=1) | np.isnan(score), np.inf, score)
     return int(ok[int(np.argmin(score))])
+
+
+class ColumnBuffer:
+    """A run's batches copied, as they come, into growing columns: what a sweep task's run
+    store keeps of each evaluation instead of its :class:`~archgym.results.Results`.
+
+    Holding every batch's ``Results`` until the run ends (a dozen small objects each, with
+    their numpy arrays) made the evaluations themselves slower: the agent's and the cost
+    model's allocations no longer reused memory freed a moment before, and the garbage
+    collector scanned the held objects again and again. On the project's 2-core machine a
+    sweep task spent 15-18 % more CPU than the same experiments run bare, 11 points of it
+    from holding the batches (in-process paired replays of 16-experiment tasks on
+    Accelerator-v2; the store's own work was 4 points). Copied here, a batch leaves four
+    rows of float arrays and a reason string behind.
+
+    :meth:`add` takes a *plain* batch only: metrics from a cost model's float block or
+    lone-design floats (:meth:`~archgym.cost_model.Evaluations.from_block`,
+    :meth:`~archgym.cost_model.Evaluations.from_floats`) with the first batch's metric
+    names, no extras, float64 objective values, violations and rewards, bool feasibility.
+    For anything else it returns ``False`` and the caller keeps the batches itself
+    (:meth:`parts` gives back the ones added so far, as they were recorded).
+    """
+
+    def __init__(self, capacity: int = 64) -> None:
+        self.n = 0  # evaluations added
+        self._cap = max(int(capacity), 1)
+        self._names: Sequence[str] = ()
+        self._k = self._kv = self._c = 0  # metrics, objectives, constraints
+        self._metrics = np.empty((0, 0))  # (k, cap)
+        self._values = np.empty((0, 0))  # (cap, objectives)
+        self._violations = np.empty((0, 0))  # (cap, constraints)
+        self._reward = np.empty(0)
+        self._feasible = np.empty(0, dtype=bool)
+        self._reasons: list[str] = []
+        # one entry per batch
+        self._starts: list[int] = []
+        self._eval_s: list[float] = []
+        self._elapsed: list[float] = []
+
+    def add(self, results: Results, elapsed_s: float) -> bool:
+        """Copy a plain batch in (see the class docstring); ``False``, with nothing added,
+        for any other."""
+        ev = results.evals.__dict__
+        names = ev.get("_names")
+        if names is None or ev["extras"] is not None:
+            return False
+        values, vio, reward, feasible = (
+            results.values,
+            results.violations,
+            results.reward,
+            ev["feasible"],
+        )
+        reasons = ev["reasons"]
+        n = len(reasons)
+        i = self.n
+        if not i:
+            if not self._start(names, values, vio):
+                return False
+        elif names is not self._names and names != self._names:
+            return False
+        k, c = self._k, self._c
+        if (
+            values.dtype.char + vio.dtype.char + reward.dtype.char + feasible.dtype.char != "ddd?"
+            or values.shape != (n, self._kv)
+            or vio.shape != (n, c)
+            or reward.shape != (n,)
+            or feasible.shape != (n,)
+        ):
+            return False
+        block = ev.get("_block")
+        if block is None:  # a lone design's floats (Evaluations.from_floats)
+            row = ev.get("_floats")
+            if row is None or n != 1:
+                return False
+            if len(row) != k:
+                row = row[:k]  # items beyond the names are not metrics
+        elif block.dtype.char != "d" or block.shape != (k, n):
+            return False
+        else:
+            row = block[:, 0] if n == 1 else block
+        j = i + n
+        if j > self._cap:
+            self._grow(j)
+        if n == 1:
+            self._metrics[:, i] = row
+            self._values[i] = values[0]
+            if c:
+                self._violations[i] = vio[0]
+            self._reward[i] = reward[0]
+            self._feasible[i] = feasible[0]
+            self._reasons.append(reasons[0])
+        else:
+            self._metrics[:, i:j] = row
+            self._values[i:j] = values
+            self._violations[i:j] = vio
+            self._reward[i:j] = reward
+            self._feasible[i:j] = feasible
+            self._reasons.extend(reasons)
+        self._starts.append(i)
+        self._eval_s.append(results.eval_time_s)
+        self._elapsed.append(elapsed_s)
+        self.n = j
+        return True
+
+    def _start(self, names: Sequence[str], values: np.ndarray, vio: np.ndarray) -> bool:
+        """Shape the columns after the first batch; ``False`` if it is not 2-D as expected."""
+        if values.ndim != 2 or vio.ndim != 2:
+            return False
+        cap = self._cap
+        self._names = names
+        self._k, self._kv, self._c = len(names), values.shape[1], vio.shape[1]
+        self._metrics = np.empty((self._k, cap))
+        self._values = np.empty((cap, self._kv))
+        self._violations = np.empty((cap, self._c))
+        self._reward = np.empty(cap)
+        self._feasible = np.empty(cap, dtype=bool)
+        return True
+
+    def _grow(self, need: int) -> None:
+        cap = max(2 * self._cap, need)
+        n = self.n
+        metrics = np.empty((self._metrics.shape[0], cap))
+        metrics[:, :n] = self._metrics[:, :n]
+        self._metrics = metrics
+        for name in ("_values", "_violations", "_reward", "_feasible"):
+            old = getattr(self, name)
+            new = np.empty((cap, *old.shape[1:]), dtype=old.dtype)
+            new[:n] = old[:n]
+            setattr(self, name, new)
+        self._cap = cap
+
+    def _sizes(self) -> list[int]:
+        ends = [*self._starts[1:], self.n]
+        return [e - s for s, e in zip(self._starts, ends, strict=True)]
+
+    def stacked(self) -> Stacked:
+        """:func:`stack` of the batches added (views; valid until the next :meth:`add`)."""
+        n = self.n
+        feasible, vio = self._feasible[:n], self._violations[:n]
+        return Stacked(
+            self._values[:n], vio, self._reward[:n], feasible, admissible_of(feasible, vio)
+        )
+
+    def part(self, b: int, designs: list[dict[str, Any]]) -> Part:
+        """Batch ``b`` as recorded (its designs from ``designs``, the copies of every design
+        in order), rebuilt as a :class:`~archgym.results.Results`."""
+        s = self._starts[b]
+        e = self._starts[b + 1] if b + 1 < len(self._starts) else self.n
+        evals = Evaluations.from_block(
+            self._names,
+            self._metrics[:, s:e].copy(),
+            self._feasible[s:e].copy(),
+            self._reasons[s:e],
+            check=False,
+        )
+        res = Results(
+            designs[s:e],
+            evals,
+            self._values[s:e].copy(),
+            self._violations[s:e].copy(),
+            self._reward[s:e].copy(),
+            self._eval_s[b],
+        )
+        return res, s, b, self._elapsed[b]
+
+    def parts(self, designs: list[dict[str, Any]]) -> list[Part]:
+        """Every batch added, as :meth:`part` rebuilds it."""
+        return [self.part(b, designs) for b in range(len(self._starts))]
+
+    def batch_of(self, i: int) -> int:
+        """The batch that holds evaluation ``i``."""
+        return bisect.bisect_right(self._starts, i) - 1
+
+    def encode(self, designs: list[dict[str, Any]]) -> bytes | None:
+        """:func:`encode_columns` of the batches added (``None`` if none, or if they cannot
+        be written exactly that way)."""
+        if not self.n:
+            return None
+        fields = batch_columns(
+            self._starts, range(len(self._starts)), self._sizes(), self._eval_s, self._elapsed
+        )
+        metrics = _block_columns(self._names, self._metrics[:, : self.n])
+        return _encode(designs, fields, metrics, self.stacked(), self._reasons)

@@ -41,6 +41,7 @@ __all__ = [
     "make_records",
     "build_records",
     "batch_fields",
+    "batch_columns",
     "rows_of",
     "admissible_of",
     "record_of_one",
@@ -192,26 +193,46 @@ def batch_fields(
 ) -> tuple[list[int], list[int], list[int], list[float], list[float]]:
     """Per record of the batches: ``eval_id``, ``batch``, ``batch_size``, ``eval_s`` (the
     batch's model time per design) and ``t_s`` (its elapsed time, to the microsecond)."""
+    return batch_columns(
+        [p[1] for p in parts],
+        [p[2] for p in parts],
+        [len(p[0]) for p in parts],
+        [p[0].eval_time_s for p in parts],
+        [p[3] for p in parts],
+    )
+
+
+def batch_columns(
+    starts: Sequence[int],
+    numbers: Sequence[int],
+    sizes: Sequence[int],
+    eval_s: Sequence[float],
+    elapsed_s: Sequence[float],
+) -> tuple[list[int], list[int], list[int], list[float], list[float]]:
+    """:func:`batch_fields` of batches given by their first ``eval_id``, batch number,
+    size, model time (for the whole batch) and elapsed time, one entry per batch."""
+    if all(n == 1 for n in sizes):  # batches of one design (the usual search)
+        return (
+            list(starts),
+            list(numbers),
+            [1] * len(sizes),
+            [t / 1 for t in eval_s],
+            [round(float(t), 6) for t in elapsed_s],
+        )
     ids: list[int] = []
     batches: list[int] = []
-    sizes: list[int] = []
+    per_record: list[int] = []
     per_s: list[float] = []
     t_s: list[float] = []
-    if all(len(p[0]) == 1 for p in parts):  # batches of one design (the usual search)
-        ids = [p[1] for p in parts]
-        batches = [p[2] for p in parts]
-        sizes = [1] * len(parts)
-        per_s = [p[0].eval_time_s / 1 for p in parts]
-        t_s = [round(float(p[3]), 6) for p in parts]
-        return ids, batches, sizes, per_s, t_s
-    for res, start, batch, elapsed in parts:
-        n = len(res)
+    for start, batch, n, model_s, elapsed in zip(
+        starts, numbers, sizes, eval_s, elapsed_s, strict=True
+    ):
         ids.extend(range(start, start + n))
         batches.extend([batch] * n)
-        sizes.extend([n] * n)
-        per_s.extend([res.eval_time_s / max(n, 1)] * n)
+        per_record.extend([n] * n)
+        per_s.extend([model_s / max(n, 1)] * n)
         t_s.extend([round(float(elapsed), 6)] * n)
-    return ids, batches, sizes, per_s, t_s
+    return ids, batches, per_record, per_s, t_s
 
 
 def rows_of(*fields: Any) -> list[dict[str, Any]]:

@@ -127,7 +127,7 @@ class ShardWriter:
     @classmethod
     def for_sweep(cls, sweep_dir: str | os.PathLike[str]) -> ShardWriter:
         """This process's writer of ``sweep_dir``'s shards."""
-        key = (os.getpid(), str(Path(sweep_dir) / SHARDS))
+        key = (os.getpid(), os.path.join(os.fspath(sweep_dir), SHARDS))
         with cls._open_lock:
             w = cls._open.pop(key, None) or cls(Path(key[1]))
             cls._open[key] = w  # most recently used last

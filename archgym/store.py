@@ -52,6 +52,7 @@ import functools
 import json
 import os
 import platform
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
@@ -114,8 +115,18 @@ def _package_versions() -> dict[str, str]:
     return out
 
 
+_now_cached: tuple[int, str] = (-1, "")
+
+
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    """The time now (UTC, ISO 8601, to the second); formatted once per second (a sweep
+    stamps two per experiment)."""
+    global _now_cached
+    t = int(time.time())
+    if _now_cached[0] != t:
+        stamp = _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="seconds")
+        _now_cached = (t, stamp)
+    return _now_cached[1]
 
 
 _encode_value = json.JSONEncoder(sort_keys=True, separators=(", ", ": "), default=json_float).encode
@@ -579,7 +590,7 @@ class RunStore:
                 cannot be created or written. A failed create leaves nothing behind.
         """
         p = Path(path)
-        if (p / MANIFEST).exists():
+        if os.path.exists(os.path.join(path, MANIFEST)):
             raise StoreError(
                 f"{p} already holds a run; pass --resume to continue it, or choose another --out"
             )
@@ -844,6 +855,11 @@ def _new_manifest(manifest: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+#: A shard store's columns start with room for the run's budget up to this many evaluations
+#: (then double as needed).
+_BUFFER_START = 1 << 16
+
+
 class ShardRunStore:
     """Writer of one run of a sweep into the sweep's shards (see :mod:`archgym._shards`).
 
@@ -864,6 +880,12 @@ class ShardRunStore:
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self.path = path
         self.manifest = manifest
+        budget = manifest.get("budget")
+        # the batches, copied into columns while they are plain (see _columns.ColumnBuffer),
+        # else kept as they came (_parts)
+        self._buffer: _columns.ColumnBuffer | None = _columns.ColumnBuffer(
+            budget if isinstance(budget, int) and 0 < budget <= _BUFFER_START else 64
+        )
         self._parts: list[Part] = []
         self._designs: list[dict[str, Any]] = []  # copies, taken at append
         self._n = 0
@@ -880,7 +902,7 @@ class ShardRunStore:
             StoreError: ``path`` is a run directory already (shards never shadow one).
         """
         p = Path(path)
-        if (p / MANIFEST).exists():
+        if os.path.exists(os.path.join(path, MANIFEST)):
             raise StoreError(
                 f"{p} already holds a run directory; a sweep will not shadow it with a run in "
                 f"{p.parent / _shards.SHARDS}: move it away, then resume the sweep"
@@ -891,6 +913,8 @@ class ShardRunStore:
     def records(self) -> list[dict[str, Any]]:
         """Every record so far, in order, built at this call from the batches not built yet;
         the same list object throughout."""
+        if self._buffer is not None and self._buffer.n:
+            self._keep_parts()
         if self._built < len(self._parts):
             self._records.extend(
                 build_records([self._as_recorded(p) for p in self._parts[self._built :]])
@@ -913,15 +937,33 @@ class ShardRunStore:
             self._designs.append(dict(results.designs[0]))
         else:
             self._designs.extend(dict(d) for d in results.designs)
-        self._parts.append((results, self._n, len(self._parts), elapsed_s))
+        buffer = self._buffer
+        if buffer is None or not buffer.add(results, elapsed_s):
+            self._keep_parts()
+            self._parts.append((results, self._n, len(self._parts), elapsed_s))
         self._n += n
+
+    def _keep_parts(self) -> None:
+        """From now on keep the batches as they come: the ones in the columns, rebuilt."""
+        if self._buffer is not None:
+            self._parts = self._buffer.parts(self._designs)
+            self._buffer = None
 
     def best_record(self) -> dict[str, Any] | None:
         """The record of the admissible evaluation with the lowest objective (one objective)
         or the highest reward (several), the first on ties, as
         :func:`archgym.runner.summarize_records` picks it; ``None`` if none is admissible.
         Builds that record only."""
-        i = _columns.best_index(self._stacked()) if self._parts else None
+        if not self._n:
+            return None
+        buffer = self._buffer
+        if buffer is not None:
+            i = _columns.best_index(buffer.stacked())
+            if i is None:
+                return None
+            part = buffer.part(buffer.batch_of(i), self._designs)
+            return make_records(*part)[i - part[1]]
+        i = _columns.best_index(self._stacked())
         if i is None:
             return None
         for part in self._parts:
@@ -960,11 +1002,14 @@ class ShardRunStore:
             return
         self.manifest["updated"] = _now()
         self.manifest["n_evaluations"] = self._n
-        doc = (
-            _columns.encode_columns(self._parts, self._designs, self._stacked())
-            if self._parts
-            else None
-        )
+        if self._buffer is not None:
+            doc = self._buffer.encode(self._designs)
+        else:
+            doc = (
+                _columns.encode_columns(self._parts, self._designs, self._stacked())
+                if self._parts
+                else None
+            )
         if doc is None:
             writer.write_run(self.path.name, self.manifest, encode_records(self.records))
         else:

@@ -222,3 +222,69 @@ def test_a_damaged_or_short_columns_document_is_refused() -> None:
         _columns.records_of_columns(doc, 3)
     with pytest.raises(ValueError, match="not a columns document"):
         _columns.records_of_columns({k: v for k, v in doc.items() if k != "reward"}, 2)
+
+
+def _store_run(tmp_path, batches: list[Results], name: str) -> tuple[ShardRunStore, Any]:
+    store = ShardRunStore.create(tmp_path / "s" / name, {"env_id": "x", "budget": 3})
+    for b, res in enumerate(batches):
+        store.append(res, 0.25 * b)
+    return store, store.best_record()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_shard_store_keeps_plain_batches_as_columns_written_as_from_the_batches(
+    tmp_path, seed: int
+) -> None:
+    # a sweep task's store copies a cost model's batches into columns (it keeps no Results
+    # per evaluation); what it writes must be byte for byte what encode_columns makes of the
+    # batches themselves, past the columns' first capacity (the budget, 3 here), with lone
+    # designs and batches mixed; its best must be the records' best. Catches a row written
+    # to the wrong place, a lost batch boundary, growth that drops rows
+    batches = _env_batches(seed, [1, 1, 3, 1, 5, 1, 1, 2])
+    parts = _parts_of(batches)
+    designs = [dict(d) for r in batches for d in r.designs]
+    store, best = _store_run(tmp_path, batches, "r")
+    assert store._buffer is not None and store._buffer.n == 15  # kept as columns
+    assert store._buffer.encode(store._designs) == _columns.encode_columns(parts, designs)
+    records = _as_read(build_records(parts))
+    i = _columns.best_index(_columns.stack(batches))
+    assert best is not None and i is not None and _as_read([best]) == [records[i]]
+    store.set_status("complete")
+    store.close()
+    assert read_records(tmp_path / "s" / "r")[0] == records
+    assert _shards.find(tmp_path / "s" / "r").columns
+
+
+def test_a_batch_the_columns_cannot_hold_turns_the_store_back_to_batches(tmp_path) -> None:
+    # a batch with metrics as a plain dict (no model block), after plain ones: the store
+    # rebuilds the batches it had copied and keeps the rest as they come; the run reads back
+    # as the records of all of them, in order, each with its batch number and time
+    plain = _env_batches(3, [1, 2, 1])
+    one = _synthetic({"latency_s": np.array([0.5, np.nan])}, np.array([-0.5, -np.inf]))
+    odd = Results(one.designs, one.evals, np.c_[one.values, one.values], one.violations, one.reward)
+    store, _ = _store_run(tmp_path, plain, "r")
+    store.append(odd, 9.0)
+    assert store._buffer is None
+    expected = _as_read(build_records(_parts_of(plain) + [(odd, 4, 3, 9.0)]))
+    assert _as_read(store.records) == expected
+    store.set_status("complete")
+    store.close()
+    assert read_records(tmp_path / "s" / "r")[0] == expected
+
+
+def test_columns_are_copies_a_model_reusing_its_arrays_cannot_change(tmp_path) -> None:
+    # a model may hand out the same output arrays again (a lone-design fast path reusing
+    # its buffers): the store must hold the values of each call, not views of the arrays
+    names = ["latency_s"]
+    block, feasible = np.array([[1.0]]), np.array([True])
+    store = ShardRunStore.create(tmp_path / "s" / "r", {"env_id": "x"})
+    for x in (3.0, 1.0, 2.0):
+        block[0, 0] = x
+        evals = Evaluations.from_block(names, block, feasible, [""])
+        store.append(Results([{"x": x}], evals, block.T.copy(), np.zeros((1, 0)), -block[0]), x)
+    best = store.best_record()
+    assert best is not None and best["design"] == {"x": 1.0} and best["eval_id"] == 1
+    store.set_status("complete")
+    store.close()
+    (recs,) = read_records(tmp_path / "s" / "r")[:1]
+    assert [r["metrics"]["latency_s"] for r in recs] == [3.0, 1.0, 2.0]

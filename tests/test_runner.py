@@ -1,5 +1,7 @@
 """Runner: determinism under a seed, budgets, resume after a real kill -9, mismatched resume."""
 
+import copy
+import dataclasses
 import json
 import signal
 import subprocess
@@ -7,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import archgym
@@ -176,3 +179,27 @@ def test_hyperparameter_ranges_are_checked(bowl_env) -> None:
     for bad, match in (({"explore": 2.0}, "0 <= explore <= 1"), ({"patience": 0}, "patience >= 1")):
         with pytest.raises(ConfigError, match=match):
             archgym.make_agent("random-walk", bowl_env.space, **bad)
+
+
+@pytest.mark.parametrize(
+    "env_kwargs",
+    [
+        {"workload": "resnet18", "layers": [1, {"a": 2.0, "b": None}], "flag": True},
+        {"shape": (1, 2), "scale": np.float64(1.5)},  # not plain JSON: dataclasses.asdict
+    ],
+)
+def test_experiment_to_dict_is_asdict_and_a_deep_copy(env_kwargs) -> None:
+    # the manifest's experiment: built directly for plain JSON data, by asdict otherwise;
+    # either way equal to asdict, and a copy the caller can change without changing the
+    # experiment (a shallow copy would share the nested list and dict)
+    exp = Experiment(env_kwargs=env_kwargs, agent_kwargs={}, constraints=["a <= 1"])
+    pristine = copy.deepcopy(env_kwargs)
+    d = exp.to_dict()
+    assert d == dataclasses.asdict(exp) and type(d["env_kwargs"]) is dict
+    for v in d["env_kwargs"].values():
+        if isinstance(v, list):
+            v[1]["a"] = 9.0
+            v.append(3)
+    d["constraints"].append("b <= 2")
+    assert exp.to_dict() == dataclasses.asdict(exp) and exp.constraints == ["a <= 1"]
+    assert exp.env_kwargs == pristine

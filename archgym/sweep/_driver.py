@@ -149,7 +149,8 @@ def run_item(
     directory ``run_dir``), addressed as ``run_dir``; never raises for a failed experiment.
 
     Args:
-        item: :meth:`SweepItem.to_dict`.
+        item: :meth:`SweepItem.to_dict`, with its :func:`_env_key` as ``"env_key"`` where
+            the sweep has it (else computed here).
         run_dir: The run's address, ``<sweep dir>/<id>``.
         retry: A retried task: a complete run of this experiment already in the shards (or
             in a run directory) is kept and reported instead of run again.
@@ -169,14 +170,16 @@ def run_item(
     out: dict[str, Any] = {"id": item["id"], "pid": os.getpid()}
     try:
         exp = Experiment(**item["experiment"])
-        done = _take_over(Path(run_dir), item["experiment"], retry)
+        # a new run's address holds nothing (checked without pathlib: a few us per experiment)
+        fresh = not retry and not os.path.lexists(run_dir)
+        done = None if fresh else _take_over(Path(run_dir), item["experiment"], retry)
         if done is not None:  # a retry of a task that had finished this one
             out.update(done)
             out["wall_s"] = time.perf_counter() - t0
             return out
         env = described = None
         if envs is not None:
-            key = _env_key(item["experiment"])
+            key = item.get("env_key") or _env_key(item["experiment"])
             if key not in envs:
                 built = exp.make_env()
                 envs[key] = (built, built.describe())
@@ -541,7 +544,7 @@ def run_sweep(
         def submit(part: list[SweepItem], retry: bool = False) -> None:
             fut = executor.submit(
                 run_items,
-                [it.to_dict() for it in part],
+                [{**it.to_dict(), "env_key": keys[it.id]} for it in part],
                 [str(out_p / it.id) for it in part],
                 retry,
                 layout,
