@@ -322,25 +322,23 @@ class ColumnBuffer:
             or feasible.shape != (n,)
         ):
             return False
-        block = ev.get("_block")
-        if block is None:  # a lone design's floats (Evaluations.from_floats)
-            row = ev.get("_floats")
-            if row is None or n != 1:
-                return False
+        row = ev.get("_floats") if n == 1 else None  # a lone design's (from_floats)
+        if row is not None:
             if len(row) != k:
                 row = row[:k]  # items beyond the names are not metrics
-        elif block.dtype.char != "d" or block.shape != (k, n):
-            return False
         else:
+            block = ev.get("_block")
+            if block is None or block.dtype.char != "d" or block.shape != (k, n):
+                return False
             row = block[:, 0] if n == 1 else block
         j = i + n
         if j > self._cap:
             self._grow(j)
         if n == 1:
             self._metrics[:, i] = row
-            self._values[i] = values[0]
+            self._values[i] = values  # (1, objectives) into a row
             if c:
-                self._violations[i] = vio[0]
+                self._violations[i] = vio
             self._reward[i] = reward[0]
             self._feasible[i] = feasible[0]
             self._reasons.append(reasons[0])

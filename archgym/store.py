@@ -930,13 +930,14 @@ class ShardRunStore:
         """
         if self._writer is None:
             raise StoreError(f"run store {self.path} is closed")
-        n = len(results)
-        if not n:
-            return
+        designs = results.designs
+        n = len(designs)
         if n == 1:
-            self._designs.append(dict(results.designs[0]))
+            self._designs.append(dict(designs[0]))
+        elif n:
+            self._designs.extend(dict(d) for d in designs)
         else:
-            self._designs.extend(dict(d) for d in results.designs)
+            return
         buffer = self._buffer
         if buffer is None or not buffer.add(results, elapsed_s):
             self._keep_parts()

@@ -200,20 +200,23 @@ def test_tasks_of_several_experiments_give_the_same_runs(tmp_path: Path) -> None
 
 
 def test_the_default_task_size_follows_the_executors_workers() -> None:
-    # at least 8 tasks per worker, at most 16 experiments per task; a plain executor keeps
-    # the old rule. Catches a chunk that ignores the workers (one task per worker would
+    # at least 8 tasks per worker, at most 16 experiments per task (Dask: 4 and 32); a plain
+    # executor keeps the old rule. Catches a chunk that ignores the workers (one task per worker would
     # leave workers idle at the end) or that is read from the wrong attribute
     from concurrent.futures import ThreadPoolExecutor
     from types import SimpleNamespace
 
-    from archgym.sweep._driver import _n_workers, auto_chunk
+    from archgym.sweep._driver import _is_dask, _n_workers, auto_chunk
 
     assert [auto_chunk(n, 2) for n in (5, 200, 1000)] == [1, 12, 16]
     assert [auto_chunk(n, 64) for n in (200, 100_000)] == [1, 16]
     assert [auto_chunk(n) for n in (5, 200, 1000)] == [1, 6, 8]
+    # a Dask task costs ~25x a local pool's: at least 4 tasks per worker, up to 32 per task
+    assert [auto_chunk(n, 2, dask=True) for n in (5, 200, 1000)] == [1, 25, 32]
     assert _n_workers(SimpleNamespace(workers=3)) == 3  # a LocalPool
     dask_like = SimpleNamespace(_client=SimpleNamespace(nthreads=lambda: {"a": 2, "b": 4}))
     assert _n_workers(dask_like) == 6
+    assert _is_dask(dask_like) and not _is_dask(SimpleNamespace(workers=3))
     with ThreadPoolExecutor(2) as ex:
         assert _n_workers(ex) is None
 

@@ -76,7 +76,8 @@ def add_parser(subparsers: Any) -> None:
         type=count(1, 10_000),
         default=None,
         help="experiments per task, run in turn by one worker with the env built once "
-        "(default: up to 16, at least 8 tasks per worker; 1 balances long experiments best)",
+        "(default: up to 16, at least 8 tasks per worker; on Dask up to 32, at least 4; 1 "
+        "balances long experiments best)",
     )
     p.add_argument(
         "--run-dirs",

@@ -405,16 +405,25 @@ def _failed(it: SweepItem, why: str) -> dict[str, Any]:
     return {"id": it.id, "status": "failed", "wall_s": 0.0, "error": why}
 
 
-def auto_chunk(n_todo: int, workers: int | None = None) -> int:
+def auto_chunk(n_todo: int, workers: int | None = None, dask: bool = False) -> int:
     """Experiments per task when none is given. With the executor's number of ``workers``
     known: at least 8 tasks per worker (so that they stay balanced to the end), and at most
-    16 experiments per task; unknown: at most 8, and at least 32 tasks. A task costs the
-    executor a round trip (a Dask task about 3-4 ms of CPU over the client, scheduler and
-    worker on the 2-core development machine, ~2 % of six 100-evaluation experiments), so
-    fewer, larger tasks cost less where the workers stay busy."""
+    16 experiments per task; on Dask (``dask=True``) at least 4 tasks per worker and at most
+    32 experiments; unknown: at most 8, and at least 32 tasks. A task costs the executor a
+    round trip: on the 2-core development machine 0.15 ms of CPU for archgym's local pool
+    and 3.6 ms for a Dask cluster (client, scheduler and worker processes together; 200
+    no-op tasks with sweep-sized arguments), 1.5 % of twelve 100-evaluation experiments on
+    Accelerator-v2 (about 15 ms each); so fewer, larger tasks cost less where the workers
+    stay busy, and Dask's more."""
     if workers is not None and workers >= 1:
-        return max(1, min(16, n_todo // (8 * workers)))
+        per_worker, most = (4, 32) if dask else (8, 16)
+        return max(1, min(most, n_todo // (per_worker * workers)))
     return max(1, min(8, n_todo // 32))
+
+
+def _is_dask(executor: Executor) -> bool:
+    """``executor`` is a Dask client's (``client.get_executor()``)."""
+    return getattr(executor, "_client", None) is not None
 
 
 def _n_workers(executor: Executor) -> int | None:
@@ -436,11 +445,12 @@ def _tasks(
     chunk: int | None,
     workers: int | None = None,
     keys: dict[str, str] | None = None,
+    dask: bool = False,
 ) -> list[list[SweepItem]]:
     """``todo`` cut into tasks of up to ``chunk`` experiments, each of one env (``keys``:
     each item's :func:`_env_key` by id, if already computed)."""
     if chunk is None:
-        chunk = auto_chunk(len(todo), workers)
+        chunk = auto_chunk(len(todo), workers, dask)
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ConfigError(f"chunk must be a positive integer, but got {chunk!r}")
     by_env: dict[str, list[SweepItem]] = {}
@@ -552,7 +562,7 @@ def run_sweep(
             futures[fut] = part
 
         try:
-            for part in _tasks(todo, chunk, _n_workers(executor), keys):
+            for part in _tasks(todo, chunk, _n_workers(executor), keys, _is_dask(executor)):
                 submit(part)
             done = result.n_skipped
             while futures:
