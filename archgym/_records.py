@@ -42,6 +42,8 @@ __all__ = [
     "build_records",
     "batch_fields",
     "batch_columns",
+    "microsecond",
+    "microseconds",
     "rows_of",
     "admissible_of",
     "record_of_one",
@@ -202,6 +204,22 @@ def batch_fields(
     )
 
 
+def microsecond(t: float) -> float:
+    """``t`` seconds rounded to the microsecond (half up), as stored in ``t_s``:
+    :func:`microseconds` of one value, the same float (the same IEEE operations)."""
+    x = float(t) * 1e6 + 0.5
+    return (x - x % 1.0) / 1e6
+
+
+def microseconds(ts: Sequence[float]) -> list[float]:
+    """:func:`microsecond` of each of ``ts``, in one numpy pass (``round(t, 6)`` per value,
+    correctly rounded in decimal, cost a third of a run's columns document)."""
+    x = np.asarray(ts, dtype=np.float64) * 1e6 + 0.5
+    with np.errstate(invalid="ignore"):  # inf stays as microsecond leaves it (NaN), quietly
+        out: list[float] = ((x - np.mod(x, 1.0)) / 1e6).tolist()
+    return out
+
+
 def batch_columns(
     starts: Sequence[int],
     numbers: Sequence[int],
@@ -217,7 +235,7 @@ def batch_columns(
             list(numbers),
             [1] * len(sizes),
             [t / 1 for t in eval_s],
-            [round(float(t), 6) for t in elapsed_s],
+            microseconds(elapsed_s),
         )
     ids: list[int] = []
     batches: list[int] = []
@@ -231,7 +249,7 @@ def batch_columns(
         batches.extend([batch] * n)
         per_record.extend([n] * n)
         per_s.extend([model_s / max(n, 1)] * n)
-        t_s.extend([round(float(elapsed), 6)] * n)
+        t_s.extend([microsecond(elapsed)] * n)
     return ids, batches, per_record, per_s, t_s
 
 
@@ -312,7 +330,7 @@ def record_of_one(
         "admissible": feasible and all(v == 0 for v in violation),
         "reward": _stored_row(results.reward)[0],
         "eval_s": results.eval_time_s / 1,
-        "t_s": round(float(elapsed_s), 6),
+        "t_s": microsecond(elapsed_s),
     }
 
 

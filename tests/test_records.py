@@ -44,7 +44,7 @@ def _reference(results, start, batch, elapsed_s):
                 "admissible": bool(results.admissible[i]),
                 "reward": _stored(results.reward[i]),
                 "eval_s": results.eval_time_s / n,
-                "t_s": round(float(elapsed_s), 6),
+                "t_s": math.floor(float(elapsed_s) * 1e6 + 0.5) / 1e6,  # half up, to the us
             }
         )
     return out
@@ -418,3 +418,24 @@ def test_buffered_store_after_a_failed_write_numbers_on_from_the_file(
     assert [r["eval_id"] for r in recs] == [0, 1, 2, 3]
     assert [r["batch"] for r in recs] == [0, 1, 1, 2]
     assert read_manifest(tmp_path)["n_evaluations"] == 4
+
+
+def test_elapsed_times_are_stored_to_the_microsecond_alike_one_by_one_and_in_bulk() -> None:
+    # a batch's records (one value at a time) and a run's columns (one numpy pass) must
+    # store the same t_s, or a run would read back differently by how it was written;
+    # catches a vectorised rounding that differs in the last digit (half-even, a truncation)
+    from archgym._records import microsecond, microseconds
+
+    rng = np.random.default_rng(0)
+    ts = np.concatenate(
+        [
+            rng.random(2000) * 10 ** rng.uniform(-7, 5, 2000),
+            (np.arange(50) + 0.5) / 1e6,  # ties: half up
+            [0.0, 1.0, 123.4565, np.nan, np.inf],
+        ]
+    ).tolist()
+    bulk = microseconds(ts)
+    one = [microsecond(t) for t in ts]
+    assert [repr(x) for x in bulk] == [repr(x) for x in one]
+    assert all(abs(a - t) <= 5e-7 * (1 + 1e-9) for a, t in zip(one[:-2], ts[:-2], strict=True))
+    assert one[2000:2003] == [1e-6, 2e-6, 3e-6] and one[-5:-3] == [0.0, 1.0]
