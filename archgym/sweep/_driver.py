@@ -412,7 +412,7 @@ def auto_chunk(n_todo: int, workers: int | None = None, dask: bool = False) -> i
     32 experiments; unknown: at most 8, and at least 32 tasks. A task costs the executor a
     round trip: on the 2-core development machine 0.15 ms of CPU for archgym's local pool
     and 3.6 ms for a Dask cluster (client, scheduler and worker processes together; 200
-    no-op tasks with sweep-sized arguments), 1.5 % of twelve 100-evaluation experiments on
+    no-op tasks with sweep-sized arguments), 2 % of twelve 100-evaluation experiments on
     Accelerator-v2 (about 15 ms each); so fewer, larger tasks cost less where the workers
     stay busy, and Dask's more."""
     if workers is not None and workers >= 1:
