@@ -41,6 +41,7 @@ from archgym.envs.kernel.calibrate import (
     SHIPPED_REGISTERS,
     fit_calibration,
     predict_rows,
+    shipped_params,
 )
 from archgym.envs.kernel.constraints import check_designs
 from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
@@ -62,12 +63,12 @@ ROWS = (
 
 
 def _register_params(
-    gpu: str, registers: str = "", int4_rate: bool = False
+    gpu: str, registers: str = "", int4_rate: bool | None = None
 ) -> dict[str, tuple[float, float, float]]:
     """The constants a fold's calibration fits: those of the register term ``registers``
-    (default ``gpu``'s shipped one), with ``int4_rate`` held at 1 if ``int4_rate``."""
-    params = REGISTER_PARAMS[registers or SHIPPED_REGISTERS.get(gpu, "physical")]
-    return {**params, **({"int4_rate": (1.0, 1.0, 1.0)} if int4_rate else {})}
+    (default ``gpu``'s shipped one), with ``int4_rate`` held at 1 if ``int4_rate`` (default:
+    ``gpu``'s shipped choice, ``calibrate.SHIPPED_INT4_RATE``)."""
+    return shipped_params(gpu, registers or None, int4_rate)
 
 
 def heldout_predictions(  # type: ignore[no-untyped-def]
@@ -79,7 +80,7 @@ def heldout_predictions(  # type: ignore[no-untyped-def]
     max_iter=300,
     pick="ranked",
     registers="",
-    int4_rate=False,
+    int4_rate=None,
     jobs=1,
 ):
     """Trusted timed rows with held-out ``ana`` and ``lrn`` predictions, the learned model's
@@ -270,7 +271,7 @@ def report(
     groups_out: str = "",
     pick: str = "ranked",
     registers: str = "",
-    int4_rate: bool = False,
+    int4_rate: bool | None = None,
     jobs: int = 1,
 ) -> None:
     frame = load_dataset(dataset, gpu)
@@ -278,9 +279,10 @@ def report(
         frame, gpu, folds, objective, 0, max_iter, pick, registers, int4_rate, jobs
     )
     reg = registers or SHIPPED_REGISTERS.get(gpu, "physical")
+    rate = "int4_rate" in _register_params(gpu, registers, int4_rate)
     print(f"\n=== {gpu}: {len(df)} trusted timed rows, {df['shape'].nunique()} shapes, "
           f"{folds}-fold by shape, learned objective {objective!r}, pick {pick!r}, "
-          f"register term {reg!r}{', int4 rate' if int4_rate else ''} "
+          f"register term {reg!r}{', int4 rate' if rate else ''} "
           f"(fit per fold: {np.median(fit_s):.1f} s wall)")  # fmt: skip
     print("\n|error| on held-out shapes (ana = analytical, lrn = learned):")
     print(error_table(df).to_string())
@@ -335,8 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--int4-rate",
-        action="store_true",
-        help="each fold's calibration with the vendor int4 path as a constant rate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="each fold's calibration with (or without) the vendor int4 path as a constant rate "
+        "(default: the GPU's shipped choice, calibrate.SHIPPED_INT4_RATE)",
     )
     ap.add_argument("--jobs", type=int, default=1, help="folds fitted at once (processes)")
     ap.add_argument("--throughput-only", action="store_true", help="skip the K-fold figures")

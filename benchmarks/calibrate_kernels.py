@@ -5,7 +5,9 @@
 
 The register term (``--registers``) defaults to the GPU's shipped one
 (``archgym.envs.kernel.calibrate.SHIPPED_REGISTERS``: the H200 the compiler-fitted term of
-analytical v7, the H100 v6's fitted constant overhead).
+analytical v7, the H100 v6's fitted constant overhead); ``--int4-rate`` / ``--no-int4-rate``
+override the GPU's shipped choice of the vendor int4 path as a constant rate
+(``calibrate.SHIPPED_INT4_RATE``: the H200's since analytical v8).
 
 For each GPU: grouped 5-fold by shape (fit on the training shapes, predict the held-out
 ones) and print median/p90 |error| per path; then fit on all shapes and write the constants
@@ -33,10 +35,24 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(REGISTER_PARAMS),
         help="register term to fit (default: the GPU's shipped one, calibrate.SHIPPED_REGISTERS)",
     )
+    ap.add_argument(
+        "--int4-rate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="hold the vendor int4 path as a constant rate (default: the GPU's shipped choice, "
+        "calibrate.SHIPPED_INT4_RATE)",
+    )
     args = ap.parse_args(argv)
     for gpu in args.gpu or sorted(DATASETS):
         data = args.dataset or str(DATASETS[gpu])
-        calibrate(gpu, data, args.folds, not args.no_write, registers=args.registers)
+        calibrate(
+            gpu,
+            data,
+            args.folds,
+            not args.no_write,
+            registers=args.registers,
+            int4_rate=args.int4_rate,
+        )
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The analytical kernel model's register term and occupancy (analytical v7)."""
+"""The analytical kernel model's register term and occupancy (analytical v7), and the vendor int4
+path's constant rate (analytical v8)."""
 
 from __future__ import annotations
 
@@ -87,16 +88,26 @@ def test_register_model_is_the_scripts_fit_of_the_compiler_counts() -> None:
 
 
 def test_shipped_calibrations_hold_their_register_terms_constants() -> None:
-    from archgym.envs.kernel.calibrate import REGISTER_PARAMS, SHIPPED_REGISTERS
+    from archgym.envs.kernel.calibrate import (
+        INT4_RATE,
+        REGISTER_PARAMS,
+        SHIPPED_INT4_RATE,
+        SHIPPED_REGISTERS,
+        shipped_params,
+    )
 
     # v6's parameter order (reg_overhead after spill): least_squares' result depends on it, and
     # the H100's shipped constants are reproduced only in that order
     fitted = list(REGISTER_PARAMS["fitted"])
     assert fitted[fitted.index("spill") + 1] == "reg_overhead"
+    assert SHIPPED_INT4_RATE == {"H200-SXM"}  # the H100 has no trusted vendor int4 rows
     for gpu, term in SHIPPED_REGISTERS.items():
         calib = load_calibration(gpu)
         globals_ = {k for k in calib if not k.startswith("path:")}
-        assert globals_ == set(REGISTER_PARAMS[term]), gpu
+        assert globals_ == set(shipped_params(gpu)), gpu
+        extra = INT4_RATE if gpu in SHIPPED_INT4_RATE else {}
+        assert shipped_params(gpu) == {**REGISTER_PARAMS[term], **extra}, gpu
+        assert calib.get("int4_rate", 0.0) == (1.0 if extra else 0.0), gpu
 
 
 def test_compiled_resources_table_is_the_compilers_counts() -> None:
@@ -156,3 +167,48 @@ def test_fixed_constants_are_held_not_fitted() -> None:
     frame = frame[frame["shape"] == frame["shape"].iloc[0]]
     calib = fit_calibration(frame, "H200-SXM", params=REGISTER_PARAMS["measured"], max_nfev=2)
     assert calib["reg_table"] == 1.0
+
+
+def test_h200_vendor_int4_path_runs_at_a_constant_rate() -> None:
+    # tinygemm ran at 24-29 TFLOP/s on the H200 from 16 to 16,384 tokens (data/README.md):
+    # analytical v8's shipped H200 calibration holds int4_rate, so the predicted rate of a
+    # compute-bound int4 vendor GEMM is flat in the token count (no vendor-tile wave steps),
+    # and the rate is the fitted efficiency of the fp16 peak
+    from archgym.envs.kernel.calibrate import predict_rows
+    from archgym.envs.kernel.dataset import DATASETS, load_dataset, trusted_rows
+
+    gpu = get_gpu("H200-SXM")
+    calib = load_calibration("H200-SXM")
+    assert calib["int4_rate"] == 1.0
+    tokens = np.array([512, 768, 1024, 1536, 2048, 3072, 4096, 16384])
+    rows = {
+        "backend": np.full(tokens.size, "torch"),
+        "precision": np.full(tokens.size, "int4"),
+        "sparsity": np.full(tokens.size, "dense"),
+        "op": "gemm",
+        "m": 12288,
+        "n": tokens,
+        "k": 4096,
+        "groups": 1,
+        "density": np.ones(tokens.size),
+        "sparse_block": np.zeros(tokens.size),
+        **{c: np.full(tokens.size, 0) for c in ("block_m", "block_n", "block_k", "group_m")},
+        **{c: np.full(tokens.size, 1) for c in ("num_warps", "num_stages", "split_k")},
+    }
+    with np.errstate(all="ignore"):
+        lat = row_terms(rows, gpu, calib)["latency_s"]
+    tflops = 2 * 12288 * tokens * 4096 / lat / 1e12
+    want = gpu.peak_tflops["fp16"] * calib["path:torch/dense/int4"]
+    assert tflops == pytest.approx(np.full(tokens.size, want), rel=0.01)
+    assert 24 < want < 30
+    # measured points of llama-7b.qkv (M=12288, K=4096) at 16-2048 tokens: within 6 %
+    frame = trusted_rows(load_dataset(DATASETS["H200-SXM"], "H200-SXM"))
+    hit = frame[
+        frame["shape"].str.startswith("llama-7b.qkv@")
+        & (frame["backend"] == "torch")
+        & (frame["precision"] == "int4")
+        & (frame["n"] >= 16)
+    ]
+    assert len(hit) == 4
+    err = predict_rows(hit, gpu, calib) / hit["latency_s"].to_numpy() - 1
+    assert np.abs(err).max() < 0.06, err

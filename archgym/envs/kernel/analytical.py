@@ -40,9 +40,11 @@ For every design, with ``d`` the density of the sparse operand and the GPU from
    without the L2 operand bound (Hopper libraries multicast operands across clusters);
    2:4 halves the MMA work (the pattern's definition); cuSPARSE CSR runs on CUDA cores at the
    datasheet fp32 rate. Each (backend, pattern, precision) path has a fitted efficiency. A
-   calibration holding ``int4_rate = 1`` (not a shipped one) runs torch's int4 weight-only
+   calibration holding ``int4_rate = 1`` (the H200's since v8, ``calibrate.SHIPPED_INT4_RATE``;
+   and so a GPU that borrows it, :data:`FALLBACK_CALIBRATION`) runs torch's int4 weight-only
    path (tinygemm) at a constant rate, ``flop / (fp16 peak * efficiency)``, without the vendor
-   tiles' quantisation: measured 25-29 TFLOP/s on the H200 from 16 to 16,384 tokens.
+   tiles' quantisation: measured 24-29 TFLOP/s on 43 of the H200's 57 shapes, 16 to 16,384
+   tokens (``data/README.md``).
 6. **Energy** (``energy_j``): a linear utilisation power model, ``P = P_idle + (TDP - P_idle) * u``
    with ``u`` the larger of compute and bandwidth utilisation, times latency (Hong & Kim,
    ISCA 2010); TDP and idle power come from the spec table.
@@ -405,7 +407,7 @@ def row_terms(
         best = np.where(csr, flop[vi] / (cc * eff[vi]), best)
         if calib.get("int4_rate", 0.0) > 0:
             # torch's int4 weight-only path (tinygemm's m16n8k16 chunk kernel): a constant
-            # rate, 25-29 TFLOP/s on 50 of the H200's 57 shapes from 16 to 16,384 tokens
+            # rate, 24-29 TFLOP/s on 43 of the H200's 57 shapes from 16 to 16,384 tokens
             # (data/README.md), with no tile or wave quantisation of the vendor tiles
             best = np.where(prec[vi] == "int4", flop[vi] / (peak[vi] * eff[vi]), best)
         compute = compute.copy()
@@ -509,7 +511,7 @@ class KernelAnalyticalCostModel(CostModel):
     """
 
     name = "kernel-analytical"
-    version = "7"
+    version = "8"
     metrics = KERNEL_METRICS
     description = "GPU matmul/SpMM/SDDMM roofline with tile, wave, occupancy and sparsity terms"
 

@@ -34,6 +34,9 @@ __all__ = [
     "calibrate",
     "REGISTER_PARAMS",
     "SHIPPED_REGISTERS",
+    "INT4_RATE",
+    "SHIPPED_INT4_RATE",
+    "shipped_params",
     "ROW_COLUMNS",
     "fit_calibration",
     "predict_rows",
@@ -64,6 +67,38 @@ SHIPPED_REGISTERS = {"H100-SXM": "fitted", "H200-SXM": "physical"}
 the compiler-fitted one of analytical v7; the H100's v6's fitted constant overhead, which scored
 better there by ``benchmarks/kernel_rank_cv.py`` (the learned model's pick, inner CV: p90 regret
 10.53 % against 16.17 %, worst 84.5 against 90.1 %). Other GPUs: ``"physical"``."""
+
+INT4_RATE: dict[str, tuple[float, float, float]] = {"int4_rate": (1.0, 1.0, 1.0)}
+"""The constant that runs the analytical model's vendor int4 path (torch's int4 weight-only
+path, tinygemm) at a constant rate, ``flop / (fp16 peak * efficiency)``, without the vendor
+tiles' quantisation; held at 1, not fitted (the path's efficiency is)."""
+SHIPPED_INT4_RATE = frozenset({"H200-SXM"})
+"""The GPUs whose shipped calibration holds :data:`INT4_RATE` (analytical v8): the H200, where
+tinygemm ran at 24-29 TFLOP/s on 43 of its 57 shapes from 16 to 16,384 tokens
+(``data/README.md``) and the rate took the learned model's held-out int4 vendor |error| from
+15.4 to 6.6 % (outer folds of ``benchmarks/bench_kernel_fidelity.py``). Not the H100, which has
+no trusted vendor int4 rows; a new GPU's fit holds it only if asked (``int4_rate``)."""
+
+
+def shipped_params(
+    gpu: str, registers: str | None = None, int4_rate: bool | None = None
+) -> dict[str, tuple[float, float, float]]:
+    """The global constants ``gpu``'s calibration fits, ``name -> (start, lower, upper)``.
+
+    Args:
+        gpu: GPU key.
+        registers: The register term (:data:`REGISTER_PARAMS`; default ``gpu``'s shipped one,
+            :data:`SHIPPED_REGISTERS`, else ``"physical"``).
+        int4_rate: Hold :data:`INT4_RATE` (default: whether ``gpu`` is in
+            :data:`SHIPPED_INT4_RATE`).
+    """
+    params = dict(REGISTER_PARAMS[registers or SHIPPED_REGISTERS.get(gpu, "physical")])
+    if int4_rate is None:
+        int4_rate = gpu in SHIPPED_INT4_RATE
+    if int4_rate:
+        params.update(INT4_RATE)
+    return params
+
 
 ROW_COLUMNS = tuple(c for c in WORKLOAD_COLUMNS if c != "shape") + DESIGN_COLUMNS
 _PATH_BOUNDS = (0.01, 20.0)
@@ -248,6 +283,7 @@ def calibrate(
     write: bool = True,
     out: str | None = None,
     registers: str | None = None,
+    int4_rate: bool | None = None,
 ) -> int:
     """Print held-out-shape errors (grouped K-fold), fit on all shapes, write; returns 0.
 
@@ -255,7 +291,8 @@ def calibrate(
     ``calibration.json`` in the current directory) and ``benchmarks/calibrate_kernels.py``
     (``out=None``: the package's shipped calibration, which that script maintains).
     ``registers``: the register term fitted (:data:`REGISTER_PARAMS`; default the GPU's
-    shipped one, :data:`SHIPPED_REGISTERS`, else ``"physical"``).
+    shipped one, :data:`SHIPPED_REGISTERS`, else ``"physical"``); ``int4_rate``: hold
+    :data:`INT4_RATE` (default: the GPU's shipped choice, :data:`SHIPPED_INT4_RATE`).
     """
     import time
 
@@ -266,7 +303,7 @@ def calibrate(
         f"== {gpu}: {len(frame)} trusted timed rows, {frame['shape'].nunique()} shapes ({dataset})"
     )
     t0 = time.process_time(), time.perf_counter()
-    params_fit = REGISTER_PARAMS[registers or SHIPPED_REGISTERS.get(gpu, "physical")]
+    params_fit = shipped_params(gpu, registers, int4_rate)
     held = heldout_errors(frame, gpu, folds=folds, params=params_fit)
     print(f"held-out-shape errors ({folds}-fold by shape), percent:")
     print(summarize(held).to_string())
@@ -286,6 +323,7 @@ def calibrate(
             "fitted_with": (
                 f"python benchmarks/calibrate_kernels.py --gpu {gpu}"
                 + ("" if registers is None else f" --registers {registers}")
+                + ("" if int4_rate is None else f" --{'' if int4_rate else 'no-'}int4-rate")
                 if out is None
                 else f"archgym measure calibrate {dataset} --gpu {gpu} --out {out}"
             ),
