@@ -14,10 +14,10 @@ would inherit either and hide its start-up). In each:
    or cluster processes, a forkserver; sampled with psutil on entry, every 0.2 s once the
    executor is open, and just before shutdown) is set against the work:
 
-   * *in situ, by paired replay*: each task, in its worker, is paired with a replay of
-     the same experiments as bare work (the same envs, built once per task as the task
-     builds them; the same agents, seeds and budget; ``ask -> evaluate -> tell``, no runner,
-     no store), right before or right after it, alternating. Overhead = the tree's CPU less
+   * *in situ, by paired replay*: each experiment of a task, in its worker, is paired with
+     a replay of itself as bare work (envs built once per task, as the task builds them;
+     the same agent, seed and budget; ``ask -> evaluate -> tell``, no runner, no store),
+     right before or right after it, alternating. Overhead = the tree's CPU less
      the replays, less the work: runner, store, executor, worker and cluster start-up,
      scheduler, this process; given as a share of the work (the issue's definition), in us
      per evaluation, split into the share inside the tasks (runner + store) and the CPU
@@ -26,7 +26,8 @@ would inherit either and hide its start-up). In each:
      Dask workers install it when they import this file as ``__mp_main__``. (Until
      2026-12-02 the work was timed by per-call timers around ``ask``/``evaluate``/``tell``;
      in situ they cost 4-16 us per call against 1.4-2.1 us calibrated hot, which charged
-     8-40 us per evaluation of timer to the overhead: see :data:`_PAIRS`.)
+     8-40 us per evaluation of timer to the overhead; until that afternoon whole tasks
+     were paired, too few pairs for Dask's larger tasks: see :data:`_PAIRS`.)
    * *numba as work* (local pool, forked workers only; the figure held to the target):
      the same, with numba's start-up (``archgym.sweep._preload.NUMBA_STARTUP_CPU_S``:
      import and first compiled call, paid once in the sweep process for all workers)
@@ -134,70 +135,85 @@ def _pure(exp: Any, env: Any = None) -> None:
         done += 1
 
 
-def _bare_task(items: list[dict[str, Any]]) -> None:
-    """A task's experiments as bare work: each distinct env built once, as the task does."""
+# -- in-situ accounting: paired replay ----------------------------------------------------
+# Each experiment of a task, in its worker, is paired with a replay of itself as bare work
+# (:func:`_pure`: the same agent, seed and budget, no runner, no store; the replays build
+# their own envs, once per env and task, as the task does), run right before or right after
+# it (alternating), each replay timed by two CPU-clock reads. The work is measured in the
+# same process, under the same load and at the same time as the task, so a load that changes
+# during the sweep hits both alike, and no timer sits inside the work. The task's own CPU is
+# its run_items call's less its replays'. (Until the afternoon of 2026-12-02 a whole task
+# was paired with a replay of the whole task: with Dask's larger tasks, 4 per worker at 200
+# experiments, the few pairs left one run's figure 10-20 points from the next. Until that
+# morning the work was timed by per-call timers around ask/evaluate/tell, which cost 4-16 us
+# per call in situ against 1.4-2.1 us calibrated in a hot loop and put 8-40 us of timer cost
+# per evaluation into the overhead.) The replays' CPU is taken out of the tree's CPU.
+_PAIRS = [0]
+#: The replays of the task running in this process: their envs and their CPU seconds.
+_REPLAY: dict[str, Any] = {"envs": {}, "work": 0.0}
+
+
+def _replay(item: dict[str, Any], envs: dict[str, Any]) -> None:
+    """One experiment as bare work, timed into ``_REPLAY``, run in the task's env (``envs``,
+    as :func:`~archgym.sweep._driver.run_item` keeps them) once the task has built it. The
+    replays build their own env once per env and task, as a bare script would (timed as
+    work; the task times its own build), but run in the task's: experiments replayed in
+    another env instance than the task's alternated between two envs' tables, which made
+    both a third slower."""
     from archgym.runner import Experiment
     from archgym.sweep._driver import _env_key
 
-    envs: dict[str, Any] = {}
-    for it in items:
-        exp = Experiment(**it["experiment"])
-        key = _env_key(it["experiment"])
-        if key not in envs:
-            envs[key] = exp.make_env()
-        _pure(exp, envs[key])
-
-
-# -- in-situ accounting: paired replay ----------------------------------------------------
-# Each task, in its worker, is paired with a replay of the same experiments as bare work
-# (:func:`_bare_task`: same envs built once, same agents, seeds and budget, no runner, no
-# store), run right before or right after it (alternating), each timed by two CPU-clock
-# reads. The work is measured in the same process, under the same load and at the same time
-# as the task, so a load that changes during the sweep hits both alike, and no timer sits
-# inside the work. (Per-call timers around ask/evaluate/tell, used until 2026-12-02, cost
-# 4-16 us per call in situ against 1.4-2.1 us calibrated in a hot loop: the clock is a system
-# call, and between the agent's and the model's calls its caches are cold. At three calls
-# per evaluation that put 8-40 us of timer cost per evaluation into the overhead, and some
-# into the work; /tmp-profiled with py-spy the runner and store took 5.4 % of the work, the
-# timers' figure said 12 %.) The replays' CPU is taken out of the tree's CPU.
-_PAIRS = [0]
+    clock = time.process_time
+    c = clock()
+    exp = Experiment(**item["experiment"])
+    key = item.get("env_key") or _env_key(item["experiment"])
+    own = _REPLAY["envs"]
+    if key not in own:
+        own[key] = exp.make_env()
+    _pure(exp, envs[key][0] if key in envs else own[key])
+    _REPLAY["work"] += clock() - c
 
 
 def _install_paired_replay() -> Any:
-    """Wrap :func:`archgym.sweep._driver.run_items` so that each task also replays its
-    experiments as bare work and reports both CPU times; returns a function that removes
-    the wrapper again (the sweep process installs it before a fork pool forks its workers,
-    which keep it, then removes it from itself)."""
+    """Wrap :func:`archgym.sweep._driver.run_item` so that each experiment is also replayed
+    as bare work, and :func:`~archgym.sweep._driver.run_items` so that each task reports its
+    own CPU and its replays'; returns a function that removes the wrappers again (the sweep
+    process installs them before a fork pool forks its workers, which keep them, then
+    removes them from itself)."""
     import archgym.sweep._driver as driver
 
-    run_items = driver.run_items
+    run_items, run_item = driver.run_items, driver.run_item
+
+    def accounted_run_item(
+        item: Any, run_dir: Any, envs: Any = None, retry: bool = False, layout: str = "shards"
+    ) -> Any:
+        _PAIRS[0] += 1
+        envs = {} if envs is None else envs
+        if _PAIRS[0] % 2 == 0:
+            _replay(item, envs)
+            return run_item(item, run_dir, envs, retry, layout)
+        out = run_item(item, run_dir, envs, retry, layout)
+        _replay(item, envs)
+        return out
 
     def accounted_run_items(
         items: Any, run_dirs: Any, retry: bool = False, layout: str = "shards"
     ) -> Any:
-        clock = time.process_time
-        _PAIRS[0] += 1
-        bare_first = _PAIRS[0] % 2 == 0
-        work = 0.0
-        if bare_first:
-            c = clock()
-            _bare_task(items)
-            work = clock() - c
-        c = clock()
+        _REPLAY["envs"], _REPLAY["work"] = {}, 0.0
+        c = time.process_time()
         out = run_items(items, run_dirs, retry, layout)
-        task = clock() - c
-        if not bare_first:
-            c = clock()
-            _bare_task(items)
-            work = clock() - c
-        out[0]["bench_task_cpu_s"] = task
+        total = time.process_time() - c
+        work = _REPLAY["work"]
+        out[0]["bench_task_cpu_s"] = total - work
         out[0]["bench_work_cpu_s"] = work
         return out
 
+    driver.run_item = accounted_run_item  # type: ignore[assignment]
     driver.run_items = accounted_run_items  # type: ignore[assignment]
 
     def undo() -> None:
         driver.run_items = run_items  # type: ignore[assignment]
+        driver.run_item = run_item  # type: ignore[assignment]
 
     return undo
 
