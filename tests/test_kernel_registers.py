@@ -32,22 +32,30 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 TILE = {"block_m": 256, "block_n": 32, "block_k": 128, "num_warps": 4, "num_stages": 2}
 
 
-def _rows(calib: dict[str, float]) -> dict[str, np.ndarray]:
+def _terms(
+    calib: dict[str, float], precision: str, mnk: tuple[int, int, int], tile: dict[str, int]
+) -> dict[str, np.ndarray]:
+    """The analytical model's per-row terms of one dense Triton GEMM on the H200."""
+    m, n, k = mnk
     rows = {
         "backend": np.array(["triton"]),
-        "precision": np.array(["int8"]),
+        "precision": np.array([precision]),
         "sparsity": np.array(["dense"]),
         "op": "gemm",
-        "m": 10240,
-        "n": 256,
-        "k": 8192,
+        "m": m,
+        "n": n,
+        "k": k,
         "groups": 1,
         "split_k": np.array([1]),
         "group_m": np.array([8]),
-        **{k: np.array([v]) for k, v in TILE.items()},
+        **{key: np.array([v]) for key, v in tile.items()},
     }
     with np.errstate(all="ignore"):
         return row_terms(rows, get_gpu("H200-SXM"), calib)
+
+
+def _rows(calib: dict[str, float]) -> dict[str, np.ndarray]:
+    return _terms(calib, "int8", (10240, 256, 8192), TILE)
 
 
 def test_register_count_of_a_hand_computed_config() -> None:
@@ -138,23 +146,8 @@ def test_reg_table_calibration_uses_the_compilers_counts() -> None:
     # spill term counts both
     regs, spills, _ = compiled_resources(16, 256, 256, 2, 2, np.array(["fp16"]))
     assert (regs[0], spills[0]) == (255.0, 62.0)
-    rows = {
-        "backend": np.array(["triton"]),
-        "precision": np.array(["fp16"]),
-        "sparsity": np.array(["dense"]),
-        "op": "gemm",
-        "m": 4096,
-        "n": 4096,
-        "k": 4096,
-        "groups": 1,
-        "split_k": np.array([1]),
-        "group_m": np.array([8]),
-        **{k: np.array([v]) for k, v in (("block_m", 16), ("block_n", 256), ("block_k", 256))},
-        "num_warps": np.array([2]),
-        "num_stages": np.array([2]),
-    }
-    with np.errstate(all="ignore"):
-        got = row_terms(rows, get_gpu("H200-SXM"), {**calib, "reg_table": 1.0})["spill"]
+    tile = {"block_m": 16, "block_n": 256, "block_k": 256, "num_warps": 2, "num_stages": 2}
+    got = _terms({**calib, "reg_table": 1.0}, "fp16", (4096, 4096, 4096), tile)["spill"]
     want = 1 + calib["spill"] * ((regs[0] + spills[0]) / 255 - 1)
     assert float(got[0]) == pytest.approx(want)
 
