@@ -263,8 +263,8 @@ class ColumnBuffer:
     until the run ended cost the evaluations themselves: in a 16-experiment task on
     Accelerator-v2 the garbage collector ran 2.9 times as often as in the same experiments
     run bare (891 against 304 young-generation collections over 43 tasks; with the columns
-    265 against 262), and a task spent 14.5-15.2 % more CPU than its bare work, 9.4-12.3 % with the
-    columns (medians of 30 in-process paired replays each, on the project's 2-core
+    265 against 262), and a task spent 14.5-15.2 % more CPU than its bare work, 9.4-12.3 %
+    with the columns (medians of 30 in-process paired replays each, on the project's 2-core
     machine). Copied here, a batch leaves rows of float arrays and a reason string behind.
 
     :meth:`add` takes a *plain* batch only: metrics from a cost model's float block or
@@ -381,9 +381,9 @@ class ColumnBuffer:
             setattr(self, name, new)
         self._cap = cap
 
-    def _sizes(self) -> list[int]:
-        ends = [*self._starts[1:], self.n]
-        return [e - s for s, e in zip(self._starts, ends, strict=True)]
+    def _end(self, b: int) -> int:
+        """One past the last evaluation of batch ``b``."""
+        return self._starts[b + 1] if b + 1 < len(self._starts) else self.n
 
     def stacked(self) -> Stacked:
         """:func:`stack` of the batches added (views; valid until the next :meth:`add`)."""
@@ -396,8 +396,7 @@ class ColumnBuffer:
     def part(self, b: int, designs: list[dict[str, Any]]) -> Part:
         """Batch ``b`` as recorded (its designs from ``designs``, the copies of every design
         in order), rebuilt as a :class:`~archgym.results.Results`."""
-        s = self._starts[b]
-        e = self._starts[b + 1] if b + 1 < len(self._starts) else self.n
+        s, e = self._starts[b], self._end(b)
         evals = Evaluations.from_block(
             self._names,
             self._metrics[:, s:e].copy(),
@@ -429,7 +428,11 @@ class ColumnBuffer:
         if not self.n:
             return None
         fields = batch_columns(
-            self._starts, range(len(self._starts)), self._sizes(), self._eval_s, self._elapsed
+            self._starts,
+            range(len(self._starts)),
+            [self._end(b) - s for b, s in enumerate(self._starts)],
+            self._eval_s,
+            self._elapsed,
         )
         metrics = _block_columns(self._names, self._metrics[:, : self.n])
         return _encode(designs, fields, metrics, self.stacked(), self._reasons)

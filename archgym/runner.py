@@ -351,15 +351,6 @@ def run_experiment(
                 agent.run_env(env, exp.budget - done)
             finally:
                 env.remove_listener(record)
-        elif store is not None and not progress and exp.batch_size == 1:
-            # the usual search (a sweep task's): one design per round, nothing to show; the
-            # loop of record() without its per-evaluation branches and calls
-            append, now, budget = store.append, time.perf_counter, exp.budget
-            while done < budget:
-                res = env.evaluate(agent.ask(1))
-                agent.tell(res.designs, res)
-                append(res, now() - t0)
-                done += len(res.designs)
         else:
             while done < exp.budget:
                 k = min(exp.batch_size, exp.budget - done)

@@ -170,9 +170,7 @@ def run_item(
     out: dict[str, Any] = {"id": item["id"], "pid": os.getpid()}
     try:
         exp = Experiment(**item["experiment"])
-        # a new run's address holds nothing (checked without pathlib: a few us per experiment)
-        fresh = not retry and not os.path.lexists(run_dir)
-        done = None if fresh else _take_over(Path(run_dir), item["experiment"], retry)
+        done = _take_over(run_dir, item["experiment"], retry)
         if done is not None:  # a retry of a task that had finished this one
             out.update(done)
             out["wall_s"] = time.perf_counter() - t0
@@ -212,7 +210,9 @@ def run_item(
     return out
 
 
-def _take_over(run_dir: Path, experiment: dict[str, Any], retry: bool) -> dict[str, Any] | None:
+def _take_over(
+    run_dir: str | Path, experiment: dict[str, Any], retry: bool
+) -> dict[str, Any] | None:
     """Make ``run_dir`` ready for this experiment: a complete run of it is kept and reported
     (``{"status", ...}``) when the task is a retry (checked in the shards) or a run directory
     is there (a sweep written before the shards, or a task an older archgym started); a
@@ -223,14 +223,16 @@ def _take_over(run_dir: Path, experiment: dict[str, Any], retry: bool) -> dict[s
         StoreError: The directory holds another experiment's run, or files that are not a
             run, or is still being written after the lock wait.
     """
-    if not run_dir.exists():
+    if not os.path.exists(run_dir):  # a new run's usual case: no pathlib (a few us a run)
         if not retry:
             return None
+        run_dir = Path(run_dir)
         try:
             m = _read_manifest(run_dir)
         except StoreError:  # not in the shards (or unreadable): run it
             return None
         return _kept(m) if _says_complete(m, int(experiment["budget"])) else None
+    run_dir = Path(run_dir)
     _wait_run_lock(run_dir)
     manifest_path = run_dir / "manifest.json"
     if manifest_path.exists():
